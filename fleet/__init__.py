@@ -1,0 +1,1 @@
+"""Domain model and persistence: regions, depots, sites, vehicles, users, plans, sessions."""

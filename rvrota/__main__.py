@@ -1,0 +1,3 @@
+from rvrota.cli import main
+
+main()

@@ -1,0 +1,122 @@
+"""The rotation problem as frozen value objects (rotation-format.md, version 1).
+
+These types are built from a validated scenario document and carry no I/O.
+Indices: days are 0..days-1, slots are indices into ``Scenario.slots`` (time
+order), sites/vehicles/depots keep the order of the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+SCENARIO_FORMAT = "rvrota.scenario/1"
+PLAN_FORMAT = "rvrota.plan/1"
+
+
+@dataclass(frozen=True)
+class Slot:
+    id: str
+    start: int  # minutes of the day
+    end: int
+
+
+@dataclass(frozen=True)
+class Depot:
+    id: str
+    lat: float
+    lon: float
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str
+    lat: float
+    lon: float
+    headcount: int
+    slots: tuple[str, ...]  # slot ids it can host (default: all)
+    closed_days: frozenset[int] = frozenset()
+    capacity: int = 1
+    min_gap_days: int = 0
+    min_visits: int = 0
+    needs: frozenset[str] = frozenset()
+    name: str | None = None
+    address: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Unavailability:
+    day: int
+    slots: tuple[str, ...] | None = None  # None: the whole day
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    id: str
+    depot: str
+    amenities: frozenset[str] = frozenset()
+    max_drive_minutes: int | None = None
+    unavailable: tuple[Unavailability, ...] = ()
+
+
+@dataclass(frozen=True)
+class HaversineTravel:
+    speed_kmh: float = 30.0
+    circuity: float = 1.3
+    model: str = "haversine"
+
+
+@dataclass(frozen=True)
+class MatrixTravel:
+    ids: tuple[str, ...]
+    km: tuple[tuple[float, ...], ...]
+    minutes: tuple[tuple[int, ...], ...]
+    model: str = "matrix"
+
+
+Travel = HaversineTravel | MatrixTravel
+
+
+@dataclass(frozen=True)
+class Objective:
+    repeat_decay: float = 0.5
+    km_cost: float = 1.0
+    shortfall_penalty: float = 100000.0
+    change_penalty: float = 0.0
+
+
+@dataclass(frozen=True, order=True)
+class SessionKey:
+    """One vehicle serving one site for one whole slot on one day."""
+
+    vehicle: str
+    site: str
+    day: int
+    slot: str
+
+
+@dataclass(frozen=True)
+class TimePoint:
+    day: int
+    slot: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    timezone: str
+    start_date: date
+    days: int
+    slots: tuple[Slot, ...]
+    setup_minutes: int
+    travel: Travel
+    objective: Objective
+    depots: tuple[Depot, ...]
+    sites: tuple[Site, ...]
+    vehicles: tuple[Vehicle, ...]
+    frozen_before: TimePoint | None = None
+    pinned: tuple[SessionKey, ...] = ()
+    previous: tuple[SessionKey, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict, compare=False)

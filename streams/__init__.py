@@ -1,0 +1,1 @@
+"""Faust stream processors: topics, records, agents."""
