@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 SCENARIO_FORMAT = "rvrota.scenario/1"
 PLAN_FORMAT = "rvrota.plan/1"
@@ -120,3 +121,48 @@ class Scenario:
     pinned: tuple[SessionKey, ...] = ()
     previous: tuple[SessionKey, ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+    # --- lookups (derived, cached; the scenario itself stays frozen) ---------
+
+    @cached_property
+    def slot_index(self) -> dict[str, int]:
+        """Position of each slot id in time order."""
+        return {s.id: i for i, s in enumerate(self.slots)}
+
+    @cached_property
+    def slot_by_id(self) -> dict[str, Slot]:
+        return {s.id: s for s in self.slots}
+
+    @cached_property
+    def site_by_id(self) -> dict[str, Site]:
+        return {s.id: s for s in self.sites}
+
+    @cached_property
+    def vehicle_by_id(self) -> dict[str, Vehicle]:
+        return {v.id: v for v in self.vehicles}
+
+    @cached_property
+    def depot_by_id(self) -> dict[str, Depot]:
+        return {d.id: d for d in self.depots}
+
+    def is_before_frozen(self, day: int, slot: str) -> bool:
+        """True when (day, slot) is earlier than ``frozen_before`` (that time has passed)."""
+        if self.frozen_before is None:
+            return False
+        point = (day, self.slot_index[slot])
+        return point < (self.frozen_before.day, self.slot_index[self.frozen_before.slot])
+
+    def vehicle_available(self, vehicle: Vehicle, day: int, slot: str) -> bool:
+        """False when the vehicle is ``unavailable`` for that (day, slot)."""
+        for off in vehicle.unavailable:
+            if off.day == day and (off.slots is None or slot in off.slots):
+                return False
+        return True
+
+    def site_hosts(self, site: Site, day: int, slot: str) -> bool:
+        """The site hosts that slot and is not closed that day."""
+        return slot in site.slots and day not in site.closed_days
+
+    def vehicle_equipped(self, vehicle: Vehicle, site: Site) -> bool:
+        """The vehicle has every amenity the site needs."""
+        return site.needs <= vehicle.amenities

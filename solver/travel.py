@@ -8,12 +8,13 @@ reads and an array index.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from solver.scenario import HaversineTravel, MatrixTravel, Scenario
+from solver.scenario import HaversineTravel, MatrixTravel, Scenario, SessionKey
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -81,3 +82,101 @@ class TravelTable:
     def minutes(self, a: str, b: str) -> int:
         """Driving minutes from place ``a`` to place ``b`` (depot or site ids)."""
         return int(self.minutes_matrix[self.index[a], self.index[b]])
+
+
+@dataclass(frozen=True)
+class TimingBreak:
+    """Two consecutive sessions of a vehicle-day too close for the drive plus setup (rule 6)."""
+
+    from_site: str
+    from_slot: str
+    to_site: str
+    to_slot: str
+    needed_minutes: int
+    available_minutes: int
+
+
+@dataclass(frozen=True)
+class DayRoute:
+    """One vehicle's day: depot -> sessions in slot order -> depot (rules 6 and 7, ``km``)."""
+
+    vehicle: str
+    day: int
+    depot: str
+    stops: tuple[tuple[str, str], ...]  # (slot id, site id) in slot order
+    km: float
+    drive_minutes: int
+    timing_breaks: tuple[TimingBreak, ...]
+    max_drive_minutes: int | None
+
+    @property
+    def within_drive_limit(self) -> bool:
+        return self.max_drive_minutes is None or self.drive_minutes <= self.max_drive_minutes
+
+    @property
+    def feasible(self) -> bool:
+        """Rules 6 and 7 hold for this day."""
+        return not self.timing_breaks and self.within_drive_limit
+
+
+def day_route(
+    scenario: Scenario,
+    travel: TravelTable,
+    vehicle_id: str,
+    day: int,
+    stops: Iterable[tuple[str, str]],
+) -> DayRoute:
+    """The route of ``vehicle_id`` on ``day`` through ``stops`` ((slot id, site id) pairs).
+
+    Stops are put in slot order; an empty day stays at the depot (0 km, 0 minutes).
+    """
+    vehicle = scenario.vehicle_by_id[vehicle_id]
+    order = scenario.slot_index
+    ordered = tuple(sorted(stops, key=lambda stop: (order[stop[0]], stop[1])))
+    if not ordered:
+        return DayRoute(vehicle_id, day, vehicle.depot, (), 0.0, 0, (), vehicle.max_drive_minutes)
+    slots = scenario.slot_by_id
+    km = travel.km(vehicle.depot, ordered[0][1])
+    minutes = travel.minutes(vehicle.depot, ordered[0][1])
+    breaks: list[TimingBreak] = []
+    for (slot_a, site_a), (slot_b, site_b) in zip(ordered, ordered[1:], strict=False):
+        if site_a == site_b:
+            continue
+        km += travel.km(site_a, site_b)
+        leg = travel.minutes(site_a, site_b)
+        minutes += leg
+        needed = leg + scenario.setup_minutes
+        available = slots[slot_b].start - slots[slot_a].end
+        if needed > available:
+            breaks.append(TimingBreak(site_a, slot_a, site_b, slot_b, needed, available))
+    km += travel.km(ordered[-1][1], vehicle.depot)
+    minutes += travel.minutes(ordered[-1][1], vehicle.depot)
+    return DayRoute(
+        vehicle_id,
+        day,
+        vehicle.depot,
+        ordered,
+        km,
+        minutes,
+        tuple(breaks),
+        vehicle.max_drive_minutes,
+    )
+
+
+def vehicle_days(sessions: Iterable[SessionKey]) -> dict[tuple[str, int], list[tuple[str, str]]]:
+    """Group sessions by (vehicle, day) into (slot id, site id) stops."""
+    days: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    for s in sessions:
+        days.setdefault((s.vehicle, s.day), []).append((s.slot, s.site))
+    return days
+
+
+def plan_routes(
+    scenario: Scenario, travel: TravelTable, sessions: Iterable[SessionKey]
+) -> list[DayRoute]:
+    """The route of every vehicle-day with at least one session, sorted by vehicle then day."""
+    grouped = vehicle_days(sessions)
+    return [
+        day_route(scenario, travel, vehicle, day, grouped[(vehicle, day)])
+        for vehicle, day in sorted(grouped)
+    ]
