@@ -1,0 +1,224 @@
+"""SQLModel tables of the fleet: the live state that scenarios are built from and plans land in.
+
+Datetimes are stored timezone-aware in UTC (``UTCDateTime``); lists and settings are JSON
+columns that work on SQLite and PostgreSQL. Enumerations (role, status, state) are stored
+as their string values; see ``fleet.domain`` for the allowed values.
+
+The class ``Session`` is a planned visit (one vehicle, one site, one slot, one day); import
+SQLModel's database session as ``fleet.db.DbSession`` next to it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from fleet.dbtypes import UTCDateTime
+
+
+class Region(SQLModel, table=True):
+    """A planning region: its time zone, daily slots, travel model and objective weights."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(default="", max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    week_start_weekday: int = Field(default=0, description="0=Mon..6=Sun: first day of a week")
+    days: int = Field(default=7, description="days in a planning week")
+    slots: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    setup_minutes: int = 0
+    travel: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    objective: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    hold_plans_for_approval: bool = False
+
+
+class Depot(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    lat: float
+    lon: float
+    region_id: str | None = Field(default=None, foreign_key="region.id", index=True)
+
+
+class Site(SQLModel, table=True):
+    """A construction site that can host an RV."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=500)
+    lat: float
+    lon: float
+    region_id: str = Field(foreign_key="region.id", index=True)
+    default_headcount: int = 0
+    slots: list[str] | None = Field(default=None, sa_type=JSON, description="None: every slot")
+    closed_weekdays: list[int] = Field(default_factory=list, sa_type=JSON)
+    parking_capacity: int = 1
+    min_gap_days: int = 0
+    min_visits: int = 0
+    needs: list[str] = Field(default_factory=list, sa_type=JSON)
+    active_from: date | None = None
+    active_until: date | None = None
+    contact: str | None = Field(default=None, max_length=500)
+
+
+class SiteClosure(SQLModel, table=True):
+    """A single date on which a site is closed (besides its closed weekdays)."""
+
+    __table_args__ = (UniqueConstraint("site_id", "day", name="uq_siteclosure_site_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: str = Field(foreign_key="site.id", index=True)
+    day: date
+
+
+class Vehicle(SQLModel, table=True):
+    """One RV: a mobile shared workers' home."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    plate: str | None = Field(default=None, max_length=32)
+    depot_id: str = Field(foreign_key="depot.id", index=True)
+    region_id: str = Field(foreign_key="region.id", index=True)
+    amenities: list[str] = Field(default_factory=list, sa_type=JSON)
+    max_drive_minutes: int | None = None
+    status: str = Field(default="available", sa_type=String(16))
+    status_observed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status_event_id: str | None = Field(default=None, max_length=128)
+    lat: float | None = None
+    lon: float | None = None
+    unavailable_from: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    unavailable_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class VehicleUnavailability(SQLModel, table=True):
+    """A planned window out of service (garage booking, a scenario's ``unavailable``)."""
+
+    __table_args__ = (
+        UniqueConstraint("vehicle_id", "start", "end", name="uq_vehicleunavailability_window"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    vehicle_id: str = Field(foreign_key="vehicle.id", index=True)
+    start: datetime = Field(sa_type=UTCDateTime)
+    end: datetime = Field(sa_type=UTCDateTime)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    role: str = Field(sa_type=String(16))
+    password_hash: str = Field(max_length=255)
+    disabled: bool = False
+    feed_token: str | None = Field(default=None, unique=True, max_length=64)
+    vehicle_id: str | None = Field(default=None, foreign_key="vehicle.id")
+
+
+class UserSite(SQLModel, table=True):
+    """A site manager's bound sites."""
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    site_id: str = Field(foreign_key="site.id", primary_key=True)
+
+
+class HeadcountReport(SQLModel, table=True):
+    """How many workers are on a site, as reported (every accepted report is kept)."""
+
+    __table_args__ = (Index("ix_headcountreport_site_observed", "site_id", "observed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=128)
+    site_id: str = Field(foreign_key="site.id")
+    count: int
+    observed_at: datetime = Field(sa_type=UTCDateTime)
+    source: str | None = Field(default=None, max_length=32)
+    shift: str | None = Field(default=None, max_length=32)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class VehicleStatusReport(SQLModel, table=True):
+    """An RV's status as reported by telematics, its driver or a dispatcher."""
+
+    __table_args__ = (
+        Index("ix_vehiclestatusreport_vehicle_observed", "vehicle_id", "observed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=128)
+    vehicle_id: str = Field(foreign_key="vehicle.id")
+    status: str = Field(sa_type=String(16))
+    observed_at: datetime = Field(sa_type=UTCDateTime)
+    lat: float | None = None
+    lon: float | None = None
+    until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    note: str | None = Field(default=None, max_length=500)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Plan(SQLModel, table=True):
+    """One version of a region's weekly rotation."""
+
+    __table_args__ = (
+        UniqueConstraint("region_id", "week", "version", name="uq_plan_region_week_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    region_id: str = Field(foreign_key="region.id")
+    week: str = Field(max_length=8)
+    version: int
+    trigger: str = Field(default="", max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="published", sa_type=String(16))
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    stats: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    unserved: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    sessions: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    scenario: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class Session(SQLModel, table=True):
+    """One vehicle serving one site for one slot on one day.
+
+    Its identity (region, week, vehicle, site, day, slot) outlives plan versions: the id,
+    the pin and the state carry over when a new version lists it again.
+    """
+
+    __table_args__ = (
+        UniqueConstraint(
+            "region_id", "week", "vehicle_id", "site_id", "day", "slot", name="uq_session_identity"
+        ),
+        Index("ix_session_region_week", "region_id", "week"),
+        Index("ix_session_vehicle_start", "vehicle_id", "start"),
+        Index("ix_session_site_start", "site_id", "start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    region_id: str = Field(foreign_key="region.id")
+    week: str = Field(max_length=8)
+    vehicle_id: str = Field(foreign_key="vehicle.id")
+    site_id: str = Field(foreign_key="site.id")
+    day: int
+    slot: str = Field(max_length=64)
+    date: date
+    start: datetime = Field(sa_type=UTCDateTime)
+    end: datetime = Field(sa_type=UTCDateTime)
+    pinned: bool = False
+    state: str = Field(default="planned", sa_type=String(16))
+    in_force: bool = True
+    plan_id: int | None = Field(default=None, foreign_key="plan.id")
+    plan_version: int | None = None
+    headcount_used: int | None = None
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Event ids whose effects were applied, so that a redelivery has no second effect."""
+
+    __table_args__ = (UniqueConstraint("topic", "event_id", name="uq_processedevent_topic_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=200)
+    event_id: str = Field(max_length=128)
+    processed_at: datetime = Field(sa_type=UTCDateTime)
