@@ -1,0 +1,1 @@
+"""Alembic migrations of the fleet schema (run with ``rvrota db upgrade``)."""
