@@ -1,8 +1,27 @@
-"""Why a site got no session: a specific, true reason for every unserved site."""
+"""Why a site got no session: a specific, true reason for every unserved site.
+
+The reasons are tried from the most structural to the least, and each is
+checked against the scenario (and, for the last, against the plan itself):
+
+1. closed on every day of the horizon;
+2. needs an amenity that no available vehicle has;
+3. none of its open slots has a capable vehicle free (unavailable, pinned
+   elsewhere, or the time has passed);
+4. no capable vehicle can reach it and return within its driving limit (or the
+   slot timing around its pinned sessions);
+5. otherwise it is outranked: the best single change that would serve it
+   (adding it to a free slot or replacing a session) is computed exactly and
+   its effect on the objective is stated with the numbers.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from solver.scenario import Scenario, SessionKey, Site, Vehicle
+from solver.travel import DayRoute, TravelTable, day_route, vehicle_days
 
 
 @dataclass(frozen=True)
@@ -11,3 +30,225 @@ class Unserved:
 
     site: str
     reason: str
+
+
+@dataclass(frozen=True)
+class _Move:
+    """One way to give the site a session, and its exact effect on the objective."""
+
+    gain: float
+    text: str
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.1f}" if x != int(x) else f"{int(x):,}"
+
+
+def _open_points(scenario: Scenario, site: Site) -> list[tuple[int, str]]:
+    """(day, slot) the site hosts while open and which have not passed."""
+    return [
+        (day, slot.id)
+        for day in range(scenario.days)
+        for slot in scenario.slots
+        if scenario.site_hosts(site, day, slot.id) and not scenario.is_before_frozen(day, slot.id)
+    ]
+
+
+def _available_anywhere(scenario: Scenario, vehicle: Vehicle) -> bool:
+    return any(
+        scenario.vehicle_available(vehicle, day, slot.id)
+        and not scenario.is_before_frozen(day, slot.id)
+        for day in range(scenario.days)
+        for slot in scenario.slots
+    )
+
+
+def _points_text(scenario: Scenario, points: list[tuple[int, str]]) -> str:
+    shown = ", ".join(f"day {d} {s}" for d, s in points[:4])
+    more = len(points) - 4
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _missing_amenities(scenario: Scenario, site: Site) -> str | None:
+    available = [v for v in scenario.vehicles if _available_anywhere(scenario, v)]
+    if not site.needs or any(scenario.vehicle_equipped(v, site) for v in available):
+        return None
+    have = set().union(*(v.amenities for v in available)) if available else set()
+    lacking = sorted(site.needs - have)
+    if lacking:
+        names = " and ".join(lacking)
+        verb = "has it" if len(lacking) == 1 else "has them"
+        return f"needs {names}; no available vehicle {verb}"
+    names = " and ".join(sorted(site.needs))
+    return f"needs {names} together; no available vehicle has them all"
+
+
+def unserved_reasons(
+    scenario: Scenario, sessions: Iterable[SessionKey], travel: TravelTable | None = None
+) -> list[Unserved]:
+    """A reason for every site that has no session in ``sessions`` (sites in file order)."""
+    plan = set(sessions)
+    table = travel if travel is not None else TravelTable.build(scenario)
+    served = {s.site for s in plan}
+    return [
+        Unserved(site.id, _reason(scenario, table, plan, site))
+        for site in scenario.sites
+        if site.id not in served
+    ]
+
+
+def _reason(scenario: Scenario, travel: TravelTable, plan: set[SessionKey], site: Site) -> str:
+    if site.closed_days >= set(range(scenario.days)):
+        return f"closed on every day of the horizon (days 0-{scenario.days - 1})"
+    lacking = _missing_amenities(scenario, site)
+    if lacking is not None:
+        return lacking
+    if not site.slots:
+        return "hosts none of the scenario's slots"
+    points = _open_points(scenario, site)
+    if not points:
+        return "every slot it hosts while open is before frozen_before (that time has passed)"
+    pinned_days = vehicle_days(scenario.pinned)
+    pinned_slots = {(p.vehicle, p.day, p.slot) for p in scenario.pinned}
+    capable = [v for v in scenario.vehicles if scenario.vehicle_equipped(v, site)]
+    candidates = [
+        (vehicle, day, slot)
+        for vehicle in capable
+        for day, slot in points
+        if scenario.vehicle_available(vehicle, day, slot)
+        and (vehicle.id, day, slot) not in pinned_slots
+    ]
+    if not candidates:
+        return (
+            f"none of its open slots ({_points_text(scenario, points)}) has a capable vehicle "
+            "available (vehicles unavailable or already pinned elsewhere)"
+        )
+    reach = [
+        day_route(
+            scenario,
+            travel,
+            vehicle.id,
+            day,
+            [*pinned_days.get((vehicle.id, day), []), (slot, site.id)],
+        )
+        for vehicle, day, slot in candidates
+    ]
+    if not any(r.feasible for r in reach):
+        return _unreachable_text(travel, site, reach)
+    return _outranked_text(scenario, travel, plan, site, candidates)
+
+
+def _unreachable_text(travel: TravelTable, site: Site, reach: list[DayRoute]) -> str:
+    timing = any(r.timing_breaks for r in reach)
+    limited = [r for r in reach if not r.within_drive_limit]
+    if limited:
+        best = min(limited, key=lambda r: r.drive_minutes - (r.max_drive_minutes or 0))
+        round_trip = travel.minutes(best.depot, site.id) + travel.minutes(site.id, best.depot)
+        text = (
+            "cannot be reached and returned within the driving limit by any capable vehicle "
+            f"(round trip from {best.depot} {round_trip} min; best day drives "
+            f"{best.drive_minutes} min against {best.vehicle}'s limit of "
+            f"{best.max_drive_minutes} min)"
+        )
+        if timing:
+            text += "; elsewhere the slot timing with pinned sessions leaves no room"
+        return text
+    return (
+        "cannot be reached in time: with the pinned sessions of every capable vehicle's day, "
+        "the drive plus setup does not fit between the slots"
+    )
+
+
+def _outranked_text(
+    scenario: Scenario,
+    travel: TravelTable,
+    plan: set[SessionKey],
+    site: Site,
+    candidates: list[tuple[Vehicle, int, str]],
+) -> str:
+    obj = scenario.objective
+    decay = obj.repeat_decay
+    counts = Counter(s.site for s in plan)
+    pinned = set(scenario.pinned)
+    previous = set(scenario.previous)
+    grouped = vehicle_days(plan)
+    occupant = {(s.vehicle, s.day, s.slot): s for s in plan}
+    own_gain = float(site.headcount) + (obj.shortfall_penalty if site.min_visits >= 1 else 0.0)
+    moves: list[_Move] = []
+    smallest: tuple[float, SessionKey] | None = None
+    blocked = 0
+    for vehicle, day, slot in candidates:
+        stops = grouped.get((vehicle.id, day), [])
+        old = day_route(scenario, travel, vehicle.id, day, stops)
+        taken = occupant.get((vehicle.id, day, slot))
+        if taken is None:
+            new = day_route(scenario, travel, vehicle.id, day, [*stops, (slot, site.id)])
+            if not new.feasible:
+                blocked += 1
+                continue
+            extra = new.km - old.km
+            moves.append(
+                _Move(
+                    own_gain - obj.km_cost * extra,
+                    f"adding it to {vehicle.id}'s free day {day} {slot} "
+                    f"(+{extra:.1f} km at {_fmt(obj.km_cost)} per km)",
+                )
+            )
+            continue
+        other = scenario.site_by_id[taken.site]
+        n = counts[taken.site]
+        marginal = float(other.headcount) * decay ** (n - 1)
+        if smallest is None or marginal < smallest[0]:
+            smallest = (marginal, taken)
+        if taken in pinned:
+            blocked += 1
+            continue
+        rest = [st for st in stops if st != (taken.slot, taken.site)]
+        new = day_route(scenario, travel, vehicle.id, day, [*rest, (slot, site.id)])
+        if not new.feasible:
+            blocked += 1
+            continue
+        loss = marginal
+        if n <= other.min_visits:
+            loss += obj.shortfall_penalty
+        if taken in previous:
+            loss += obj.change_penalty
+        extra = new.km - old.km
+        moves.append(
+            _Move(
+                own_gain - loss - obj.km_cost * extra,
+                f"replacing {taken.site} (marginal value {_fmt(marginal)} workers) in "
+                f"{vehicle.id}'s day {day} {slot} ({extra:+.1f} km)",
+            )
+        )
+    parts: list[str] = []
+    if smallest is not None:
+        marginal, taken = smallest
+        relation = "below" if site.headcount < marginal else "not below"
+        parts.append(
+            f"its value {_fmt(site.headcount)} workers is {relation} the smallest marginal value "
+            f"served in the slots it could take ({_fmt(marginal)} workers: {taken.site} by "
+            f"{taken.vehicle} on day {taken.day} {taken.slot})"
+        )
+    else:
+        parts.append(f"its value is {_fmt(site.headcount)} workers")
+    if not moves:
+        parts.append(
+            f"none of its {len(candidates)} possible vehicle slots can take it without breaking "
+            "a pinned session, the slot timing or a driving limit of the routes chosen"
+        )
+        return "outranked: " + "; ".join(parts)
+    best = max(moves, key=lambda m: m.gain)
+    if best.gain > 0:
+        return (
+            "not chosen, though it fits: "
+            + "; ".join(parts)
+            + f"; {best.text} would raise the objective by {_fmt(round(best.gain, 1))}"
+        )
+    parts.append(
+        f"the best single change, {best.text}, would lower the objective by "
+        f"{_fmt(round(-best.gain, 1))}"
+    )
+    if blocked:
+        parts.append(f"{blocked} other slots cannot take it at all")
+    return "outranked: " + "; ".join(parts)

@@ -1,0 +1,152 @@
+"""The planner as one call: scenario in, ``rvrota.plan/1`` document out.
+
+``make_plan`` refuses pins that cannot all hold (``PinConflict``), runs the
+optimiser (``solver.optimise``), judges its plan with the checker, computes
+the stats with the evaluator and gives every unserved site its reason.
+Without the optimiser module it falls back to the dispatcher's hand rotation
+(or the pins alone when the scenario pins or freezes anything).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from solver.check import Violation, check_plan, describe
+from solver.evaluate import PlanStats, evaluate
+from solver.hand import hand_rotation
+from solver.planfile import plan_document
+from solver.reasons import Unserved, unserved_reasons
+from solver.scenario import Scenario, SessionKey
+from solver.travel import TravelTable
+
+log = logging.getLogger(__name__)
+
+
+class PlanParams(Protocol):
+    """What the planner reads from its parameters (``solver.optimise.SolveParams`` fits)."""
+
+    @property
+    def time_limit(self) -> float: ...
+
+    @property
+    def seed(self) -> int | None: ...
+
+    @property
+    def workers(self) -> int: ...
+
+    @property
+    def progress(self) -> Callable[[Any], None] | None: ...
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Default parameters: stop at ``time_limit`` seconds, or deterministically with ``seed``."""
+
+    time_limit: float = 30.0
+    seed: int | None = None
+    workers: int = 2
+    progress: Callable[[Any], None] | None = None
+
+
+class PinConflict(ValueError):
+    """Pinned sessions that are valid references but cannot all hold together."""
+
+    def __init__(self, pins: list[SessionKey], reason: str) -> None:
+        self.pins = sorted(set(pins))
+        self.reason = reason
+        named = ", ".join(describe(p) for p in self.pins)
+        super().__init__(f"pins cannot all hold ({reason}): {named}")
+
+
+class InfeasiblePlanError(RuntimeError):
+    """The optimiser returned a plan that breaks a rule (a bug, never hidden)."""
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    sessions: tuple[SessionKey, ...]
+    stats: PlanStats
+    unserved: tuple[Unserved, ...]
+    bound: float | None
+    solve_seconds: float
+    status: str
+
+    def document(self, scenario: Scenario) -> dict[str, object]:
+        return plan_document(
+            scenario, self.sessions, self.unserved, self.stats, self.bound, self.solve_seconds
+        )
+
+
+def pin_violations(scenario: Scenario, travel: TravelTable | None = None) -> list[Violation]:
+    """The rules the pinned sessions break among themselves (empty when they can all hold)."""
+    return check_plan(scenario, scenario.pinned, travel)
+
+
+def check_pins(scenario: Scenario, travel: TravelTable | None = None) -> None:
+    """Raise :class:`PinConflict` naming the pins and the rules they break together."""
+    violations = pin_violations(scenario, travel)
+    if violations:
+        pins = [p for v in violations for p in v.sessions if p in set(scenario.pinned)]
+        reason = "; ".join(str(v) for v in violations)
+        raise PinConflict(pins or list(scenario.pinned), reason)
+
+
+def _optimiser() -> Any | None:
+    try:
+        return importlib.import_module("solver.optimise")
+    except ModuleNotFoundError as exc:
+        if exc.name != "solver.optimise":
+            raise
+        return None
+
+
+def _fallback(scenario: Scenario, travel: TravelTable) -> tuple[SessionKey, ...]:
+    if scenario.pinned or scenario.frozen_before is not None:
+        return tuple(scenario.pinned)
+    return tuple(hand_rotation(scenario, travel))
+
+
+def solve_plan(scenario: Scenario, params: PlanParams | None = None) -> PlanResult:
+    """Plan the scenario; raise :class:`PinConflict` when the pins cannot all hold."""
+    options: PlanParams = params if params is not None else PlanOptions()
+    travel = TravelTable.build(scenario)
+    check_pins(scenario, travel)
+    started = time.perf_counter()
+    module = _optimiser()
+    bound: float | None = None
+    status = "hand"
+    if module is None:
+        log.warning("solver.optimise is not available; using the hand rotation")
+        sessions = _fallback(scenario, travel)
+        seconds = time.perf_counter() - started
+    else:
+        solve_params = module.SolveParams(
+            time_limit=options.time_limit,
+            seed=options.seed,
+            workers=options.workers,
+            progress=options.progress,
+        )
+        try:
+            result = module.solve(scenario, solve_params)
+        except module.PinConflict as exc:
+            raise PinConflict(list(exc.pins), exc.reason) from exc
+        sessions = tuple(result.sessions)
+        bound = result.bound
+        seconds = float(result.solve_seconds)
+        status = str(result.status)
+    violations = check_plan(scenario, sessions, travel)
+    if violations:
+        raise InfeasiblePlanError("; ".join(str(v) for v in violations[:5]))
+    stats = evaluate(scenario, sessions, travel)
+    unserved = tuple(unserved_reasons(scenario, sessions, travel))
+    return PlanResult(sessions, stats, unserved, bound, seconds, status)
+
+
+def make_plan(scenario: Scenario, params: PlanParams | None = None) -> dict[str, object]:
+    """The full ``rvrota.plan/1`` document for the scenario."""
+    return solve_plan(scenario, params).document(scenario)
