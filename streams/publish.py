@@ -1,0 +1,95 @@
+"""Producing events: one small async wrapper around aiokafka (acks=all, idempotent).
+
+Create it with ``create_publisher(settings)`` (or ``EventPublisher(bootstrap)``),
+``await publisher.start()`` once, and ``await publisher.stop()`` at shutdown; or
+use it as an async context manager. Nothing is created at import.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from fleet import events
+from rvrota.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class EventPublisher:
+    """Sends the contract's events; every send waits for the broker's acknowledgement."""
+
+    def __init__(self, bootstrap: str, *, linger_ms: int = 0, **producer_options: Any) -> None:
+        self.bootstrap = bootstrap
+        self._options: dict[str, Any] = {
+            "bootstrap_servers": bootstrap,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": linger_ms,
+            "client_id": "rvrota-publisher",
+            **producer_options,
+        }
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("EventPublisher is not started: await publisher.start() first")
+        return self._producer
+
+    async def start(self) -> None:
+        if self._producer is not None:
+            return
+        producer = AIOKafkaProducer(**self._options)
+        await producer.start()
+        self._producer = producer
+        log.debug("publisher connected to %s", self.bootstrap)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def __aenter__(self) -> EventPublisher:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        """Send raw bytes and wait until the broker has them (acks=all)."""
+        await self.producer.send_and_wait(topic, value, key=key)
+
+    async def send_headcount(self, event: events.HeadcountEvent) -> None:
+        await self.send(events.HEADCOUNTS_TOPIC, event.to_bytes(), key=event.key)
+
+    async def send_vehicle_status(self, event: events.VehicleStatusEvent) -> None:
+        await self.send(events.VEHICLE_STATUS_TOPIC, event.to_bytes(), key=event.key)
+
+    async def send_plan_request(self, request: events.PlanRequest) -> None:
+        await self.send(events.PLAN_REQUESTS_TOPIC, request.to_bytes(), key=request.region.encode())
+
+    async def send_plan(self, plan: dict[str, Any], region: str, week: str, version: int) -> None:
+        value = events.plan_message(plan, region, week, version)
+        await self.send(events.PLANS_TOPIC, value, key=region.encode())
+
+    async def send_assignment(self, assignment: events.VehicleAssignment) -> None:
+        await self.send(
+            events.VEHICLE_ASSIGNMENTS_TOPIC,
+            assignment.to_bytes(),
+            key=assignment.vehicle_id.encode(),
+        )
+
+
+def create_publisher(settings: Settings, **producer_options: Any) -> EventPublisher:
+    """A publisher for the configured cluster (``RVROTA_KAFKA_BOOTSTRAP``); not yet started."""
+    return EventPublisher(settings.kafka_bootstrap, **producer_options)
