@@ -348,3 +348,74 @@ def active_in(
     if active_from is not None and active_from > last_day:
         return False
     return not (active_until is not None and active_until < first_day)
+
+
+# --- a region's planning week ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeekCalendar:
+    """The days and slots of one planning week of a region, in its time zone."""
+
+    week: str
+    start_date: date
+    days: int
+    slots: tuple[SlotWindow, ...]
+    tz: ZoneInfo
+
+    @classmethod
+    def of(
+        cls,
+        week: str,
+        slots: Sequence[SlotWindow],
+        timezone: str,
+        start_weekday: int = 0,
+        days: int = 7,
+    ) -> WeekCalendar:
+        if days < 1:
+            raise DomainError(f"days: {days} must be >= 1")
+        return cls(week, week_start(week, start_weekday), days, tuple(slots), zone(timezone))
+
+    @property
+    def last_date(self) -> date:
+        return self.start_date + timedelta(days=self.days - 1)
+
+    @property
+    def slot_ids(self) -> list[str]:
+        return [slot.id for slot in self.slots]
+
+    def slot(self, slot_id: str) -> SlotWindow:
+        for slot in self.slots:
+            if slot.id == slot_id:
+                return slot
+        raise DomainError(f"slot: {slot_id!r} is not one of {', '.join(self.slot_ids)}")
+
+    def slot_order(self, slot_id: str) -> int:
+        return self.slot_ids.index(self.slot(slot_id).id)
+
+    def date_of(self, day: int) -> date:
+        if not 0 <= day < self.days:
+            raise DomainError(f"day: {day} is not in 0..{self.days - 1}")
+        return self.start_date + timedelta(days=day)
+
+    def day_of(self, day: date) -> int | None:
+        index = (day - self.start_date).days
+        return index if 0 <= index < self.days else None
+
+    def bounds(self, day: int, slot_id: str) -> tuple[datetime, datetime]:
+        """Start and end of (day, slot), aware in the region's zone."""
+        return slot_bounds(self.date_of(day), self.slot(slot_id), self.tz)
+
+    def span(self) -> tuple[datetime, datetime]:
+        """Local midnight of the first day to local midnight after the last day."""
+        return day_bounds(self.start_date, self.tz)[0], day_bounds(self.last_date, self.tz)[1]
+
+    def first_open_slot(self, now: datetime) -> SlotRef | None:
+        return first_open_slot(self.start_date, self.days, self.slots, self.tz, now)
+
+    def slot_refs(self) -> list[SlotRef]:
+        return [
+            SlotRef(day, order, slot.id)
+            for day in range(self.days)
+            for order, slot in enumerate(self.slots)
+        ]

@@ -1,0 +1,498 @@
+"""Plans and sessions: store a plan as sessions, publish, pin, start and finish, schedules.
+
+A session's identity is (region, week, vehicle, site, day, slot): when a new plan version
+lists the same identity again, the stored row keeps its id, its pin and its state. Sessions
+a new plan drops are cancelled unless already under way or done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from fleet.db import DbSession
+from fleet.domain import (
+    DomainError,
+    PlanStatus,
+    SessionIdentity,
+    SessionState,
+    SlotWindow,
+    WeekCalendar,
+    parse_iso_week,
+    plan_changes,
+    state_after_removal,
+)
+from fleet.models import Plan, Region, Session
+from fleet.registry import UnknownReference
+
+log = logging.getLogger(__name__)
+
+# A driver may report "arrived" this long before the slot starts (to set up).
+ARRIVAL_LEAD = timedelta(hours=2)
+ACTIVE_STATES = (SessionState.PLANNED, SessionState.CONFIRMED, SessionState.IN_PROGRESS)
+
+
+def region_calendar(region: Region, week: str) -> WeekCalendar:
+    """The planning week of a region: its dates, slots and time zone."""
+    parse_iso_week(week)
+    slots = [SlotWindow.from_json(s) for s in region.slots]
+    if not slots:
+        raise DomainError(f"slots: region {region.id!r} has no slots")
+    return WeekCalendar.of(week, slots, region.timezone, region.week_start_weekday, region.days)
+
+
+def identity_of(session: Session) -> SessionIdentity:
+    return SessionIdentity(
+        session.region_id,
+        session.week,
+        session.vehicle_id,
+        session.site_id,
+        session.day,
+        session.slot,
+    )
+
+
+def session_json(session: Session, calendar: WeekCalendar | None = None) -> dict[str, Any]:
+    """A session in the plan format (with its id, pin and state), times in local offset."""
+    start, end = session.start, session.end
+    if calendar is not None:
+        start, end = start.astimezone(calendar.tz), end.astimezone(calendar.tz)
+    return {
+        "id": session.id,
+        "vehicle": session.vehicle_id,
+        "site": session.site_id,
+        "day": session.day,
+        "slot": session.slot,
+        "date": session.date.isoformat(),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "pinned": session.pinned,
+        "state": session.state,
+    }
+
+
+@dataclass
+class VehicleAssignments:
+    """How a new plan in force changed one vehicle's sessions (for its driver)."""
+
+    vehicle_id: str
+    added: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class PlanOutcome:
+    """A stored plan and, once it is in force, the changes per vehicle."""
+
+    plan: Plan
+    published: bool
+    assignments: dict[str, VehicleAssignments] = field(default_factory=dict)
+
+    @property
+    def changed_vehicles(self) -> list[str]:
+        return sorted(self.assignments)
+
+
+def _region(db: DbSession, region_id: str) -> Region:
+    region = db.get(Region, region_id)
+    if region is None:
+        raise UnknownReference(f"region: no region {region_id!r}")
+    return region
+
+
+def next_version(db: DbSession, region_id: str, week: str) -> int:
+    query = select(func.max(Plan.version)).where(Plan.region_id == region_id, Plan.week == week)
+    current = db.exec(query).one()
+    return int(current or 0) + 1
+
+
+def save_plan(
+    db: DbSession,
+    *,
+    region: str,
+    week: str,
+    plan: dict[str, Any],
+    now: datetime,
+    trigger: str = "",
+    scenario: dict[str, Any] | None = None,
+    hold: bool | None = None,
+) -> PlanOutcome:
+    """Store a plan (rotation-format plan document) as a new version for region + week.
+
+    Unless held for approval (``hold``, default: the region's setting), it is published at
+    once: its sessions become the sessions in force, all within the caller's transaction.
+    """
+    region_row = _region(db, region)
+    calendar = region_calendar(region_row, week)
+    sessions = [
+        _checked_entry(entry, calendar, index)
+        for index, entry in enumerate(plan.get("sessions", []))
+    ]
+    row = Plan(
+        region_id=region,
+        week=week,
+        version=next_version(db, region, week),
+        trigger=trigger,
+        created_at=now,
+        status=PlanStatus.HELD.value,
+        stats=dict(plan.get("stats") or {}),
+        unserved=list(plan.get("unserved") or []),
+        sessions=sessions,
+        scenario=scenario,
+    )
+    db.add(row)
+    db.flush()
+    held = region_row.hold_plans_for_approval if hold is None else hold
+    if held:
+        log.info("plan %s %s v%d held for approval", region, week, row.version)
+        return PlanOutcome(row, published=False)
+    return _publish(db, row, region_row, calendar, now)
+
+
+def store_plan(
+    db: DbSession,
+    *,
+    region: str,
+    week: str,
+    plan: dict[str, Any],
+    now: datetime,
+    trigger: str = "",
+    scenario: dict[str, Any] | None = None,
+) -> PlanOutcome:
+    """Store and publish a plan at once, whatever the region's approval setting."""
+    return save_plan(
+        db,
+        region=region,
+        week=week,
+        plan=plan,
+        now=now,
+        trigger=trigger,
+        scenario=scenario,
+        hold=False,
+    )
+
+
+def publish_plan(db: DbSession, plan_id: int, now: datetime) -> PlanOutcome:
+    """Put a held plan in force (a dispatcher's approval)."""
+    row = db.get(Plan, plan_id)
+    if row is None:
+        raise UnknownReference(f"plan: no plan {plan_id}")
+    if row.status != PlanStatus.HELD.value:
+        raise DomainError(f"plan: plan {plan_id} is {row.status}, not held")
+    region_row = _region(db, row.region_id)
+    newer = db.exec(
+        select(Plan.id).where(
+            Plan.region_id == row.region_id,
+            Plan.week == row.week,
+            Plan.status == PlanStatus.PUBLISHED.value,
+            col(Plan.version) > row.version,
+        )
+    ).first()
+    if newer is not None:
+        raise DomainError(f"plan: a newer version of {row.region_id} {row.week} is in force")
+    return _publish(db, row, region_row, region_calendar(region_row, row.week), now)
+
+
+def _checked_entry(entry: dict[str, Any], calendar: WeekCalendar, index: int) -> dict[str, Any]:
+    where = f"sessions[{index}]"
+    try:
+        vehicle, site, day, slot = entry["vehicle"], entry["site"], entry["day"], entry["slot"]
+    except (KeyError, TypeError) as exc:
+        raise DomainError(f"{where}: needs vehicle, site, day and slot") from exc
+    if not isinstance(day, int) or isinstance(day, bool):
+        raise DomainError(f"{where}.day: {day!r} is not an integer")
+    try:
+        calendar.bounds(day, str(slot))
+    except DomainError as exc:
+        raise DomainError(f"{where}.{exc}") from exc
+    return {"vehicle": str(vehicle), "site": str(site), "day": day, "slot": str(slot)}
+
+
+def _headcounts(scenario: dict[str, Any] | None) -> dict[str, int]:
+    if not scenario:
+        return {}
+    return {
+        str(s["id"]): int(s["headcount"]) for s in scenario.get("sites", []) if "headcount" in s
+    }
+
+
+def _publish(
+    db: DbSession, row: Plan, region: Region, calendar: WeekCalendar, now: datetime
+) -> PlanOutcome:
+    stored = {
+        identity_of(s): s
+        for s in db.exec(
+            select(Session).where(Session.region_id == row.region_id, Session.week == row.week)
+        )
+    }
+    before = {ident for ident, s in stored.items() if s.in_force}
+    headcounts = _headcounts(row.scenario)
+    wanted: set[SessionIdentity] = set()
+    for entry in row.sessions:
+        ident = SessionIdentity(
+            row.region_id, row.week, entry["vehicle"], entry["site"], entry["day"], entry["slot"]
+        )
+        wanted.add(ident)
+        start, end = calendar.bounds(ident.day, ident.slot)
+        session = stored.get(ident)
+        if session is None:
+            session = Session(
+                region_id=ident.region,
+                week=ident.week,
+                vehicle_id=ident.vehicle,
+                site_id=ident.site,
+                day=ident.day,
+                slot=ident.slot,
+                date=calendar.date_of(ident.day),
+                start=start,
+                end=end,
+            )
+            stored[ident] = session
+        elif session.state == SessionState.CANCELLED.value:
+            session.state = SessionState.PLANNED.value
+        session.in_force = True
+        session.plan_id = row.id
+        session.plan_version = row.version
+        session.start, session.end = start, end
+        session.date = calendar.date_of(ident.day)
+        session.headcount_used = headcounts.get(ident.site, session.headcount_used)
+        db.add(session)
+    for ident in before - wanted:
+        session = stored[ident]
+        state = state_after_removal(SessionState(session.state))
+        session.state = state.value
+        session.in_force = state is not SessionState.CANCELLED
+        db.add(session)
+    for older in db.exec(
+        select(Plan).where(
+            Plan.region_id == row.region_id,
+            Plan.week == row.week,
+            Plan.status == PlanStatus.PUBLISHED.value,
+            Plan.id != row.id,
+        )
+    ):
+        older.status = PlanStatus.SUPERSEDED.value
+        db.add(older)
+    row.status = PlanStatus.PUBLISHED.value
+    row.published_at = now
+    db.add(row)
+    db.flush()
+    after = {ident for ident, s in stored.items() if s.in_force}
+    assignments: dict[str, VehicleAssignments] = {}
+    for vehicle, (added, removed) in plan_changes(before, after).items():
+        assignments[vehicle] = VehicleAssignments(
+            vehicle,
+            added=[session_json(stored[i], calendar) for i in added],
+            removed=[session_json(stored[i], calendar) for i in removed],
+        )
+    log.info(
+        "plan %s %s v%d in force: %d sessions, %d vehicles changed",
+        row.region_id,
+        row.week,
+        row.version,
+        len(after),
+        len(assignments),
+    )
+    return PlanOutcome(row, published=True, assignments=assignments)
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+def plan_in_force(db: DbSession, region: str, week: str) -> Plan | None:
+    """The published plan of region + week (the newest published version)."""
+    query = (
+        select(Plan)
+        .where(
+            Plan.region_id == region,
+            Plan.week == week,
+            Plan.status == PlanStatus.PUBLISHED.value,
+        )
+        .order_by(col(Plan.version).desc())
+        .limit(1)
+    )
+    return db.exec(query).first()
+
+
+def latest_plan(db: DbSession, region: str, week: str) -> Plan | None:
+    """The newest version of region + week, held or published."""
+    query = (
+        select(Plan)
+        .where(Plan.region_id == region, Plan.week == week)
+        .order_by(col(Plan.version).desc())
+        .limit(1)
+    )
+    return db.exec(query).first()
+
+
+def get_plan(db: DbSession, plan_id: int) -> Plan | None:
+    return db.get(Plan, plan_id)
+
+
+def get_session(db: DbSession, session_id: int) -> Session | None:
+    return db.get(Session, session_id)
+
+
+def sessions_in_force(
+    db: DbSession,
+    region: str,
+    week: str,
+    *,
+    vehicles: Sequence[str] | None = None,
+    sites: Sequence[str] | None = None,
+    include_cancelled: bool = False,
+) -> list[Session]:
+    """The weekly rotation: sessions in force, sorted by vehicle, day and start."""
+    query = select(Session).where(
+        Session.region_id == region, Session.week == week, col(Session.in_force).is_(True)
+    )
+    if not include_cancelled:
+        query = query.where(Session.state != SessionState.CANCELLED.value)
+    if vehicles is not None:
+        query = query.where(col(Session.vehicle_id).in_(list(vehicles)))
+    if sites is not None:
+        query = query.where(col(Session.site_id).in_(list(sites)))
+    query = query.order_by(col(Session.vehicle_id), col(Session.day), col(Session.start))
+    return list(db.exec(query))
+
+
+def week_schedule(
+    db: DbSession,
+    region: str,
+    week: str,
+    *,
+    vehicles: Sequence[str] | None = None,
+    sites: Sequence[str] | None = None,
+) -> list[Session]:
+    """The weekly schedule as seen by a caller limited to some vehicles or sites."""
+    return sessions_in_force(db, region, week, vehicles=vehicles, sites=sites)
+
+
+def _active() -> Any:
+    return col(Session.state).in_([s.value for s in ACTIVE_STATES])
+
+
+def upcoming_site_sessions(
+    db: DbSession, site_id: str, now: datetime, limit: int = 50
+) -> list[Session]:
+    """Sessions at a site that have not ended yet, soonest first."""
+    query = (
+        select(Session)
+        .where(Session.site_id == site_id, col(Session.in_force).is_(True), _active())
+        .where(col(Session.end) > now)
+        .order_by(col(Session.start))
+        .limit(limit)
+    )
+    return list(db.exec(query))
+
+
+def upcoming_vehicle_sessions(
+    db: DbSession, vehicle_id: str, now: datetime, limit: int = 50
+) -> list[Session]:
+    query = (
+        select(Session)
+        .where(Session.vehicle_id == vehicle_id, col(Session.in_force).is_(True), _active())
+        .where(col(Session.end) > now)
+        .order_by(col(Session.start))
+        .limit(limit)
+    )
+    return list(db.exec(query))
+
+
+def next_stop(db: DbSession, vehicle_id: str, now: datetime) -> Session | None:
+    """The vehicle's next session not yet ended (the one under way, else the next one)."""
+    upcoming = upcoming_vehicle_sessions(db, vehicle_id, now, limit=1)
+    return upcoming[0] if upcoming else None
+
+
+def set_pinned(db: DbSession, session_id: int, pinned: bool) -> Session:
+    """A dispatcher pins (or unpins) a session: re-plans must keep a pinned session."""
+    session = db.get(Session, session_id)
+    if session is None:
+        raise UnknownReference(f"session: no session {session_id}")
+    if pinned and session.state == SessionState.CANCELLED.value:
+        raise DomainError(f"pinned: session {session_id} is cancelled")
+    session.pinned = pinned
+    db.add(session)
+    db.flush()
+    return session
+
+
+def confirm_session(db: DbSession, session_id: int) -> Session:
+    session = db.get(Session, session_id)
+    if session is None:
+        raise UnknownReference(f"session: no session {session_id}")
+    if session.state != SessionState.PLANNED.value:
+        raise DomainError(f"state: session {session_id} is {session.state}, not planned")
+    session.state = SessionState.CONFIRMED.value
+    db.add(session)
+    db.flush()
+    return session
+
+
+def start_current_session(db: DbSession, vehicle_id: str, at: datetime) -> Session | None:
+    """The driver reports "on site": the vehicle's current session goes in progress.
+
+    The current session is the earliest one in force, planned or confirmed, that has not
+    ended at ``at`` and starts within ARRIVAL_LEAD. A session already in progress is
+    returned unchanged (a repeated report); None when there is no such session.
+    """
+    query = (
+        select(Session)
+        .where(Session.vehicle_id == vehicle_id, col(Session.in_force).is_(True), _active())
+        .where(col(Session.end) > at)
+        .where(col(Session.start) <= at + ARRIVAL_LEAD)
+        .order_by(col(Session.start))
+        .limit(1)
+    )
+    session = db.exec(query).first()
+    if session is None:
+        return None
+    if session.state != SessionState.IN_PROGRESS.value:
+        session.state = SessionState.IN_PROGRESS.value
+        session.started_at = at
+        db.add(session)
+        db.flush()
+    return session
+
+
+def finish_session(db: DbSession, vehicle_id: str, at: datetime) -> Session | None:
+    """The driver reports "leaving" (en route): the session in progress is done."""
+    query = (
+        select(Session)
+        .where(
+            Session.vehicle_id == vehicle_id,
+            Session.state == SessionState.IN_PROGRESS.value,
+            col(Session.start) <= at + ARRIVAL_LEAD,
+        )
+        .order_by(col(Session.start).desc())
+        .limit(1)
+    )
+    session = db.exec(query).first()
+    if session is None:
+        return None
+    session.state = SessionState.DONE.value
+    session.finished_at = at
+    db.add(session)
+    db.flush()
+    return session
+
+
+def cancel_sessions(db: DbSession, sessions: Iterable[Session]) -> list[Session]:
+    """Cancel the given sessions (kept in force, so the next plan reports them removed)."""
+    cancelled = []
+    for session in sessions:
+        if session.state in (SessionState.IN_PROGRESS.value, SessionState.DONE.value):
+            continue
+        session.state = SessionState.CANCELLED.value
+        session.pinned = False
+        db.add(session)
+        cancelled.append(session)
+    db.flush()
+    return cancelled

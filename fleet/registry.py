@@ -1,0 +1,210 @@
+"""Registry of regions, depots, sites and vehicles: upserts, look-ups, closures, garage windows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import TypeVar
+
+from sqlmodel import SQLModel, col, select
+
+from fleet.db import DbSession
+from fleet.domain import DomainError
+from fleet.models import Depot, Region, Site, SiteClosure, Vehicle, VehicleUnavailability
+
+T = TypeVar("T", bound=SQLModel)
+
+# Live state of a vehicle that an upsert of its registry entry must not overwrite.
+VEHICLE_LIVE_FIELDS = frozenset(
+    {
+        "status",
+        "status_observed_at",
+        "status_event_id",
+        "lat",
+        "lon",
+        "unavailable_from",
+        "unavailable_until",
+    }
+)
+
+
+class UnknownReference(DomainError):
+    """A referenced region, depot, site, vehicle or user does not exist."""
+
+
+def _upsert(db: DbSession, obj: T, keep: frozenset[str] = frozenset()) -> T:
+    """Insert ``obj``, or copy the fields it was given (except ``keep``) onto the stored row.
+
+    Fields not passed when ``obj`` was constructed keep their stored values, so an import
+    that knows nothing of a vehicle's plate leaves the plate alone.
+    """
+    model = type(obj)
+    key = getattr(obj, "id")  # noqa: B009
+    existing = db.get(model, key)
+    if existing is None:
+        db.add(obj)
+        db.flush()
+        return obj
+    for name in obj.model_fields_set:
+        if name == "id" or name in keep:
+            continue
+        setattr(existing, name, getattr(obj, name))
+    db.add(existing)
+    db.flush()
+    return existing
+
+
+def upsert_region(db: DbSession, region: Region) -> Region:
+    return _upsert(db, region)
+
+
+def upsert_depot(db: DbSession, depot: Depot) -> Depot:
+    return _upsert(db, depot)
+
+
+def upsert_site(db: DbSession, site: Site) -> Site:
+    return _upsert(db, site)
+
+
+def upsert_vehicle(db: DbSession, vehicle: Vehicle) -> Vehicle:
+    """Insert or update an RV's registry entry; its live status is left as reported."""
+    return _upsert(db, vehicle, keep=VEHICLE_LIVE_FIELDS)
+
+
+def require(db: DbSession, model: type[T], key: object, what: str) -> T:
+    """The row of ``model`` with primary key ``key``, or UnknownReference naming it."""
+    obj = db.get(model, key)
+    if obj is None:
+        raise UnknownReference(f"{what}: no {what} {key!r}")
+    return obj
+
+
+def get_region(db: DbSession, region_id: str) -> Region | None:
+    return db.get(Region, region_id)
+
+
+def get_site(db: DbSession, site_id: str) -> Site | None:
+    return db.get(Site, site_id)
+
+
+def get_vehicle(db: DbSession, vehicle_id: str) -> Vehicle | None:
+    return db.get(Vehicle, vehicle_id)
+
+
+def get_depot(db: DbSession, depot_id: str) -> Depot | None:
+    return db.get(Depot, depot_id)
+
+
+def list_regions(db: DbSession) -> list[Region]:
+    return list(db.exec(select(Region).order_by(col(Region.id))))
+
+
+def list_depots(db: DbSession, region: str | None = None) -> list[Depot]:
+    query = select(Depot).order_by(col(Depot.id))
+    if region is not None:
+        query = query.where(Depot.region_id == region)
+    return list(db.exec(query))
+
+
+def list_sites(db: DbSession, region: str | None = None) -> list[Site]:
+    query = select(Site).order_by(col(Site.id))
+    if region is not None:
+        query = query.where(Site.region_id == region)
+    return list(db.exec(query))
+
+
+def list_vehicles(db: DbSession, region: str | None = None) -> list[Vehicle]:
+    query = select(Vehicle).order_by(col(Vehicle.id))
+    if region is not None:
+        query = query.where(Vehicle.region_id == region)
+    return list(db.exec(query))
+
+
+# --- dated closures and planned windows out of service --------------------------------------
+
+
+def site_closures(
+    db: DbSession, site_ids: Sequence[str], first: date, last: date
+) -> dict[str, list[date]]:
+    """Closed dates per site between first and last (inclusive)."""
+    result: dict[str, list[date]] = {}
+    if not site_ids:
+        return result
+    query = (
+        select(SiteClosure)
+        .where(col(SiteClosure.site_id).in_(list(site_ids)))
+        .where(col(SiteClosure.day) >= first)
+        .where(col(SiteClosure.day) <= last)
+        .order_by(col(SiteClosure.day))
+    )
+    for closure in db.exec(query):
+        result.setdefault(closure.site_id, []).append(closure.day)
+    return result
+
+
+def replace_site_closures(
+    db: DbSession, site_id: str, first: date, last: date, days: Iterable[date]
+) -> None:
+    """Make the site's closed dates between first and last exactly ``days``."""
+    wanted = set(days)
+    for closure in db.exec(
+        select(SiteClosure)
+        .where(SiteClosure.site_id == site_id)
+        .where(col(SiteClosure.day) >= first)
+        .where(col(SiteClosure.day) <= last)
+    ):
+        if closure.day in wanted:
+            wanted.discard(closure.day)
+        else:
+            db.delete(closure)
+    for day in sorted(wanted):
+        db.add(SiteClosure(site_id=site_id, day=day))
+    db.flush()
+
+
+def planned_unavailability(
+    db: DbSession, vehicle_ids: Sequence[str], start: datetime, end: datetime
+) -> dict[str, list[VehicleUnavailability]]:
+    """Planned windows out of service per vehicle that overlap start..end."""
+    result: dict[str, list[VehicleUnavailability]] = {}
+    if not vehicle_ids:
+        return result
+    query = (
+        select(VehicleUnavailability)
+        .where(col(VehicleUnavailability.vehicle_id).in_(list(vehicle_ids)))
+        .where(col(VehicleUnavailability.start) < end)
+        .where(col(VehicleUnavailability.end) > start)
+        .order_by(col(VehicleUnavailability.start))
+    )
+    for window in db.exec(query):
+        result.setdefault(window.vehicle_id, []).append(window)
+    return result
+
+
+def replace_planned_unavailability(
+    db: DbSession,
+    vehicle_id: str,
+    start: datetime,
+    end: datetime,
+    windows: Iterable[tuple[datetime, datetime]],
+    reason: str | None = None,
+) -> None:
+    """Make the vehicle's planned windows that lie within start..end exactly ``windows``."""
+    wanted = {(a, b) for a, b in windows}
+    for window in db.exec(
+        select(VehicleUnavailability)
+        .where(VehicleUnavailability.vehicle_id == vehicle_id)
+        .where(col(VehicleUnavailability.start) >= start)
+        .where(col(VehicleUnavailability.end) <= end)
+    ):
+        key = (window.start, window.end)
+        if key in wanted:
+            wanted.discard(key)
+        else:
+            db.delete(window)
+    db.flush()
+    for a, b in sorted(wanted):
+        if b <= a:
+            raise DomainError(f"unavailable: window {a.isoformat()}..{b.isoformat()} is empty")
+        db.add(VehicleUnavailability(vehicle_id=vehicle_id, start=a, end=b, reason=reason))
+    db.flush()

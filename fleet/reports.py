@@ -1,0 +1,253 @@
+"""Headcount and vehicle status reports: idempotent by event id, newest observation wins.
+
+Every accepted report is kept as history. The current state (latest headcount of a site,
+status of a vehicle) is the report with the newest ``observed_at``; on a tie, the greater
+``event_id``. Reports may arrive in any order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import SQLModel, and_, col, or_, select
+
+from fleet.db import DbSession
+from fleet.domain import (
+    DomainError,
+    StatusReport,
+    VehicleStatus,
+    Window,
+    report_order,
+    unavailability_window,
+)
+from fleet.models import HeadcountReport, ProcessedEvent, Site, Vehicle, VehicleStatusReport
+from fleet.registry import UnknownReference, planned_unavailability
+
+
+def _insert_new(db: DbSession, model: type[SQLModel], values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True when the row is new."""
+    dialect = db.get_bind().dialect.name
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    # Run values through the column types (UTC conversion) by binding them normally.
+    if dialect == "postgresql":
+        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+    else:  # pragma: no cover - other dialects: plain insert, duplicate raises
+        stmt = insert(table).values(**values)
+    result: Any = db.execute(stmt)
+    return bool(result.rowcount == 1)
+
+
+def mark_processed(db: DbSession, topic: str, event_id: str, at: datetime) -> bool:
+    """Remember that ``event_id`` of ``topic`` took effect; False if it already had."""
+    return _insert_new(
+        db, ProcessedEvent, {"topic": topic, "event_id": event_id, "processed_at": at}
+    )
+
+
+def was_processed(db: DbSession, topic: str, event_id: str) -> bool:
+    query = select(ProcessedEvent.id).where(
+        ProcessedEvent.topic == topic, ProcessedEvent.event_id == event_id
+    )
+    return db.exec(query).first() is not None
+
+
+# --- headcounts ------------------------------------------------------------------------------
+
+
+def record_headcount(
+    db: DbSession,
+    *,
+    event_id: str,
+    site_id: str,
+    count: int,
+    observed_at: datetime,
+    received_at: datetime,
+    source: str | None = None,
+    shift: str | None = None,
+) -> bool:
+    """Keep a headcount report; True when new, False (and no effect) for a repeated event id."""
+    if not 0 <= count <= 100_000:
+        raise DomainError(f"count: {count} is not in 0..100000")
+    if db.get(Site, site_id) is None:
+        raise UnknownReference(f"site_id: no site {site_id!r}")
+    return _insert_new(
+        db,
+        HeadcountReport,
+        {
+            "event_id": event_id,
+            "site_id": site_id,
+            "count": count,
+            "observed_at": observed_at,
+            "source": source,
+            "shift": shift,
+            "received_at": received_at,
+        },
+    )
+
+
+def latest_headcounts(db: DbSession, site_ids: Sequence[str]) -> dict[str, HeadcountReport]:
+    """The newest report per site (newest observed_at, tie: greater event id)."""
+    if not site_ids:
+        return {}
+    newest = (
+        select(HeadcountReport.site_id, func.max(HeadcountReport.observed_at).label("at"))
+        .where(col(HeadcountReport.site_id).in_(list(site_ids)))
+        .group_by(col(HeadcountReport.site_id))
+        .subquery()
+    )
+    query = select(HeadcountReport).join(
+        newest,
+        and_(
+            col(HeadcountReport.site_id) == newest.c.site_id,
+            col(HeadcountReport.observed_at) == newest.c.at,
+        ),
+    )
+    result: dict[str, HeadcountReport] = {}
+    for report in db.exec(query):
+        held = result.get(report.site_id)
+        if held is None or report.event_id > held.event_id:
+            result[report.site_id] = report
+    return result
+
+
+def latest_headcount(db: DbSession, site_id: str) -> HeadcountReport | None:
+    return latest_headcounts(db, [site_id]).get(site_id)
+
+
+def headcount_history(db: DbSession, site_id: str, limit: int = 100) -> list[HeadcountReport]:
+    query = (
+        select(HeadcountReport)
+        .where(HeadcountReport.site_id == site_id)
+        .order_by(col(HeadcountReport.observed_at).desc(), col(HeadcountReport.event_id).desc())
+        .limit(limit)
+    )
+    return list(db.exec(query))
+
+
+# --- vehicle status --------------------------------------------------------------------------
+
+
+def record_vehicle_status(
+    db: DbSession,
+    *,
+    event_id: str,
+    vehicle_id: str,
+    status: VehicleStatus | str,
+    observed_at: datetime,
+    received_at: datetime,
+    lat: float | None = None,
+    lon: float | None = None,
+    until: datetime | None = None,
+    note: str | None = None,
+) -> bool:
+    """Keep a status report and, when it is the newest, make it the vehicle's current status.
+
+    Returns True when new; a repeated event id changes nothing and returns False.
+    """
+    try:
+        status = VehicleStatus(status)
+    except ValueError as exc:
+        raise DomainError(f"status: {status!r} is not a vehicle status") from exc
+    if until is not None and until <= observed_at:
+        raise DomainError("until: must be later than observed_at")
+    vehicle = db.get(Vehicle, vehicle_id, with_for_update=True)
+    if vehicle is None:
+        raise UnknownReference(f"vehicle_id: no vehicle {vehicle_id!r}")
+    is_new = _insert_new(
+        db,
+        VehicleStatusReport,
+        {
+            "event_id": event_id,
+            "vehicle_id": vehicle_id,
+            "status": status.value,
+            "observed_at": observed_at,
+            "lat": lat,
+            "lon": lon,
+            "until": until,
+            "note": note,
+            "received_at": received_at,
+        },
+    )
+    if not is_new:
+        return False
+    current = (
+        report_order(vehicle.status_observed_at, vehicle.status_event_id or "")
+        if vehicle.status_observed_at is not None
+        else None
+    )
+    if current is None or report_order(observed_at, event_id) > current:
+        vehicle.status = status.value
+        vehicle.status_observed_at = observed_at
+        vehicle.status_event_id = event_id
+        if lat is not None and lon is not None:
+            vehicle.lat, vehicle.lon = lat, lon
+        window = unavailability_window(StatusReport(event_id, status, observed_at, until))
+        vehicle.unavailable_from = window.start if window else None
+        vehicle.unavailable_until = window.end if window else None
+        db.add(vehicle)
+    db.flush()
+    return True
+
+
+def current_status(db: DbSession, vehicle_id: str) -> VehicleStatusReport | None:
+    """The newest status report of a vehicle (tie: greater event id)."""
+    query = (
+        select(VehicleStatusReport)
+        .where(VehicleStatusReport.vehicle_id == vehicle_id)
+        .order_by(
+            col(VehicleStatusReport.observed_at).desc(), col(VehicleStatusReport.event_id).desc()
+        )
+        .limit(1)
+    )
+    return db.exec(query).first()
+
+
+def status_history(
+    db: DbSession, vehicle_id: str, since: datetime | None = None
+) -> list[VehicleStatusReport]:
+    query = select(VehicleStatusReport).where(VehicleStatusReport.vehicle_id == vehicle_id)
+    if since is not None:
+        query = query.where(col(VehicleStatusReport.observed_at) >= since)
+    query = query.order_by(col(VehicleStatusReport.observed_at), col(VehicleStatusReport.event_id))
+    return list(db.exec(query))
+
+
+def current_unavailability(vehicle: Vehicle) -> Window | None:
+    """The window out of service that the vehicle's newest status report opened, if any."""
+    if vehicle.unavailable_from is None:
+        return None
+    return Window(vehicle.unavailable_from, vehicle.unavailable_until)
+
+
+def unavailability(
+    db: DbSession, vehicles: Sequence[Vehicle], start: datetime, end: datetime
+) -> dict[str, list[Window]]:
+    """Windows out of service per vehicle overlapping start..end: reported and planned."""
+    planned = planned_unavailability(db, [v.id for v in vehicles], start, end)
+    result: dict[str, list[Window]] = {}
+    for vehicle in vehicles:
+        windows = [Window(w.start, w.end) for w in planned.get(vehicle.id, [])]
+        current = current_unavailability(vehicle)
+        if current is not None and current.covers_any_of(start, end):
+            windows.append(current)
+        if windows:
+            result[vehicle.id] = sorted(windows, key=lambda w: w.start)
+    return result
+
+
+def vehicles_unavailable_at(db: DbSession, at: datetime) -> list[str]:
+    """Ids of vehicles whose current status keeps them out of service at ``at``."""
+    query = (
+        select(Vehicle.id)
+        .where(col(Vehicle.unavailable_from).is_not(None))
+        .where(col(Vehicle.unavailable_from) <= at)
+        .where(or_(col(Vehicle.unavailable_until).is_(None), col(Vehicle.unavailable_until) > at))
+    )
+    return sorted(db.exec(query))

@@ -1,0 +1,214 @@
+"""Users: dispatchers, site managers bound to sites, drivers bound to one RV.
+
+Passwords are stored as argon2 hashes (argon2-cffi); feed tokens are random and revocable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import col, select
+
+from fleet.db import DbSession
+from fleet.domain import DomainError, Role
+from fleet.models import Site, User, UserSite, Vehicle
+from fleet.registry import UnknownReference
+
+_HASHER = PasswordHasher()
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a user may act on: bound sites (site manager) or vehicle (driver)."""
+
+    role: Role
+    sites: tuple[str, ...] = ()
+    vehicle: str | None = None
+
+
+def check_binding(role: Role, sites: Sequence[str], vehicle: str | None) -> Binding:
+    """A site manager is bound to sites, a driver to one vehicle, a dispatcher to neither."""
+    if role is Role.SITE_MANAGER:
+        if not sites:
+            raise DomainError("sites: a site manager needs at least one site")
+        if vehicle is not None:
+            raise DomainError("vehicle: only drivers are bound to a vehicle")
+    elif role is Role.DRIVER:
+        if vehicle is None:
+            raise DomainError("vehicle: a driver needs a vehicle")
+        if sites:
+            raise DomainError("sites: only site managers are bound to sites")
+    elif sites or vehicle is not None:
+        raise DomainError("role: a dispatcher is not bound to sites or a vehicle")
+    return Binding(role, tuple(dict.fromkeys(sites)), vehicle)
+
+
+def _check_refs(db: DbSession, binding: Binding) -> None:
+    for site_id in binding.sites:
+        if db.get(Site, site_id) is None:
+            raise UnknownReference(f"sites: no site {site_id!r}")
+    if binding.vehicle is not None and db.get(Vehicle, binding.vehicle) is None:
+        raise UnknownReference(f"vehicle: no vehicle {binding.vehicle!r}")
+
+
+def get_user(db: DbSession, user_id: int) -> User | None:
+    return db.get(User, user_id)
+
+
+def get_user_by_name(db: DbSession, name: str) -> User | None:
+    return db.exec(select(User).where(User.name == name)).first()
+
+
+def list_users(db: DbSession) -> list[User]:
+    return list(db.exec(select(User).order_by(col(User.id))))
+
+
+def user_sites(db: DbSession, user_id: int) -> list[str]:
+    query = select(UserSite.site_id).where(UserSite.user_id == user_id)
+    return sorted(db.exec(query))
+
+
+def site_managers(db: DbSession, site_id: str) -> list[User]:
+    query = (
+        select(User)
+        .join(UserSite, col(UserSite.user_id) == col(User.id))
+        .where(UserSite.site_id == site_id)
+    )
+    return list(db.exec(query))
+
+
+def create_user(
+    db: DbSession,
+    name: str,
+    role: Role | str,
+    password: str,
+    sites: Sequence[str] = (),
+    vehicle: str | None = None,
+) -> User:
+    """A new user with a hashed password; a clear error for a taken name or bad binding."""
+    name = name.strip()
+    if not name:
+        raise DomainError("name: must not be empty")
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        raise DomainError(
+            f"role: {role!r} is not one of {', '.join(r.value for r in Role)}"
+        ) from exc
+    binding = check_binding(role, sites, vehicle)
+    _check_refs(db, binding)
+    if get_user_by_name(db, name) is not None:
+        raise DomainError(f"name: a user {name!r} already exists")
+    user = User(
+        name=name,
+        role=role.value,
+        password_hash=hash_password(password),
+        vehicle_id=binding.vehicle,
+    )
+    db.add(user)
+    db.flush()
+    assert user.id is not None
+    for site_id in binding.sites:
+        db.add(UserSite(user_id=user.id, site_id=site_id))
+    db.flush()
+    return user
+
+
+def authenticate(db: DbSession, name: str, password: str) -> User | None:
+    """The enabled user with that name and password, else None."""
+    user = get_user_by_name(db, name)
+    if user is None or user.disabled or not verify_password(user.password_hash, password):
+        return None
+    if _HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = _HASHER.hash(password)
+        db.add(user)
+    return user
+
+
+def _require_user(db: DbSession, user_id: int) -> User:
+    user = db.get(User, user_id)
+    if user is None:
+        raise UnknownReference(f"user: no user {user_id}")
+    return user
+
+
+def rebind_user(
+    db: DbSession, user_id: int, sites: Sequence[str] = (), vehicle: str | None = None
+) -> User:
+    """Replace a user's bound sites or vehicle (checked against the user's role)."""
+    user = _require_user(db, user_id)
+    binding = check_binding(Role(user.role), sites, vehicle)
+    _check_refs(db, binding)
+    for link in db.exec(select(UserSite).where(UserSite.user_id == user_id)):
+        db.delete(link)
+    db.flush()
+    for site_id in binding.sites:
+        db.add(UserSite(user_id=user_id, site_id=site_id))
+    user.vehicle_id = binding.vehicle
+    db.add(user)
+    db.flush()
+    return user
+
+
+def set_password(db: DbSession, user_id: int, password: str) -> User:
+    user = _require_user(db, user_id)
+    user.password_hash = hash_password(password)
+    db.add(user)
+    db.flush()
+    return user
+
+
+def disable_user(db: DbSession, user_id: int, disabled: bool = True) -> User:
+    """Disable (or re-enable) a user; a disabled user's feed token is revoked."""
+    user = _require_user(db, user_id)
+    user.disabled = disabled
+    if disabled:
+        user.feed_token = None
+    db.add(user)
+    db.flush()
+    return user
+
+
+def new_feed_token(db: DbSession, user_id: int) -> str:
+    """Issue a fresh calendar feed token for the user; the old one stops working."""
+    user = _require_user(db, user_id)
+    token = secrets.token_urlsafe(32)
+    user.feed_token = token
+    db.add(user)
+    db.flush()
+    return token
+
+
+def revoke_feed_token(db: DbSession, user_id: int) -> None:
+    user = _require_user(db, user_id)
+    user.feed_token = None
+    db.add(user)
+    db.flush()
+
+
+def user_by_feed_token(db: DbSession, token: str) -> User | None:
+    """The enabled user holding that feed token."""
+    if not token:
+        return None
+    user = db.exec(select(User).where(User.feed_token == token)).first()
+    if user is None or user.disabled:
+        return None
+    return user
