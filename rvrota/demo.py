@@ -1,9 +1,766 @@
-"""Commands of this package for the ``rvrota`` console script."""
+"""``rvrota demo``: the whole system on embedded defaults, playing a live week.
+
+The demo starts a private local Kafka broker, a fresh SQLite database (unless
+``RVROTA_DATABASE_URL`` is set), imports a scenario, creates one user per role,
+starts the stream worker(s) and the API as child processes that share one
+simulated clock, asks for a first plan and then plays the week: gate counts
+every morning, a headcount surge posted by a site manager, an RV breaking down
+and coming back (posted by its driver). It stops everything it started on
+Ctrl-C / SIGTERM or after ``--duration`` seconds.
+
+The week's script (:func:`live_week`) is pure; the rest is process and network
+plumbing: :class:`Children` (child processes in their own process groups),
+:func:`prepare` (broker, database, users, children) and :func:`play` (the live
+loop).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
 import typer
+
+from rvrota.clock import SimulatedClock
+from rvrota.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_SCENARIO = REPO.parent / "shared" / "scenarios" / "taishang-week.json"
+DEFAULT_SPEED = 720.0  # one simulated hour every 5 real seconds: a week in 14 minutes
+DEFAULT_REGION = "default"
+DEFAULT_HOME = Path("var") / "demo"
+
+HEADCOUNT_TOPIC = "rvrota.site-headcounts"
+VEHICLE_STATUS_TOPIC = "rvrota.vehicle-status"
+PLANS_TOPIC = "rvrota.plans"
+
+ROLES = ("dispatcher", "site_manager", "driver")
+
+Echo = Callable[[str], None]
+
+
+class DemoError(RuntimeError):
+    """The demo could not start or a part of it died."""
+
+
+# --- the week's script (pure) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScriptedEvent:
+    """Something that happens at simulated time ``at``.
+
+    ``via`` is who reports it: ``gate`` (straight to Kafka, like a gate counter),
+    ``site_manager`` or ``driver`` (through the API with that user's token).
+    """
+
+    at: datetime
+    kind: str  # "headcount" | "vehicle_status"
+    via: str  # "gate" | "site_manager" | "driver"
+    subject: str  # site id or vehicle id
+    body: dict[str, Any]
+    label: str
+
+
+@dataclass(frozen=True)
+class WeekScript:
+    clock_start: datetime
+    events: tuple[ScriptedEvent, ...]
+    surge_site: str
+    breakdown_vehicle: str
+    breakdown_at: datetime
+    return_at: datetime
+    week_end: datetime
+
+
+def local_time(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
+    hour, minute = (int(part) for part in hhmm.split(":"))
+    return datetime.combine(day, clock_time(hour, minute), zone)
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def live_week(scenario: dict[str, Any], seed: int = 48) -> WeekScript:
+    """The events of the demo week for a (valid) scenario document.
+
+    - every morning at 07:30 each site's gate counter reports a count within
+      8% of its usual headcount (too small a move to re-plan);
+    - day 0, 09:00: the site manager of a mid-size site reports a surge to
+      2.5 times its headcount (a material change: its region re-plans);
+    - day 0, 14:00: the driver of the first RV reports a breakdown;
+    - day 1, 16:00: the same driver reports the RV available again.
+    """
+    zone = ZoneInfo(scenario["timezone"])
+    first = date.fromisoformat(scenario["start_date"])
+    days = int(scenario["days"])
+    sites = list(scenario["sites"])
+    vehicles = list(scenario["vehicles"])
+    if not sites or not vehicles:
+        raise DemoError("the scenario needs at least one site and one vehicle for the demo")
+    rng = random.Random(seed)
+
+    by_size = sorted(sites, key=lambda s: (int(s["headcount"]), str(s["id"])))
+    surge = by_size[len(by_size) // 2]
+    surge_count = max(int(surge["headcount"]) * 5 // 2, int(surge["headcount"]) + 60)
+    rv = vehicles[0]["id"]
+
+    events: list[ScriptedEvent] = []
+    for d in range(days):
+        morning = local_time(first + timedelta(days=d), "07:30", zone)
+        for site in sites:
+            usual = int(site["headcount"])
+            count = max(0, round(usual * (1 + rng.uniform(-0.08, 0.08))))
+            events.append(
+                ScriptedEvent(
+                    at=morning,
+                    kind="headcount",
+                    via="gate",
+                    subject=str(site["id"]),
+                    body={"count": count, "source": "gate", "shift": "day"},
+                    label=f"gate count {site['id']}: {count}",
+                )
+            )
+    surge_at = local_time(first, "09:00", zone)
+    events.append(
+        ScriptedEvent(
+            at=surge_at,
+            kind="headcount",
+            via="site_manager",
+            subject=str(surge["id"]),
+            body={"count": surge_count, "source": "manager", "shift": "day"},
+            label=f"surge at {surge['id']}: {surge['headcount']} -> {surge_count} workers",
+        )
+    )
+    breakdown_at = local_time(first, "14:00", zone)
+    events.append(
+        ScriptedEvent(
+            at=breakdown_at,
+            kind="vehicle_status",
+            via="driver",
+            subject=rv,
+            body={"status": "breakdown", "note": "coolant leak"},
+            label=f"{rv} breaks down (coolant leak)",
+        )
+    )
+    return_at = local_time(first + timedelta(days=min(1, days - 1)), "16:00", zone)
+    if return_at <= breakdown_at:
+        return_at = breakdown_at + timedelta(hours=4)
+    events.append(
+        ScriptedEvent(
+            at=return_at,
+            kind="vehicle_status",
+            via="driver",
+            subject=rv,
+            body={"status": "available", "note": "repaired"},
+            label=f"{rv} is back in service",
+        )
+    )
+    events.sort(key=lambda e: e.at)
+    return WeekScript(
+        clock_start=local_time(first, "06:00", zone),
+        events=tuple(events),
+        surge_site=str(surge["id"]),
+        breakdown_vehicle=rv,
+        breakdown_at=breakdown_at,
+        return_at=return_at,
+        week_end=datetime.combine(first + timedelta(days=days), clock_time(0), zone),
+    )
+
+
+def event_message(event: ScriptedEvent, event_id: str) -> tuple[str, bytes, bytes]:
+    """(topic, key, value) of a scripted event written straight to Kafka."""
+    observed = event.at.isoformat()
+    if event.kind == "headcount":
+        value = {"event_id": event_id, "site_id": event.subject, "observed_at": observed}
+        topic = HEADCOUNT_TOPIC
+    else:
+        value = {"event_id": event_id, "vehicle_id": event.subject, "observed_at": observed}
+        topic = VEHICLE_STATUS_TOPIC
+    value.update(event.body)
+    return topic, event.subject.encode(), json.dumps(value).encode()
+
+
+def api_request(event: ScriptedEvent) -> tuple[str, dict[str, Any]]:
+    """(path, JSON body) of a scripted event posted through the API."""
+    body = {**event.body, "observed_at": event.at.isoformat()}
+    if event.kind == "headcount":
+        body.pop("source", None)
+        return f"/api/v1/sites/{event.subject}/headcounts", body
+    return f"/api/v1/vehicles/{event.subject}/status", body
+
+
+# --- child processes ----------------------------------------------------------
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+@dataclass
+class Children:
+    """Child processes, each in a process group of its own, stopped together."""
+
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, args: Sequence[str], env: dict[str, str], log_path: Path) -> Child:
+        with log_path.open("ab") as out:
+            process = subprocess.Popen(
+                list(args),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        child = Child(name, process, log_path)
+        self.children.append(child)
+        log.info("started %s (pid %d): %s", name, process.pid, " ".join(args))
+        return child
+
+    def check(self) -> None:
+        """Raise when a child has exited (with the end of its log)."""
+        for child in self.children:
+            code = child.process.poll()
+            if code is not None:
+                raise DemoError(
+                    f"{child.name} exited with code {code}; end of {child.log_path}:\n"
+                    + tail(child.log_path)
+                )
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM every child's process group, wait, then SIGKILL what is left."""
+        for child in reversed(self.children):
+            _signal_group(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in reversed(self.children):
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                child.process.wait(remaining)
+            except subprocess.TimeoutExpired:
+                log.warning("%s ignored SIGTERM; killing it", child.name)
+        for child in self.children:
+            # the whole group: also grandchildren (uvicorn workers, solver pools)
+            _signal_group(child.process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(5)
+        self.children.clear()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# --- set-up -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    scenario: Path
+    speed: float
+    duration: float | None
+    workers: int
+    home: Path
+    region: str = DEFAULT_REGION
+
+
+@dataclass
+class Credentials:
+    role: str
+    name: str
+    password: str
+    binding: str
+
+
+@dataclass
+class DemoRun:
+    """What :func:`prepare` set up and :func:`shutdown` takes down."""
+
+    options: DemoOptions
+    run_dir: Path
+    settings: Settings
+    script: WeekScript
+    clock: SimulatedClock
+    env: dict[str, str]
+    api_url: str
+    worker_urls: list[str]
+    users: dict[str, Credentials]
+    children: Children = field(default_factory=Children)
+    broker: Any = None  # streams.kafka_local.BrokerConfig when the demo started a broker
+
+
+def _rvrota_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "rvrota", *args]
+
+
+def _run_cli(args: Sequence[str], env: dict[str, str], stdin: str | None = None) -> str:
+    result = subprocess.run(
+        _rvrota_command(*args),
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise DemoError(
+            f"`rvrota {' '.join(args)}` failed ({result.returncode}):\n"
+            f"{result.stdout}{result.stderr}".strip()
+        )
+    return result.stdout
+
+
+def _child_env(settings: Settings, run: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(run)
+    env.setdefault("RVROTA_ENVIRONMENT", settings.environment)
+    return env
+
+
+def _demo_users(scenario: dict[str, Any], script: WeekScript) -> dict[str, Credentials]:
+    return {
+        "dispatcher": Credentials("dispatcher", "dispatcher", secrets.token_urlsafe(9), "all"),
+        "site_manager": Credentials(
+            "site_manager", "site-manager", secrets.token_urlsafe(9), script.surge_site
+        ),
+        "driver": Credentials(
+            "driver", "driver", secrets.token_urlsafe(9), script.breakdown_vehicle
+        ),
+    }
+
+
+def _user_args(user: Credentials) -> list[str]:
+    args = ["users", "add", user.name, "--role", user.role]
+    if user.role == "site_manager":
+        args += ["--site", user.binding]
+    elif user.role == "driver":
+        args += ["--vehicle", user.binding]
+    return args
+
+
+def prepare(options: DemoOptions, settings: Settings, echo: Echo) -> DemoRun:
+    """Broker, database, scenario, users and child processes; the caller must
+    call :func:`shutdown` on the result, whatever happens next."""
+    from solver.load import ScenarioError, load_scenario_file
+
+    try:
+        load_scenario_file(options.scenario)
+    except (ScenarioError, OSError) as exc:
+        raise DemoError(f"{options.scenario}: {exc}") from exc
+    scenario = json.loads(options.scenario.read_text(encoding="utf-8"))
+    script = live_week(scenario)
+
+    run_dir = (options.home / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = run_dir.with_name(f"{run_dir.name.split('.')[0]}.{suffix}")
+    run_dir.mkdir(parents=True)
+
+    if "database_url" in settings.model_fields_set:
+        database_url = settings.database_url
+    else:
+        database_url = f"sqlite:///{run_dir / 'rvrota.db'}"
+
+    external_kafka = "kafka_bootstrap" in settings.model_fields_set
+    run = DemoRun(
+        options=options,
+        run_dir=run_dir,
+        settings=settings,
+        script=script,
+        clock=SimulatedClock(script.clock_start, options.speed),
+        env={},
+        api_url=f"http://{settings.api_host}:{settings.api_port}",
+        worker_urls=[],
+        users=_demo_users(scenario, script),
+    )
+    try:
+        if external_kafka:
+            bootstrap = settings.kafka_bootstrap
+            echo(f"Kafka: using {bootstrap} (RVROTA_KAFKA_BOOTSTRAP)")
+        else:
+            from streams import kafka_local
+
+            broker = kafka_local.BrokerConfig(
+                home=run_dir / "kafka",
+                port=settings.kafka_port,
+                controller_port=settings.kafka_controller_port,
+                partitions=settings.kafka_partitions,
+            )
+            echo(f"Kafka: starting a local broker on {broker.bootstrap} ...")
+            run.broker = broker
+            try:
+                kafka_local.start(broker)
+            except kafka_local.KafkaLocalError as exc:
+                raise DemoError(f"the local Kafka broker did not start: {exc}") from exc
+            bootstrap = broker.bootstrap
+
+        base_env = {
+            "RVROTA_DATABASE_URL": database_url,
+            "RVROTA_KAFKA_BOOTSTRAP": bootstrap,
+        }
+        setup_env = _child_env(settings, base_env)
+        echo(f"database: {database_url}")
+        _run_cli(["db", "upgrade"], setup_env)
+        _run_cli(["import", str(options.scenario), "--region", options.region], setup_env)
+        echo(f"imported {options.scenario.name} into region {options.region!r}")
+        for user in run.users.values():
+            _run_cli(_user_args(user), setup_env, stdin=f"{user.password}\n{user.password}\n")
+
+        anchor = time.time()
+        run.clock = SimulatedClock(script.clock_start, options.speed, anchor)
+        run.env = _child_env(
+            settings,
+            {
+                **base_env,
+                "RVROTA_CLOCK_START": script.clock_start.isoformat(),
+                "RVROTA_CLOCK_SPEED": repr(options.speed),
+                "RVROTA_CLOCK_ANCHOR": repr(anchor),
+                "RVROTA_SECRET_KEY": secrets.token_hex(32),
+            },
+        )
+        for i in range(options.workers):
+            port = settings.worker_port + i
+            env = {**run.env, "RVROTA_WORKER_PORT": str(port)}
+            run.children.start(
+                f"worker-{i + 1}", _rvrota_command("worker"), env, run_dir / f"worker-{i + 1}.log"
+            )
+            run.worker_urls.append(f"http://127.0.0.1:{port}")
+        run.children.start(
+            "api",
+            _rvrota_command("serve", "--host", settings.api_host, "--port", str(settings.api_port)),
+            run.env,
+            run_dir / "api.log",
+        )
+    except BaseException:
+        shutdown(run, echo)
+        raise
+    return run
+
+
+def shutdown(run: DemoRun, echo: Echo) -> None:
+    """Stop the children, then the broker the demo started. Safe to call twice."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this
+    try:
+        if run.children.children:
+            echo("stopping the API and the worker(s) ...")
+            run.children.stop()
+        if run.broker is not None:
+            from streams import kafka_local
+
+            echo("stopping the Kafka broker ...")
+            kafka_local.stop(run.broker)
+            run.broker = None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# --- the live week ------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    events_sent: int = 0
+    api_errors: int = 0
+
+
+def _plan_summary(plan: dict[str, Any]) -> str:
+    stats = plan.get("stats") or {}
+    sessions = plan.get("sessions") or []
+    objective = stats.get("objective")
+    gap = stats.get("gap")
+    parts = [
+        f"plan v{plan.get('version', '?')} for {plan.get('region', '?')} {plan.get('week', '?')}",
+        f"{len(sessions)} sessions",
+    ]
+    if isinstance(objective, int | float):
+        parts.append(f"objective {objective:,.1f}")
+    if isinstance(gap, int | float):
+        parts.append(f"gap {gap:.2%}")
+    unserved = plan.get("unserved")
+    if isinstance(unserved, list):
+        parts.append(f"{len(unserved)} sites unserved")
+    return ", ".join(parts)
+
+
+async def _watch_plans(bootstrap: str, progress: Progress, echo: Echo, clock: Any) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        PLANS_TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        async for message in consumer:
+            try:
+                plan = json.loads(message.value or b"{}")
+            except ValueError:
+                log.warning("not JSON on %s at offset %d", PLANS_TOPIC, message.offset)
+                continue
+            if not isinstance(plan, dict):
+                continue
+            progress.plans.append(plan)
+            echo(f"[{_sim(clock.now())}] published: {_plan_summary(plan)}")
+    finally:
+        await consumer.stop()
+
+
+def _sim(moment: datetime) -> str:
+    return moment.strftime("%a %Y-%m-%d %H:%M")
+
+
+async def _wait_ready(run: DemoRun, timeout: float = 180.0) -> None:
+    import httpx
+
+    urls = [run.api_url + "/readyz", *(u + "/readyz" for u in run.worker_urls)]
+    pending = set(urls)
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while pending:
+            run.children.check()
+            if time.monotonic() > deadline:
+                raise DemoError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}")
+            for url in sorted(pending):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(url)).status_code == 200:
+                        pending.discard(url)
+            await asyncio.sleep(0.5)
+
+
+async def _login(client: Any, user: Credentials) -> str:
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": user.name, "password": user.password}
+    )
+    if response.status_code != 200:
+        raise DemoError(f"login as {user.name} failed: {response.status_code} {response.text}")
+    return str(response.json()["access_token"])
+
+
+async def play(run: DemoRun, echo: Echo, progress_every: float = 5.0) -> Progress:
+    """Wait for the children, ask for a first plan, play the week until the
+    duration is over (or forever)."""
+    import httpx
+    from aiokafka import AIOKafkaProducer
+
+    options = run.options
+    script = run.script
+    clock = run.clock
+    bootstrap = run.env["RVROTA_KAFKA_BOOTSTRAP"]
+    started = time.monotonic()
+    stop_at = None if options.duration is None else started + options.duration
+    progress = Progress()
+
+    await _wait_ready(run)
+    echo(f"ready after {time.monotonic() - started:.1f} s; simulated time {_sim(clock.now())}")
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    watcher = asyncio.create_task(_watch_plans(bootstrap, progress, echo, clock))
+    async with httpx.AsyncClient(base_url=run.api_url, timeout=15.0) as client:
+        try:
+            tokens = {role: await _login(client, user) for role, user in run.users.items()}
+            week = iso_week(script.clock_start.date())
+            response = await client.post(
+                "/api/v1/plans",
+                json={"region": options.region, "week": week},
+                headers={"Authorization": f"Bearer {tokens['dispatcher']}"},
+            )
+            if response.status_code >= 300:
+                raise DemoError(f"asking for a first plan failed: {response.status_code}")
+            echo(f"asked for a first plan of {options.region} {week}")
+
+            queue = list(script.events)
+            next_progress = time.monotonic() + progress_every
+            week_over_said = False
+            while stop_at is None or time.monotonic() < stop_at:
+                run.children.check()
+                if watcher.done():
+                    watcher.result()  # re-raise what stopped the plan watcher
+                now = clock.now()
+                while queue and queue[0].at <= now:
+                    event = queue.pop(0)
+                    await _send(event, producer, client, tokens, progress, echo, clock)
+                if time.monotonic() >= next_progress:
+                    next_progress += progress_every
+                    coming = f"next: {queue[0].label} at {_sim(queue[0].at)}" if queue else ""
+                    echo(
+                        f"[{_sim(now)}] plans published {len(progress.plans)}, "
+                        f"events sent {progress.events_sent}. {coming}".rstrip()
+                    )
+                if not queue and now >= script.week_end and not week_over_said:
+                    echo("the demo week is over; the system keeps running until Ctrl-C")
+                    week_over_said = True
+                await asyncio.sleep(0.2)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+            await producer.stop()
+    return progress
+
+
+async def _send(
+    event: ScriptedEvent,
+    producer: Any,
+    client: Any,
+    tokens: dict[str, str],
+    progress: Progress,
+    echo: Echo,
+    clock: Any,
+) -> None:
+    event_id = str(uuid.uuid4())
+    if event.via == "gate":
+        topic, key, value = event_message(event, event_id)
+        await producer.send_and_wait(topic, value, key=key)
+    else:
+        path, body = api_request(event)
+        response = await client.post(
+            path,
+            json=body,
+            headers={"Authorization": f"Bearer {tokens[event.via]}", "Idempotency-Key": event_id},
+        )
+        if response.status_code != 202:
+            progress.api_errors += 1
+            echo(f"[{_sim(clock.now())}] {event.label}: API answered {response.status_code}")
+            return
+        echo(f"[{_sim(clock.now())}] {event.via.replace('_', ' ')}: {event.label}")
+    progress.events_sent += 1
+
+
+# --- the command --------------------------------------------------------------
+
+
+def _print_banner(run: DemoRun, echo: Echo) -> None:
+    echo("")
+    echo("rvrota demo is running")
+    echo(f"  board (dispatcher):   {run.api_url}/board")
+    echo(f"  site (site manager):  {run.api_url}/site")
+    echo(f"  driver:               {run.api_url}/driver")
+    echo(f"  API docs:             {run.api_url}/docs")
+    echo("  users (role, name, password, bound to):")
+    for user in run.users.values():
+        echo(f"    {user.role:<13} {user.name:<13} {user.password}  {user.binding}")
+    echo(
+        f"  clock: {_sim(run.script.clock_start)} {run.script.clock_start.tzname()} "
+        f"at {run.options.speed:g}x; logs in {run.run_dir}"
+    )
+    script = run.script
+    echo(
+        f"  script: surge at {script.surge_site} on {_sim(script.events[0].at)[:3]}, "
+        f"{script.breakdown_vehicle} breaks down {script.breakdown_at.isoformat()} "
+        f"and returns {script.return_at.isoformat()}"
+    )
+    echo("  Ctrl-C stops everything.")
+    echo("")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def _raise(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_demo(options: DemoOptions, settings: Settings, echo: Echo) -> int:
+    """The whole demo; returns the exit code."""
+    with _sigterm_as_interrupt():
+        try:
+            run = prepare(options, settings, echo)
+        except KeyboardInterrupt:
+            echo("interrupted during start-up; everything started was stopped")
+            return 130
+        except DemoError as exc:
+            echo(f"demo: {exc}")
+            return 1
+        try:
+            _print_banner(run, echo)
+            progress = asyncio.run(play(run, echo))
+            echo(f"done: {len(progress.plans)} plans published, {progress.events_sent} events sent")
+            return 0
+        except KeyboardInterrupt:
+            echo("interrupted")
+            return 0
+        except DemoError as exc:
+            echo(f"demo: {exc}")
+            return 1
+        finally:
+            shutdown(run, echo)
+            echo("all stopped")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the root app."""
+    """Add the ``demo`` command to the root app."""
+
+    @app.command("demo")
+    def demo(
+        scenario: Annotated[
+            Path,
+            typer.Argument(help="scenario file (rvrota.scenario/1)", show_default=False),
+        ] = DEFAULT_SCENARIO,
+        speed: Annotated[
+            float, typer.Option("--speed", min=0.001, help="simulated seconds per real second")
+        ] = DEFAULT_SPEED,
+        duration: Annotated[
+            float | None,
+            typer.Option("--duration", min=1, help="stop by itself after this many real seconds"),
+        ] = None,
+        workers: Annotated[
+            int, typer.Option("--workers", min=1, max=16, help="stream workers")
+        ] = 1,
+        home: Annotated[
+            Path, typer.Option("--home", help="where each run's database and logs go")
+        ] = DEFAULT_HOME,
+    ) -> None:
+        """The whole system on embedded defaults, playing a live week at a fast clock."""
+        from rvrota.settings import get_settings
+
+        options = DemoOptions(
+            scenario=scenario, speed=speed, duration=duration, workers=workers, home=home
+        )
+        code = run_demo(options, get_settings(), typer.echo)
+        raise typer.Exit(code)
