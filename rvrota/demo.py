@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from fleet.events import HEADCOUNTS_TOPIC, PLANS_TOPIC, VEHICLE_STATUS_TOPIC
 from rvrota.clock import SimulatedClock
 from rvrota.settings import Settings
 
@@ -50,9 +51,6 @@ DEFAULT_SPEED = 720.0  # one simulated hour every 5 real seconds: a week in 14 m
 DEFAULT_REGION = "default"
 DEFAULT_HOME = Path("var") / "demo"
 
-HEADCOUNT_TOPIC = "rvrota.site-headcounts"
-VEHICLE_STATUS_TOPIC = "rvrota.vehicle-status"
-PLANS_TOPIC = "rvrota.plans"
 
 ROLES = ("dispatcher", "site_manager", "driver")
 
@@ -195,7 +193,7 @@ def event_message(event: ScriptedEvent, event_id: str) -> tuple[str, bytes, byte
     observed = event.at.isoformat()
     if event.kind == "headcount":
         value = {"event_id": event_id, "site_id": event.subject, "observed_at": observed}
-        topic = HEADCOUNT_TOPIC
+        topic = HEADCOUNTS_TOPIC
     else:
         value = {"event_id": event_id, "vehicle_id": event.subject, "observed_at": observed}
         topic = VEHICLE_STATUS_TOPIC

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from fleet.events import parse_headcount_event, parse_vehicle_status_event
 from rvrota.demo import DemoError, api_request, event_message, iso_week, live_week
 
 
@@ -63,10 +64,13 @@ def test_messages_follow_the_event_contract(scenario: dict[str, Any]) -> None:
     assert body["event_id"] == "e-1" and body["site_id"] == gate.subject
     assert isinstance(body["count"], int)
     assert datetime.fromisoformat(body["observed_at"]) == gate.at
+    parsed = parse_headcount_event(value, now=gate.at)
+    assert (parsed.site_id, parsed.count) == (gate.subject, gate.body["count"])
     breakdown = next(e for e in script.events if e.via == "driver")
     topic, key, value = event_message(breakdown, "e-2")
     assert topic == "rvrota.vehicle-status"
-    assert json.loads(value)["status"] == "breakdown"
+    status = parse_vehicle_status_event(value, now=breakdown.at)
+    assert (status.vehicle_id, status.status) == (script.breakdown_vehicle, "breakdown")
     path, request = api_request(breakdown)
     assert path == f"/api/v1/vehicles/{script.breakdown_vehicle}/status"
     assert request["status"] == "breakdown" and "event_id" not in request
