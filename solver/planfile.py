@@ -67,6 +67,7 @@ def plan_document(
 ) -> dict[str, object]:
     """The ``rvrota.plan/1`` document of a plan."""
     site_order = {s.id: i for i, s in enumerate(scenario.sites)}
+    bound = None if bound is None else float(bound)
     return {
         "format": PLAN_FORMAT,
         "scenario": scenario.name,
@@ -84,7 +85,7 @@ def plan_document(
             "changes": stats.changes,
             "bound": bound,
             "gap": gap(bound, stats.objective),
-            "solve_seconds": solve_seconds,
+            "solve_seconds": float(solve_seconds),
         },
     }
 
