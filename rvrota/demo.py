@@ -109,7 +109,8 @@ def live_week(scenario: dict[str, Any], seed: int = 48) -> WeekScript:
     - day 0, 09:00: the site manager of a mid-size site reports a surge to
       2.5 times its headcount (a material change: its region re-plans);
     - day 0, 14:00: the driver of the first RV reports a breakdown;
-    - day 1, 16:00: the same driver reports the RV available again.
+    - day 2, 07:00: the same driver reports the RV available again (all of
+      day 1 lost).
     """
     zone = ZoneInfo(scenario["timezone"])
     first = date.fromisoformat(scenario["start_date"])
@@ -163,7 +164,7 @@ def live_week(scenario: dict[str, Any], seed: int = 48) -> WeekScript:
             label=f"{rv} breaks down (coolant leak)",
         )
     )
-    return_at = local_time(first + timedelta(days=min(1, days - 1)), "16:00", zone)
+    return_at = local_time(first + timedelta(days=min(2, days - 1)), "07:00", zone)
     if return_at <= breakdown_at:
         return_at = breakdown_at + timedelta(hours=4)
     events.append(
@@ -609,18 +610,29 @@ async def play(run: DemoRun, echo: Echo, progress_every: float = 5.0) -> Progres
 
             queue = list(script.events)
             next_progress = time.monotonic() + progress_every
+            first_plan_deadline = time.monotonic() + 300.0
             week_over_said = False
             while stop_at is None or time.monotonic() < stop_at:
                 run.children.check()
                 if watcher.done():
                     watcher.result()  # re-raise what stopped the plan watcher
                 now = clock.now()
-                while queue and queue[0].at <= now:
-                    event = queue.pop(0)
-                    await _send(event, producer, client, tokens, progress, echo, clock)
+                if progress.plans:
+                    while queue and queue[0].at <= now:
+                        event = queue.pop(0)
+                        await _send(event, producer, client, tokens, progress, echo, clock)
+                elif time.monotonic() > first_plan_deadline:
+                    raise DemoError("no plan was published within 300 s")
+                # (nothing happens before the first plan is out: every event then
+                # has a plan to change)
                 if time.monotonic() >= next_progress:
                     next_progress += progress_every
-                    coming = f"next: {queue[0].label} at {_sim(queue[0].at)}" if queue else ""
+                    if not progress.plans:
+                        coming = "waiting for the first plan"
+                    elif queue:
+                        coming = f"next: {queue[0].label} at {_sim(queue[0].at)}"
+                    else:
+                        coming = ""
                     echo(
                         f"[{_sim(now)}] plans published {len(progress.plans)}, "
                         f"events sent {progress.events_sent}. {coming}".rstrip()
