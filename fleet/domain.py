@@ -298,6 +298,13 @@ def unavailability_windows(reports: Iterable[StatusReport]) -> list[Window]:
     return windows
 
 
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that puts RV2 before RV10 (digit runs compare as numbers)."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", text)
+    )
+
+
 # --- closed days ---------------------------------------------------------------------------
 
 

@@ -33,15 +33,15 @@ def _insert_new(db: DbSession, model: type[SQLModel], values: dict[str, Any]) ->
     """INSERT ... ON CONFLICT DO NOTHING; True when the row is new."""
     dialect = db.get_bind().dialect.name
     table: Any = model.__table__  # type: ignore[attr-defined]
-    # Run values through the column types (UTC conversion) by binding them normally.
     if dialect == "postgresql":
         stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
     elif dialect == "sqlite":
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - other dialects: plain insert, duplicate raises
         stmt = insert(table).values(**values)
-    result: Any = db.execute(stmt)
-    return bool(result.rowcount == 1)
+    # rowcount is not reliable for INSERT .. ON CONFLICT on every driver; RETURNING is.
+    result: Any = db.execute(stmt.returning(table.c.id))
+    return result.first() is not None
 
 
 def mark_processed(db: DbSession, topic: str, event_id: str, at: datetime) -> bool:

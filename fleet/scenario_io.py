@@ -30,6 +30,7 @@ from fleet.domain import (
     closed_days_of_week,
     day_bounds,
     format_iso_week,
+    natural_key,
     split_closed_days,
     week_of,
     zone,
@@ -252,7 +253,9 @@ def _session_ref(session: Session) -> dict[str, Any]:
     }
 
 
-def build_scenario(db: DbSession, region: str, week: str, now: datetime) -> dict[str, Any]:
+def build_scenario(
+    db: DbSession, region: str, week: str, now: datetime, *, apply_cancellations: bool = True
+) -> dict[str, Any]:
     """The scenario of a region's week from live state at ``now`` (the service clock's now).
 
     Sites active that week with their latest headcount (else their default) and that
@@ -260,8 +263,8 @@ def build_scenario(db: DbSession, region: str, week: str, now: datetime) -> dict
     service cover; ``frozen_before`` at the first slot not yet started; as ``pinned`` the
     sessions done, under way, confirmed, pinned by a dispatcher or already started, except
     future ones whose vehicle is now unavailable (or whose site is closed that day): those
-    are cancelled in the database (the caller's transaction); the plan in force's sessions
-    as ``previous``.
+    are cancelled in the database (the caller's transaction; ``apply_cancellations=False``
+    leaves the database alone); the plan in force's sessions as ``previous``.
     """
     region_row = db.get(Region, region)
     if region_row is None:
@@ -269,9 +272,14 @@ def build_scenario(db: DbSession, region: str, week: str, now: datetime) -> dict
     calendar = region_calendar(region_row, week)
     first, last = calendar.start_date, calendar.last_date
 
-    sites = [
-        s for s in list_sites(db, region) if active_in(s.active_from, s.active_until, first, last)
-    ]
+    sites = sorted(
+        (
+            s
+            for s in list_sites(db, region)
+            if active_in(s.active_from, s.active_until, first, last)
+        ),
+        key=lambda s: natural_key(s.id),
+    )
     site_ids = [s.id for s in sites]
     headcounts = latest_headcounts(db, site_ids)
     closures = site_closures(db, site_ids, first, last)
@@ -280,13 +288,15 @@ def build_scenario(db: DbSession, region: str, week: str, now: datetime) -> dict
         for s in sites
     }
 
-    vehicles = list_vehicles(db, region)
+    vehicles = sorted(list_vehicles(db, region), key=lambda v: natural_key(v.id))
     span_start, span_end = calendar.span()
     windows = unavailability(db, vehicles, span_start, span_end)
     unavailable = {v.id: _unavailable_slots(calendar, windows.get(v.id, []), now) for v in vehicles}
 
     depot_ids = {d.id for d in list_depots(db, region)} | {v.depot_id for v in vehicles}
-    depots = [d for d in (db.get(Depot, i) for i in sorted(depot_ids)) if d is not None]
+    depots = [
+        d for d in (db.get(Depot, i) for i in sorted(depot_ids, key=natural_key)) if d is not None
+    ]
 
     # Sessions: cancel future ones that can no longer happen, pin what must stay.
     known_sites = set(site_ids)
@@ -299,7 +309,7 @@ def build_scenario(db: DbSession, region: str, week: str, now: datetime) -> dict
             session.day in closed.get(session.site_id, [])
         ):
             doomed.append(session)
-    for session in cancel_sessions(db, doomed):
+    for session in cancel_sessions(db, doomed) if apply_cancellations else []:
         log.info(
             "cancelled session %s (%s at %s, day %d %s): vehicle unavailable or site closed",
             session.id,
@@ -312,6 +322,7 @@ def build_scenario(db: DbSession, region: str, week: str, now: datetime) -> dict
         s
         for s in in_force
         if s.state != SessionState.CANCELLED.value
+        and s not in doomed
         and s.site_id in known_sites
         and s.vehicle_id in unavailable
     ]

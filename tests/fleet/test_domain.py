@@ -192,3 +192,16 @@ def test_active_in() -> None:
     assert not active_in(date(2026, 11, 30), None, first, last)
     assert not active_in(None, date(2026, 11, 22), first, last)
     assert active_in(None, date(2026, 11, 23), first, last)
+
+
+def test_natural_order_of_ids() -> None:
+    """RV2 sorts before RV10, as a dispatcher lists them."""
+    from fleet.domain import natural_key
+
+    assert sorted(["RV10", "RV2", "RV1", "S001", "D1"], key=natural_key) == [
+        "D1",
+        "RV1",
+        "RV2",
+        "RV10",
+        "S001",
+    ]
