@@ -1,0 +1,199 @@
+"""Day routes (columns) of the day-pattern model and their exact pricing.
+
+A column is one vehicle's day: the (slot, site) sessions it serves in slot
+order, leaving its depot and returning to it (rules 3, 4, 6, 7 of the spec, and
+the pins and frozen slots folded into ``Instance.allowed``/``forced``).
+
+:func:`price_day` finds the most profitable routes of one vehicle-day for given
+per-(slot, site) profits minus ``km_cost * km``. It is a label-setting dynamic
+programme over the slots with exact Pareto dominance on (profit, drive
+minutes), so its best value is the true optimum; the column-generation bound
+relies on that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from solver.opt_instance import FloatArray, Instance
+
+_NEG = -np.inf
+
+
+@dataclass(frozen=True)
+class DayRoute:
+    """One vehicle-day: ``stops`` are (slot, site) pairs in slot order."""
+
+    vehicle: int
+    day: int
+    stops: tuple[tuple[int, int], ...]
+    km: float
+    drive_minutes: float
+
+    def key(self) -> tuple[int, int, tuple[tuple[int, int], ...]]:
+        return (self.vehicle, self.day, self.stops)
+
+
+@dataclass(frozen=True)
+class Priced:
+    """Pricing outcome of one vehicle-day: best routes, best first."""
+
+    routes: list[tuple[float, DayRoute]]
+    best: float  # best profit over all feasible routes (the empty one included if allowed)
+    feasible: bool  # some route is feasible (always true when no slot is forced)
+
+
+def route_metrics(
+    inst: Instance, v: int, stops: tuple[tuple[int, int], ...]
+) -> tuple[float, float]:
+    """(km, drive minutes) of a route of vehicle ``v`` through ``stops``."""
+    if not stops:
+        return 0.0, 0.0
+    depot = int(inst.depot_node[v])
+    nodes = [depot] + [s for _, s in stops] + [depot]
+    km = sum(float(inst.km[a, b]) for a, b in zip(nodes, nodes[1:], strict=False))
+    mins = sum(float(inst.minutes[a, b]) for a, b in zip(nodes, nodes[1:], strict=False))
+    return km, mins
+
+
+def route_feasible(inst: Instance, v: int, d: int, stops: tuple[tuple[int, int], ...]) -> bool:
+    """Rules 3/4 (via ``allowed``), forced slots, 6 (timing) and 7 (driving) for one route."""
+    slots_used = [t for t, _ in stops]
+    if slots_used != sorted(set(slots_used)):
+        return False
+    for t, s in stops:
+        if not inst.allowed[v, d, t, s]:
+            return False
+    served = dict(stops)
+    for t in range(inst.n_slots):
+        f = int(inst.forced[v, d, t])
+        if f >= 0 and served.get(t) != f:
+            return False
+    for (t1, a), (t2, b) in zip(stops, stops[1:], strict=False):
+        if a != b and inst.minutes[a, b] + inst.setup > inst.slot_start[t2] - inst.slot_end[t1]:
+            return False
+    _, mins = route_metrics(inst, v, stops)
+    return bool(mins <= inst.drive_limit[v] + 1e-9)
+
+
+def make_route(inst: Instance, v: int, d: int, stops: tuple[tuple[int, int], ...]) -> DayRoute:
+    km, mins = route_metrics(inst, v, stops)
+    return DayRoute(v, d, stops, km, mins)
+
+
+def _pareto(
+    group: np.ndarray, minutes: np.ndarray, profit: np.ndarray, limited: bool
+) -> np.ndarray:
+    """Indices of labels not dominated within their group (fewer minutes and more profit)."""
+    if len(group) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if not limited:
+        order = np.lexsort((-profit, group))
+        g = group[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = g[1:] != g[:-1]
+        return np.asarray(order[first], dtype=np.int64)
+    order = np.lexsort((-profit, minutes, group))
+    g = group[order]
+    p = profit[order]
+    span = float(np.max(np.abs(p[np.isfinite(p)]), initial=1.0)) * 4.0 + 1.0
+    # group-reset running maximum: offset each group above the previous one
+    rank = np.cumsum(np.concatenate(([0], (g[1:] != g[:-1]).astype(np.int64))))
+    shifted = p + rank * span
+    run = np.maximum.accumulate(shifted)
+    prev = np.concatenate(([-np.inf], run[:-1]))
+    keep = shifted > prev + 1e-9
+    keep[0] = True
+    return np.asarray(order[keep], dtype=np.int64)
+
+
+def price_day(inst: Instance, v: int, d: int, site_profit: FloatArray, top_k: int = 1) -> Priced:
+    """Best routes of vehicle ``v`` on day ``d``; ``site_profit[t, s]`` is the gain per session.
+
+    Returned profits include ``-km_cost * km``. The empty route (profit 0) counts in
+    ``best`` when no slot of that vehicle-day is forced but is never returned as a route.
+    """
+    n_t = inst.n_slots
+    depot = int(inst.depot_node[v]) if inst.n_vehicles else 0
+    limit = float(inst.drive_limit[v])
+    limited = bool(np.isfinite(limit))
+    kc = inst.km_cost
+    km = inst.km
+    mins_m = inst.minutes
+    # labels: last node, end minute of last session, slot of last session, minutes, profit, path
+    last = np.array([depot], dtype=np.int64)
+    last_end = np.array([-(10**9)], dtype=np.int64)
+    last_slot = np.array([-1], dtype=np.int64)
+    used = np.zeros(1)
+    prof = np.zeros(1)
+    kms = np.zeros(1)
+    paths = np.full((1, n_t), -1, dtype=np.int64)
+    for t in range(n_t):
+        cand = np.flatnonzero(inst.allowed[v, d, t])
+        forced = int(inst.forced[v, d, t])
+        if len(cand):
+            # transitions label l -> site s
+            tr_min = mins_m[last[:, None], cand[None, :]]
+            same = last[:, None] == cand[None, :]
+            gap_ok = (tr_min + inst.setup <= inst.slot_start[t] - last_end[:, None]) | same
+            gap_ok |= (last_slot < 0)[:, None]
+            new_used = used[:, None] + tr_min
+            ok = gap_ok & (new_used <= limit + 1e-9)
+            li, ci = np.nonzero(ok)
+            s_new = cand[ci]
+            n_last = s_new
+            n_end = np.full(len(li), int(inst.slot_end[t]), dtype=np.int64)
+            n_slot = np.full(len(li), t, dtype=np.int64)
+            n_used = new_used[li, ci]
+            n_km = kms[li] + km[last[li], s_new]
+            n_prof = prof[li] + site_profit[t, s_new] - kc * km[last[li], s_new]
+            n_paths = paths[li].copy()
+            n_paths[:, t] = s_new
+        else:
+            n_last = np.zeros(0, dtype=np.int64)
+            n_end = n_slot = np.zeros(0, dtype=np.int64)
+            n_used = n_km = n_prof = np.zeros(0)
+            n_paths = np.zeros((0, n_t), dtype=np.int64)
+        if forced >= 0:
+            last, last_end, last_slot = n_last, n_end, n_slot
+            used, kms, prof, paths = n_used, n_km, n_prof, n_paths
+        else:
+            last = np.concatenate((last, n_last))
+            last_end = np.concatenate((last_end, n_end))
+            last_slot = np.concatenate((last_slot, n_slot))
+            used = np.concatenate((used, n_used))
+            kms = np.concatenate((kms, n_km))
+            prof = np.concatenate((prof, n_prof))
+            paths = np.concatenate((paths, n_paths))
+        if t < n_t - 1 and len(last):
+            group = last * (n_t + 1) + (last_slot + 1)
+            keep = _pareto(group, used, prof, limited)
+            last, last_end, last_slot = last[keep], last_end[keep], last_slot[keep]
+            used, kms, prof, paths = used[keep], kms[keep], prof[keep], paths[keep]
+    if len(last) == 0:
+        return Priced([], _NEG, False)
+    back = mins_m[last, depot]
+    fin_used = used + back
+    fin_km = kms + km[last, depot]
+    fin_prof = prof - kc * km[last, depot]
+    ok = fin_used <= limit + 1e-9
+    nonempty = last_slot >= 0
+    empty_ok = bool(np.any(ok & ~nonempty))
+    sel = np.flatnonzero(ok & nonempty)
+    best = float(np.max(fin_prof[sel])) if len(sel) else _NEG
+    if empty_ok:
+        best = max(best, 0.0)
+    feasible = empty_ok or len(sel) > 0
+    routes: list[tuple[float, DayRoute]] = []
+    if len(sel) and top_k > 0:
+        k = min(top_k, len(sel))
+        part = sel[np.argpartition(-fin_prof[sel], k - 1)[:k]] if k < len(sel) else sel
+        part = part[np.lexsort((np.arange(len(part)), -fin_prof[part]))]
+        for i in part:
+            stops = tuple((t, int(paths[i, t])) for t in range(n_t) if paths[i, t] >= 0)
+            routes.append(
+                (float(fin_prof[i]), DayRoute(v, d, stops, float(fin_km[i]), float(fin_used[i])))
+            )
+    return Priced(routes, best, feasible)

@@ -1,0 +1,291 @@
+"""Everything that talks to OR-Tools: the GLOP master LP and the CP-SAT integer master.
+
+The day-pattern model (maximise):
+
+    sum_c p_c x_c + sum_{s,k} h_s r^(k-1) y_sk - P sum_s u_s
+    conv  vd : sum_{c in vd} x_c <= 1  (= 1 when a slot of vd is pinned)
+    count s  : sum_k y_sk - sum_c a_cs x_c <= 0
+    link sdt : sum_{c in day d} a_cst x_c - cap_s z_sd <= 0
+    win  sW  : sum_{d in W} z_sd <= 1   (every window of min_gap_days days)
+    short s  : -u_s - sum_k y_sk <= -m_s
+    x, y, z in [0, 1], u in [0, m_s]
+
+Only this module imports ``ortools``; it speaks in index arrays and
+:class:`~solver.columns.DayRoute` columns.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.linear_solver import pywraplp
+from ortools.sat.python import cp_model
+
+from solver.columns import DayRoute
+from solver.opt_instance import BoolArray, FloatArray, Instance
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Duals:
+    """Non-negative multipliers of the relaxed rows (conv duals are not needed for bounds)."""
+
+    count: FloatArray  # [S] nu_s
+    link: FloatArray  # [S, D, T] zeta_sdt
+    window: list[tuple[int, int, int, float]]  # (site, first day, last day, omega)
+    short: FloatArray  # [S] sigma_s
+    conv: FloatArray  # [V, D] pi_vd
+
+
+def max_sessions(inst: Instance) -> FloatArray:
+    """Upper bound on the number of sessions of each site over the horizon."""
+    per_cell = inst.allowed.sum(axis=0)  # [D, T, S] vehicles allowed
+    capped = np.minimum(per_cell, inst.capacity[None, None, :])
+    return np.asarray(capped.sum(axis=(0, 1)), dtype=np.float64)
+
+
+def gap_windows(inst: Instance) -> list[tuple[int, int, int]]:
+    """(site, first, last) day windows of length min_gap_days: at most one visit day in each."""
+    out: list[tuple[int, int, int]] = []
+    n_d = inst.n_days
+    for s in range(inst.n_sites):
+        g = int(inst.gap[s])
+        if g < 2 or n_d < 2:
+            continue
+        width = min(g, n_d)
+        for first in range(0, n_d - width + 1):
+            out.append((s, first, first + width - 1))
+    return out
+
+
+class LpMaster:
+    """The restricted master LP, solved with GLOP; columns are added between solves."""
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        s_n, d_n, t_n, v_n = inst.n_sites, inst.n_days, inst.n_slots, inst.n_vehicles
+        solver = pywraplp.Solver.CreateSolver("GLOP")
+        if solver is None:  # pragma: no cover - GLOP ships with ortools
+            raise RuntimeError("GLOP is not available")
+        self.solver = solver
+        inf = solver.infinity()
+        obj = solver.Objective()
+        obj.SetMaximization()
+        self.kmax = max_sessions(inst).astype(int)
+        self.conv: dict[tuple[int, int], pywraplp.Constraint] = {}
+        for v in range(v_n):
+            for d in range(d_n):
+                forced = bool(np.any(inst.forced[v, d] >= 0))
+                self.conv[(v, d)] = solver.Constraint(1.0 if forced else -inf, 1.0)
+        self.count = [solver.Constraint(-inf, 0.0) for _ in range(s_n)]
+        self.short = [solver.Constraint(-inf, -float(inst.min_visits[s])) for s in range(s_n)]
+        for s in range(s_n):
+            u = solver.NumVar(0.0, float(inst.min_visits[s]), "")
+            obj.SetCoefficient(u, -inst.shortfall_penalty)
+            self.short[s].SetCoefficient(u, -1.0)
+            vals = inst.increment_values(s, int(self.kmax[s]))
+            for k in range(int(self.kmax[s])):
+                y = solver.NumVar(0.0, 1.0, "")
+                obj.SetCoefficient(y, float(vals[k]))
+                self.count[s].SetCoefficient(y, 1.0)
+                self.short[s].SetCoefficient(y, -1.0)
+        hosted: BoolArray = np.asarray(inst.allowed.any(axis=0))  # [D, T, S]
+        self.link: dict[tuple[int, int, int], pywraplp.Constraint] = {}
+        self.zvars: dict[tuple[int, int], pywraplp.Variable] = {}
+        for s in range(s_n):
+            for d in range(d_n):
+                if not hosted[d, :, s].any():
+                    continue
+                z = solver.NumVar(0.0, 1.0, "")
+                self.zvars[(s, d)] = z
+                for t in range(t_n):
+                    if hosted[d, t, s]:
+                        row = solver.Constraint(-inf, 0.0)
+                        row.SetCoefficient(z, -float(inst.capacity[s]))
+                        self.link[(s, d, t)] = row
+        self.windows = gap_windows(inst)
+        self.win_rows: list[pywraplp.Constraint] = []
+        for s, first, last in self.windows:
+            row = solver.Constraint(-inf, 1.0)
+            for d in range(first, last + 1):
+                z_sd = self.zvars.get((s, d))
+                if z_sd is not None:
+                    row.SetCoefficient(z_sd, 1.0)
+            self.win_rows.append(row)
+        self.columns: list[DayRoute] = []
+        self.xvars: list[pywraplp.Variable] = []
+        self.keys: set[tuple[int, int, tuple[tuple[int, int], ...]]] = set()
+
+    def profit(self, route: DayRoute) -> float:
+        inst = self.inst
+        reward = sum(
+            float(inst.prev_reward[route.vehicle, route.day, t, s]) for t, s in route.stops
+        )
+        return reward - inst.km_cost * route.km
+
+    def add(self, routes: Sequence[DayRoute]) -> int:
+        """Add new columns (duplicates ignored); return how many were added."""
+        added = 0
+        obj = self.solver.Objective()
+        for r in routes:
+            if r.key() in self.keys:
+                continue
+            self.keys.add(r.key())
+            x = self.solver.NumVar(0.0, 1.0, "")
+            obj.SetCoefficient(x, self.profit(r))
+            self.conv[(r.vehicle, r.day)].SetCoefficient(x, 1.0)
+            per_site: dict[int, int] = {}
+            for t, s in r.stops:
+                per_site[s] = per_site.get(s, 0) + 1
+                self.link[(s, r.day, t)].SetCoefficient(x, 1.0)
+            for s, n in per_site.items():
+                self.count[s].SetCoefficient(x, -float(n))
+            self.columns.append(r)
+            self.xvars.append(x)
+            added += 1
+        return added
+
+    def solve(self) -> tuple[bool, float, Duals | None, FloatArray]:
+        """Solve; return (optimal, objective, duals, column values)."""
+        inst = self.inst
+        status = self.solver.Solve()
+        if status != pywraplp.Solver.OPTIMAL:
+            return False, float("nan"), None, np.zeros(len(self.xvars))
+        value = float(self.solver.Objective().Value())
+        count = np.array([max(0.0, c.dual_value()) for c in self.count])
+        short = np.array([max(0.0, c.dual_value()) for c in self.short])
+        link = np.zeros((inst.n_sites, inst.n_days, inst.n_slots))
+        for (s, d, t), row in self.link.items():
+            link[s, d, t] = max(0.0, row.dual_value())
+        window = [
+            (s, first, last, max(0.0, row.dual_value()))
+            for (s, first, last), row in zip(self.windows, self.win_rows, strict=True)
+        ]
+        conv = np.zeros((inst.n_vehicles, inst.n_days))
+        for (v, d), row in self.conv.items():
+            conv[v, d] = row.dual_value()
+        xs = np.array([x.solution_value() for x in self.xvars])
+        return True, value, Duals(count, link, window, short, conv), xs
+
+
+@dataclass(frozen=True)
+class MipOutcome:
+    chosen: list[int]  # indices into the column list
+    status: str
+    objective: float | None  # model objective of the chosen columns (approximate: scaled)
+
+
+SCALE = 1000.0
+
+
+def solve_master_mip(
+    inst: Instance,
+    columns: Sequence[DayRoute],
+    profits: Sequence[float],
+    hint: Sequence[int],
+    time_limit: float,
+    seed: int | None,
+    workers: int,
+    on_solution: Callable[[float, float], None] | None = None,
+) -> MipOutcome:
+    """Choose at most one column per vehicle-day with CP-SAT (integer day-pattern model).
+
+    With ``seed`` the search is deterministic: interleaved workers, the given random
+    seed and a deterministic-time limit (``time_limit`` units) instead of wall time.
+    ``on_solution(objective, elapsed)`` is called for each improving solution.
+    """
+    model = cp_model.CpModel()
+    xs: list[cp_model.IntVar] = [model.new_bool_var(f"x{i}") for i in range(len(columns))]
+    by_vd: dict[tuple[int, int], list[int]] = {}
+    by_cell: dict[tuple[int, int, int], list[int]] = {}
+    by_site: dict[int, list[tuple[int, int]]] = {}
+    for i, r in enumerate(columns):
+        by_vd.setdefault((r.vehicle, r.day), []).append(i)
+        per_site: dict[int, int] = {}
+        for t, s in r.stops:
+            by_cell.setdefault((s, r.day, t), []).append(i)
+            per_site[s] = per_site.get(s, 0) + 1
+        for s, n in per_site.items():
+            by_site.setdefault(s, []).append((i, n))
+    for v in range(inst.n_vehicles):
+        for d in range(inst.n_days):
+            lits = [xs[i] for i in by_vd.get((v, d), [])]
+            if np.any(inst.forced[v, d] >= 0):
+                model.add_exactly_one(lits)
+            elif len(lits) > 1:
+                model.add_at_most_one(lits)
+    objective_terms: list[tuple[cp_model.IntVar, int]] = []
+    for i, p in enumerate(profits):
+        objective_terms.append((xs[i], round(p * SCALE)))
+    zvars: dict[tuple[int, int], cp_model.IntVar] = {}
+    for (s, d, _), members in by_cell.items():
+        cap = int(inst.capacity[s])
+        if inst.gap[s] >= 2:
+            z = zvars.get((s, d))
+            if z is None:
+                z = model.new_bool_var(f"z{s}_{d}")
+                zvars[(s, d)] = z
+            model.add(sum(xs[i] for i in members) <= cap * z)
+        elif len(members) > cap:
+            model.add(sum(xs[i] for i in members) <= cap)
+    for s, first, last in gap_windows(inst):
+        zs = [zvars[(s, d)] for d in range(first, last + 1) if (s, d) in zvars]
+        if len(zs) > 1:
+            model.add_at_most_one(zs)
+    constant = 0.0
+    cells_of_site: dict[int, int] = {}
+    for s, _, _ in by_cell:
+        cells_of_site[s] = cells_of_site.get(s, 0) + 1
+    for s in range(inst.n_sites):
+        terms = by_site.get(s, [])
+        kmax = sum(n for _, n in terms)
+        kmax = min(kmax, int(inst.capacity[s]) * cells_of_site.get(s, 0))
+        m = int(inst.min_visits[s])
+        if kmax == 0:
+            constant -= inst.shortfall_penalty * m
+            continue
+        n_expr = sum(xs[i] * n for i, n in terms)
+        vals = inst.increment_values(s, kmax)
+        ys = [model.new_bool_var(f"y{s}_{k}") for k in range(kmax)]
+        model.add(sum(ys) == n_expr)
+        for a, b in zip(ys, ys[1:], strict=False):
+            model.add_implication(b, a)
+        for k, y in enumerate(ys):
+            objective_terms.append((y, round(float(vals[k]) * SCALE)))
+        if m > 0:
+            u = model.new_int_var(0, m, f"u{s}")
+            model.add(u + sum(ys[: min(m, kmax)]) >= m)
+            objective_terms.append((u, -round(inst.shortfall_penalty * SCALE)))
+    model.maximize(sum(c * v for v, c in objective_terms))
+    hint_set = set(hint)
+    for i in range(len(columns)):
+        model.add_hint(xs[i], 1 if i in hint_set else 0)
+
+    solver = cp_model.CpSolver()
+    prm = solver.parameters
+    prm.num_workers = max(1, workers)
+    if seed is not None:
+        prm.random_seed = seed
+        prm.interleave_search = True
+        prm.max_deterministic_time = max(0.01, time_limit)
+        prm.max_time_in_seconds = max(10.0, 20.0 * time_limit)
+    else:
+        prm.max_time_in_seconds = max(0.01, time_limit)
+    started = time.monotonic()
+
+    class _Cb(cp_model.CpSolverSolutionCallback):
+        def on_solution_callback(self) -> None:
+            if on_solution is not None:
+                on_solution(self.objective_value / SCALE + constant, time.monotonic() - started)
+
+    status = solver.solve(model, _Cb())
+    name = solver.status_name(status)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return MipOutcome(list(hint), name, None)
+    chosen = [i for i in range(len(columns)) if solver.boolean_value(xs[i])]
+    return MipOutcome(chosen, name, solver.objective_value / SCALE + constant)
