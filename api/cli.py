@@ -1,4 +1,4 @@
-"""Commands of this package for the ``rvrota`` console script."""
+"""Commands of this package for the ``rvrota`` console script: ``serve``."""
 
 from __future__ import annotations
 
@@ -7,3 +7,26 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
+
+    @app.command("serve")
+    def serve(
+        host: str | None = typer.Option(None, "--host", help="default: RVROTA_API_HOST"),
+        port: int | None = typer.Option(None, "--port", help="default: RVROTA_API_PORT"),
+    ) -> None:
+        """The HTTP API and the web pages (uvicorn)."""
+        import uvicorn
+
+        from api.app import create_app
+        from rvrota.settings import get_settings
+
+        settings = get_settings()
+        the_host = host or settings.api_host
+        the_port = port or settings.api_port
+        typer.echo(f"rvrota API on http://{the_host}:{the_port} (pages: /login, docs: /docs)")
+        uvicorn.run(
+            create_app(settings),
+            host=the_host,
+            port=the_port,
+            log_config=None,
+            access_log=False,
+        )

@@ -1,0 +1,110 @@
+"""The FastAPI application factory. Nothing is wired at import time.
+
+``create_app(settings)`` returns an app whose lifespan creates the database
+engine and the Kafka producer (unless one is passed in) and disposes of them at
+shutdown. Routes reach them through ``request.app.state.services``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import Services
+from api.errors import domain_error
+from api.models import create_api_tables
+from api.observe import ApiMetrics, MetricsMiddleware
+from api.publisher import KafkaPublisher, Publisher
+from api.routes import auth, events, health, registry, schedule, users
+from fleet.db import make_engine
+from fleet.domain import DomainError
+from rvrota.clock import Clock, clock_from_settings
+from rvrota.metrics import create_metrics
+from rvrota.settings import Settings
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+STATIC = Path(__file__).resolve().parent / "static"
+
+DESCRIPTION = """
+rvrota schedules mobile shared workers' homes (流动共享职工之家): RVs rotating across
+construction sites. Dispatchers steer the weekly rotation, site managers post how many
+workers are on site, drivers fetch their next stop and report arrived / leaving / broken down.
+
+Authenticate with `POST /api/v1/auth/token` (OAuth2 password form) and send
+`Authorization: Bearer <token>`. A missing or bad token gets 401; a valid token for an
+object the caller is not bound to gets 403.
+"""
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, publisher: Publisher | None = None
+) -> FastAPI:
+    """The HTTP API and pages for ``settings``; ``clock`` and ``publisher`` may be injected."""
+    the_clock = clock if clock is not None else clock_from_settings(settings)
+    metrics = ApiMetrics(create_metrics())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        await run_in_threadpool(create_api_tables, engine)
+        the_publisher = (
+            publisher if publisher is not None else KafkaPublisher(settings.kafka_bootstrap)
+        )
+        await the_publisher.start()
+        app.state.services = Services(settings, the_clock, engine, the_publisher)
+        log.info(
+            "API ready: database %s, Kafka %s",
+            engine.url.render_as_string(),
+            settings.kafka_bootstrap,
+        )
+        try:
+            yield
+        finally:
+            await the_publisher.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="rvrota",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "auth", "description": "tokens and the caller"},
+            {"name": "sites", "description": "construction sites (工地)"},
+            {"name": "vehicles", "description": "RVs: mobile shared homes"},
+            {"name": "events", "description": "headcounts and vehicle status, produced to Kafka"},
+            {"name": "schedule", "description": "the weekly rotation"},
+            {"name": "plans", "description": "re-plans, publishing, pins"},
+        ],
+    )
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        http = domain_error(exc)
+        return JSONResponse({"detail": http.detail}, status_code=http.status_code)
+
+    for router in (
+        auth.router,
+        registry.router,
+        users.router,
+        events.router,
+        schedule.router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router)
+
+    from api import pages
+
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

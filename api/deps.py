@@ -1,0 +1,139 @@
+"""Dependencies of the routes: services, database session, the calling principal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from api.publisher import Publisher
+from api.security import InvalidToken, Principal, read_token
+from fleet.db import DbSession
+from fleet.domain import Role
+from fleet.models import User, UserSite
+from rvrota.clock import Clock
+from rvrota.settings import Settings
+
+TOKEN_URL = "/api/v1/auth/token"
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+@dataclass
+class Services:
+    """What the app wires in its lifespan; routes reach it through ``request.app.state``."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    publisher: Publisher
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_db(services: ServicesDep) -> Iterator[DbSession]:
+    """One transaction per request: committed when the route returns, rolled back on error."""
+    session = DbSession(services.engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbDep = Annotated[DbSession, Depends(get_db)]
+
+
+def unauthorized(detail: str = "not authenticated") -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def forbidden(detail: str = "not allowed for this caller") -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, detail=detail)
+
+
+def principal_of(db: DbSession, user: User) -> Principal:
+    """The principal of a user as the database has it now (bindings may have changed)."""
+    assert user.id is not None
+    sites = db.exec(select(UserSite.site_id).where(UserSite.user_id == user.id)).all()
+    return Principal(
+        user_id=user.id,
+        name=user.name,
+        role=Role(user.role),
+        sites=frozenset(sites),
+        vehicle=user.vehicle_id,
+    )
+
+
+def _active_user(db: DbSession, user_id: int) -> User:
+    user = db.get(User, user_id)
+    if user is None or user.disabled:
+        raise unauthorized("user unknown or disabled")
+    return user
+
+
+def current_principal(
+    services: ServicesDep, db: DbDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    """The caller named by the bearer token; 401 without a valid token or for a disabled user."""
+    if not token:
+        raise unauthorized()
+    try:
+        claimed = read_token(token, services.settings.secret_key)
+    except InvalidToken as exc:
+        raise unauthorized("invalid or expired token") from exc
+    return principal_of(db, _active_user(db, claimed.user_id))
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def dispatcher(principal: CurrentUser) -> Principal:
+    if not principal.is_dispatcher:
+        raise forbidden("dispatchers only")
+    return principal
+
+
+Dispatcher = Annotated[Principal, Depends(dispatcher)]
+
+
+def calendar_principal(
+    services: ServicesDep,
+    db: DbDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    feed_token: Annotated[
+        str | None,
+        Query(
+            min_length=16,
+            max_length=64,
+            description="the caller's feed token (POST /me/feed-token); for phone calendars",
+        ),
+    ] = None,
+) -> Principal:
+    """Bearer token, or the revocable feed token in the URL (calendar feeds only)."""
+    if token:
+        return current_principal(services, db, token)
+    if not feed_token:
+        raise unauthorized()
+    user = db.exec(select(User).where(User.feed_token == feed_token)).first()
+    if user is None or user.disabled or user.id is None:
+        raise unauthorized("unknown or revoked feed token")
+    return principal_of(db, user)
+
+
+CalendarUser = Annotated[Principal, Depends(calendar_principal)]

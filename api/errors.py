@@ -1,0 +1,22 @@
+"""Turning domain errors into HTTP answers that name the field."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, status
+
+from fleet.domain import DomainError
+from fleet.registry import UnknownReference
+
+
+def domain_error(exc: DomainError, where: str = "body") -> HTTPException:
+    """A DomainError says 'field: why'; answer 422 (404 for an unknown user) naming it."""
+    text = str(exc)
+    field, _, message = text.partition(": ")
+    if not message:
+        field, message = "body", text
+    if isinstance(exc, UnknownReference) and field == "user":
+        return HTTPException(status.HTTP_404_NOT_FOUND, detail=text)
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[{"loc": [where, field], "msg": message, "type": "value_error"}],
+    )

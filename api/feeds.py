@@ -1,0 +1,108 @@
+"""Calendar (RFC 5545) and GeoJSON documents of sessions; pure functions, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+
+@dataclass(frozen=True)
+class FeedSession:
+    """What a calendar entry or a route stop needs to know about one session."""
+
+    id: int
+    vehicle: str
+    site: str
+    site_name: str | None
+    address: str | None
+    lat: float
+    lon: float
+    day: int
+    date: date
+    slot: str
+    start: datetime
+    end: datetime
+    state: str
+
+
+def calendar_document(
+    title: str, sessions: Iterable[FeedSession], tz: ZoneInfo, stamp: datetime, host: str
+) -> bytes:
+    """A VCALENDAR with one VEVENT per session, times in the region's zone (with VTIMEZONE)."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//rvrota//mobile shared workers' homes//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", title)
+    cal.add("x-wr-timezone", tz.key)
+    for session in sessions:
+        event = icalendar.Event()
+        event.add("uid", f"session-{session.id}@{host}")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", session.start.astimezone(tz))
+        event.add("dtend", session.end.astimezone(tz))
+        name = session.site_name or session.site
+        event.add("summary", f"{session.vehicle} @ {name} ({session.slot})")
+        event.add("location", session.address or name)
+        event.add("geo", (session.lat, session.lon))
+        event.add("description", f"site {session.site}, vehicle {session.vehicle}, {session.state}")
+        event.add("status", "CANCELLED" if session.state == "cancelled" else "CONFIRMED")
+        cal.add_component(event)
+    cal.add_missing_timezones()
+    return bytes(cal.to_ical())
+
+
+def geojson_document(
+    sites: Iterable[Mapping[str, Any]],
+    depots: Mapping[str, tuple[float, float]],
+    vehicle_depot: Mapping[str, str],
+    sessions: Iterable[FeedSession],
+) -> dict[str, Any]:
+    """Sites as Points and each vehicle-day route (depot -> sessions -> depot) as a LineString."""
+    features: list[dict[str, Any]] = []
+    for site in sites:
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [site["lon"], site["lat"]]},
+                "properties": {
+                    "kind": "site",
+                    **{k: v for k, v in site.items() if k not in ("lat", "lon")},
+                },
+            }
+        )
+    days: dict[tuple[str, int], list[FeedSession]] = {}
+    for session in sorted(sessions, key=lambda s: (s.vehicle, s.day, s.start)):
+        days.setdefault((session.vehicle, session.day), []).append(session)
+    for (vehicle, day), stops in days.items():
+        coords: list[list[float]] = []
+        depot = depots.get(vehicle_depot.get(vehicle, ""))
+        if depot is not None:
+            coords.append([depot[1], depot[0]])
+        for stop in stops:
+            point = [stop.lon, stop.lat]
+            if not coords or coords[-1] != point:
+                coords.append(point)
+        if depot is not None:
+            coords.append([depot[1], depot[0]])
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": coords},
+                "properties": {
+                    "kind": "route",
+                    "vehicle": vehicle,
+                    "day": day,
+                    "date": stops[0].date.isoformat(),
+                    "sessions": [s.id for s in stops],
+                    "sites": [s.site for s in stops],
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}

@@ -1,0 +1,315 @@
+"""Writes that become events: headcounts, vehicle status, re-plan requests (202 + event_id).
+
+The body is validated here (422 naming the field), turned into the event of the
+contract (fleet.events), checked against the clock, and produced to Kafka.
+``Idempotency-Key`` makes a repeated request give the same answer and one effect;
+the event id is derived from the key, so even a race yields one event id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api import access, idempotency, schemas
+from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
+from api.errors import domain_error
+from api.publisher import PublishError
+from api.security import Principal, body_digest
+from api.store import not_found, plan_public, region_or_default, unprocessable, week_or_current
+from fleet import events, plans
+from fleet.db import session_scope
+from fleet.domain import DomainError
+from fleet.models import Site, Vehicle
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+EVENT_NAMESPACE = uuid.UUID("6f1c9e36-8c55-4d0c-9d7b-3f3a2c0e7a11")
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="same key and body: same answer, one effect",
+    ),
+]
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "not bound to this object"},
+    404: {"description": "not found"},
+    409: {"description": "a request with this Idempotency-Key is in progress"},
+    503: {"description": "the event broker is not reachable"},
+}
+
+
+def _event_id(principal: Principal, key: str | None, request: str) -> str:
+    if key is None:
+        return events.new_event_id()
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{principal.user_id}\n{request}\n{key}"))
+
+
+async def _produce_once(
+    services: Services,
+    principal: Principal,
+    key: str | None,
+    request: Request,
+    body: BaseModel,
+    build: Callable[[str], tuple[str, str, bytes, dict[str, Any]]],
+) -> JSONResponse:
+    """Produce ``build(event_id)`` -> (topic, key, value, answer), at most once per key."""
+    what = f"{request.method} {request.url.path}"
+    if key is not None:
+        digest = body_digest(body.model_dump_json().encode())
+        outcome = await run_in_threadpool(
+            idempotency.claim,
+            services.engine,
+            principal.user_id,
+            key,
+            what,
+            digest,
+            services.clock.now(),
+        )
+        if isinstance(outcome, idempotency.Replay):
+            return JSONResponse(outcome.response, status_code=outcome.status_code)
+        if isinstance(outcome, idempotency.KeyConflict):
+            code = (
+                status.HTTP_422_UNPROCESSABLE_CONTENT
+                if "different" in outcome.reason
+                else status.HTTP_409_CONFLICT
+            )
+            detail: Any = outcome.reason
+            if code == status.HTTP_422_UNPROCESSABLE_CONTENT:
+                detail = [
+                    {
+                        "loc": ["header", "Idempotency-Key"],
+                        "msg": outcome.reason,
+                        "type": "value_error",
+                    }
+                ]
+            raise HTTPException(code, detail=detail)
+    try:
+        topic, event_key, value, answer = build(_event_id(principal, key, what))
+        await services.publisher.send(topic, event_key, value)
+    except BaseException as exc:
+        if key is not None:
+            await run_in_threadpool(idempotency.release, services.engine, principal.user_id, key)
+        if isinstance(exc, PublishError):
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+        raise
+    if key is not None:
+        await run_in_threadpool(
+            idempotency.answer, services.engine, principal.user_id, key, 202, answer
+        )
+    return JSONResponse(answer, status_code=status.HTTP_202_ACCEPTED)
+
+
+def _rejected(exc: events.EventRejected) -> HTTPException:
+    return unprocessable(exc.field, exc.reason, "body")
+
+
+def _exists(services: Services, model: type[Site] | type[Vehicle], ident: str) -> bool:
+    with session_scope(services.engine) as db:
+        return db.get(model, ident) is not None
+
+
+@router.post(
+    "/sites/{site_id}/headcounts",
+    status_code=202,
+    response_model=schemas.EventAccepted,
+    tags=["events"],
+    responses=RESPONSES,
+)
+async def post_headcount(
+    services: ServicesDep,
+    principal: CurrentUser,
+    request: Request,
+    site_id: str,
+    body: schemas.HeadcountCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Report today's workers on site; produced to rvrota.site-headcounts."""
+    if not access.may_see_site(principal, site_id):
+        raise forbidden("not one of your sites")
+    if not await run_in_threadpool(_exists, services, Site, site_id):
+        raise not_found("site", site_id)
+    now = services.clock.now()
+
+    def build(event_id: str) -> tuple[str, str, bytes, dict[str, Any]]:
+        try:
+            event = events.HeadcountEvent(
+                event_id=event_id,
+                site_id=site_id,
+                count=body.count,
+                observed_at=body.observed_at or now,
+                source="manager" if not principal.is_dispatcher else "dispatcher",
+                shift=body.shift,
+            )
+            events.check_headcount(
+                event, now, max_future_seconds=services.settings.event_max_future_seconds
+            )
+        except events.EventRejected as exc:
+            raise _rejected(exc) from exc
+        answer = {"event_id": event_id, "topic": events.HEADCOUNTS_TOPIC}
+        return events.HEADCOUNTS_TOPIC, site_id, event.to_bytes(), answer
+
+    return await _produce_once(services, principal, idempotency_key, request, body, build)
+
+
+@router.post(
+    "/vehicles/{vehicle_id}/status",
+    status_code=202,
+    response_model=schemas.EventAccepted,
+    tags=["events"],
+    responses=RESPONSES,
+)
+async def post_vehicle_status(
+    services: ServicesDep,
+    principal: CurrentUser,
+    request: Request,
+    vehicle_id: str,
+    body: schemas.VehicleStatusCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Report the vehicle's status (arrived: on_site, leaving: en_route, breakdown, ...)."""
+    if not access.may_see_vehicle(principal, vehicle_id):
+        raise forbidden("not your vehicle")
+    if not await run_in_threadpool(_exists, services, Vehicle, vehicle_id):
+        raise not_found("vehicle", vehicle_id)
+    now = services.clock.now()
+
+    def build(event_id: str) -> tuple[str, str, bytes, dict[str, Any]]:
+        try:
+            event = events.VehicleStatusEvent(
+                event_id=event_id,
+                vehicle_id=vehicle_id,
+                status=body.status.value,
+                observed_at=body.observed_at or now,
+                lat=body.lat,
+                lon=body.lon,
+                until=body.until,
+                note=body.note,
+            )
+            events.check_vehicle_status(
+                event, now, max_future_seconds=services.settings.event_max_future_seconds
+            )
+        except events.EventRejected as exc:
+            raise _rejected(exc) from exc
+        answer = {"event_id": event_id, "topic": events.VEHICLE_STATUS_TOPIC}
+        return events.VEHICLE_STATUS_TOPIC, vehicle_id, event.to_bytes(), answer
+
+    return await _produce_once(services, principal, idempotency_key, request, body, build)
+
+
+@router.post(
+    "/plans",
+    status_code=202,
+    response_model=schemas.PlanRequestAccepted,
+    tags=["plans"],
+    responses=RESPONSES,
+)
+async def request_plan(
+    services: ServicesDep,
+    principal: Dispatcher,
+    request: Request,
+    body: schemas.PlanRequestCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Ask for a re-plan of a region-week; produced to rvrota.plan-requests."""
+    now = services.clock.now()
+
+    def resolve() -> tuple[str, str]:
+        with session_scope(services.engine) as db:
+            region = region_or_default(db, body.region)
+            return region.id, week_or_current(region, body.week, now)
+
+    try:
+        region_id, week = await run_in_threadpool(resolve)
+    except HTTPException as exc:
+        if exc.status_code == status.HTTP_404_NOT_FOUND:
+            raise unprocessable("region", str(exc.detail), "body") from exc
+        if isinstance(exc.detail, list):
+            exc.detail[0]["loc"][0] = "body"
+        raise
+
+    def build(event_id: str) -> tuple[str, str, bytes, dict[str, Any]]:
+        message = events.PlanRequest(
+            region=region_id,
+            week=week,
+            reason=f"requested by dispatcher {principal.name}",
+            requested_at=now,
+            cause_event_id=event_id,
+        )
+        value = json.loads(message.to_bytes())
+        value["event_id"] = event_id
+        answer = {"event_id": event_id, "region": region_id, "week": week}
+        return events.PLAN_REQUESTS_TOPIC, region_id, json.dumps(value).encode(), answer
+
+    return await _produce_once(services, principal, idempotency_key, request, body, build)
+
+
+@router.post(
+    "/plans/{plan_id}/publish",
+    response_model=schemas.PlanPublic,
+    tags=["plans"],
+    responses={
+        404: {"description": "no such plan"},
+        422: {"description": "the plan is not held (already published or superseded)"},
+        503: {"description": "the event broker is not reachable"},
+    },
+)
+async def publish_plan(services: ServicesDep, _: Dispatcher, plan_id: int) -> schemas.PlanPublic:
+    """Put a plan held for approval in force; drivers are told (rvrota.vehicle-assignments)."""
+
+    def publish() -> tuple[schemas.PlanPublic, list[tuple[str, str, bytes]]]:
+        with session_scope(services.engine) as db:
+            if plans.get_plan(db, plan_id) is None:
+                raise not_found("plan", plan_id)
+            try:
+                outcome = plans.publish_plan(db, plan_id, services.clock.now())
+            except DomainError as exc:
+                raise domain_error(exc, "path") from exc
+            row = outcome.plan
+            messages: list[tuple[str, str, bytes]] = []
+            document = {
+                "format": "rvrota.plan/1",
+                "scenario": (row.scenario or {}).get("name", ""),
+                "sessions": row.sessions,
+                "unserved": row.unserved,
+                "stats": row.stats,
+            }
+            messages.append(
+                (
+                    events.PLANS_TOPIC,
+                    row.region_id,
+                    events.plan_message(document, row.region_id, row.week, row.version),
+                )
+            )
+            for vehicle, change in sorted(outcome.assignments.items()):
+                message = events.VehicleAssignment(
+                    vehicle_id=vehicle,
+                    region=row.region_id,
+                    week=row.week,
+                    version=row.version,
+                    added=change.added,
+                    removed=change.removed,
+                )
+                messages.append((events.VEHICLE_ASSIGNMENTS_TOPIC, vehicle, message.to_bytes()))
+            return plan_public(db, row), messages
+
+    answer, messages = await run_in_threadpool(publish)
+    try:
+        for topic, key, value in messages:
+            await services.publisher.send(topic, key, value)
+    except PublishError as exc:
+        log.error("plan %s published but not announced: %s", plan_id, exc)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+    return answer

@@ -1,0 +1,221 @@
+"""Sites, vehicles and depots: the registry (dispatchers; managers and drivers read their own)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+from sqlmodel import col, select
+
+from api import access, schemas
+from api.deps import CurrentUser, DbDep, Dispatcher, forbidden
+from api.store import not_found, set_closed_dates, site_public, unprocessable, vehicle_public
+from fleet import registry
+from fleet.models import Depot, Region, Session, Site, UserSite, Vehicle
+
+router = APIRouter()
+NOT_YOURS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "not bound to this object"},
+    404: {"description": "not found"},
+}
+
+
+def _need_region(db: DbDep, region_id: str) -> None:
+    if db.get(Region, region_id) is None:
+        raise unprocessable("region", f"unknown region {region_id!r}", "body")
+
+
+# --- sites ---------------------------------------------------------------------------------
+
+
+@router.get("/sites", response_model=list[schemas.SitePublic], tags=["sites"])
+def list_sites(_: Dispatcher, db: DbDep, region: str | None = None) -> list[schemas.SitePublic]:
+    return [site_public(db, s) for s in registry.list_sites(db, region)]
+
+
+@router.post("/sites", response_model=schemas.SitePublic, status_code=201, tags=["sites"])
+def create_site(_: Dispatcher, db: DbDep, body: schemas.SiteCreate) -> schemas.SitePublic:
+    if db.get(Site, body.id) is not None or db.get(Depot, body.id) is not None:
+        raise unprocessable("id", f"{body.id!r} is taken", "body")
+    _need_region(db, body.region)
+    site = Site(
+        id=body.id,
+        region_id=body.region,
+        default_headcount=body.headcount,
+        **body.model_dump(exclude={"id", "region", "headcount", "closed_dates"}),
+    )
+    db.add(site)
+    db.flush()
+    set_closed_dates(db, site.id, body.closed_dates)
+    db.flush()
+    return site_public(db, site)
+
+
+@router.get(
+    "/sites/{site_id}", response_model=schemas.SitePublic, tags=["sites"], responses=NOT_YOURS
+)
+def get_site(principal: CurrentUser, db: DbDep, site_id: str) -> schemas.SitePublic:
+    """Dispatchers, and the site's own managers."""
+    if not access.may_see_site(principal, site_id):
+        raise forbidden("not one of your sites")
+    site = db.get(Site, site_id)
+    if site is None:
+        raise not_found("site", site_id)
+    return site_public(db, site)
+
+
+@router.patch(
+    "/sites/{site_id}", response_model=schemas.SitePublic, tags=["sites"], responses=NOT_YOURS
+)
+def update_site(
+    principal: CurrentUser, db: DbDep, site_id: str, body: schemas.SiteUpdate
+) -> schemas.SitePublic:
+    """Dispatchers change anything; a site's managers only closed days, parking, needs, contact."""
+    changes = body.model_dump(exclude_unset=True)
+    if not access.may_see_site(principal, site_id):
+        raise forbidden("not one of your sites")
+    if not access.may_update_site(principal, site_id, changes):
+        others = sorted(set(changes) - access.MANAGER_SITE_FIELDS)
+        raise forbidden(f"site managers may not change: {', '.join(others)}")
+    site = db.get(Site, site_id)
+    if site is None:
+        raise not_found("site", site_id)
+    for name, value in changes.items():
+        if name == "closed_dates":
+            set_closed_dates(db, site_id, value or [])
+        elif name == "headcount":
+            if value is None:
+                raise unprocessable("headcount", "may not be null", "body")
+            site.default_headcount = value
+        elif name in ("lat", "lon", "parking_capacity", "min_gap_days", "min_visits") or (
+            name in ("closed_weekdays", "needs")
+        ):
+            if value is None:
+                raise unprocessable(name, "may not be null", "body")
+            setattr(site, name, value)
+        else:
+            setattr(site, name, value)
+    db.add(site)
+    db.flush()
+    return site_public(db, site)
+
+
+@router.delete(
+    "/sites/{site_id}",
+    status_code=204,
+    tags=["sites"],
+    responses=NOT_YOURS,
+    response_class=Response,
+)
+def delete_site(_: Dispatcher, db: DbDep, site_id: str) -> Response:
+    """Remove a site; a site with sessions is retired instead (no longer active)."""
+    site = db.get(Site, site_id)
+    if site is None:
+        raise not_found("site", site_id)
+    used = db.exec(select(Session.id).where(Session.site_id == site_id).limit(1)).first()
+    if used is not None:
+        raise unprocessable(
+            "site_id", "the site has sessions; set active_until instead of deleting", "path"
+        )
+    for link in db.exec(select(UserSite).where(UserSite.site_id == site_id)).all():
+        db.delete(link)
+    set_closed_dates(db, site_id, [])
+    db.delete(site)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- vehicles ------------------------------------------------------------------------------
+
+
+@router.get("/vehicles", response_model=list[schemas.VehiclePublic], tags=["vehicles"])
+def list_vehicles(
+    _: Dispatcher, db: DbDep, region: str | None = None
+) -> list[schemas.VehiclePublic]:
+    return [vehicle_public(v) for v in registry.list_vehicles(db, region)]
+
+
+@router.post("/vehicles", response_model=schemas.VehiclePublic, status_code=201, tags=["vehicles"])
+def create_vehicle(_: Dispatcher, db: DbDep, body: schemas.VehicleCreate) -> schemas.VehiclePublic:
+    if db.get(Vehicle, body.id) is not None:
+        raise unprocessable("id", f"{body.id!r} is taken", "body")
+    _need_region(db, body.region)
+    if db.get(Depot, body.depot) is None:
+        raise unprocessable("depot", f"unknown depot {body.depot!r}", "body")
+    vehicle = Vehicle(
+        id=body.id,
+        depot_id=body.depot,
+        region_id=body.region,
+        plate=body.plate,
+        amenities=body.amenities,
+        max_drive_minutes=body.max_drive_minutes,
+    )
+    db.add(vehicle)
+    db.flush()
+    return vehicle_public(vehicle)
+
+
+@router.get(
+    "/vehicles/{vehicle_id}",
+    response_model=schemas.VehiclePublic,
+    tags=["vehicles"],
+    responses=NOT_YOURS,
+)
+def get_vehicle(principal: CurrentUser, db: DbDep, vehicle_id: str) -> schemas.VehiclePublic:
+    """Dispatchers, and the vehicle's own driver."""
+    if not access.may_see_vehicle(principal, vehicle_id):
+        raise forbidden("not your vehicle")
+    vehicle = db.get(Vehicle, vehicle_id)
+    if vehicle is None:
+        raise not_found("vehicle", vehicle_id)
+    return vehicle_public(vehicle)
+
+
+@router.patch(
+    "/vehicles/{vehicle_id}",
+    response_model=schemas.VehiclePublic,
+    tags=["vehicles"],
+    responses=NOT_YOURS,
+)
+def update_vehicle(
+    _: Dispatcher, db: DbDep, vehicle_id: str, body: schemas.VehicleUpdate
+) -> schemas.VehiclePublic:
+    vehicle = db.get(Vehicle, vehicle_id)
+    if vehicle is None:
+        raise not_found("vehicle", vehicle_id)
+    changes = body.model_dump(exclude_unset=True)
+    if "depot" in changes:
+        if changes["depot"] is None or db.get(Depot, changes["depot"]) is None:
+            raise unprocessable("depot", f"unknown depot {changes['depot']!r}", "body")
+        vehicle.depot_id = changes.pop("depot")
+    if "amenities" in changes and changes["amenities"] is None:
+        raise unprocessable("amenities", "may not be null", "body")
+    for name, value in changes.items():
+        setattr(vehicle, name, value)
+    db.add(vehicle)
+    db.flush()
+    return vehicle_public(vehicle)
+
+
+# --- depots --------------------------------------------------------------------------------
+
+
+def _depot_public(depot: Depot) -> schemas.DepotPublic:
+    return schemas.DepotPublic(
+        id=depot.id, name=depot.name, lat=depot.lat, lon=depot.lon, region=depot.region_id
+    )
+
+
+@router.get("/depots", response_model=list[schemas.DepotPublic], tags=["depots"])
+def list_depots(_: Dispatcher, db: DbDep) -> list[schemas.DepotPublic]:
+    return [_depot_public(d) for d in db.exec(select(Depot).order_by(col(Depot.id))).all()]
+
+
+@router.post("/depots", response_model=schemas.DepotPublic, status_code=201, tags=["depots"])
+def create_depot(_: Dispatcher, db: DbDep, body: schemas.DepotCreate) -> schemas.DepotPublic:
+    if db.get(Depot, body.id) is not None or db.get(Site, body.id) is not None:
+        raise unprocessable("id", f"{body.id!r} is taken", "body")
+    _need_region(db, body.region)
+    depot = Depot(id=body.id, name=body.name, lat=body.lat, lon=body.lon, region_id=body.region)
+    db.add(depot)
+    db.flush()
+    return _depot_public(depot)

@@ -1,0 +1,362 @@
+"""Reads of the rotation: schedule, GeoJSON, next stop, visits, calendars; pins; plans."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+from sqlmodel import col, select
+
+from api import access, schemas
+from api.deps import CalendarUser, CurrentUser, DbDep, Dispatcher, ServicesDep, forbidden
+from api.errors import domain_error
+from api.feeds import FeedSession, calendar_document, geojson_document
+from api.geo import navigation_links
+from api.store import (
+    not_found,
+    plan_public,
+    region_or_default,
+    region_slots,
+    region_zone,
+    session_public,
+    week_or_current,
+    week_sessions,
+    zone_of_region,
+)
+from fleet import plans
+from fleet.db import DbSession
+from fleet.domain import DomainError, week_start
+from fleet.models import Depot, Region, Session, Site, Vehicle
+
+router = APIRouter()
+NOT_YOURS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "not bound to this object"},
+    404: {"description": "not found"},
+}
+WEEK = Query(None, pattern=r"^\d{4}-W\d{2}$", description="ISO week, default: this week")
+CALENDAR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **NOT_YOURS,
+    200: {"content": {"text/calendar": {"schema": {"type": "string"}}}},
+}
+
+
+def _feed_sessions(db: DbSession, sessions: list[Session]) -> list[FeedSession]:
+    site_ids = sorted({s.site_id for s in sessions})
+    sites = (
+        {s.id: s for s in db.exec(select(Site).where(col(Site.id).in_(site_ids))).all()}
+        if site_ids
+        else {}
+    )
+    out = []
+    for s in sessions:
+        site = sites[s.site_id]
+        assert s.id is not None
+        out.append(
+            FeedSession(
+                id=s.id,
+                vehicle=s.vehicle_id,
+                site=s.site_id,
+                site_name=site.name,
+                address=site.address,
+                lat=site.lat,
+                lon=site.lon,
+                day=s.day,
+                date=s.date,
+                slot=s.slot,
+                start=s.start,
+                end=s.end,
+                state=s.state,
+            )
+        )
+    return out
+
+
+# --- schedule ------------------------------------------------------------------------------
+
+
+@router.get("/schedule", response_model=schemas.SchedulePublic, tags=["schedule"])
+def schedule(
+    services: ServicesDep,
+    principal: CurrentUser,
+    db: DbDep,
+    region: str | None = None,
+    week: str | None = WEEK,
+) -> schemas.SchedulePublic:
+    """The weekly rotation, filtered to what the caller may see."""
+    reg = region_or_default(db, region)
+    wk = week_or_current(reg, week, services.clock.now())
+    if principal.is_dispatcher:
+        rows = week_sessions(db, reg.id, wk)
+    elif principal.vehicle is not None:
+        rows = week_sessions(db, reg.id, wk, vehicle=principal.vehicle)
+    else:
+        rows = week_sessions(db, reg.id, wk, sites=sorted(principal.sites))
+    plan = plans.plan_in_force(db, reg.id, wk)
+    if principal.is_dispatcher:
+        vehicles = sorted(v for v in db.exec(select(Vehicle.id).where(Vehicle.region_id == reg.id)))
+    elif principal.vehicle is not None:
+        vehicles = [principal.vehicle]
+    else:
+        vehicles = sorted({s.vehicle_id for s, _ in rows})
+    return schemas.SchedulePublic(
+        region=reg.id,
+        week=wk,
+        timezone=reg.timezone,
+        slots=[s.to_json() for s in region_slots(reg)],  # type: ignore[misc]
+        start_date=week_start(wk, reg.week_start_weekday),
+        days=reg.days,
+        vehicles=vehicles,
+        plan_version=plan.version if plan is not None else None,
+        sessions=[session_public(s, name, region_zone(reg)) for s, name in rows],
+    )
+
+
+@router.get("/schedule/version", response_model=schemas.ScheduleVersion, tags=["schedule"])
+def schedule_version(
+    services: ServicesDep,
+    _: Dispatcher,
+    db: DbDep,
+    region: str | None = None,
+    week: str | None = WEEK,
+) -> schemas.ScheduleVersion:
+    """A cheap fingerprint of the board: the newest plan and the pins/states of sessions."""
+    reg = region_or_default(db, region)
+    wk = week_or_current(reg, week, services.clock.now())
+    plan = plans.latest_plan(db, reg.id, wk)
+    rows = db.exec(
+        select(Session.id, Session.pinned, Session.state, Session.in_force)
+        .where(Session.region_id == reg.id, Session.week == wk)
+        .order_by(col(Session.id))
+    ).all()
+    digest = hashlib.sha256(
+        repr((plan.id if plan else None, plan.status if plan else None, rows)).encode()
+    )
+    return schemas.ScheduleVersion(
+        region=reg.id,
+        week=wk,
+        plan_id=plan.id if plan else None,
+        plan_version=plan.version if plan else None,
+        changed=digest.hexdigest()[:16],
+    )
+
+
+@router.get(
+    "/schedule.geojson",
+    tags=["schedule"],
+    response_model=dict[str, Any],
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def schedule_geojson(
+    services: ServicesDep,
+    _: Dispatcher,
+    db: DbDep,
+    region: str | None = None,
+    week: str | None = WEEK,
+) -> JSONResponse:
+    """Sites (Points) and each vehicle-day route (LineString) of a week as GeoJSON."""
+    reg = region_or_default(db, region)
+    wk = week_or_current(reg, week, services.clock.now())
+    sessions = [s for s, _ in week_sessions(db, reg.id, wk)]
+    sites = [
+        {"id": s.id, "name": s.name, "lat": s.lat, "lon": s.lon, "headcount": s.default_headcount}
+        for s in db.exec(select(Site).where(Site.region_id == reg.id).order_by(col(Site.id)))
+    ]
+    depots = {d.id: (d.lat, d.lon) for d in db.exec(select(Depot)).all()}
+    vehicle_depot = {
+        v.id: v.depot_id for v in db.exec(select(Vehicle).where(Vehicle.region_id == reg.id))
+    }
+    doc = geojson_document(sites, depots, vehicle_depot, _feed_sessions(db, sessions))
+    return JSONResponse(doc, media_type="application/geo+json")
+
+
+# --- next stop and visits ------------------------------------------------------------------
+
+
+@router.get(
+    "/vehicles/{vehicle_id}/next-stop",
+    response_model=schemas.NextStopPublic,
+    tags=["schedule"],
+    responses=NOT_YOURS,
+)
+def next_stop(
+    services: ServicesDep, principal: CurrentUser, db: DbDep, vehicle_id: str
+) -> schemas.NextStopPublic:
+    """The vehicle's next session not yet ended, with navigation links; 404 when none."""
+    if not access.may_see_vehicle(principal, vehicle_id):
+        raise forbidden("not your vehicle")
+    if db.get(Vehicle, vehicle_id) is None:
+        raise not_found("vehicle", vehicle_id)
+    session = plans.next_stop(db, vehicle_id, services.clock.now())
+    if session is None:
+        raise not_found("next stop of vehicle", vehicle_id)
+    site = db.get(Site, session.site_id)
+    assert site is not None and session.id is not None
+    tz = zone_of_region(db, session.region_id)
+    links = navigation_links(site.lat, site.lon, site.name or site.id)
+    return schemas.NextStopPublic(
+        session_id=session.id,
+        vehicle=vehicle_id,
+        site=schemas.SiteBrief(
+            id=site.id, name=site.name, lat=site.lat, lon=site.lon, address=site.address
+        ),
+        slot=session.slot,
+        start=session.start.astimezone(tz),
+        end=session.end.astimezone(tz),
+        state=session.state,
+        navigation_url=links.amap,
+        links=schemas.NavigationLinksPublic(amap=links.amap, baidu=links.baidu, geo=links.geo),
+    )
+
+
+@router.get(
+    "/sites/{site_id}/visits",
+    response_model=list[schemas.VisitPublic],
+    tags=["schedule"],
+    responses=NOT_YOURS,
+)
+def visits(
+    services: ServicesDep, principal: CurrentUser, db: DbDep, site_id: str
+) -> list[schemas.VisitPublic]:
+    """Upcoming sessions at the site, soonest first."""
+    if not access.may_see_site(principal, site_id):
+        raise forbidden("not one of your sites")
+    site = db.get(Site, site_id)
+    if site is None:
+        raise not_found("site", site_id)
+    tz = zone_of_region(db, site.region_id)
+    out = []
+    for s in plans.upcoming_site_sessions(db, site_id, services.clock.now(), limit=200):
+        assert s.id is not None
+        out.append(
+            schemas.VisitPublic(
+                session_id=s.id,
+                vehicle=s.vehicle_id,
+                site=s.site_id,
+                date=s.date,
+                slot=s.slot,
+                start=s.start.astimezone(tz),
+                end=s.end.astimezone(tz),
+                state=s.state,
+            )
+        )
+    return out
+
+
+# --- calendars -----------------------------------------------------------------------------
+
+
+def _zone_of(db: DbSession, region_id: str) -> Region:
+    region = db.get(Region, region_id)
+    assert region is not None
+    return region
+
+
+def _calendar(
+    services: ServicesDep, db: DbSession, title: str, region_id: str, sessions: list[Session]
+) -> Response:
+    region = _zone_of(db, region_id)
+    body = calendar_document(
+        title,
+        _feed_sessions(db, sessions),
+        region_zone(region),
+        services.clock.now(),
+        "rvrota",
+    )
+    return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+def _calendar_window(services: ServicesDep) -> datetime:
+    return services.clock.now() - timedelta(days=14)
+
+
+@router.get(
+    "/vehicles/{vehicle_id}/calendar.ics",
+    tags=["calendars"],
+    response_class=Response,
+    responses=CALENDAR_RESPONSES,
+)
+def vehicle_calendar(
+    services: ServicesDep, principal: CalendarUser, db: DbDep, vehicle_id: str
+) -> Response:
+    """The vehicle's sessions (from two weeks back) as an iCalendar feed."""
+    if not access.may_see_vehicle(principal, vehicle_id):
+        raise forbidden("not your vehicle")
+    vehicle = db.get(Vehicle, vehicle_id)
+    if vehicle is None:
+        raise not_found("vehicle", vehicle_id)
+    sessions = plans.upcoming_vehicle_sessions(
+        db, vehicle_id, _calendar_window(services), limit=1000
+    )
+    return _calendar(services, db, f"RV {vehicle_id}", vehicle.region_id, sessions)
+
+
+@router.get(
+    "/sites/{site_id}/calendar.ics",
+    tags=["calendars"],
+    response_class=Response,
+    responses=CALENDAR_RESPONSES,
+)
+def site_calendar(
+    services: ServicesDep, principal: CalendarUser, db: DbDep, site_id: str
+) -> Response:
+    """The site's visits (from two weeks back) as an iCalendar feed."""
+    if not access.may_see_site(principal, site_id):
+        raise forbidden("not one of your sites")
+    site = db.get(Site, site_id)
+    if site is None:
+        raise not_found("site", site_id)
+    sessions = plans.upcoming_site_sessions(db, site_id, _calendar_window(services), limit=1000)
+    return _calendar(services, db, f"{site.name or site.id}", site.region_id, sessions)
+
+
+# --- pins ----------------------------------------------------------------------------------
+
+
+@router.patch(
+    "/sessions/{session_id}",
+    response_model=schemas.SessionPublic,
+    tags=["plans"],
+    responses=NOT_YOURS,
+)
+def pin_session(
+    _: Dispatcher, db: DbDep, session_id: int, body: schemas.SessionUpdate
+) -> schemas.SessionPublic:
+    """Pin or unpin a session: a pinned session stays in every new plan."""
+    if db.get(Session, session_id) is None:
+        raise not_found("session", session_id)
+    try:
+        session = plans.set_pinned(db, session_id, body.pinned)
+    except DomainError as exc:
+        raise domain_error(exc) from exc
+    site = db.get(Site, session.site_id)
+    return session_public(
+        session, site.name if site else None, zone_of_region(db, session.region_id)
+    )
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/plans/current",
+    response_model=schemas.PlanPublic,
+    tags=["plans"],
+    responses={404: {"description": "no published plan for that region-week"}},
+)
+def plan_in_force(
+    services: ServicesDep,
+    _: Dispatcher,
+    db: DbDep,
+    region: str | None = None,
+    week: str | None = WEEK,
+) -> schemas.PlanPublic:
+    """The plan in force with its stats (objective, bound, gap) and unserved sites."""
+    reg = region_or_default(db, region)
+    wk = week_or_current(reg, week, services.clock.now())
+    plan = plans.plan_in_force(db, reg.id, wk)
+    if plan is None:
+        raise not_found("published plan of week", wk)
+    return plan_public(db, plan)

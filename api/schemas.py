@@ -1,0 +1,354 @@
+"""Request and response models of the HTTP API (only ``*Public`` models leave the API)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from fleet.domain import Role, VehicleStatus
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("must carry a UTC offset, e.g. 2026-11-23T08:05:00+08:00")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Weekday = Annotated[int, Field(ge=0, le=6, description="0=Monday .. 6=Sunday")]
+Amenity = Annotated[str, Field(min_length=1, max_length=40)]
+Lat = Annotated[float, Field(ge=-90, le=90)]
+Lon = Annotated[float, Field(ge=-180, le=180)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- auth and me ---------------------------------------------------------------------------
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    role: Role
+    expires_in: int = Field(description="seconds")
+
+
+class MePublic(BaseModel):
+    id: int
+    name: str
+    role: Role
+    sites: list[str] = Field(description="bound sites (site managers)")
+    vehicle: str | None = Field(description="bound vehicle (drivers)")
+
+
+class FeedTokenPublic(BaseModel):
+    feed_token: str = Field(description="put in ?feed_token= of the calendar URLs; rotates")
+    calendars: list[str] = Field(description="calendar URLs this token opens")
+
+
+# --- sites ---------------------------------------------------------------------------------
+
+
+class SiteBase(Strict):
+    name: str | None = Field(None, max_length=200)
+    address: str | None = Field(None, max_length=500)
+    lat: Lat
+    lon: Lon
+    headcount: int = Field(0, ge=0, le=100000, description="default workers on site")
+    slots: list[Id] | None = Field(None, description="slot ids it can host; null: all")
+    closed_weekdays: list[Weekday] = Field(default_factory=list)
+    closed_dates: list[date] = Field(default_factory=list)
+    parking_capacity: int = Field(1, ge=1, le=50)
+    min_gap_days: int = Field(0, ge=0, le=31)
+    min_visits: int = Field(0, ge=0, le=100)
+    needs: list[Amenity] = Field(default_factory=list)
+    active_from: date | None = None
+    active_until: date | None = None
+    contact: str | None = Field(None, max_length=500)
+
+
+class SiteCreate(SiteBase):
+    id: Id
+    region: Id = "default"
+
+
+class SiteUpdate(Strict):
+    """Every field optional. Site managers may send only closed days, capacity, needs, contact."""
+
+    name: str | None = Field(None, max_length=200)
+    address: str | None = Field(None, max_length=500)
+    lat: Lat | None = None
+    lon: Lon | None = None
+    headcount: int | None = Field(None, ge=0, le=100000)
+    slots: list[Id] | None = None
+    closed_weekdays: list[Weekday] | None = None
+    closed_dates: list[date] | None = None
+    parking_capacity: int | None = Field(None, ge=1, le=50)
+    min_gap_days: int | None = Field(None, ge=0, le=31)
+    min_visits: int | None = Field(None, ge=0, le=100)
+    needs: list[Amenity] | None = None
+    active_from: date | None = None
+    active_until: date | None = None
+    contact: str | None = Field(None, max_length=500)
+
+
+class SitePublic(BaseModel):
+    id: str
+    region: str
+    name: str | None
+    address: str | None
+    lat: float
+    lon: float
+    headcount: int
+    slots: list[str] | None
+    closed_weekdays: list[int]
+    closed_dates: list[date]
+    parking_capacity: int
+    min_gap_days: int
+    min_visits: int
+    needs: list[str]
+    active_from: date | None
+    active_until: date | None
+    contact: str | None
+
+
+# --- vehicles and depots -------------------------------------------------------------------
+
+
+class VehicleCreate(Strict):
+    id: Id
+    depot: Id
+    region: Id = "default"
+    plate: str | None = Field(None, max_length=32)
+    amenities: list[Amenity] = Field(default_factory=list)
+    max_drive_minutes: int | None = Field(None, ge=1, le=24 * 60)
+
+
+class VehicleUpdate(Strict):
+    depot: Id | None = None
+    plate: str | None = Field(None, max_length=32)
+    amenities: list[Amenity] | None = None
+    max_drive_minutes: int | None = Field(None, ge=1, le=24 * 60)
+
+
+class VehiclePublic(BaseModel):
+    id: str
+    region: str
+    depot: str
+    plate: str | None
+    amenities: list[str]
+    max_drive_minutes: int | None
+    status: str
+    status_observed_at: datetime | None
+    lat: float | None
+    lon: float | None
+    unavailable_until: datetime | None
+
+
+class DepotCreate(Strict):
+    id: Id
+    name: str | None = Field(None, max_length=200)
+    lat: Lat
+    lon: Lon
+    region: Id = "default"
+
+
+class DepotPublic(BaseModel):
+    id: str
+    name: str | None
+    lat: float
+    lon: float
+    region: str | None
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+class UserCreate(Strict):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\s]+$")
+    role: Role
+    password: str = Field(min_length=8, max_length=200)
+    sites: list[Id] = Field(default_factory=list)
+    vehicle: Id | None = None
+
+
+class UserUpdate(Strict):
+    """Rebind (role, sites, vehicle), disable/enable, reset the password."""
+
+    role: Role | None = None
+    sites: list[Id] | None = None
+    vehicle: Id | None = None
+    disabled: bool | None = None
+    password: str | None = Field(None, min_length=8, max_length=200)
+
+
+class UserPublic(BaseModel):
+    id: int
+    name: str
+    role: Role
+    disabled: bool
+    sites: list[str]
+    vehicle: str | None
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+class HeadcountCreate(Strict):
+    count: int = Field(ge=0, le=100000, description="workers on the site today, all shifts")
+    observed_at: AwareDatetime | None = Field(None, description="default: now")
+    shift: Literal["day", "night"] | None = None
+
+
+class VehicleStatusCreate(Strict):
+    status: VehicleStatus
+    observed_at: AwareDatetime | None = Field(None, description="default: now")
+    lat: Lat | None = None
+    lon: Lon | None = None
+    until: AwareDatetime | None = None
+    note: str | None = Field(None, max_length=500)
+
+
+class EventAccepted(BaseModel):
+    event_id: str
+    topic: str
+
+
+# --- schedule ------------------------------------------------------------------------------
+
+
+class SessionPublic(BaseModel):
+    id: int
+    region: str
+    week: str
+    vehicle: str
+    site: str
+    site_name: str | None
+    day: int
+    date: date
+    slot: str
+    start: datetime
+    end: datetime
+    pinned: bool
+    state: str
+    headcount: int | None = Field(description="headcount the plan used for the site")
+
+
+class SessionUpdate(Strict):
+    pinned: bool
+
+
+class SchedulePublic(BaseModel):
+    region: str
+    week: str
+    timezone: str
+    slots: list[dict[str, str]]
+    start_date: date
+    days: int
+    vehicles: list[str]
+    plan_version: int | None
+    sessions: list[SessionPublic]
+
+
+class SiteBrief(BaseModel):
+    id: str
+    name: str | None
+    lat: float
+    lon: float
+    address: str | None
+
+
+class NavigationLinksPublic(BaseModel):
+    amap: str = Field(description="Amap (高德) route, GCJ-02 coordinates")
+    baidu: str = Field(description="Baidu Maps (百度) marker, BD-09 coordinates")
+    geo: str = Field(description="geo: URI, WGS-84")
+
+
+class NextStopPublic(BaseModel):
+    session_id: int
+    vehicle: str
+    site: SiteBrief
+    slot: str
+    start: datetime
+    end: datetime
+    state: str
+    navigation_url: str = Field(description="Amap navigation link (works in China)")
+    links: NavigationLinksPublic
+
+
+class VisitPublic(BaseModel):
+    session_id: int
+    vehicle: str
+    site: str
+    date: date
+    slot: str
+    start: datetime
+    end: datetime
+    state: str
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+
+class PlanRequestCreate(Strict):
+    region: Id | None = None
+    week: str | None = Field(None, pattern=r"^\d{4}-W\d{2}$", examples=["2026-W48"])
+
+
+class PlanRequestAccepted(BaseModel):
+    event_id: str
+    region: str
+    week: str
+
+
+class Unserved(BaseModel):
+    site: str
+    reason: str
+
+
+class PlanStats(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    objective: float | None = None
+    value: float | None = None
+    km: float | None = None
+    sessions: int | None = None
+    shortfall: int | None = None
+    changes: int | None = None
+    bound: float | None = None
+    gap: float | None = None
+    solve_seconds: float | None = None
+    workers_reached: int | None = Field(None, description="sum of headcounts of served sites")
+
+
+class PlanPublic(BaseModel):
+    id: int
+    region: str
+    week: str
+    version: int
+    status: str
+    trigger: str
+    created_at: datetime
+    published_at: datetime | None
+    stats: PlanStats
+    unserved: list[Unserved]
+    sessions: int
+
+
+class ScheduleVersion(BaseModel):
+    region: str
+    week: str
+    plan_id: int | None
+    plan_version: int | None
+    changed: str = Field(description="opaque; changes whenever the schedule shown changes")
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, Any] = Field(default_factory=dict)

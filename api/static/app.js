@@ -1,0 +1,258 @@
+// rvrota pages: a small client of /api/v1. The token stays in this tab's sessionStorage.
+"use strict";
+
+const API = "/api/v1";
+const HOME = { dispatcher: "/board", site_manager: "/site", driver: "/driver" };
+
+function token() { return sessionStorage.getItem("rvrota.token"); }
+
+function say(text, bad) {
+  const el = document.getElementById("message");
+  if (!el) return;
+  el.textContent = text;
+  el.className = "message" + (bad ? " bad" : " good");
+}
+
+function errorText(body, status) {
+  if (body && Array.isArray(body.detail)) {
+    return body.detail.map((d) => (d.loc || []).slice(1).join(".") + ": " + d.msg).join("; ");
+  }
+  return (body && body.detail) || "HTTP " + status;
+}
+
+async function api(method, path, body, extraHeaders) {
+  const headers = Object.assign({ Authorization: "Bearer " + token() }, extraHeaders || {});
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(API + path, init);
+  if (res.status === 401) {
+    sessionStorage.removeItem("rvrota.token");
+    location.href = "/login";
+    throw new Error("not signed in");
+  }
+  const data = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw new Error(errorText(data, res.status));
+  return data;
+}
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("data-")) node.setAttribute(k, v);
+    else node[k] = v;
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+function hhmm(iso, tz) {
+  return new Date(iso).toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", timeZone: tz, hour12: false });
+}
+function dayLabel(iso, tz) {
+  return new Date(iso).toLocaleDateString("zh-CN", { month: "numeric", day: "numeric", weekday: "short", timeZone: tz });
+}
+function idemKey() {
+  return (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
+}
+
+// --- login --------------------------------------------------------------------------------
+
+function initLogin() {
+  document.getElementById("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = new URLSearchParams(new FormData(ev.target));
+    const res = await fetch(API + "/auth/token", { method: "POST", body: form });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) { say("登录失败 Sign-in failed: " + errorText(data, res.status), true); return; }
+    sessionStorage.setItem("rvrota.token", data.access_token);
+    location.href = HOME[data.role] || "/login";
+  });
+}
+
+// --- dispatcher board ---------------------------------------------------------------------
+
+const board = { week: null, version: null, schedule: null };
+
+async function loadBoard() {
+  const q = board.week ? "?week=" + encodeURIComponent(board.week) : "";
+  const sched = await api("GET", "/schedule" + q);
+  board.schedule = sched;
+  board.week = sched.week;
+  document.getElementById("week").value = sched.week;
+  drawGrid(sched);
+  try {
+    const plan = await api("GET", "/plans/current?week=" + sched.week + "&region=" + sched.region);
+    drawPlan(plan);
+  } catch (e) {
+    drawPlan(null);
+  }
+  const v = await api("GET", "/schedule/version?week=" + sched.week + "&region=" + sched.region);
+  board.version = v.changed;
+}
+
+function drawGrid(sched) {
+  const table = document.getElementById("grid");
+  const thead = table.tHead, tbody = table.tBodies[0];
+  thead.replaceChildren(); tbody.replaceChildren();
+  const days = [];
+  const start = new Date(sched.start_date + "T00:00:00");
+  for (let d = 0; d < sched.days; d++) {
+    const date = new Date(start.getTime() + d * 86400000);
+    days.push(date.toLocaleDateString("zh-CN", { month: "numeric", day: "numeric", weekday: "short" }));
+  }
+  const top = el("tr", {}, el("th", { rowSpan: 2 }, "车辆 RV"));
+  const second = el("tr");
+  days.forEach((label) => top.append(el("th", { colSpan: sched.slots.length, class: "day" }, label)));
+  days.forEach(() => sched.slots.forEach((s) => second.append(el("th", { class: "slot" }, s.id + " " + s.start))));
+  thead.append(top, second);
+  const cells = new Map();
+  for (const s of sched.sessions) cells.set(s.vehicle + "|" + s.day + "|" + s.slot, s);
+  for (const v of sched.vehicles) {
+    const row = el("tr", { "data-vehicle": v }, el("th", { scope: "row" }, v));
+    for (let d = 0; d < sched.days; d++) {
+      for (const slot of sched.slots) {
+        const s = cells.get(v + "|" + d + "|" + slot.id);
+        const td = el("td", { class: "cell" });
+        if (s) {
+          td.classList.add("busy", "state-" + s.state);
+          td.setAttribute("data-session", s.id);
+          const pin = el("button", { type: "button", class: "pin" + (s.pinned ? " on" : ""), title: "pin 固定" }, s.pinned ? "📌" : "📍");
+          pin.setAttribute("aria-pressed", String(s.pinned));
+          pin.addEventListener("click", () => togglePin(s));
+          td.append(el("span", { class: "site" }, s.site_name || s.site),
+                    el("span", { class: "heads" }, (s.headcount ?? "–") + " 人"), pin);
+        }
+        row.append(td);
+      }
+    }
+    tbody.append(row);
+  }
+}
+
+function fmt(n, digits) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US", { maximumFractionDigits: digits }); }
+
+function drawPlan(plan) {
+  document.getElementById("stat-workers").textContent = plan ? fmt(plan.stats.workers_reached, 0) : "–";
+  document.getElementById("stat-km").textContent = plan ? fmt(plan.stats.km, 1) : "–";
+  document.getElementById("stat-objective").textContent = plan ? fmt(plan.stats.objective, 1) : "–";
+  document.getElementById("stat-bound").textContent = plan ? fmt(plan.stats.bound, 1) : "–";
+  document.getElementById("stat-gap").textContent = plan && plan.stats.gap !== null && plan.stats.gap !== undefined ? (plan.stats.gap * 100).toFixed(2) + "%" : "–";
+  document.getElementById("plan-version").textContent = plan ? "版本 version " + plan.version + " · " + plan.status : "无方案 no plan";
+  const ul = document.getElementById("unserved");
+  ul.replaceChildren();
+  for (const u of (plan ? plan.unserved : [])) ul.append(el("li", {}, el("b", {}, u.site), " ", u.reason));
+}
+
+async function togglePin(s) {
+  try {
+    await api("PATCH", "/sessions/" + s.id, { pinned: !s.pinned });
+    say((s.pinned ? "已取消固定 Unpinned " : "已固定 Pinned ") + s.vehicle + " · " + (s.site_name || s.site));
+    await loadBoard();
+  } catch (e) { say(e.message, true); }
+}
+
+async function pollBoard() {
+  if (!board.schedule) return;
+  try {
+    const v = await api("GET", "/schedule/version?week=" + board.week + "&region=" + board.schedule.region);
+    if (v.changed !== board.version) { await loadBoard(); say("方案已更新 Plan updated"); }
+  } catch (e) { /* keep polling */ }
+}
+
+function initBoard() {
+  document.getElementById("replan").addEventListener("click", async () => {
+    try {
+      const r = await api("POST", "/plans", { week: board.week, region: board.schedule && board.schedule.region }, { "Idempotency-Key": idemKey() });
+      say("已请求重新排班 Re-plan requested (" + r.event_id.slice(0, 8) + ")");
+    } catch (e) { say(e.message, true); }
+  });
+  document.getElementById("week").addEventListener("change", (ev) => { board.week = ev.target.value || null; loadBoard().catch((e) => say(e.message, true)); });
+  loadBoard().catch((e) => say(e.message, true));
+  setInterval(pollBoard, 3000);
+}
+
+// --- site manager -------------------------------------------------------------------------
+
+async function loadVisits(siteId) {
+  const ul = document.getElementById("visits");
+  ul.replaceChildren();
+  const visits = await api("GET", "/sites/" + encodeURIComponent(siteId) + "/visits");
+  if (!visits.length) ul.append(el("li", {}, "暂无安排 No visits planned"));
+  for (const v of visits) {
+    ul.append(el("li", { class: "visit" }, el("b", {}, v.date + " " + v.slot), " " + v.start.slice(11, 16) + "–" + v.end.slice(11, 16) + " · RV " + v.vehicle + " · " + v.state));
+  }
+}
+
+async function initSite(me) {
+  const select = document.getElementById("site-select");
+  for (const id of me.sites) {
+    let label = id;
+    try { const s = await api("GET", "/sites/" + encodeURIComponent(id)); label = (s.name || id) + " (" + id + ")"; } catch (e) { /* keep id */ }
+    select.append(el("option", { value: id }, label));
+  }
+  select.addEventListener("change", () => loadVisits(select.value).catch((e) => say(e.message, true)));
+  if (me.sites.length) await loadVisits(me.sites[0]);
+  document.getElementById("headcount-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { count: Number(document.getElementById("count").value) };
+    const shift = document.getElementById("shift").value;
+    if (shift) body.shift = shift;
+    try {
+      const r = await api("POST", "/sites/" + encodeURIComponent(select.value) + "/headcounts", body, { "Idempotency-Key": idemKey() });
+      say("已提交 Posted: " + body.count + " (" + r.event_id.slice(0, 8) + ")");
+    } catch (e) { say(e.message, true); }
+  });
+}
+
+// --- driver -------------------------------------------------------------------------------
+
+async function loadNextStop(vehicle) {
+  try {
+    const n = await api("GET", "/vehicles/" + encodeURIComponent(vehicle) + "/next-stop");
+    document.getElementById("stop-site").textContent = n.site.name || n.site.id;
+    document.getElementById("stop-window").textContent = dayLabel(n.start) + " " + n.slot + " " + hhmm(n.start) + "–" + hhmm(n.end) + " · " + n.state;
+    document.getElementById("stop-address").textContent = n.site.address || n.site.lat.toFixed(5) + ", " + n.site.lon.toFixed(5);
+    document.getElementById("link-amap").href = n.links.amap;
+    document.getElementById("link-baidu").href = n.links.baidu;
+    document.getElementById("link-geo").href = n.links.geo;
+  } catch (e) {
+    document.getElementById("stop-site").textContent = "暂无下一站 No next stop";
+  }
+}
+
+function initDriver(me) {
+  if (!me.vehicle) { say("未绑定车辆 No vehicle bound", true); return; }
+  loadNextStop(me.vehicle);
+  setInterval(() => loadNextStop(me.vehicle), 30000);
+  for (const button of document.querySelectorAll("button.status")) {
+    button.addEventListener("click", async () => {
+      const status = button.getAttribute("data-status");
+      try {
+        const r = await api("POST", "/vehicles/" + encodeURIComponent(me.vehicle) + "/status", { status }, { "Idempotency-Key": idemKey() });
+        say("已报告 Reported: " + button.textContent + " (" + r.event_id.slice(0, 8) + ")");
+        setTimeout(() => loadNextStop(me.vehicle), 1500);
+      } catch (e) { say(e.message, true); }
+    });
+  }
+}
+
+// --- start --------------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const page = document.body.getAttribute("data-page");
+  if (page === "login") { initLogin(); return; }
+  if (!token()) { location.href = "/login"; return; }
+  document.getElementById("logout").addEventListener("click", () => { sessionStorage.removeItem("rvrota.token"); location.href = "/login"; });
+  let me;
+  try { me = await api("GET", "/me"); } catch (e) { return; }
+  document.getElementById("who").textContent = me.name + " · " + me.role;
+  const wanted = document.body.getAttribute("data-role");
+  if (wanted && me.role !== wanted) { location.href = HOME[me.role]; return; }
+  if (page === "board") initBoard();
+  else if (page === "site") initSite(me).catch((e) => say(e.message, true));
+  else if (page === "driver") initDriver(me);
+});

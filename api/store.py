@@ -1,0 +1,249 @@
+"""Reads and small writes the routes need, over fleet's tables.
+
+Kept apart from the routes so that they only parse, authorise and answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import HTTPException, status
+from sqlmodel import col, select
+
+from api import schemas
+from fleet import plans
+from fleet.db import DbSession
+from fleet.domain import DomainError, SlotWindow, parse_iso_week, week_of, zone
+from fleet.models import Plan, Region, Session, Site, SiteClosure, User, UserSite, Vehicle
+
+
+def not_found(what: str, ident: object) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} {ident!r} not found")
+
+
+def unprocessable(field: str, message: str, where: str = "query") -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, naming the field."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[{"loc": [where, field], "msg": message, "type": "value_error"}],
+    )
+
+
+# --- regions and weeks ---------------------------------------------------------------------
+
+
+def region_or_default(db: DbSession, region_id: str | None) -> Region:
+    """The named region; without a name, the only region or the one called ``default``."""
+    if region_id is not None:
+        region = db.get(Region, region_id)
+        if region is None:
+            raise not_found("region", region_id)
+        return region
+    regions = db.exec(select(Region).order_by(col(Region.id)).limit(2)).all()
+    if len(regions) == 1:
+        return regions[0]
+    default = db.get(Region, "default")
+    if default is not None:
+        return default
+    if not regions:
+        raise not_found("region", "default")
+    raise unprocessable("region", "several regions exist: name one")
+
+
+def region_zone(region: Region) -> ZoneInfo:
+    return zone(region.timezone)
+
+
+def zone_of_region(db: DbSession, region_id: str) -> ZoneInfo:
+    region = db.get(Region, region_id)
+    return zone(region.timezone) if region is not None else ZoneInfo("UTC")
+
+
+def region_slots(region: Region) -> list[SlotWindow]:
+    return [SlotWindow.from_json(s) for s in region.slots]
+
+
+def week_or_current(region: Region, week: str | None, now: datetime) -> str:
+    if week is None:
+        return week_of(now.astimezone(region_zone(region)).date(), region.week_start_weekday)
+    try:
+        parse_iso_week(week)
+    except DomainError as exc:
+        raise unprocessable("week", str(exc)) from exc
+    return week
+
+
+# --- sites ---------------------------------------------------------------------------------
+
+
+def closed_dates(db: DbSession, site_id: str) -> list[date]:
+    rows = db.exec(
+        select(SiteClosure).where(SiteClosure.site_id == site_id).order_by(col(SiteClosure.day))
+    ).all()
+    return [r.day for r in rows]
+
+
+def site_public(db: DbSession, site: Site) -> schemas.SitePublic:
+    return schemas.SitePublic(
+        id=site.id,
+        region=site.region_id,
+        name=site.name,
+        address=site.address,
+        lat=site.lat,
+        lon=site.lon,
+        headcount=site.default_headcount,
+        slots=site.slots,
+        closed_weekdays=list(site.closed_weekdays),
+        closed_dates=closed_dates(db, site.id),
+        parking_capacity=site.parking_capacity,
+        min_gap_days=site.min_gap_days,
+        min_visits=site.min_visits,
+        needs=list(site.needs),
+        active_from=site.active_from,
+        active_until=site.active_until,
+        contact=site.contact,
+    )
+
+
+def set_closed_dates(db: DbSession, site_id: str, days: Sequence[date]) -> None:
+    for closure in db.exec(select(SiteClosure).where(SiteClosure.site_id == site_id)).all():
+        db.delete(closure)
+    db.flush()
+    for day in sorted(set(days)):
+        db.add(SiteClosure(site_id=site_id, day=day))
+
+
+def vehicle_public(vehicle: Vehicle) -> schemas.VehiclePublic:
+    return schemas.VehiclePublic(
+        id=vehicle.id,
+        region=vehicle.region_id,
+        depot=vehicle.depot_id,
+        plate=vehicle.plate,
+        amenities=list(vehicle.amenities),
+        max_drive_minutes=vehicle.max_drive_minutes,
+        status=vehicle.status,
+        status_observed_at=vehicle.status_observed_at,
+        lat=vehicle.lat,
+        lon=vehicle.lon,
+        unavailable_until=vehicle.unavailable_until,
+    )
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+def user_public(db: DbSession, user: User) -> schemas.UserPublic:
+    assert user.id is not None
+    sites = db.exec(
+        select(UserSite.site_id).where(UserSite.user_id == user.id).order_by(UserSite.site_id)
+    ).all()
+    return schemas.UserPublic(
+        id=user.id,
+        name=user.name,
+        role=user.role,  # type: ignore[arg-type]
+        disabled=user.disabled,
+        sites=list(sites),
+        vehicle=user.vehicle_id,
+    )
+
+
+def set_user_sites(db: DbSession, user_id: int, sites: Sequence[str]) -> None:
+    for link in db.exec(select(UserSite).where(UserSite.user_id == user_id)).all():
+        db.delete(link)
+    db.flush()
+    for site_id in sorted(set(sites)):
+        db.add(UserSite(user_id=user_id, site_id=site_id))
+
+
+def check_bindings(db: DbSession, sites: Sequence[str], vehicle: str | None) -> None:
+    for site_id in sites:
+        if db.get(Site, site_id) is None:
+            raise unprocessable("sites", f"unknown site {site_id!r}", "body")
+    if vehicle is not None and db.get(Vehicle, vehicle) is None:
+        raise unprocessable("vehicle", f"unknown vehicle {vehicle!r}", "body")
+
+
+# --- sessions and plans --------------------------------------------------------------------
+
+
+def session_public(
+    session: Session, site_name: str | None, tz: ZoneInfo | None = None
+) -> schemas.SessionPublic:
+    """A session for the API; times in the region's zone when ``tz`` is given."""
+    assert session.id is not None
+    start, end = session.start, session.end
+    if tz is not None:
+        start, end = start.astimezone(tz), end.astimezone(tz)
+    return schemas.SessionPublic(
+        id=session.id,
+        region=session.region_id,
+        week=session.week,
+        vehicle=session.vehicle_id,
+        site=session.site_id,
+        site_name=site_name,
+        day=session.day,
+        date=session.date,
+        slot=session.slot,
+        start=start,
+        end=end,
+        pinned=session.pinned,
+        state=session.state,
+        headcount=session.headcount_used,
+    )
+
+
+def week_sessions(
+    db: DbSession,
+    region_id: str,
+    week: str,
+    *,
+    vehicle: str | None = None,
+    sites: Sequence[str] | None = None,
+) -> list[tuple[Session, str | None]]:
+    """Sessions in force of one region-week (cancelled ones left out), with site names."""
+    rows = plans.week_schedule(
+        db, region_id, week, vehicles=[vehicle] if vehicle is not None else None, sites=sites
+    )
+    ids = sorted({s.site_id for s in rows})
+    names = (
+        dict(db.exec(select(Site.id, Site.name).where(col(Site.id).in_(ids))).all()) if ids else {}
+    )
+    return [(s, names.get(s.site_id)) for s in rows]
+
+
+def plan_public(db: DbSession, plan: Plan) -> schemas.PlanPublic:
+    assert plan.id is not None
+    stats = dict(plan.stats)
+    if stats.get("workers_reached") is None:
+        served = {str(s.get("site")) for s in plan.sessions}
+        scenario_heads = {
+            str(site.get("id")): int(site.get("headcount", 0))
+            for site in (plan.scenario or {}).get("sites", [])
+        }
+        if served and scenario_heads:
+            stats["workers_reached"] = sum(scenario_heads.get(site, 0) for site in served)
+        elif served:
+            heads = db.exec(
+                select(Site.default_headcount).where(col(Site.id).in_(sorted(served)))
+            ).all()
+            stats["workers_reached"] = int(sum(heads))
+        else:
+            stats["workers_reached"] = 0
+    return schemas.PlanPublic(
+        id=plan.id,
+        region=plan.region_id,
+        week=plan.week,
+        version=plan.version,
+        status=plan.status,
+        trigger=plan.trigger,
+        created_at=plan.created_at,
+        published_at=plan.published_at,
+        stats=schemas.PlanStats.model_validate(stats),
+        unserved=[
+            schemas.Unserved(site=str(u.get("site")), reason=str(u.get("reason", "")))
+            for u in plan.unserved
+        ],
+        sessions=len(plan.sessions),
+    )
