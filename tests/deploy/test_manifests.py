@@ -276,6 +276,41 @@ def test_dockerfile_copies_every_package_and_sets_only_settings() -> None:
     assert env_names and env_names <= _setting_names()
 
 
+def _package_data_globs() -> dict[str, list[str]]:
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    data: dict[str, list[str]] = config["tool"]["setuptools"].get("package-data", {})
+    return data
+
+
+def test_installed_package_holds_runtime_files() -> None:
+    """The image installs the package (not the tree): every file the code reads at run
+    time must be package data (setuptools globs are relative to each package's dir)."""
+    from setuptools import find_packages
+
+    globs = _package_data_globs()
+    include = re.search(r"include = \[(.*?)\]", (REPO / "pyproject.toml").read_text("utf-8"))
+    assert include is not None
+    patterns = [p.strip().strip('"') for p in include.group(1).split(",")]
+    packages = find_packages(where=str(REPO), include=patterns)
+    shipped: set[Path] = set()
+    for package in packages:
+        package_dir = REPO / package.replace(".", "/")
+        shipped |= set(package_dir.glob("*.py"))
+        for pattern in globs.get("*", []) + globs.get(package, []):
+            shipped |= set(package_dir.glob(pattern))
+    needed = [
+        p
+        for folder in ("api/templates", "api/static", "fleet/migrations")
+        for p in (REPO / folder).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    assert needed
+    missing = sorted(str(p.relative_to(REPO)) for p in needed if p not in shipped)
+    assert not missing, f"not installed by `pip install .`: {missing}"
+
+
 def _all_commands() -> list[list[str]]:
     services = _compose()["services"]
     commands = [s["command"] for s in services.values() if "command" in s]
