@@ -1,0 +1,131 @@
+"""API test harness: the app on a seeded real database (SQLite and PostgreSQL) and real Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+import tests.conftest as _root
+from api.app import create_app
+from fleet.db import make_engine
+from rvrota.clock import FixedClock
+from rvrota.settings import Settings
+from tests.api.seeding import NOW, PASSWORD, Seeded, seed
+from tests.fixtures.db import drop_postgres_database, fresh_postgres_database
+
+if "tests.fixtures.kafka" not in _root.pytest_plugins:
+    from tests.fixtures.kafka import kafka_bootstrap  # noqa: F401
+
+TAISHANG = _root.SCENARIOS / "taishang-week.json"
+SECRET = "test-secret-key-for-rvrota-api-0123456789"
+ROLE_USERS = {"dispatcher": "dispatcher", "site_manager": "manager", "driver": "driver"}
+
+
+@dataclass
+class Harness:
+    """A running app (in-process) on a seeded database with a token per role."""
+
+    client: TestClient
+    engine: Engine
+    seeded: Seeded
+    clock: FixedClock
+    bootstrap: str
+    url: str
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def login(self, name: str, password: str = PASSWORD) -> dict[str, str]:
+        r = self.client.post("/api/v1/auth/token", data={"username": name, "password": password})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def api_settings(url: str, bootstrap: str) -> Settings:
+    return Settings(
+        database_url=url, kafka_bootstrap=bootstrap, secret_key=SECRET, environment="test"
+    )
+
+
+@contextmanager
+def database(kind: str, tmp: Path) -> Iterator[str]:
+    """A fresh empty database of the given kind (real SQLite file or real PostgreSQL)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'api.db'}"
+        return
+    url, name = fresh_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(name)
+
+
+@contextmanager
+def running_harness(url: str, bootstrap: str) -> Iterator[Harness]:
+    engine = make_engine(url)
+    seeded = seed(engine, TAISHANG)
+    clock = FixedClock(NOW)
+    app = create_app(api_settings(url, bootstrap), clock=clock)
+    try:
+        with TestClient(app) as client:
+            harness = Harness(client, engine, seeded, clock, bootstrap, url)
+            for role, name in ROLE_USERS.items():
+                harness.headers[role] = harness.login(name)
+            yield harness
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def harness(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
+) -> Iterator[Harness]:
+    """The app on the seeded sample week, once on SQLite and once on PostgreSQL."""
+    with (
+        database(request.param, tmp_path_factory.mktemp("api")) as url,
+        running_harness(url, kafka_bootstrap) as h,
+    ):
+        yield h
+
+
+@pytest.fixture
+def sqlite_harness(tmp_path: Path, kafka_bootstrap: str) -> Iterator[Harness]:
+    """A fresh app on SQLite, for tests that change state or are not about the database."""
+    with running_harness(f"sqlite:///{tmp_path / 'api.db'}", kafka_bootstrap) as h:
+        yield h
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, want: int = 1, timeout: float = 20.0
+) -> list[tuple[bytes | None, bytes]]:
+    """Every message on a topic from the beginning (waits until ``want`` arrived or timeout)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    found: list[tuple[bytes | None, bytes]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                found.extend((r.key, r.value) for r in records if r.value is not None)
+            if len(found) >= want and not batch:
+                break
+    finally:
+        await consumer.stop()
+    return found
+
+
+def topic_messages(bootstrap: str, topic: str, want: int = 1) -> list[tuple[bytes | None, bytes]]:
+    return asyncio.run(read_topic(bootstrap, topic, want=want))
