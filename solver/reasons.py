@@ -33,11 +33,21 @@ class Unserved:
 
 
 @dataclass(frozen=True)
-class _Move:
-    """One way to give the site a session, and its exact effect on the objective."""
+class Move:
+    """One way to give an unserved site a session, and its exact effect on the objective."""
 
+    add: SessionKey
+    remove: SessionKey | None
     gain: float
     text: str
+
+    def apply(self, sessions: Iterable[SessionKey]) -> set[SessionKey]:
+        """The plan with this move made."""
+        plan = set(sessions)
+        if self.remove is not None:
+            plan.discard(self.remove)
+        plan.add(self.add)
+        return plan
 
 
 def _fmt(x: float) -> str:
@@ -109,15 +119,7 @@ def _reason(scenario: Scenario, travel: TravelTable, plan: set[SessionKey], site
     if not points:
         return "every slot it hosts while open is before frozen_before (that time has passed)"
     pinned_days = vehicle_days(scenario.pinned)
-    pinned_slots = {(p.vehicle, p.day, p.slot) for p in scenario.pinned}
-    capable = [v for v in scenario.vehicles if scenario.vehicle_equipped(v, site)]
-    candidates = [
-        (vehicle, day, slot)
-        for vehicle in capable
-        for day, slot in points
-        if scenario.vehicle_available(vehicle, day, slot)
-        and (vehicle.id, day, slot) not in pinned_slots
-    ]
+    candidates = _candidates(scenario, site)
     if not candidates:
         return (
             f"none of its open slots ({_points_text(scenario, points)}) has a capable vehicle "
@@ -159,13 +161,47 @@ def _unreachable_text(travel: TravelTable, site: Site, reach: list[DayRoute]) ->
     )
 
 
-def _outranked_text(
+@dataclass(frozen=True)
+class _Options:
+    moves: list[Move]
+    smallest: tuple[float, SessionKey] | None  # smallest marginal value in its candidate slots
+    blocked: int  # candidate slots that cannot take it at all
+
+
+def _candidates(scenario: Scenario, site: Site) -> list[tuple[Vehicle, int, str]]:
+    """(vehicle, day, slot) that could host a new session of the site, pins and time allowing."""
+    pinned_slots = {(p.vehicle, p.day, p.slot) for p in scenario.pinned}
+    return [
+        (vehicle, day, slot)
+        for vehicle in scenario.vehicles
+        if scenario.vehicle_equipped(vehicle, site)
+        for day, slot in _open_points(scenario, site)
+        if scenario.vehicle_available(vehicle, day, slot)
+        and (vehicle.id, day, slot) not in pinned_slots
+    ]
+
+
+def best_move(
+    scenario: Scenario,
+    sessions: Iterable[SessionKey],
+    site_id: str,
+    travel: TravelTable | None = None,
+) -> Move | None:
+    """The single change serving an unserved site that raises the objective most (None: none)."""
+    plan = set(sessions)
+    table = travel if travel is not None else TravelTable.build(scenario)
+    site = scenario.site_by_id[site_id]
+    options = _options(scenario, table, plan, site, _candidates(scenario, site))
+    return max(options.moves, key=lambda m: m.gain) if options.moves else None
+
+
+def _options(
     scenario: Scenario,
     travel: TravelTable,
     plan: set[SessionKey],
     site: Site,
     candidates: list[tuple[Vehicle, int, str]],
-) -> str:
+) -> _Options:
     obj = scenario.objective
     decay = obj.repeat_decay
     counts = Counter(s.site for s in plan)
@@ -174,7 +210,7 @@ def _outranked_text(
     grouped = vehicle_days(plan)
     occupant = {(s.vehicle, s.day, s.slot): s for s in plan}
     own_gain = float(site.headcount) + (obj.shortfall_penalty if site.min_visits >= 1 else 0.0)
-    moves: list[_Move] = []
+    moves: list[Move] = []
     smallest: tuple[float, SessionKey] | None = None
     blocked = 0
     for vehicle, day, slot in candidates:
@@ -188,7 +224,9 @@ def _outranked_text(
                 continue
             extra = new.km - old.km
             moves.append(
-                _Move(
+                Move(
+                    SessionKey(vehicle.id, site.id, day, slot),
+                    None,
                     own_gain - obj.km_cost * extra,
                     f"adding it to {vehicle.id}'s free day {day} {slot} "
                     f"(+{extra:.1f} km at {_fmt(obj.km_cost)} per km)",
@@ -215,12 +253,26 @@ def _outranked_text(
             loss += obj.change_penalty
         extra = new.km - old.km
         moves.append(
-            _Move(
+            Move(
+                SessionKey(vehicle.id, site.id, day, slot),
+                taken,
                 own_gain - loss - obj.km_cost * extra,
                 f"replacing {taken.site} (marginal value {_fmt(marginal)} workers) in "
                 f"{vehicle.id}'s day {day} {slot} ({extra:+.1f} km)",
             )
         )
+    return _Options(moves, smallest, blocked)
+
+
+def _outranked_text(
+    scenario: Scenario,
+    travel: TravelTable,
+    plan: set[SessionKey],
+    site: Site,
+    candidates: list[tuple[Vehicle, int, str]],
+) -> str:
+    options = _options(scenario, travel, plan, site, candidates)
+    moves, smallest, blocked = options.moves, options.smallest, options.blocked
     parts: list[str] = []
     if smallest is not None:
         marginal, taken = smallest

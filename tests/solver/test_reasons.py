@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from solver.reasons import Unserved, unserved_reasons
+from pathlib import Path
+
+import pytest
+
+from solver.check import check_plan
+from solver.evaluate import evaluate
+from solver.hand import hand_rotation
+from solver.load import load_scenario_file
+from solver.reasons import Unserved, best_move, unserved_reasons
+from solver.travel import TravelTable
 from tests.solver.tiny import ref, scenario, site, sk, vehicle
 
 LUNCH_ONLY = [{"id": "lunch", "start": "11:30", "end": "13:30"}]
@@ -122,3 +131,28 @@ def test_a_plan_that_leaves_value_on_the_table_says_so() -> None:
     text = reason_of("A", unserved_reasons(s, []))
     assert text.startswith("not chosen, though it fits")
     assert "would raise the objective by 80" in text
+
+
+def test_stated_moves_are_true_on_the_hand_rotation() -> None:
+    """Every best single change quoted for taishang-week's hand rotation is feasible and
+    changes the objective by exactly the gain it states."""
+    s = load_scenario_file(
+        Path(__file__).resolve().parents[3] / "shared/scenarios/taishang-week.json"
+    )
+    table = TravelTable.build(s)
+    plan = hand_rotation(s, table)
+    base = evaluate(s, plan, table).objective
+    unserved = unserved_reasons(s, plan, table)
+    assert len(unserved) >= 5
+    checked = 0
+    for u in unserved:
+        move = best_move(s, plan, u.site, table)
+        if move is None:
+            continue
+        moved = move.apply(plan)
+        assert check_plan(s, moved, table) == []
+        assert evaluate(s, moved, table).objective - base == pytest.approx(move.gain, abs=1e-6)
+        word = "raise" if move.gain > 0 else "lower"
+        assert f"would {word} the objective by" in u.reason
+        checked += 1
+    assert checked == len(unserved)
