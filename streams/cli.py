@@ -58,6 +58,29 @@ def _kafka_app() -> typer.Typer:
     return kafka
 
 
+def run_worker() -> None:
+    """Run the stream processors until SIGTERM/SIGINT (Faust worker)."""
+    import faust
+
+    from streams.app import create_app
+    from streams.config import StreamsSettings
+
+    settings = StreamsSettings()
+    app = create_app(settings)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level.lower(),
+        override_logging=False,
+        redirect_stdouts=False,
+    )
+    worker.execute_from_commandline()
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
     app.add_typer(_kafka_app(), name="kafka")
+
+    @app.command("worker")
+    def worker() -> None:
+        """The stream processors: ingest, change detection, planning, publishing."""
+        run_worker()

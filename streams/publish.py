@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from fleet import events
 from rvrota.settings import Settings
+from streams.config import Topics
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,16 @@ log = logging.getLogger(__name__)
 class EventPublisher:
     """Sends the contract's events; every send waits for the broker's acknowledgement."""
 
-    def __init__(self, bootstrap: str, *, linger_ms: int = 0, **producer_options: Any) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        topics: Topics | None = None,
+        linger_ms: int = 0,
+        **producer_options: Any,
+    ) -> None:
         self.bootstrap = bootstrap
+        self.topics = topics if topics is not None else Topics.with_prefix("")
         self._options: dict[str, Any] = {
             "bootstrap_servers": bootstrap,
             "acks": "all",
@@ -70,21 +79,24 @@ class EventPublisher:
         await self.producer.send_and_wait(topic, value, key=key)
 
     async def send_headcount(self, event: events.HeadcountEvent) -> None:
-        await self.send(events.HEADCOUNTS_TOPIC, event.to_bytes(), key=event.key)
+        await self.send(self.topics.headcounts, event.to_bytes(), key=event.key)
 
     async def send_vehicle_status(self, event: events.VehicleStatusEvent) -> None:
-        await self.send(events.VEHICLE_STATUS_TOPIC, event.to_bytes(), key=event.key)
+        await self.send(self.topics.vehicle_status, event.to_bytes(), key=event.key)
 
     async def send_plan_request(self, request: events.PlanRequest) -> None:
-        await self.send(events.PLAN_REQUESTS_TOPIC, request.to_bytes(), key=request.region.encode())
+        await self.send(self.topics.plan_requests, request.to_bytes(), key=request.region.encode())
 
     async def send_plan(self, plan: dict[str, Any], region: str, week: str, version: int) -> None:
         value = events.plan_message(plan, region, week, version)
-        await self.send(events.PLANS_TOPIC, value, key=region.encode())
+        await self.send(self.topics.plans, value, key=region.encode())
+
+    async def send_dead_letter(self, letter: events.DeadLetter, key: bytes | None) -> None:
+        await self.send(self.topics.dead_letters, letter.to_bytes(), key=key)
 
     async def send_assignment(self, assignment: events.VehicleAssignment) -> None:
         await self.send(
-            events.VEHICLE_ASSIGNMENTS_TOPIC,
+            self.topics.vehicle_assignments,
             assignment.to_bytes(),
             key=assignment.vehicle_id.encode(),
         )
@@ -92,4 +104,7 @@ class EventPublisher:
 
 def create_publisher(settings: Settings, **producer_options: Any) -> EventPublisher:
     """A publisher for the configured cluster (``RVROTA_KAFKA_BOOTSTRAP``); not yet started."""
-    return EventPublisher(settings.kafka_bootstrap, **producer_options)
+    prefix = str(getattr(settings, "topic_prefix", ""))
+    return EventPublisher(
+        settings.kafka_bootstrap, topics=Topics.with_prefix(prefix), **producer_options
+    )

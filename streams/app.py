@@ -1,0 +1,504 @@
+"""The Faust app of the stream worker: topics, tables and agents, built by ``create_app``.
+
+Agents (each with concurrency 1, faust-streaming #606):
+
+- ``ingest_headcounts`` / ``ingest_vehicle_statuses``: raw events in batches; each one is
+  validated (``fleet.events``), bad ones go to the dead-letter topic with their original
+  bytes, source topic, partition, offset and a reason naming the field; accepted ones are
+  persisted in one transaction per batch (idempotent per event id), the newest report per
+  site/vehicle goes into a table, and material changes ask for a plan.
+- ``plan_regions``: plan requests coalesced per region and week over
+  ``plan_coalesce_seconds``; the scenario is built from live state, solved in a thread,
+  stored in one transaction, published to ``rvrota.plans`` (unless held for approval)
+  with each vehicle's changes on ``rvrota.vehicle-assignments``.
+- a timer (leader only) makes sure every region has plans for this week and the next.
+
+The database is the source of truth; tables are caches of it that agents refill from it.
+Events are acknowledged only after their batch took effect (at-least-once delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import faust
+import mode
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from fleet import events
+from fleet.db import make_engine, session_scope
+from rvrota.clock import Clock, clock_from_settings
+from rvrota.metrics import ServiceMetrics, create_metrics
+from streams import ingest, records, rules
+from streams.config import StreamsSettings, Topics
+from streams.health import HealthServer, build_health_app
+from streams.planner import PlanningFailed, plan_week
+from streams.publish import EventPublisher
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DB_RETRY_SECONDS = 1.0
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    """``host1:9092,host2:9092`` -> Faust broker URLs."""
+    return [f"kafka://{part.strip()}" for part in bootstrap.split(",") if part.strip()]
+
+
+@dataclass
+class Worker:
+    """Everything the agents share; built by ``create_app``, started with the app."""
+
+    settings: StreamsSettings
+    topics: Topics
+    clock: Clock
+    engine: Engine
+    metrics: ServiceMetrics
+    publisher: EventPublisher
+    db_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="rvrota-db")
+    )
+    plan_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="rvrota-plan")
+    )
+    stopping: bool = False
+
+    async def in_thread(self, pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn)
+
+    async def db(self, fn: Callable[[], T], what: str) -> T:
+        """Run database work in a thread; retry until it succeeds (never drop a batch)."""
+        attempt = 0
+        while True:
+            try:
+                return await self.in_thread(self.db_pool, fn)
+            except Exception:
+                attempt += 1
+                if self.stopping:
+                    raise
+                log.exception("%s failed (attempt %d); retrying", what, attempt)
+                await asyncio.sleep(min(DB_RETRY_SECONDS * attempt, 10.0))
+
+    async def dead_letter(
+        self,
+        message: Any,
+        error: events.EventRejected,
+    ) -> None:
+        letter = events.DeadLetter.of(
+            message.value,
+            message.key,
+            message.topic,
+            message.partition,
+            message.offset,
+            error,
+            self.clock.now(),
+        )
+        await self.publisher.send_dead_letter(letter, key=message.key)
+        self.metrics.events_dead_lettered.labels(topic=message.topic, field=error.field).inc()
+        log.info(
+            "dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error
+        )
+
+    async def request_plans(self, requests: Sequence[events.PlanRequest]) -> None:
+        for request in requests:
+            await self.publisher.send_plan_request(request)
+            log.info("plan requested: %s %s (%s)", request.region, request.week, request.reason)
+
+    async def ready_problems(self) -> dict[str, str]:
+        problems: dict[str, str] = {}
+
+        def ping() -> None:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(self.in_thread(self.db_pool, ping), 5)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            problems["database"] = f"{type(exc).__name__}: {exc}"
+        try:
+            producer = self.publisher.producer
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), 5)
+        except Exception as exc:  # noqa: BLE001
+            problems["broker"] = f"{type(exc).__name__}: {exc}"
+        return problems
+
+
+# --- batch handlers (the agents' bodies) -----------------------------------------------
+
+
+async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT], table: Any) -> None:
+    settings = worker.settings
+    now = worker.clock.now()
+    parsed: list[tuple[Any, events.HeadcountEvent]] = []
+    for event in batch:
+        message = event.message
+        try:
+            parsed.append(
+                (
+                    message,
+                    events.parse_headcount_event(
+                        message.value or b"",
+                        now,
+                        max_future_seconds=settings.event_max_future_seconds,
+                        max_bytes=settings.event_max_bytes,
+                    ),
+                )
+            )
+        except events.EventRejected as exc:
+            await worker.dead_letter(message, exc)
+    if not parsed:
+        return
+    items = [item for _, item in parsed]
+
+    def work() -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
+        with session_scope(worker.engine) as db:
+            result = ingest.persist_headcounts(db, items, now)
+        with session_scope(worker.engine) as db:
+            requests = ingest.headcount_plan_requests(
+                db,
+                result.latest,
+                result.site_regions,
+                now,
+                min_fraction=settings.change_min_fraction,
+                min_workers=settings.change_min_workers,
+            )
+        return result, requests
+
+    result, requests = await worker.db(work, "persisting headcounts")
+    for index, error in result.rejected:
+        await worker.dead_letter(parsed[index][0], error)
+    accepted = len(items) - len(result.rejected)
+    worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
+    for site_id, obs in result.latest.items():
+        held = table.get(site_id)
+        current = (
+            rules.Observation(held.count, datetime.fromisoformat(held.observed_at), held.event_id)
+            if held is not None
+            else None
+        )
+        if current != obs:
+            table[site_id] = records.CurrentHeadcount(
+                count=obs.count, observed_at=obs.observed_at.isoformat(), event_id=obs.event_id
+            )
+    await worker.request_plans(_dedupe(requests))
+
+
+async def handle_vehicle_statuses(
+    worker: Worker, batch: Sequence[faust.EventT], table: Any
+) -> None:
+    settings = worker.settings
+    now = worker.clock.now()
+    parsed: list[tuple[Any, events.VehicleStatusEvent]] = []
+    for event in batch:
+        message = event.message
+        try:
+            parsed.append(
+                (
+                    message,
+                    events.parse_vehicle_status_event(
+                        message.value or b"",
+                        now,
+                        max_future_seconds=settings.event_max_future_seconds,
+                        max_bytes=settings.event_max_bytes,
+                    ),
+                )
+            )
+        except events.EventRejected as exc:
+            await worker.dead_letter(message, exc)
+    if not parsed:
+        return
+    items = [item for _, item in parsed]
+
+    def work() -> tuple[ingest.StatusBatch, list[events.PlanRequest]]:
+        with session_scope(worker.engine) as db:
+            result = ingest.persist_vehicle_statuses(db, items, now, now)
+        causes = {e.vehicle_id: e.event_id for e in result.new}
+        with session_scope(worker.engine) as db:
+            requests = ingest.vehicle_plan_requests(
+                db, result.views, result.vehicle_regions, causes, now
+            )
+        return result, requests
+
+    result, requests = await worker.db(work, "persisting vehicle statuses")
+    for index, error in result.rejected:
+        await worker.dead_letter(parsed[index][0], error)
+    accepted = len(items) - len(result.rejected)
+    worker.metrics.events_accepted.labels(topic=worker.topics.vehicle_status).inc(accepted)
+    for vehicle_id, view in result.views.items():
+        newest = max(
+            (e for e in result.new if e.vehicle_id == vehicle_id),
+            key=lambda e: (e.observed_at, e.event_id),
+        )
+        table[vehicle_id] = records.CurrentStatus(
+            status=view.status,
+            observed_at=newest.observed_at.isoformat(),
+            event_id=newest.event_id,
+            lat=newest.lat,
+            lon=newest.lon,
+            unavailable_from=view.unavailable_from.isoformat() if view.unavailable_from else None,
+            unavailable_until=(
+                view.unavailable_until.isoformat() if view.unavailable_until else None
+            ),
+        )
+    await worker.request_plans(_dedupe(requests))
+
+
+def _dedupe(requests: Sequence[events.PlanRequest]) -> list[events.PlanRequest]:
+    seen: dict[tuple[str, str, str], events.PlanRequest] = {}
+    for request in requests:
+        seen.setdefault((request.region, request.week, request.reason), request)
+    return list(seen.values())
+
+
+async def handle_plan_requests(worker: Worker, batch: Sequence[faust.EventT]) -> None:
+    received = time.monotonic()
+    requests: list[events.PlanRequest] = []
+    for event in batch:
+        message = event.message
+        try:
+            requests.append(events.PlanRequest.model_validate_json(message.value or b""))
+        except ValueError as exc:
+            await worker.dead_letter(message, events.EventRejected("payload", str(exc)[:300]))
+    for job in rules.coalesce(requests):
+        await run_plan_job(worker, job, [r for r in requests if r.region == job.region], received)
+
+
+async def run_plan_job(
+    worker: Worker, job: rules.PlanJob, requests: Sequence[events.PlanRequest], received: float
+) -> None:
+    settings = worker.settings
+    now = worker.clock.now()
+    max_age = timedelta(hours=settings.next_week_max_age_hours)
+
+    def still_needed() -> bool:
+        from fleet.plans import latest_plan
+
+        with session_scope(worker.engine) as db:
+            newest = latest_plan(db, job.region, job.week)
+            if newest is None:
+                return True
+            mine = [r for r in requests if r.week == job.week]
+            if any(r.cause_event_id and r.requested_at > newest.created_at for r in mine):
+                return True
+            due = ingest.due_plan_requests(db, now, max_age)
+            return any(d.region == job.region and d.week == job.week for d in due)
+
+    if not await worker.db(still_needed, "checking plan requests"):
+        log.info("plan %s %s: already up to date (%s)", job.region, job.week, job.trigger)
+        return
+    hold = True if settings.hold_plans_for_approval else None
+    try:
+        run = await worker.in_thread(
+            worker.plan_pool,
+            lambda: plan_week(
+                worker.engine,
+                job.region,
+                job.week,
+                now,
+                time_limit=settings.plan_time_limit,
+                workers=settings.plan_workers,
+                trigger=job.trigger,
+                hold=hold,
+            ),
+        )
+    except PlanningFailed as exc:
+        log.error("planning failed: %s", exc)
+        return
+    except Exception:
+        log.exception("planning %s %s failed", job.region, job.week)
+        return
+    if run.published:
+        await worker.publisher.send_plan(run.plan, run.region, run.week, run.version)
+        for assignment in run.assignments:
+            await worker.publisher.send_assignment(assignment)
+    worker.metrics.plans_published.labels(region=run.region).inc()
+    worker.metrics.plan_latency.labels(region=run.region).observe(time.monotonic() - received)
+    if run.gap is not None:
+        worker.metrics.solver_gap.labels(region=run.region).set(run.gap)
+
+
+async def reconcile(worker: Worker) -> None:
+    """Sessions past their slot's end are done; regions get the plans they are missing."""
+    now = worker.clock.now()
+    max_age = timedelta(hours=worker.settings.next_week_max_age_hours)
+
+    def work() -> list[events.PlanRequest]:
+        with session_scope(worker.engine) as db:
+            done = ingest.finish_ended_sessions(db, now)
+            if done:
+                log.info("%d sessions done at their slot's end", done)
+            return ingest.due_plan_requests(db, now, max_age)
+
+    await worker.request_plans(await worker.db(work, "reconciling plans"))
+
+
+def update_lag(worker: Worker, app: faust.App) -> None:
+    consumer = app.consumer
+    for tp in consumer.assignment():
+        try:
+            highwater = consumer.highwater(tp)
+        except Exception:  # noqa: BLE001 - not yet known
+            continue
+        offsets: Any = getattr(consumer, "_read_offset", {})  # faust has no public getter
+        read = offsets.get(tp)
+        position = (read + 1) if read is not None else 0
+        if highwater is not None:
+            worker.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                max(0, highwater - position)
+            )
+
+
+# --- the app ---------------------------------------------------------------------------
+
+
+def create_app(
+    settings: StreamsSettings,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    metrics: ServiceMetrics | None = None,
+) -> faust.App:
+    """The worker's Faust app; nothing connects until the app is started."""
+    topics = Topics.with_prefix(settings.topic_prefix)
+    worker = Worker(
+        settings=settings,
+        topics=topics,
+        clock=clock or clock_from_settings(settings),
+        engine=engine or make_engine(settings.database_url),
+        metrics=metrics or create_metrics(),
+        publisher=EventPublisher(settings.kafka_bootstrap, topics=topics, linger_ms=5),
+    )
+    datadir = Path(tempfile.gettempdir()) / "rvrota-faust" / settings.worker_group
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.worker_group,
+        broker=broker_urls(settings.kafka_bootstrap),
+        store="memory://",
+        autodiscover=False,
+        datadir=str(datadir),
+        web_enabled=False,
+        topic_partitions=settings.kafka_partitions,
+        topic_replication_factor=settings.kafka_replication,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=1.0,
+        broker_rebalance_timeout=20.0,
+        stream_wait_empty=False,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    app.rvrota = worker  # type: ignore[attr-defined]
+
+    partitions = settings.kafka_partitions
+
+    def raw_topic(name: str) -> faust.TopicT:
+        return app.topic(
+            name, key_type=bytes, value_type=bytes, partitions=partitions, internal=True
+        )
+
+    headcounts = raw_topic(topics.headcounts)
+    statuses = raw_topic(topics.vehicle_status)
+    plan_requests = raw_topic(topics.plan_requests)
+    declared = [
+        app.topic(
+            topics.plans, value_type=records.PlanPublished, partitions=partitions, internal=True
+        ),
+        app.topic(
+            topics.vehicle_assignments,
+            value_type=records.VehicleAssigned,
+            partitions=partitions,
+            internal=True,
+        ),
+        app.topic(
+            topics.dead_letters,
+            value_type=records.DeadLettered,
+            partitions=partitions,
+            internal=True,
+        ),
+    ]
+
+    headcount_table = app.Table(
+        "site-headcount",
+        value_type=records.CurrentHeadcount,
+        partitions=partitions,
+        use_partitioner=True,
+        key_type=str,
+    )
+    status_table = app.Table(
+        "vehicle-status",
+        value_type=records.CurrentStatus,
+        partitions=partitions,
+        use_partitioner=True,
+        key_type=str,
+    )
+
+    batch_size, batch_wait = settings.ingest_batch_size, settings.ingest_batch_seconds
+
+    @app.agent(headcounts, concurrency=1, name="ingest-headcounts")
+    async def ingest_headcounts(stream: Any) -> None:
+        async for batch in stream.take_events(batch_size, within=batch_wait):
+            await handle_headcounts(worker, batch, headcount_table)
+
+    @app.agent(statuses, concurrency=1, name="ingest-vehicle-statuses")
+    async def ingest_vehicle_statuses(stream: Any) -> None:
+        async for batch in stream.take_events(batch_size, within=batch_wait):
+            await handle_vehicle_statuses(worker, batch, status_table)
+
+    @app.agent(plan_requests, concurrency=1, name="plan-regions")
+    async def plan_regions(stream: Any) -> None:
+        async for batch in stream.take_events(1000, within=settings.plan_coalesce_seconds):
+            await handle_plan_requests(worker, batch)
+
+    @app.timer(settings.reconcile_seconds, on_leader=True, name="reconcile-plans")
+    async def reconcile_plans() -> None:
+        await reconcile(worker)
+
+    @app.timer(5.0, name="consumer-lag")
+    async def consumer_lag() -> None:
+        update_lag(worker, app)
+
+    class WorkerServices(mode.Service):
+        """The publisher, the health server and the thread pools, started with the app."""
+
+        health: HealthServer | None = None
+
+        async def on_start(self) -> None:
+            await worker.publisher.start()
+            for topic in declared:
+                await topic.maybe_declare()
+            self.health = HealthServer(
+                build_health_app(worker.metrics, worker.ready_problems),
+                settings.api_host,
+                settings.worker_port,
+            )
+            await self.health.start()
+
+        async def on_stop(self) -> None:
+            worker.stopping = True
+            if self.health is not None:
+                await self.health.stop()
+            await worker.publisher.stop()
+            worker.db_pool.shutdown(wait=True)
+            worker.plan_pool.shutdown(wait=False, cancel_futures=True)
+
+    app.service(WorkerServices)
+    return app
+
+
+def worker_of(app: faust.App) -> Worker:
+    found: Worker = app.rvrota  # type: ignore[attr-defined]
+    return found

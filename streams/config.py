@@ -1,0 +1,62 @@
+"""Worker settings: the service's ``Settings`` plus the knobs only the stream worker reads.
+
+Each field is ``RVROTA_<NAME>`` in the environment, like every other setting. The
+topic names are the public contract (``fleet.events``); ``topic_prefix`` exists so
+that test runs and benchmarks sharing one broker do not read each other's events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import Field
+
+from fleet import events
+from rvrota.settings import Settings
+
+
+class StreamsSettings(Settings):
+    worker_group: str = Field("rvrota-worker", description="Kafka consumer group / Faust app id")
+    topic_prefix: str = Field("", description="prefix of every topic name (tests only)")
+    ingest_batch_size: int = Field(1000, ge=1, description="events persisted per transaction")
+    ingest_batch_seconds: float = Field(0.05, gt=0, description="longest wait to fill a batch")
+    reconcile_seconds: float = Field(
+        30.0, gt=0, description="real seconds between checks that every region has its plans"
+    )
+    next_week_max_age_hours: float = Field(
+        24.0, gt=0, description="re-plan the next week at least this often (service clock)"
+    )
+    plan_workers: int = Field(2, ge=1, description="solver threads per plan")
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The contract's topic names, with the optional prefix."""
+
+    headcounts: str
+    vehicle_status: str
+    plan_requests: str
+    plans: str
+    vehicle_assignments: str
+    dead_letters: str
+
+    @classmethod
+    def with_prefix(cls, prefix: str = "") -> Topics:
+        return cls(
+            headcounts=prefix + events.HEADCOUNTS_TOPIC,
+            vehicle_status=prefix + events.VEHICLE_STATUS_TOPIC,
+            plan_requests=prefix + events.PLAN_REQUESTS_TOPIC,
+            plans=prefix + events.PLANS_TOPIC,
+            vehicle_assignments=prefix + events.VEHICLE_ASSIGNMENTS_TOPIC,
+            dead_letters=prefix + events.DEAD_LETTERS_TOPIC,
+        )
+
+    def all(self) -> tuple[str, ...]:
+        return (
+            self.headcounts,
+            self.vehicle_status,
+            self.plan_requests,
+            self.plans,
+            self.vehicle_assignments,
+            self.dead_letters,
+        )

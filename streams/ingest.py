@@ -1,0 +1,337 @@
+"""Persisting accepted events and detecting the changes that ask for a new plan.
+
+Synchronous database work (the agents run it in a thread): one transaction per batch
+of events. Effects are idempotent per ``event_id`` (unique in the report tables), so a
+batch redelivered after a crash changes nothing twice. Change detection reads the
+state that is now in the database, not the events, so a redelivered batch asks again
+for any plan it asked for before (harmless: plan requests are coalesced).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+
+from fleet.db import DbSession
+from fleet.domain import SessionState, week_of, zone
+from fleet.events import EventRejected, HeadcountEvent, PlanRequest, VehicleStatusEvent
+from fleet.models import HeadcountReport, Plan, Region, Session, Site, Vehicle
+from fleet.plans import finish_session, latest_plan, plan_in_force, start_current_session
+from fleet.registry import UnknownReference, list_sites, list_vehicles
+from fleet.reports import latest_headcounts, record_vehicle_status
+from streams import rules
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "HeadcountBatch",
+    "StatusBatch",
+    "due_plan_requests",
+    "finish_ended_sessions",
+    "headcount_plan_requests",
+    "persist_headcounts",
+    "persist_vehicle_statuses",
+    "vehicle_plan_requests",
+]
+
+
+@dataclass
+class HeadcountBatch:
+    """What one batch of headcount events did."""
+
+    new: list[HeadcountEvent] = field(default_factory=list)
+    duplicates: int = 0
+    rejected: list[tuple[int, EventRejected]] = field(default_factory=list)
+    site_regions: dict[str, str] = field(default_factory=dict)
+    latest: dict[str, rules.Observation] = field(default_factory=dict)
+
+
+def _insert_ignoring_duplicates(db: DbSession, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert headcount rows; return the event ids that were new."""
+    if not rows:
+        return set()
+    table: Any = HeadcountReport.__table__  # type: ignore[attr-defined]
+    dialect = db.get_bind().dialect.name
+    insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert_fn(table).on_conflict_do_nothing().returning(table.c.event_id)
+    result = db.execute(stmt, rows)
+    return {str(row[0]) for row in result}
+
+
+def persist_headcounts(
+    db: DbSession, items: Sequence[HeadcountEvent], received_at: datetime
+) -> HeadcountBatch:
+    """Keep every headcount report of known sites; unknown sites are rejected by index."""
+    batch = HeadcountBatch()
+    site_ids = sorted({e.site_id for e in items})
+    known: dict[str, str] = {}
+    if site_ids:
+        query = select(Site.id, Site.region_id).where(col(Site.id).in_(site_ids))
+        known = {str(sid): str(region) for sid, region in db.exec(query)}
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, event in enumerate(items):
+        if event.site_id not in known:
+            batch.rejected.append((index, EventRejected("site_id", f"no site {event.site_id!r}")))
+            continue
+        if event.event_id in seen:
+            batch.duplicates += 1
+            continue
+        seen.add(event.event_id)
+        rows.append(
+            {
+                "event_id": event.event_id,
+                "site_id": event.site_id,
+                "count": event.count,
+                "observed_at": event.observed_at,
+                "source": event.source,
+                "shift": event.shift,
+                "received_at": received_at,
+            }
+        )
+    inserted = _insert_ignoring_duplicates(db, rows)
+    by_id = {e.event_id: e for e in items}
+    batch.new = [by_id[eid] for eid in (r["event_id"] for r in rows) if eid in inserted]
+    batch.duplicates += len(rows) - len(batch.new)
+    touched = sorted({e.site_id for e in items if e.site_id in known})
+    batch.site_regions = {s: known[s] for s in touched}
+    for site_id, report in latest_headcounts(db, touched).items():
+        batch.latest[site_id] = rules.Observation(report.count, report.observed_at, report.event_id)
+    return batch
+
+
+@dataclass
+class StatusBatch:
+    new: list[VehicleStatusEvent] = field(default_factory=list)
+    duplicates: int = 0
+    rejected: list[tuple[int, EventRejected]] = field(default_factory=list)
+    views: dict[str, rules.VehicleView] = field(default_factory=dict)
+    vehicle_regions: dict[str, str] = field(default_factory=dict)
+    sessions_started: int = 0
+    sessions_done: int = 0
+
+
+def persist_vehicle_statuses(
+    db: DbSession, items: Sequence[VehicleStatusEvent], received_at: datetime, now: datetime
+) -> StatusBatch:
+    """Keep every status report; the newest becomes the vehicle's status; drive sessions."""
+    batch = StatusBatch()
+    before: dict[str, str | None] = {}
+    for index, event in enumerate(items):
+        vehicle = db.get(Vehicle, event.vehicle_id)
+        if vehicle is None:
+            batch.rejected.append(
+                (index, EventRejected("vehicle_id", f"no vehicle {event.vehicle_id!r}"))
+            )
+            continue
+        before.setdefault(vehicle.id, vehicle.status)
+        try:
+            is_new = record_vehicle_status(
+                db,
+                event_id=event.event_id,
+                vehicle_id=event.vehicle_id,
+                status=event.status,
+                observed_at=event.observed_at,
+                received_at=received_at,
+                lat=event.lat,
+                lon=event.lon,
+                until=event.until,
+                note=event.note,
+            )
+        except UnknownReference as exc:
+            batch.rejected.append((index, EventRejected("vehicle_id", str(exc))))
+            continue
+        if not is_new:
+            batch.duplicates += 1
+            continue
+        batch.new.append(event)
+        batch.vehicle_regions[vehicle.id] = vehicle.region_id
+        if event.status == "on_site":
+            if start_current_session(db, event.vehicle_id, event.observed_at) is not None:
+                batch.sessions_started += 1
+        elif (
+            event.status == "en_route"
+            and finish_session(db, event.vehicle_id, event.observed_at) is not None
+        ):
+            batch.sessions_done += 1
+    for vehicle_id in batch.vehicle_regions:
+        vehicle = db.get(Vehicle, vehicle_id)
+        if vehicle is None:  # pragma: no cover - checked above
+            continue
+        sessions = db.exec(
+            select(Session.start, Session.end).where(
+                Session.vehicle_id == vehicle_id,
+                col(Session.in_force).is_(True),
+                col(Session.state).in_([SessionState.PLANNED.value, SessionState.CONFIRMED.value]),
+                col(Session.start) > now,
+            )
+        ).all()
+        batch.views[vehicle_id] = rules.VehicleView(
+            vehicle_id=vehicle_id,
+            status=vehicle.status,
+            unavailable_from=vehicle.unavailable_from,
+            unavailable_until=vehicle.unavailable_until,
+            previous_status=before.get(vehicle_id),
+            future_session_starts=[(s, e) for s, e in sessions],
+        )
+    return batch
+
+
+# --- change detection -------------------------------------------------------------------
+
+
+def _weeks(region: Region, now: datetime) -> tuple[str, str]:
+    today = now.astimezone(zone(region.timezone)).date()
+    return rules.planning_weeks(today, region.week_start_weekday)
+
+
+def _plan_headcounts(plan: Plan) -> dict[str, int]:
+    sites = (plan.scenario or {}).get("sites", [])
+    return {str(s["id"]): int(s["headcount"]) for s in sites if "headcount" in s}
+
+
+def headcount_plan_requests(
+    db: DbSession,
+    latest: dict[str, rules.Observation],
+    site_regions: dict[str, str],
+    now: datetime,
+    *,
+    min_fraction: float,
+    min_workers: int,
+) -> list[PlanRequest]:
+    """Requests for every (region, week) whose plan in force used a materially different count."""
+    requests: list[PlanRequest] = []
+    by_region: dict[str, list[str]] = {}
+    for site_id, region_of_site in site_regions.items():
+        by_region.setdefault(region_of_site, []).append(site_id)
+    for region_id, site_ids in sorted(by_region.items()):
+        region_row = db.get(Region, region_id)
+        if region_row is None:
+            continue
+        for week in _weeks(region_row, now):
+            plan = plan_in_force(db, region_id, week)
+            if plan is None:
+                continue
+            used = _plan_headcounts(plan)
+            for site_id in sorted(site_ids):
+                obs = latest.get(site_id)
+                if obs is None:
+                    continue
+                if rules.headcount_change_is_material(
+                    used.get(site_id), obs.count, min_fraction, min_workers
+                ):
+                    requests.append(
+                        PlanRequest(
+                            region=region_id,
+                            week=week,
+                            reason=rules.headcount_reason(site_id, used.get(site_id), obs.count),
+                            requested_at=now,
+                            cause_event_id=obs.event_id,
+                        )
+                    )
+    return requests
+
+
+def vehicle_plan_requests(
+    db: DbSession,
+    views: dict[str, rules.VehicleView],
+    vehicle_regions: dict[str, str],
+    causes: dict[str, str],
+    now: datetime,
+) -> list[PlanRequest]:
+    """Requests for the weeks of the regions whose vehicles' status asks for a new plan."""
+    requests: list[PlanRequest] = []
+    for vehicle_id, view in sorted(views.items()):
+        reason = rules.vehicle_change_reason(view, now)
+        if reason is None:
+            continue
+        region = db.get(Region, vehicle_regions[vehicle_id])
+        if region is None:
+            continue
+        for week in _weeks(region, now):
+            if latest_plan(db, region.id, week) is None:
+                continue
+            requests.append(
+                PlanRequest(
+                    region=region.id,
+                    week=week,
+                    reason=reason,
+                    requested_at=now,
+                    cause_event_id=causes.get(vehicle_id),
+                )
+            )
+    return requests
+
+
+def due_plan_requests(
+    db: DbSession, now: datetime, next_week_max_age: timedelta
+) -> list[PlanRequest]:
+    """What the daily timer asks for: every region keeps a plan for this week and the next.
+
+    The current week is planned when it has no plan, or when a site or vehicle was added
+    since its plan in force; the next week when it has none or its newest is too old.
+    """
+    requests: list[PlanRequest] = []
+    for region in db.exec(select(Region).order_by(Region.id)):
+        current, following = _weeks(region, now)
+        for week in (current, following):
+            newest = latest_plan(db, region.id, week)
+            reason: str | None = None
+            if newest is None:
+                reason = f"no plan for {week}"
+            elif week == following and rules.next_week_due(
+                newest.created_at, now, next_week_max_age
+            ):
+                reason = f"daily plan for {week}"
+            else:
+                reason = _added_reason(db, region.id, newest)
+            if reason is not None:
+                requests.append(
+                    PlanRequest(region=region.id, week=week, reason=reason, requested_at=now)
+                )
+    return requests
+
+
+def _added_reason(db: DbSession, region_id: str, plan: Plan) -> str | None:
+    scenario = plan.scenario or {}
+    planned_sites = {str(s["id"]) for s in scenario.get("sites", [])}
+    planned_vehicles = {str(v["id"]) for v in scenario.get("vehicles", [])}
+    if not scenario:
+        return None
+    new_sites = sorted({s.id for s in list_sites(db, region_id)} - planned_sites)
+    new_vehicles = sorted({v.id for v in list_vehicles(db, region_id)} - planned_vehicles)
+    if new_sites:
+        return f"site added: {', '.join(new_sites[:5])}"
+    if new_vehicles:
+        return f"vehicle added: {', '.join(new_vehicles[:5])}"
+    return None
+
+
+def finish_ended_sessions(db: DbSession, now: datetime) -> int:
+    """Sessions still in progress after their slot's end are done at the slot's end."""
+    query = select(Session).where(
+        Session.state == SessionState.IN_PROGRESS.value, col(Session.end) <= now
+    )
+    count = 0
+    for session in db.exec(query):
+        session.state = SessionState.DONE.value
+        session.finished_at = session.end
+        db.add(session)
+        count += 1
+    db.flush()
+    return count
+
+
+def regions_of(requests: Iterable[PlanRequest]) -> list[str]:
+    return sorted({r.region for r in requests})
+
+
+def week_now(region: Region, now: datetime) -> str:
+    return week_of(now.astimezone(zone(region.timezone)).date(), region.week_start_weekday)

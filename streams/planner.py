@@ -1,0 +1,116 @@
+"""Planning one region's week from live state (synchronous; the planner agent runs it in a thread).
+
+1. One transaction builds the scenario (``fleet.scenario_io.build_scenario``): the past
+   frozen, fixed sessions pinned, future sessions of vehicles now unavailable cancelled,
+   the plan in force as ``previous``; it commits those cancellations.
+2. The solver runs outside any transaction (``solver.service.make_plan``).
+3. One transaction stores the plan and its sessions (``fleet.scenario_io.store_plan``),
+   publishing it at once unless the region holds plans for approval.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from fleet.db import session_scope
+from fleet.events import VehicleAssignment
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PlanRun:
+    """A stored plan version and what to publish about it."""
+
+    region: str
+    week: str
+    version: int
+    published: bool
+    plan: dict[str, Any]
+    assignments: list[VehicleAssignment] = field(default_factory=list)
+    solve_seconds: float = 0.0
+    total_seconds: float = 0.0
+    gap: float | None = None
+
+
+class PlanningFailed(RuntimeError):
+    """The region's week could not be planned (invalid live state or impossible pins)."""
+
+
+def plan_week(
+    engine: Engine,
+    region: str,
+    week: str,
+    now: datetime,
+    *,
+    time_limit: float,
+    workers: int = 2,
+    trigger: str = "",
+    hold: bool | None = None,
+) -> PlanRun:
+    """Build, solve, store. Raises ``PlanningFailed`` naming what is wrong."""
+    from fleet.scenario_io import build_scenario, store_plan
+    from solver.load import ScenarioError, parse_scenario
+    from solver.service import PinConflict, PlanOptions, make_plan
+
+    started = time.perf_counter()
+    with session_scope(engine) as db:
+        document = build_scenario(db, region, week, now)
+    try:
+        scenario = parse_scenario(document)
+    except ScenarioError as exc:
+        raise PlanningFailed(f"{region} {week}: live state is not a valid scenario: {exc}") from exc
+    solve_started = time.perf_counter()
+    try:
+        plan = make_plan(scenario, PlanOptions(time_limit=time_limit, workers=workers))
+    except PinConflict as exc:
+        raise PlanningFailed(f"{region} {week}: {exc}") from exc
+    solve_seconds = time.perf_counter() - solve_started
+    with session_scope(engine) as db:
+        outcome = store_plan(
+            db, region, week, plan, now, trigger=trigger, scenario=document, hold=hold
+        )
+        version = outcome.plan.version
+        assignments = [
+            VehicleAssignment(
+                vehicle_id=vehicle,
+                region=region,
+                week=week,
+                version=version,
+                added=change.added,
+                removed=change.removed,
+            )
+            for vehicle, change in sorted(outcome.assignments.items())
+        ]
+        published = outcome.published
+    stats = plan.get("stats")
+    gap = stats.get("gap") if isinstance(stats, dict) else None
+    run = PlanRun(
+        region=region,
+        week=week,
+        version=version,
+        published=published,
+        plan=plan,
+        assignments=assignments,
+        solve_seconds=solve_seconds,
+        total_seconds=time.perf_counter() - started,
+        gap=float(gap) if isinstance(gap, int | float) else None,
+    )
+    log.info(
+        "planned %s %s v%d (%s) in %.2f s, solver %.2f s, %d vehicles changed: %s",
+        region,
+        week,
+        version,
+        "published" if published else "held",
+        run.total_seconds,
+        solve_seconds,
+        len(assignments),
+        trigger,
+    )
+    return run

@@ -1,0 +1,103 @@
+"""Faust records: the typed values of each topic, as the worker declares them.
+
+The two ingest topics and the plan requests are consumed as raw bytes and parsed
+with the contract's own models (``fleet.events``), so that anything undecodable is
+dead-lettered with its original bytes instead of failing inside Faust's
+deserialiser. The records below declare the value types of every topic; the table
+records are what the worker's tables hold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+
+class HeadcountReported(faust.Record, serializer="json"):
+    """``rvrota.site-headcounts`` (key: site_id)."""
+
+    event_id: str
+    site_id: str
+    count: int
+    observed_at: str
+    source: str | None = None
+    shift: str | None = None
+
+
+class VehicleStatusReported(faust.Record, serializer="json"):
+    """``rvrota.vehicle-status`` (key: vehicle_id)."""
+
+    event_id: str
+    vehicle_id: str
+    status: str
+    observed_at: str
+    lat: float | None = None
+    lon: float | None = None
+    until: str | None = None
+    note: str | None = None
+
+
+class PlanRequested(faust.Record, serializer="json"):
+    """``rvrota.plan-requests`` (key: region)."""
+
+    region: str
+    week: str
+    reason: str
+    requested_at: str
+    cause_event_id: str | None = None
+
+
+class PlanPublished(faust.Record, serializer="json"):
+    """``rvrota.plans`` (key: region): the plan format plus region, week and version."""
+
+    region: str
+    week: str
+    version: int
+    sessions: list[dict[str, Any]]
+    unserved: list[dict[str, Any]]
+    stats: dict[str, Any]
+
+
+class VehicleAssigned(faust.Record, serializer="json"):
+    """``rvrota.vehicle-assignments`` (key: vehicle_id)."""
+
+    vehicle_id: str
+    region: str
+    week: str
+    version: int
+    added: list[dict[str, Any]]
+    removed: list[dict[str, Any]]
+
+
+class DeadLettered(faust.Record, serializer="json"):
+    """``rvrota.dead-letters`` (key: the original key)."""
+
+    original: str
+    topic: str
+    partition: int
+    offset: int
+    field: str
+    reason: str
+    rejected_at: str
+    key: str | None = None
+
+
+class CurrentHeadcount(faust.Record, serializer="json"):
+    """Table ``site-headcount``: a site's newest headcount (newest observed_at wins)."""
+
+    count: int
+    observed_at: str
+    event_id: str
+
+
+class CurrentStatus(faust.Record, serializer="json"):
+    """Table ``vehicle-status``: a vehicle's current status, position and window out of service."""
+
+    status: str
+    observed_at: str
+    event_id: str
+    lat: float | None = None
+    lon: float | None = None
+    unavailable_from: str | None = None
+    unavailable_until: str | None = None
