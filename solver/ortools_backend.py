@@ -195,7 +195,7 @@ def solve_master_mip(
 ) -> MipOutcome:
     """Choose at most one column per vehicle-day with CP-SAT (integer day-pattern model).
 
-    With ``seed`` the search is deterministic: interleaved workers, the given random
+    With ``seed`` the search is deterministic: one search thread, the given random
     seed and a deterministic-time limit (``time_limit`` units) instead of wall time.
     ``on_solution(objective, elapsed)`` is called for each improving solution.
     """
@@ -268,13 +268,14 @@ def solve_master_mip(
 
     solver = cp_model.CpSolver()
     prm = solver.parameters
-    prm.num_workers = max(1, workers)
     if seed is not None:
+        # one search thread: reproducible, and stronger here than interleaved workers
+        prm.num_workers = 1
         prm.random_seed = seed
-        prm.interleave_search = True
         prm.max_deterministic_time = max(0.01, time_limit)
         prm.max_time_in_seconds = max(10.0, 20.0 * time_limit)
     else:
+        prm.num_workers = max(1, workers)
         prm.max_time_in_seconds = max(0.01, time_limit)
     started = time.monotonic()
 
