@@ -15,6 +15,7 @@ from solver.evaluate import evaluate
 from solver.hand import hand_rotation
 from solver.load import parse_scenario
 from solver.planfile import parse_plan
+from solver.reasons import best_move
 from solver.scenario import Scenario
 from solver.service import PinConflict, PlanOptions, make_plan
 from tests.solver.tiny import random_documents
@@ -80,6 +81,15 @@ def test_planner_plans_are_feasible_and_self_consistent(
     unserved = plan["unserved"]
     assert [u["site"] for u in unserved] == [s.id for s in scenario.sites if s.id not in served]
     assert all(u["reason"] for u in unserved)
+    for u in unserved:  # a quoted single change is feasible and worth exactly what it says
+        move = best_move(scenario, sessions, u["site"])
+        if move is not None:
+            moved = move.apply(sessions)
+            assert check_plan(scenario, moved) == []
+            gain = evaluate(scenario, moved).objective - stats.objective
+            assert gain == pytest.approx(move.gain, abs=EPS)
+        if u["reason"].startswith("closed on every day"):
+            assert scenario.site_by_id[u["site"]].closed_days >= set(range(scenario.days))
 
 
 @settings(max_examples=5, deadline=None, derandomize=True)
