@@ -83,6 +83,10 @@ def plan(
     except ScenarioError as exc:
         typer.echo(f"invalid scenario {scenario}: {exc}", err=True)
         raise typer.Exit(EXIT_INVALID) from exc
+    for target in (output, plot):
+        if target is not None and not target.resolve().parent.is_dir():
+            typer.echo(f"cannot write {target}: its directory does not exist", err=True)
+            raise typer.Exit(EXIT_WRITE)
     started = time.perf_counter()
 
     def report(progress: Any) -> None:

@@ -128,3 +128,22 @@ def test_console_script_end_to_end_with_plot(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text(encoding="utf-8"))["format"] == "rvrota.plan/1"
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unwritable_output_exits_1_without_leftovers(tmp_path: Path) -> None:
+    """An output directory that does not exist: exit 1 with the reason, nothing written."""
+    scenario_path = write(tmp_path, document())
+    result = run(str(scenario_path), "-o", str(tmp_path / "missing" / "plan.json"), "--seed", "1")
+    assert result.exit_code == 1 and "cannot write" in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["scenario.json"]
+
+
+def test_plot_of_an_empty_week(tmp_path: Path) -> None:
+    """No vehicles: the plan is empty and the picture is still drawn."""
+    scenario_path = write(tmp_path, document(vehicles=[]))
+    picture = tmp_path / "week.png"
+    out = tmp_path / "plan.json"
+    result = run(str(scenario_path), "-o", str(out), "--seed", "1", "--plot", str(picture))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["sessions"] == []
+    assert picture.read_bytes()[:4] == b"\x89PNG"
