@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
@@ -325,23 +325,6 @@ def _rvrota_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "rvrota", *args]
 
 
-def _run_cli(args: Sequence[str], env: dict[str, str], stdin: str | None = None) -> str:
-    result = subprocess.run(
-        _rvrota_command(*args),
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise DemoError(
-            f"`rvrota {' '.join(args)}` failed ({result.returncode}):\n"
-            f"{result.stdout}{result.stderr}".strip()
-        )
-    return result.stdout
-
-
 def _child_env(settings: Settings, run: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(run)
@@ -361,13 +344,34 @@ def _demo_users(scenario: dict[str, Any], script: WeekScript) -> dict[str, Crede
     }
 
 
-def _user_args(user: Credentials) -> list[str]:
-    args = ["users", "add", user.name, "--role", user.role]
-    if user.role == "site_manager":
-        args += ["--site", user.binding]
-    elif user.role == "driver":
-        args += ["--vehicle", user.binding]
-    return args
+def load_database(
+    url: str, scenario: dict[str, Any], region: str, users: Iterable[Credentials]
+) -> None:
+    """Migrate the database, import the scenario and create the users, in one transaction."""
+    from fleet.db import make_engine, session_scope
+    from fleet.domain import DomainError
+    from fleet.migrate import upgrade
+    from fleet.scenario_io import import_scenario
+    from fleet.users import create_user
+
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as db:
+            import_scenario(db, scenario, region)
+            for user in users:
+                create_user(
+                    db,
+                    user.name,
+                    user.role,
+                    user.password,
+                    sites=[user.binding] if user.role == "site_manager" else [],
+                    vehicle=user.binding if user.role == "driver" else None,
+                )
+    except DomainError as exc:
+        raise DemoError(f"loading the demo data failed: {exc}") from exc
+    finally:
+        engine.dispose()
 
 
 def prepare(options: DemoOptions, settings: Settings, echo: Echo) -> DemoRun:
@@ -431,13 +435,13 @@ def prepare(options: DemoOptions, settings: Settings, echo: Echo) -> DemoRun:
             "RVROTA_DATABASE_URL": database_url,
             "RVROTA_KAFKA_BOOTSTRAP": bootstrap,
         }
-        setup_env = _child_env(settings, base_env)
         echo(f"database: {database_url}")
-        _run_cli(["db", "upgrade"], setup_env)
-        _run_cli(["import", str(options.scenario), "--region", options.region], setup_env)
-        echo(f"imported {options.scenario.name} into region {options.region!r}")
-        for user in run.users.values():
-            _run_cli(_user_args(user), setup_env, stdin=f"{user.password}\n{user.password}\n")
+        load_database(database_url, scenario, options.region, run.users.values())
+        echo(
+            f"imported {options.scenario.name} into region {options.region!r}: "
+            f"{len(scenario['sites'])} sites, {len(scenario['vehicles'])} vehicles; "
+            f"{len(run.users)} users"
+        )
 
         anchor = time.time()
         run.clock = SimulatedClock(script.clock_start, options.speed, anchor)
@@ -718,6 +722,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def run_demo(options: DemoOptions, settings: Settings, echo: Echo) -> int:
     """The whole demo; returns the exit code."""
+    for noisy in ("httpx", "alembic", "aiokafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     with _sigterm_as_interrupt():
         try:
             run = prepare(options, settings, echo)

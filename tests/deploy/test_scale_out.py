@@ -115,13 +115,6 @@ class Worker:
                 out.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
         return out
 
-    def assigned(self, topic: str) -> set[int]:
-        return {
-            int(labels["partition"])
-            for labels, _ in self.metrics().get("rvrota_consumer_lag", [])
-            if labels.get("topic") == topic
-        }
-
     def planned_regions(self) -> set[str]:
         return {
             labels["region"]
@@ -216,6 +209,35 @@ def cluster(kafka_bootstrap: str, postgres_url: str, tmp_path: Path) -> Iterator
 
 
 # --- Kafka and database probes ------------------------------------------------
+
+
+async def _group_assignment(bootstrap: str, group: str, topic: str) -> list[set[int]] | None:
+    """Partitions of ``topic`` held by each member of a stable consumer group, as the
+    broker's group coordinator reports them (None while the group rebalances)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        responses = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    members: list[set[int]] = []
+    for response in responses:
+        for described in response.to_object()["groups"]:
+            if described["group"] != group:
+                continue
+            if described["state"] != "Stable":
+                return None
+            for member in described["members"]:
+                assignment = ConsumerProtocolMemberAssignment.decode(member["member_assignment"])
+                held: set[int] = set()
+                for assigned_topic, partitions in assignment.assignment:
+                    if assigned_topic == topic:
+                        held |= set(partitions)
+                members.append(held)
+    return members
 
 
 async def _topic_partitions(bootstrap: str, topic: str) -> set[int]:
@@ -341,18 +363,23 @@ def test_two_workers_share_regions_and_one_takes_over_after_kill(
     b = cluster.start("worker-b")
     workers = [a, b]
 
-    def shared() -> tuple[set[int], set[int]] | None:
-        pa, pb = a.assigned(requests_topic), b.assigned(requests_topic)
-        if pa and pb and not pa & pb and pa | pb == set(range(PARTITIONS)):
-            return pa, pb
-        return None
+    group = env["RVROTA_WORKER_GROUP"]
+
+    def assignment() -> list[set[int]] | None:
+        return asyncio.run(_group_assignment(bootstrap, group, requests_topic))
+
+    def shared() -> list[set[int]] | None:
+        members = assignment()
+        if members is None or len(members) != 2 or not all(members):
+            return None
+        first, second = members
+        return members if not first & second and first | second == set(range(PARTITIONS)) else None
 
     # The regions arrive once the group is settled, so that each is planned by its owner.
-    held_a, held_b = wait_until(shared, 180, "both workers holding partitions", workers)
+    held = wait_until(shared, 180, "two members sharing every partition", workers)
     assert asyncio.run(_topic_partitions(bootstrap, requests_topic)) == set(range(PARTITIONS))
-    regions_a = {r for r, p in regions.items() if p in held_a}
-    regions_b = {r for r, p in regions.items() if p in held_b}
-    assert regions_a and regions_b and regions_a | regions_b == set(regions)
+    owned = [{r for r, p in regions.items() if p in partitions} for partitions in held]
+    assert all(owned) and owned[0] | owned[1] == set(regions)
     engine = make_engine(postgres_url)
     try:
         for region in regions:
@@ -370,8 +397,18 @@ def test_two_workers_share_regions_and_one_takes_over_after_kill(
         workers,
     )
     wait_until(lambda: a.planned_regions() and b.planned_regions(), 60, "plans counted", workers)
-    assert a.planned_regions() <= regions_a, "worker A planned a region it does not hold"
-    assert b.planned_regions() <= regions_b, "worker B planned a region it does not hold"
+    # Each worker planned the regions of exactly one member's partitions, and not the same one.
+    mine = [
+        next((i for i, regs in enumerate(owned) if w.planned_regions() <= regs), -1) for w in (a, b)
+    ]
+    assert sorted(mine) == [0, 1], (a.planned_regions(), b.planned_regions(), owned)
+    regions_b = owned[mine[1]]
+    assert wait_until(
+        lambda: a.planned_regions() | b.planned_regions() == set(regions),
+        60,
+        "every region planned by its owner",
+        workers,
+    )
 
     # The keys really land where murmur2 says (checked on the broker, not assumed).
     for topic in (requests_topic, plans_topic):
@@ -393,9 +430,9 @@ def test_two_workers_share_regions_and_one_takes_over_after_kill(
     second = asyncio.run(_send_surges(bootstrap, headcounts_topic, sorted(regions), later, 2000))
 
     wait_until(
-        lambda: a.assigned(requests_topic) == set(range(PARTITIONS)),
+        lambda: assignment() == [set(range(PARTITIONS))],
         120,
-        "worker A holding every partition",
+        "the surviving worker holding every partition",
         [a],
     )
     event_ids = first + second
