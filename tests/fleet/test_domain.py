@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fleet.domain import (
     DomainError,
@@ -205,3 +207,44 @@ def test_natural_order_of_ids() -> None:
         "RV10",
         "S001",
     ]
+
+
+STATUSES = [s.value for s in VehicleStatus]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(STATUSES),
+            st.integers(0, 48),
+            st.one_of(st.none(), st.integers(1, 24)),
+        ),
+        max_size=8,
+    ),
+    st.integers(-2, 80),
+)
+def test_windows_agree_with_the_newest_report_at_every_instant(
+    raw: list[tuple[str, int, int | None]], probe: int
+) -> None:
+    """Out of service at t exactly when the newest report at or before t says so."""
+    base = datetime(2026, 11, 23, tzinfo=UTC)
+    reports = [
+        StatusReport(
+            f"e{i:02d}",
+            VehicleStatus(status),
+            base + timedelta(hours=hour),
+            None if length is None else base + timedelta(hours=hour + length),
+        )
+        for i, (status, hour, length) in enumerate(raw)
+    ]
+    t = base + timedelta(hours=probe, minutes=30)
+    seen = [r for r in reports if r.observed_at <= t]
+    newest = max(seen, key=lambda r: (r.observed_at, r.event_id), default=None)
+    expected = (
+        newest is not None
+        and newest.status.makes_unavailable
+        and (newest.until is None or t < newest.until)
+    )
+    windows = unavailability_windows(reports)
+    inside = any(w.start <= t and (w.end is None or t < w.end) for w in windows)
+    assert inside == expected
