@@ -7,7 +7,7 @@ import itertools
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 
 from solver.check import check_plan
 from solver.evaluate import evaluate
@@ -77,10 +77,12 @@ def best_by_enumeration(scenario: Scenario) -> tuple[float | None, int]:
 def assert_optimal(scenario: Scenario) -> None:
     best, feasible = best_by_enumeration(scenario)
     if best is None:
+        event("no feasible plan: pins conflict")
         with pytest.raises(PinConflict):
             make_plan(scenario, FAST)
         return
     plan: Any = make_plan(scenario, FAST)
+    event(f"optimum has sessions: {bool(plan['sessions'])}")
     assert plan["stats"]["objective"] == pytest.approx(best, abs=EPS), f"{feasible} feasible plans"
     if plan["stats"]["bound"] is not None:
         assert plan["stats"]["bound"] >= best - EPS
@@ -136,7 +138,7 @@ def test_named_tiny_instance_is_solved_optimally(name: str) -> None:
 
 
 @settings(
-    max_examples=25,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
