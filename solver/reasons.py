@@ -54,6 +54,12 @@ def _fmt(x: float) -> str:
     return f"{x:,.1f}" if x != int(x) else f"{int(x):,}"
 
 
+def _amount(x: float) -> str:
+    """A positive objective change to one decimal (never shown as a misleading 0)."""
+    shown = round(x, 1)
+    return _fmt(shown) if shown > 0 else "less than 0.1"
+
+
 def _open_points(scenario: Scenario, site: Site) -> list[tuple[int, str]]:
     """(day, slot) the site hosts while open and which have not passed."""
     return [
@@ -295,12 +301,14 @@ def _outranked_text(
         return (
             "not chosen, though it fits: "
             + "; ".join(parts)
-            + f"; {best.text} would raise the objective by {_fmt(round(best.gain, 1))}"
+            + f"; {best.text} would raise the objective by {_amount(best.gain)}"
         )
-    parts.append(
-        f"the best single change, {best.text}, would lower the objective by "
-        f"{_fmt(round(-best.gain, 1))}"
+    effect = (
+        "would not change the objective"
+        if best.gain == 0
+        else f"would lower the objective by {_amount(-best.gain)}"
     )
+    parts.append(f"the best single change, {best.text}, {effect}")
     if blocked:
         parts.append(f"{blocked} other slots cannot take it at all")
     return "outranked: " + "; ".join(parts)

@@ -156,3 +156,17 @@ def test_stated_moves_are_true_on_the_hand_rotation() -> None:
         assert f"would {word} the objective by" in u.reason
         checked += 1
     assert checked == len(unserved)
+
+
+def test_zero_headcount_with_free_driving() -> None:
+    """Nobody to serve and km costs nothing: serving it would not change the objective."""
+    s = scenario(
+        days=1,
+        slots=LUNCH_ONLY,
+        sites=[site("A", 0)],
+        objective={"km_cost": 0},
+    )
+    assert reason_of("A", unserved_reasons(s, [])) == (
+        "outranked: its value is 0 workers; the best single change, adding it to RV1's free "
+        "day 0 lunch (+20.0 km at 0 per km), would not change the objective"
+    )
