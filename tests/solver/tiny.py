@@ -126,7 +126,7 @@ def random_documents(
         }
         if draw(st.booleans()):
             row["max_drive_minutes"] = draw(st.integers(30, 300))
-        off = []
+        off: list[dict[str, Any]] = []
         for day in draw(st.lists(st.integers(0, days - 1), unique=True, max_size=2)):
             if draw(st.booleans()):
                 off.append({"day": day})
