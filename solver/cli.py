@@ -76,12 +76,12 @@ def plan(
 ) -> None:
     """Plan the week of SCENARIO into PLAN (rvrota.plan/1)."""
     from solver.load import ScenarioError, load_scenario_file
-    from solver.service import PinConflict, PlanOptions, solve_plan
+    from solver.service import InfeasiblePlanError, PinConflict, PlanOptions, solve_plan
 
     try:
         problem = load_scenario_file(scenario)
     except ScenarioError as exc:
-        typer.echo(f"invalid scenario {scenario}: {exc}", err=True)
+        typer.echo(f"error: invalid scenario {scenario}: {exc}", err=True)
         raise typer.Exit(EXIT_INVALID) from exc
     for target in (output, plot):
         if target is not None and not target.resolve().parent.is_dir():
@@ -96,8 +96,11 @@ def plan(
     try:
         result = solve_plan(problem, options)
     except PinConflict as exc:
-        typer.echo(f"pinned sessions cannot all hold: {exc}", err=True)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_PINS) from exc
+    except InfeasiblePlanError as exc:
+        typer.echo(f"internal error, no plan written: {exc}", err=True)
+        raise typer.Exit(EXIT_WRITE) from exc
     document = result.document(problem)
     try:
         write_json_atomic(output, document)

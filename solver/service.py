@@ -60,7 +60,7 @@ class PinConflict(ValueError):
         self.pins = sorted(set(pins))
         self.reason = reason
         named = ", ".join(describe(p) for p in self.pins)
-        super().__init__(f"pins cannot all hold ({reason}): {named}")
+        super().__init__(f"pinned sessions cannot all hold: {named} ({reason})")
 
 
 class InfeasiblePlanError(RuntimeError):
