@@ -153,6 +153,17 @@ def random_documents(
         "sites": sites,
         "vehicles": vehicles,
     }
+    if draw(st.integers(0, 3)) == 3:  # a matrix model, not necessarily metric
+        ids = ["D1", *site_ids]
+        size = len(ids)
+        km = [
+            [0.0 if i == j else draw(st.floats(0.5, 40.0)) for j in range(size)]
+            for i in range(size)
+        ]
+        minutes = [
+            [0 if i == j else draw(st.integers(1, 120)) for j in range(size)] for i in range(size)
+        ]
+        doc["travel"] = {"model": "matrix", "ids": ids, "km": km, "minutes": minutes}
     if vehicles:
         refs = st.fixed_dictionaries(
             {
