@@ -15,17 +15,21 @@ __all__ = ["DbSession", "create_all", "make_engine", "session_scope"]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; on SQLite, foreign keys are enforced and writers wait for locks."""
+    """An engine for ``url``; on SQLite, foreign keys are enforced, files use WAL, writers wait."""
     if url.startswith("sqlite"):
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", 30)
         connect_args.setdefault("check_same_thread", False)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
+        database = engine.url.database
+        in_file = bool(database) and database != ":memory:" and "mode=memory" not in url
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
+            if in_file:  # readers (API) and a writer (worker) side by side
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
         return engine
