@@ -1,4 +1,4 @@
-"""Drawing a plan's week (matplotlib, Agg backend; imported only by ``rvrota plan --plot``).
+"""Drawing a plan's week with matplotlib's object API (no pyplot state, safe in servers).
 
 Top: a grid of vehicles by (day, slot), each cell coloured by its site and
 labelled with the site id. Below: one small map per vehicle with each of its
@@ -13,16 +13,14 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-import matplotlib
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from solver.scenario import Scenario, SessionKey  # noqa: E402
-from solver.travel import TravelTable, plan_routes  # noqa: E402
+from solver.scenario import Scenario, SessionKey
+from solver.travel import TravelTable, plan_routes
 
 
 def _place(scenario: Scenario, loc: str) -> tuple[float, float]:
@@ -38,10 +36,11 @@ def _grid(ax: Axes, scenario: Scenario, sessions: list[SessionKey]) -> None:
     col_of = {c: i for i, c in enumerate(columns)}
     row_of = {v.id: i for i, v in enumerate(scenario.vehicles)}
     site_colour = {s.id: i for i, s in enumerate(scenario.sites)}
-    cmap = plt.get_cmap("tab20")
+    cmap = colormaps["tab20"]
     for s in sessions:
         x, y = col_of[(s.day, s.slot)], row_of[s.vehicle]
-        ax.add_patch(plt.Rectangle((x, y), 1, 1, color=cmap(site_colour[s.site] % 20), ec="white"))
+        colour = cmap(site_colour[s.site] % 20)
+        ax.add_patch(Rectangle((x, y), 1, 1, facecolor=colour, edgecolor="white"))
         ax.text(x + 0.5, y + 0.5, s.site, ha="center", va="center", fontsize=6)
     ax.set_xlim(0, max(1, len(columns)))
     ax.set_ylim(max(1, len(row_of)), 0)
@@ -66,7 +65,7 @@ def _maps(
     nrows = math.ceil(len(vehicles) / ncols)
     spec = fig.add_gridspec(rows_above + nrows, ncols)
     routes = plan_routes(scenario, travel, sessions)
-    cmap = plt.get_cmap("tab10")
+    cmap = colormaps["tab10"]
     site_x = [s.lon for s in scenario.sites]
     site_y = [s.lat for s in scenario.sites]
     for i, vehicle in enumerate(vehicles):
@@ -98,20 +97,18 @@ def plot_plan(
     vehicles = max(1, len(scenario.vehicles))
     map_rows = math.ceil(vehicles / min(4, vehicles))
     grid_rows = max(1, math.ceil(vehicles / 4))
-    fig = plt.figure(figsize=(14, 3 * (grid_rows + map_rows)))
+    fig = Figure(figsize=(14, 3 * (grid_rows + map_rows)))
+    FigureCanvasAgg(fig)
+    spec = fig.add_gridspec(grid_rows + map_rows, 1)
+    _grid(fig.add_subplot(spec[0:grid_rows, 0]), scenario, plan)
+    _maps(fig, grid_rows, scenario, table, plan)
+    fig.tight_layout()
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".png")
+    os.close(fd)
     try:
-        spec = fig.add_gridspec(grid_rows + map_rows, 1)
-        _grid(fig.add_subplot(spec[0:grid_rows, 0]), scenario, plan)
-        _maps(fig, grid_rows, scenario, table, plan)
-        fig.tight_layout()
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".png")
-        os.close(fd)
-        try:
-            fig.savefig(tmp, dpi=110, format="png")
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    finally:
-        plt.close(fig)
+        fig.savefig(tmp, dpi=110, format="png")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
