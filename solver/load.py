@@ -150,9 +150,8 @@ def _slot_ids(value: object, path: str, known: Iterable[str], *, nonempty: bool)
         slot_id = _str(item, f"{path}[{i}]")
         if slot_id not in known_set:
             raise ScenarioError(f"{path}[{i}]", f"names unknown slot {slot_id!r}")
-        if slot_id in seen:
-            raise ScenarioError(f"{path}[{i}]", f"slot {slot_id!r} is listed twice")
-        seen.append(slot_id)
+        if slot_id not in seen:  # a repeated name is harmless: the list is a set
+            seen.append(slot_id)
     return tuple(seen)
 
 

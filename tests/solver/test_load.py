@@ -313,3 +313,15 @@ def test_end_of_day_slot_is_allowed() -> None:
     """A slot may end at 24:00 (the end of the day)."""
     s = parse_scenario(document(slots=[{"id": "night", "start": "21:00", "end": "24:00"}]))
     assert s.slots[0].end == 1440
+
+
+def test_repeated_names_in_sets_are_harmless() -> None:
+    """Slots, closed days and needs are sets: a name given twice counts once."""
+    s = parse_scenario(
+        document(
+            sites=[site("A", 1, slots=["lunch", "lunch"], closed_days=[0, 0], needs=["g", "g"])],
+            vehicles=[vehicle("RV1", unavailable=[{"day": 0, "slots": ["lunch", "lunch"]}])],
+        )
+    )
+    assert s.sites[0].slots == ("lunch",) and s.sites[0].closed_days == {0}
+    assert s.vehicles[0].unavailable[0].slots == ("lunch",)
