@@ -4,6 +4,9 @@ Exit codes (spec/cli.md): 0 a feasible plan was written; 1 the plan could not
 be written; 2 the scenario is invalid (the JSON path is named); 3 the pins
 cannot all hold (they are named). Nothing is written unless the plan is
 complete: the file appears by an atomic rename.
+
+``rvrota check-plan SCENARIO PLAN`` judges any plan file by the same rules
+(exit 0 feasible, 4 infeasible, 2 unreadable input) and prints its stats.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import typer
 EXIT_WRITE = 1
 EXIT_INVALID = 2
 EXIT_PINS = 3
+EXIT_INFEASIBLE = 4
 
 
 def write_json_atomic(path: Path, document: object) -> None:
@@ -126,6 +130,40 @@ def plan(
     typer.echo(str(output))
 
 
+def check(
+    scenario: Annotated[Path, typer.Argument(help="scenario file (rvrota.scenario/1)")],
+    plan_file: Annotated[Path, typer.Argument(help="plan file (rvrota.plan/1)")],
+) -> None:
+    """Judge PLAN against SCENARIO by the spec's rules: exit 0 feasible, 4 not; 2 bad input."""
+    from solver.check import check_plan
+    from solver.evaluate import evaluate
+    from solver.load import ScenarioError, load_scenario_file
+    from solver.planfile import parse_plan
+
+    try:
+        problem = load_scenario_file(scenario)
+    except ScenarioError as exc:
+        typer.echo(f"error: invalid scenario {scenario}: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from exc
+    try:
+        sessions = parse_plan(json.loads(plan_file.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: invalid plan {plan_file}: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from exc
+    violations = check_plan(problem, sessions)
+    for violation in violations:
+        typer.echo(str(violation))
+    stats = evaluate(problem, sessions)
+    typer.echo(
+        f"{'infeasible' if violations else 'feasible'}: objective {stats.objective:,.1f}  "
+        f"value {stats.value:,.1f}  km {stats.km:,.1f}  sessions {stats.sessions}  "
+        f"shortfall {stats.shortfall}  changes {stats.changes}"
+    )
+    if violations:
+        raise typer.Exit(EXIT_INFEASIBLE)
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
     app.command("plan")(plan)
+    app.command("check-plan")(check)

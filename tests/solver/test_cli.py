@@ -147,3 +147,21 @@ def test_plot_of_an_empty_week(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert json.loads(out.read_text(encoding="utf-8"))["sessions"] == []
     assert picture.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_check_plan_judges_a_plan_file(tmp_path: Path) -> None:
+    """check-plan: exit 0 for the planner's own plan, 4 naming the rule for a broken one."""
+    scenario_path = write(tmp_path, document())
+    out = tmp_path / "plan.json"
+    assert run(str(scenario_path), "-o", str(out), "--seed", "1").exit_code == 0
+    good = CliRunner().invoke(build_app(), ["check-plan", str(scenario_path), str(out)])
+    assert good.exit_code == 0 and good.stdout.startswith("feasible: objective")
+    plan = json.loads(out.read_text(encoding="utf-8"))
+    plan["sessions"].append({"vehicle": "RV1", "site": "A", "day": 0, "slot": "lunch"})
+    plan["sessions"].append({"vehicle": "RV1", "site": "B", "day": 0, "slot": "lunch"})
+    broken = write(tmp_path, plan, "broken.json")
+    bad = CliRunner().invoke(build_app(), ["check-plan", str(scenario_path), str(broken)])
+    assert bad.exit_code == 4 and "rule 2:" in bad.stdout and "infeasible" in bad.stdout
+    junk = write(tmp_path, {"format": "nope"}, "junk.json")
+    unreadable = CliRunner().invoke(build_app(), ["check-plan", str(scenario_path), str(junk)])
+    assert unreadable.exit_code == 2 and "$.format" in unreadable.stderr
