@@ -292,7 +292,13 @@ async def run_plan_job(
             mine = [r for r in requests if r.week == job.week]
             if any(r.cause_event_id and r.requested_at > newest.created_at for r in mine):
                 return True
-            due = ingest.due_plan_requests(db, now, max_age)
+            due = ingest.due_plan_requests(
+                db,
+                now,
+                max_age,
+                min_fraction=settings.change_min_fraction,
+                min_workers=settings.change_min_workers,
+            )
             return any(d.region == job.region and d.week == job.week for d in due)
 
     if not await worker.db(still_needed, "checking plan requests"):
@@ -339,7 +345,13 @@ async def reconcile(worker: Worker) -> None:
             done = ingest.finish_ended_sessions(db, now)
             if done:
                 log.info("%d sessions done at their slot's end", done)
-            return ingest.due_plan_requests(db, now, max_age)
+            return ingest.due_plan_requests(
+                db,
+                now,
+                max_age,
+                min_fraction=worker.settings.change_min_fraction,
+                min_workers=worker.settings.change_min_workers,
+            )
 
     await worker.request_plans(await worker.db(work, "reconciling plans"))
 

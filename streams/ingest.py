@@ -20,8 +20,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from fleet.db import DbSession
-from fleet.domain import SessionState, week_of, zone
-from fleet.events import EventRejected, HeadcountEvent, PlanRequest, VehicleStatusEvent
+from fleet.domain import SessionState, active_in, week_of, zone
+from fleet.events import (
+    UNAVAILABLE_STATUSES,
+    EventRejected,
+    HeadcountEvent,
+    PlanRequest,
+    VehicleStatusEvent,
+)
 from fleet.models import HeadcountReport, Plan, Region, Session, Site, Vehicle
 from fleet.plans import finish_session, latest_plan, plan_in_force, start_current_session
 from fleet.registry import UnknownReference, list_sites, list_vehicles
@@ -222,8 +228,8 @@ def headcount_plan_requests(
             used = _plan_headcounts(plan)
             for site_id in sorted(site_ids):
                 obs = latest.get(site_id)
-                if obs is None:
-                    continue
+                if obs is None or site_id not in used:
+                    continue  # a site new to the plan: the timer's "site added" check
                 if rules.headcount_change_is_material(
                     used.get(site_id), obs.count, min_fraction, min_workers
                 ):
@@ -271,12 +277,20 @@ def vehicle_plan_requests(
 
 
 def due_plan_requests(
-    db: DbSession, now: datetime, next_week_max_age: timedelta
+    db: DbSession,
+    now: datetime,
+    next_week_max_age: timedelta,
+    *,
+    min_fraction: float = 0.2,
+    min_workers: int = 30,
 ) -> list[PlanRequest]:
-    """What the daily timer asks for: every region keeps a plan for this week and the next.
+    """What the timer asks for: every region keeps an up-to-date plan for this week and the next.
 
-    The current week is planned when it has no plan, or when a site or vehicle was added
-    since its plan in force; the next week when it has none or its newest is too old.
+    A week is planned when it has no plan; the next week also when its newest plan is older
+    than ``next_week_max_age``. A week with a plan is re-planned when a site or vehicle was
+    added since, when a vehicle now out of service still has sessions not yet started in
+    its window, or when a site's newest headcount differs materially from the plan's figure
+    (so a request lost in a crash is asked for again).
     """
     requests: list[PlanRequest] = []
     for region in db.exec(select(Region).order_by(Region.id)):
@@ -291,7 +305,11 @@ def due_plan_requests(
             ):
                 reason = f"daily plan for {week}"
             else:
-                reason = _added_reason(db, region.id, newest)
+                reason = (
+                    _added_reason(db, region, newest)
+                    or _unavailable_reason(db, region.id, week, now)
+                    or _headcount_reason(db, newest, min_fraction, min_workers)
+                )
             if reason is not None:
                 requests.append(
                     PlanRequest(region=region.id, week=week, reason=reason, requested_at=now)
@@ -299,18 +317,70 @@ def due_plan_requests(
     return requests
 
 
-def _added_reason(db: DbSession, region_id: str, plan: Plan) -> str | None:
+def _added_reason(db: DbSession, region: Region, plan: Plan) -> str | None:
     scenario = plan.scenario or {}
-    planned_sites = {str(s["id"]) for s in scenario.get("sites", [])}
-    planned_vehicles = {str(v["id"]) for v in scenario.get("vehicles", [])}
     if not scenario:
         return None
-    new_sites = sorted({s.id for s in list_sites(db, region_id)} - planned_sites)
-    new_vehicles = sorted({v.id for v in list_vehicles(db, region_id)} - planned_vehicles)
+    from fleet.plans import region_calendar
+
+    calendar = region_calendar(region, plan.week)
+    planned_sites = {str(s["id"]) for s in scenario.get("sites", [])}
+    planned_vehicles = {str(v["id"]) for v in scenario.get("vehicles", [])}
+    active = {
+        s.id
+        for s in list_sites(db, region.id)
+        if active_in(s.active_from, s.active_until, calendar.start_date, calendar.last_date)
+    }
+    new_sites = sorted(active - planned_sites)
+    new_vehicles = sorted({v.id for v in list_vehicles(db, region.id)} - planned_vehicles)
     if new_sites:
         return f"site added: {', '.join(new_sites[:5])}"
     if new_vehicles:
         return f"vehicle added: {', '.join(new_vehicles[:5])}"
+    return None
+
+
+def _unavailable_reason(db: DbSession, region_id: str, week: str, now: datetime) -> str | None:
+    vehicles = db.exec(
+        select(Vehicle).where(
+            Vehicle.region_id == region_id, col(Vehicle.unavailable_from).is_not(None)
+        )
+    ).all()
+    for vehicle in vehicles:
+        if vehicle.status not in UNAVAILABLE_STATUSES:
+            continue
+        sessions = db.exec(
+            select(Session.start, Session.end).where(
+                Session.vehicle_id == vehicle.id,
+                Session.week == week,
+                col(Session.in_force).is_(True),
+                col(Session.state).in_([SessionState.PLANNED.value, SessionState.CONFIRMED.value]),
+                col(Session.start) > now,
+            )
+        ).all()
+        view = rules.VehicleView(
+            vehicle_id=vehicle.id,
+            status=vehicle.status,
+            unavailable_from=vehicle.unavailable_from,
+            unavailable_until=vehicle.unavailable_until,
+            previous_status=None,
+            future_session_starts=[(a, b) for a, b in sessions],
+        )
+        reason = rules.vehicle_change_reason(view, now)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _headcount_reason(
+    db: DbSession, plan: Plan, min_fraction: float, min_workers: int
+) -> str | None:
+    used = _plan_headcounts(plan)
+    for site_id, report in sorted(latest_headcounts(db, sorted(used)).items()):
+        if rules.headcount_change_is_material(
+            used[site_id], report.count, min_fraction, min_workers
+        ):
+            return rules.headcount_reason(site_id, used[site_id], report.count)
     return None
 
 

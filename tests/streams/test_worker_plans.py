@@ -1,0 +1,201 @@
+"""Live re-planning through the real worker, broker and database.
+
+A headcount surge re-publishes the region's plan with more sessions at that site;
+a breakdown removes the vehicle's sessions after the event and re-assigns work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleet import events
+from fleet.db import session_scope
+from fleet.plans import plan_in_force
+from fleet.reports import latest_headcount
+from tests.streams.harness import (
+    REGION,
+    WEEK,
+    TopicReader,
+    WorkerProcess,
+    await_until,
+    prepare_database,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+@pytest.fixture
+async def worker(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> AsyncIterator[WorkerProcess]:
+    """A running worker whose region already has its first published plan for the week."""
+    engine = prepare_database(database_url)
+    proc = WorkerProcess(kafka_bootstrap, database_url, tmp_path)
+    proc.start()
+    try:
+
+        def first_plan() -> bool:
+            with session_scope(engine) as db:
+                return plan_in_force(db, REGION, WEEK) is not None
+
+        await await_until(first_plan, 90, "the first plan of the week")
+        yield proc
+    finally:
+        proc.stop()
+        engine.dispose()
+
+
+def _sessions_at(plan: dict[str, Any], site: str) -> int:
+    return sum(1 for s in plan["sessions"] if s["site"] == site)
+
+
+async def _published_after(
+    reader: TopicReader, version: int, timeout: float, what: str
+) -> dict[str, Any]:
+    def newer() -> dict[str, Any] | None:
+        for plan in reader.json():
+            if plan["region"] == REGION and plan["week"] == WEEK and plan["version"] > version:
+                return plan
+        return None
+
+    found: dict[str, Any] = await await_until(newer, timeout, what)
+    return found
+
+
+async def test_headcount_surge_republishes_plan_with_more_sessions(
+    worker: WorkerProcess, database_url: str
+) -> None:
+    """A small site reporting a crew of 5,000 gets more sessions in the re-published plan."""
+    from fleet.db import make_engine
+
+    engine = make_engine(database_url)
+    site = "S027"  # 181 workers, no gap rule, no special needs
+    with session_scope(engine) as db:
+        before = plan_in_force(db, REGION, WEEK)
+        assert before is not None
+        version = before.version
+        sessions_before = sum(1 for s in before.sessions if s["site"] == site)
+    plans = TopicReader(worker.bootstrap, worker.topics.plans)
+    assignments = TopicReader(worker.bootstrap, worker.topics.vehicle_assignments)
+    await plans.start()
+    await assignments.start()
+    try:
+        event = events.HeadcountEvent(
+            event_id=events.new_event_id(),
+            site_id=site,
+            count=5000,
+            observed_at=worker.at(-60),
+            source="gate",
+        )
+        async with worker.publisher() as publisher:
+            await publisher.send_headcount(event)
+        plan = await _published_after(plans, version, 60, "a re-published plan")
+        assert _sessions_at(plan, site) > sessions_before
+        assert plan["format"] == "rvrota.plan/1"
+        # the drivers are told: some vehicle got a session at the site
+        await await_until(
+            lambda: any(
+                a["version"] == plan["version"] and any(s["site"] == site for s in a["added"])
+                for a in assignments.json()
+            ),
+            20,
+            "a vehicle assignment adding a session at the site",
+        )
+    finally:
+        await plans.stop()
+        await assignments.stop()
+    with session_scope(engine) as db:
+        report = latest_headcount(db, site)
+        assert report is not None and report.count == 5000
+        in_force = plan_in_force(db, REGION, WEEK)
+        assert in_force is not None and in_force.version == plan["version"]
+        assert "S027" in in_force.trigger
+    engine.dispose()
+
+
+async def test_breakdown_removes_vehicle_sessions_and_reassigns(
+    worker: WorkerProcess, database_url: str
+) -> None:
+    """RV2 breaks down: no session of it after the event time; the others keep or gain work."""
+    from sqlmodel import col, select
+
+    from fleet.db import make_engine
+    from fleet.models import Session
+
+    engine = make_engine(database_url)
+    vehicle = "RV2"
+    with session_scope(engine) as db:
+        before = plan_in_force(db, REGION, WEEK)
+        assert before is not None
+        version = before.version
+        counts_before: dict[str, int] = {}
+        for s in before.sessions:
+            counts_before[s["vehicle"]] = counts_before.get(s["vehicle"], 0) + 1
+    assert counts_before.get(vehicle, 0) > 0
+    plans = TopicReader(worker.bootstrap, worker.topics.plans)
+    assignments = TopicReader(worker.bootstrap, worker.topics.vehicle_assignments)
+    await plans.start()
+    await assignments.start()
+    broke_at = worker.at(-30)
+    try:
+        event = events.VehicleStatusEvent(
+            event_id=events.new_event_id(),
+            vehicle_id=vehicle,
+            status="breakdown",
+            observed_at=broke_at,
+            lat=24.93,
+            lon=118.76,
+            note="coolant leak",
+        )
+        async with worker.publisher() as publisher:
+            await publisher.send_vehicle_status(event)
+        plan = await _published_after(plans, version, 60, "a re-published plan")
+        removed = await await_until(
+            lambda: [
+                a
+                for a in assignments.json()
+                if a["vehicle_id"] == vehicle and a["version"] == plan["version"]
+            ],
+            20,
+            "the broken vehicle's assignment message",
+        )
+    finally:
+        await plans.stop()
+        await assignments.stop()
+    from datetime import datetime
+
+    later = [
+        s
+        for s in plan["sessions"]
+        if s["vehicle"] == vehicle and datetime.fromisoformat(s["start"]) > broke_at
+    ]
+    assert later == []
+    assert removed[0]["removed"] and not removed[0]["added"]
+    counts_after: dict[str, int] = {}
+    for s in plan["sessions"]:
+        counts_after[s["vehicle"]] = counts_after.get(s["vehicle"], 0) + 1
+    others = [v for v in counts_before if v != vehicle]
+    # what could be re-assigned was: no other vehicle lost work, the fleet kept serving
+    assert sum(counts_after.get(v, 0) for v in others) >= sum(counts_before[v] for v in others)
+
+    def vehicle_sessions_left() -> list[Session]:
+        with session_scope(engine) as db:
+            return list(
+                db.exec(
+                    select(Session).where(
+                        Session.vehicle_id == vehicle,
+                        col(Session.in_force).is_(True),
+                        col(Session.start) > broke_at,
+                        Session.state != "cancelled",
+                    )
+                ).all()
+            )
+
+    # this week at once; next week (also planned already) once its re-plan is through
+    assert [s for s in vehicle_sessions_left() if s.week == WEEK] == []
+    await await_until(lambda: not vehicle_sessions_left(), 60, "next week re-planned too")
+    engine.dispose()
