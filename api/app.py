@@ -11,11 +11,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import Services
 from api.errors import domain_error
@@ -31,6 +34,10 @@ from rvrota.settings import Settings
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
+API_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no token, or a bad, expired or revoked one"},
+    403: {"description": "valid token, but not for this object or role"},
+}
 STATIC = Path(__file__).resolve().parent / "static"
 
 DESCRIPTION = """
@@ -88,6 +95,14 @@ def create_app(
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # an unreadable body (not UTF-8, not JSON, broken form) is a bad body: 422 like the rest
+            detail = [{"loc": ["body"], "msg": "could not parse the body", "type": "value_error"}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
         http = domain_error(exc)
@@ -100,7 +115,7 @@ def create_app(
         events.router,
         schedule.router,
     ):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)
 
     from api import pages

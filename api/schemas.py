@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from fleet.domain import Role, VehicleStatus
@@ -19,6 +20,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+DbId = Annotated[int, Path(ge=1, le=2_147_483_647, description="a database id")]
 Weekday = Annotated[int, Field(ge=0, le=6, description="0=Monday .. 6=Sunday")]
 Amenity = Annotated[str, Field(min_length=1, max_length=40)]
 Lat = Annotated[float, Field(ge=-90, le=90)]

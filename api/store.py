@@ -6,7 +6,7 @@ Kept apart from the routes so that they only parse, authorise and answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, status
@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from api import schemas
 from fleet import plans
 from fleet.db import DbSession
-from fleet.domain import DomainError, SlotWindow, parse_iso_week, week_of, zone
+from fleet.domain import DomainError, SlotWindow, parse_iso_week, week_of, week_start, zone
 from fleet.models import Plan, Region, Session, Site, SiteClosure, User, UserSite, Vehicle
 
 
@@ -70,8 +70,11 @@ def week_or_current(region: Region, week: str | None, now: datetime) -> str:
         return week_of(now.astimezone(region_zone(region)).date(), region.week_start_weekday)
     try:
         parse_iso_week(week)
+        week_start(week, region.week_start_weekday) + timedelta(days=region.days)
     except DomainError as exc:
         raise unprocessable("week", str(exc)) from exc
+    except (ValueError, OverflowError) as exc:
+        raise unprocessable("week", f"{week!r} is not a week of the calendar") from exc
     return week
 
 

@@ -266,7 +266,9 @@ async def request_plan(
         503: {"description": "the event broker is not reachable"},
     },
 )
-async def publish_plan(services: ServicesDep, _: Dispatcher, plan_id: int) -> schemas.PlanPublic:
+async def publish_plan(
+    services: ServicesDep, _: Dispatcher, plan_id: schemas.DbId
+) -> schemas.PlanPublic:
     """Put a plan held for approval in force; drivers are told (rvrota.vehicle-assignments)."""
 
     def publish() -> tuple[schemas.PlanPublic, list[tuple[str, str, bytes]]]:

@@ -36,6 +36,7 @@ NOT_YOURS: dict[int | str, dict[str, Any]] = {
     403: {"description": "not bound to this object"},
     404: {"description": "not found"},
 }
+UNKNOWN_REGION: dict[int | str, dict[str, Any]] = {404: {"description": "unknown region"}}
 WEEK = Query(None, pattern=r"^\d{4}-W\d{2}$", description="ISO week, default: this week")
 CALENDAR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **NOT_YOURS,
@@ -77,7 +78,12 @@ def _feed_sessions(db: DbSession, sessions: list[Session]) -> list[FeedSession]:
 # --- schedule ------------------------------------------------------------------------------
 
 
-@router.get("/schedule", response_model=schemas.SchedulePublic, tags=["schedule"])
+@router.get(
+    "/schedule",
+    response_model=schemas.SchedulePublic,
+    tags=["schedule"],
+    responses=UNKNOWN_REGION,
+)
 def schedule(
     services: ServicesDep,
     principal: CurrentUser,
@@ -114,7 +120,12 @@ def schedule(
     )
 
 
-@router.get("/schedule/version", response_model=schemas.ScheduleVersion, tags=["schedule"])
+@router.get(
+    "/schedule/version",
+    response_model=schemas.ScheduleVersion,
+    tags=["schedule"],
+    responses=UNKNOWN_REGION,
+)
 def schedule_version(
     services: ServicesDep,
     _: Dispatcher,
@@ -147,7 +158,7 @@ def schedule_version(
     "/schedule.geojson",
     tags=["schedule"],
     response_model=dict[str, Any],
-    responses={200: {"content": {"application/geo+json": {}}}},
+    responses={**UNKNOWN_REGION, 200: {"content": {"application/geo+json": {}}}},
 )
 def schedule_geojson(
     services: ServicesDep,
@@ -322,7 +333,7 @@ def site_calendar(
     responses=NOT_YOURS,
 )
 def pin_session(
-    _: Dispatcher, db: DbDep, session_id: int, body: schemas.SessionUpdate
+    _: Dispatcher, db: DbDep, session_id: schemas.DbId, body: schemas.SessionUpdate
 ) -> schemas.SessionPublic:
     """Pin or unpin a session: a pinned session stays in every new plan."""
     if db.get(Session, session_id) is None:

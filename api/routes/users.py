@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from api import schemas
 from api.deps import DbDep, Dispatcher
 from api.errors import domain_error
-from api.store import not_found, user_public
+from api.store import not_found, unprocessable, user_public
 from fleet import users
 from fleet.domain import DomainError, Role
 from fleet.models import User
@@ -34,13 +34,17 @@ def create_user(_: Dispatcher, db: DbDep, body: schemas.UserCreate) -> schemas.U
 
 @router.patch("/users/{user_id}", response_model=schemas.UserPublic, responses=RESPONSES)
 def update_user(
-    _: Dispatcher, db: DbDep, user_id: int, body: schemas.UserUpdate
+    principal: Dispatcher, db: DbDep, user_id: schemas.DbId, body: schemas.UserUpdate
 ) -> schemas.UserPublic:
     """Rebind (role, sites, vehicle), disable or enable, reset the password."""
     user = db.get(User, user_id)
     if user is None:
         raise not_found("user", user_id)
     changes = body.model_dump(exclude_unset=True)
+    if user_id == principal.user_id and (
+        changes.get("disabled") or changes.get("role") not in (None, Role.DISPATCHER)
+    ):
+        raise unprocessable("user_id", "dispatchers cannot disable or demote themselves", "path")
     try:
         if {"role", "sites", "vehicle"} & set(changes):
             if changes.get("role") is not None:
@@ -64,9 +68,11 @@ def update_user(
 
 
 @router.delete("/users/{user_id}", status_code=204, responses=RESPONSES, response_class=Response)
-def disable_user(principal: Dispatcher, db: DbDep, user_id: int) -> Response:
+def disable_user(principal: Dispatcher, db: DbDep, user_id: schemas.DbId) -> Response:
     """Disable the user (kept for history): their tokens and feed token stop working."""
     if db.get(User, user_id) is None:
         raise not_found("user", user_id)
+    if user_id == principal.user_id:
+        raise unprocessable("user_id", "dispatchers cannot disable themselves", "path")
     users.disable_user(db, user_id, True)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
