@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
@@ -148,7 +149,13 @@ class Cluster:
         return worker
 
 
-def wait_until(check: Callable[[], Any], timeout: float, what: str, workers: list[Worker]) -> Any:
+def wait_until(
+    check: Callable[[], Any],
+    timeout: float,
+    what: str,
+    workers: list[Worker],
+    detail: Callable[[], str] | None = None,
+) -> Any:
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -157,13 +164,16 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, workers: lis
                 raise AssertionError(f"{worker.name} exited:\n{worker.tail()}")
         try:
             result = check()
-        except (httpx.HTTPError, OSError) as exc:
+        except (httpx.HTTPError, OSError, KafkaError) as exc:
             last_error, result = exc, None
         if result:
             return result
         time.sleep(0.5)
     logs = "\n".join(f"--- {w.name}\n{w.tail()}" for w in workers)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s (last error {last_error})\n{logs}")
+    more = detail() if detail is not None else ""
+    raise AssertionError(
+        f"{what}: not within {timeout:.0f} s (last error {last_error}) {more}\n{logs}"
+    )
 
 
 @pytest.fixture
@@ -220,7 +230,11 @@ async def _group_assignment(bootstrap: str, group: str, topic: str) -> list[set[
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        responses = await admin.describe_consumer_groups([group])
+        # One broker here: it is the coordinator (FindCoordinator v0, which aiokafka's
+        # admin client sends, is gone from Kafka 4).
+        brokers = admin._client.cluster.brokers()  # noqa: SLF001
+        coordinator = next(iter(brokers)).nodeId if len(brokers) == 1 else None
+        responses = await admin.describe_consumer_groups([group], coordinator)
     finally:
         await admin.close()
     members: list[set[int]] = []
@@ -241,28 +255,36 @@ async def _group_assignment(bootstrap: str, group: str, topic: str) -> list[set[
 
 
 async def _topic_partitions(bootstrap: str, topic: str) -> set[int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
+    """The partitions of ``topic`` as the broker describes them."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
     try:
-        await consumer._client.force_metadata_update()  # noqa: SLF001
-        return set(consumer.partitions_for_topic(topic) or set())
+        (described,) = await admin.describe_topics([topic])
     finally:
-        await consumer.stop()
+        await admin.close()
+    return {int(p["partition"]) for p in described["partitions"]}
 
 
 async def _keys_by_partition(bootstrap: str, topic: str) -> dict[int, set[str]]:
     """Every message key on ``topic`` by the partition it landed on (read to the end)."""
     from aiokafka import TopicPartition
 
+    parts = [TopicPartition(topic, p) for p in sorted(await _topic_partitions(bootstrap, topic))]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
         found: dict[int, set[str]] = {}
-        while any(await consumer.position(tp) < ends[tp] for tp in parts):
+
+        async def behind() -> bool:
+            positions = [await consumer.position(tp) for tp in parts]
+            return any(pos < ends[tp] for pos, tp in zip(positions, parts, strict=True))
+
+        while await behind():
             batch = await consumer.getmany(timeout_ms=1000)
             for tp, messages in batch.items():
                 for message in messages:
@@ -436,12 +458,18 @@ def test_two_workers_share_regions_and_one_takes_over_after_kill(
         [a],
     )
     event_ids = first + second
-    wait_until(
+    persisted = wait_until(
         lambda: len(_reports(postgres_url, event_ids)) == len(event_ids),
-        120,
+        90,
         "every headcount event persisted",
         [a],
+        detail=lambda: (
+            f"persisted {len(_reports(postgres_url, event_ids))} of {len(event_ids)}; missing "
+            f"first batch {sorted(set(first) - set(_reports(postgres_url, first)))[:3]}..., "
+            f"second batch {len(set(second) - set(_reports(postgres_url, second)))}"
+        ),
     )
+    assert persisted
     assert set(_reports(postgres_url, event_ids).values()) == {1}, "an event took effect twice"
 
     def replanned() -> bool:
