@@ -54,7 +54,9 @@ def get_db(services: ServicesDep) -> Iterator[DbSession]:
         session.close()
 
 
-DbDep = Annotated[DbSession, Depends(get_db)]
+# "function" scope: the transaction commits before the response is sent, so a client that
+# reads right after a write sees it.
+DbDep = Annotated[DbSession, Depends(get_db, scope="function")]
 
 
 def unauthorized(detail: str = "not authenticated") -> HTTPException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from tests.fixtures.db import drop_postgres_database, fresh_postgres_database
 
 if "tests.fixtures.kafka" not in _root.pytest_plugins:
     from tests.fixtures.kafka import kafka_bootstrap  # noqa: F401
+if "tests.fixtures.browser" not in _root.pytest_plugins:
+    from tests.fixtures.browser import chromium, page, phone_page  # noqa: F401
 
 TAISHANG = _root.SCENARIOS / "taishang-week.json"
 SECRET = "test-secret-key-for-rvrota-api-0123456789"
@@ -128,4 +131,6 @@ async def read_topic(
 
 
 def topic_messages(bootstrap: str, topic: str, want: int = 1) -> list[tuple[bytes | None, bytes]]:
-    return asyncio.run(read_topic(bootstrap, topic, want=want))
+    """Read a topic from a thread of its own (the caller's thread may run an event loop)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, read_topic(bootstrap, topic, want=want)).result()

@@ -1,0 +1,167 @@
+"""The pages in real headless Chromium: each role signs in and does its main task.
+
+A real server (uvicorn) on the seeded sample week, a real broker; screenshots are
+kept under test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy.engine import Engine
+
+from api.app import create_app
+from fleet import events, plans
+from fleet.db import make_engine, session_scope
+from fleet.models import Session
+from rvrota.clock import FixedClock
+from tests.api.conftest import TAISHANG, api_settings, topic_messages
+from tests.api.live import live_server
+from tests.api.seeding import NOW, PASSWORD, Seeded, hand_plan, seed
+
+pytestmark = [pytest.mark.browser, pytest.mark.kafka]
+
+
+@dataclass
+class Site:
+    base: str
+    engine: Engine
+    seeded: Seeded
+    bootstrap: str
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[Site]:
+    url = f"sqlite:///{Path(tmp_path_factory.mktemp('pages')) / 'api.db'}"
+    engine = make_engine(url)
+    seeded = seed(engine, TAISHANG)
+    app = create_app(api_settings(url, kafka_bootstrap), clock=FixedClock(NOW))
+    with live_server(app) as base:
+        yield Site(base, engine, seeded, kafka_bootstrap)
+    engine.dispose()
+
+
+def sign_in(page: Page, web: Site, name: str, landing: str) -> None:
+    page.goto(f"{web.base}/login")
+    page.get_by_label("用户名 User name").fill(name)
+    page.get_by_label("密码 Password").fill(PASSWORD)
+    page.get_by_role("button", name="登录 Sign in").click()
+    page.wait_for_url(f"{web.base}{landing}")
+
+
+def api_get(web: Site, name: str, path: str) -> object:
+    token = httpx.post(
+        f"{web.base}/api/v1/auth/token", data={"username": name, "password": PASSWORD}
+    ).json()["access_token"]
+    r = httpx.get(f"{web.base}/api/v1{path}", headers={"Authorization": f"Bearer {token}"})
+    r.raise_for_status()
+    return r.json()
+
+
+def test_login_rejects_a_wrong_password(web: Site, page: Page) -> None:
+    page.goto(f"{web.base}/login")
+    page.get_by_label("用户名 User name").fill("dispatcher")
+    page.get_by_label("密码 Password").fill("wrong-password")
+    page.get_by_role("button", name="登录 Sign in").click()
+    expect(page.locator("#message")).to_contain_text("Sign-in failed")
+    assert page.url.endswith("/login")
+
+
+def test_board_shows_the_week_grid_and_stats(web: Site, page: Page) -> None:
+    """The dispatcher's board: vehicles x day/slot, site names, headcounts, stats, unserved."""
+    sign_in(page, web, "dispatcher", "/board")
+    grid = page.locator("#grid")
+    expect(grid.locator("tbody tr")).to_have_count(4)
+    schedule = api_get(web, "dispatcher", "/schedule")
+    assert isinstance(schedule, dict)
+    expect(grid.locator("td.busy")).to_have_count(len(schedule["sessions"]))
+    expect(grid.locator("thead th.slot")).to_have_count(14)
+    first = schedule["sessions"][0]
+    cell = grid.locator(f'td[data-session="{first["id"]}"]')
+    expect(cell.locator(".site")).to_have_text(first["site_name"])
+    expect(cell.locator(".heads")).to_contain_text(str(first["headcount"]))
+    plan = api_get(web, "dispatcher", "/plans/current")
+    assert isinstance(plan, dict)
+    expect(page.locator("#stat-workers")).to_have_text(f"{plan['stats']['workers_reached']:,}")
+    expect(page.locator("#stat-km")).to_have_text(re.compile(r"^385\.8$"))
+    expect(page.locator("#unserved li")).to_have_count(len(plan["unserved"]))
+    expect(page.locator("#plan-version")).to_contain_text("1")
+
+
+def test_board_pins_replans_and_refreshes(web: Site, page: Page) -> None:
+    """Pin toggles persist; re-plan produces a request; a newly published plan appears."""
+    sign_in(page, web, "dispatcher", "/board")
+    cell = page.locator("td.busy").nth(2)
+    session_id = int(cell.get_attribute("data-session") or 0)
+    cell.locator("button.pin").click()
+    expect(page.locator(f'td[data-session="{session_id}"] button.pin')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    with session_scope(web.engine) as db:
+        stored = db.get(Session, session_id)
+        assert stored is not None and stored.pinned
+
+    page.get_by_role("button", name="重新排班 Re-plan").click()
+    expect(page.locator("#message")).to_contain_text("Re-plan requested")
+    requests = [json.loads(v) for _, v in topic_messages(web.bootstrap, events.PLAN_REQUESTS_TOPIC)]
+    assert any(r["week"] == "2026-W48" and "dispatcher" in r["reason"] for r in requests)
+
+    data = json.loads(TAISHANG.read_text())
+    new_plan = hand_plan(data)
+    new_plan["sessions"] = new_plan["sessions"][:-3]
+    with session_scope(web.engine) as db:
+        outcome = plans.store_plan(
+            db, region="default", week="2026-W48", plan=new_plan, now=NOW, scenario=data
+        )
+        version = outcome.plan.version
+    expect(page.locator("#plan-version")).to_contain_text(f"version {version}", timeout=15000)
+    expect(page.locator("#message")).to_contain_text("Plan updated")
+
+
+def test_site_manager_posts_todays_headcount(web: Site, page: Page) -> None:
+    """The site manager posts a headcount (an event on Kafka) and sees upcoming visits."""
+    sign_in(page, web, "manager", "/site")
+    expect(page.locator("#site-select option")).to_have_count(2)
+    expect(page.locator("#visits li.visit").first).to_be_visible()
+    page.get_by_label("今日在场人数 Workers on site today").fill("640")
+    page.get_by_role("button", name="提交 Post headcount").click()
+    expect(page.locator("#message")).to_contain_text("Posted: 640")
+    sent = [json.loads(v) for _, v in topic_messages(web.bootstrap, events.HEADCOUNTS_TOPIC)]
+    assert any(
+        e["site_id"] == web.seeded.own_site and e["count"] == 640 and e["source"] == "manager"
+        for e in sent
+    )
+
+
+def test_driver_sees_next_stop_and_reports_arrival(web: Site, phone_page: Page) -> None:
+    """On a phone: the next stop in large type with navigation links; "arrived" is reported."""
+    page = phone_page
+    sign_in(page, web, "driver", "/driver")
+    stop = api_get(web, "driver", f"/vehicles/{web.seeded.own_vehicle}/next-stop")
+    assert isinstance(stop, dict)
+    expect(page.locator("#stop-site")).to_have_text(stop["site"]["name"])
+    expect(page.locator("#stop-window")).to_contain_text("11:30")
+    expect(page.locator("#stop-window")).to_contain_text("13:30")
+    expect(page.locator("#link-amap")).to_have_attribute("href", stop["links"]["amap"])
+    expect(page.locator("#link-baidu")).to_have_attribute("href", stop["links"]["baidu"])
+    expect(page.locator("#link-geo")).to_have_attribute("href", stop["links"]["geo"])
+    size = page.locator("#stop-site").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 30
+    page.get_by_role("button", name="已到达 Arrived").click()
+    expect(page.locator("#message")).to_contain_text("Reported")
+    sent = [json.loads(v) for _, v in topic_messages(web.bootstrap, events.VEHICLE_STATUS_TOPIC)]
+    assert any(e["vehicle_id"] == web.seeded.own_vehicle and e["status"] == "on_site" for e in sent)
+
+
+def test_pages_send_people_to_their_own_page(web: Site, page: Page) -> None:
+    """A driver who opens the board is sent to the driver page (the API would refuse anyway)."""
+    sign_in(page, web, "driver", "/driver")
+    page.goto(f"{web.base}/board")
+    page.wait_for_url(f"{web.base}/driver")
