@@ -7,6 +7,7 @@ vehicle-days and candidate routes are visited in a fixed order.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 
@@ -21,22 +22,22 @@ class _State:
         self.inst = inst
         self.pool = pool
         self.profits = profits
-        self.n = np.zeros(inst.n_sites, dtype=np.int64)
+        self.cap = [int(c) for c in inst.capacity]
+        self.gap = [int(g) for g in inst.gap]
+        self.n = [0] * inst.n_sites
         self.load: Counter[tuple[int, int, int]] = Counter()
-        self.days: list[Counter[int]] = [Counter() for _ in range(inst.n_sites)]
-        self.per_site = [Counter(s for _, s in r.stops) for r in pool]
-        top = int(max((len(r.stops) for r in pool), default=0)) * max(1, inst.n_vehicles)
+        self.days = [[0] * inst.n_days for _ in range(inst.n_sites)]
+        self.per_site = [sorted(Counter(s for _, s in r.stops).items()) for r in pool]
+        self.stop_sets = [set(r.stops) for r in pool]
+        top = max((len(r.stops) for r in pool), default=0) * max(1, inst.n_vehicles)
         top = max(1, top * max(1, inst.n_days))
-        self.cum: list[np.ndarray] = []
+        self.score: list[list[float]] = []
         for s in range(inst.n_sites):
-            vals = inst.increment_values(s, top)
-            self.cum.append(np.concatenate(([0.0], np.cumsum(vals))))
-
-    def site_score(self, s: int, n: int) -> float:
-        inst = self.inst
-        cum = self.cum[s]
-        value = float(cum[min(n, len(cum) - 1)])
-        return value - inst.shortfall_penalty * max(0, int(inst.min_visits[s]) - n)
+            cum = np.concatenate(([0.0], np.cumsum(inst.increment_values(s, top))))
+            short = inst.shortfall_penalty * np.maximum(
+                0, int(inst.min_visits[s]) - np.arange(top + 1)
+            )
+            self.score.append([float(x) for x in cum - short])
 
     def apply(self, i: int, sign: int) -> None:
         r = self.pool[i]
@@ -46,37 +47,38 @@ class _State:
             self.n[s] += sign
 
     def delta(self, old: int, new: int) -> float | None:
-        """Objective change of replacing route ``old`` by ``new`` (-1: none); None if infeasible."""
+        """Objective change of replacing route ``old`` by ``new`` (-1: none); None if infeasible.
+
+        Both routes belong to the same vehicle-day, so ``old`` never blocks ``new``'s day.
+        """
+        old_stops = self.stop_sets[old] if old >= 0 else set()
+        change = 0.0
+        counts: dict[int, int] = {}
+        if new >= 0:
+            r = self.pool[new]
+            day = r.day
+            for t, s in r.stops:
+                held = self.load[(s, day, t)] - (1 if (t, s) in old_stops else 0)
+                if held + 1 > self.cap[s]:
+                    return None
+                g = self.gap[s]
+                if g >= 2:
+                    visits = self.days[s]
+                    for d2 in range(max(0, day - g + 1), min(len(visits), day + g)):
+                        if d2 != day and visits[d2] > 0:
+                            return None
+            change += self.profits[new]
+            for s, c in self.per_site[new]:
+                counts[s] = c
         if old >= 0:
-            self.apply(old, -1)
-        try:
-            if new >= 0:
-                r = self.pool[new]
-                for t, s in r.stops:
-                    if self.load[(s, r.day, t)] + 1 > self.inst.capacity[s]:
-                        return None
-                    gap = int(self.inst.gap[s])
-                    if gap >= 2:
-                        for d2, cnt in self.days[s].items():
-                            if cnt > 0 and 0 < abs(d2 - r.day) < gap:
-                                return None
-            change = 0.0
-            sites: Counter[int] = Counter()
-            if old >= 0:
-                change -= self.profits[old]
-                sites.update({s: -c for s, c in self.per_site[old].items()})
-            if new >= 0:
-                change += self.profits[new]
-                sites.update(self.per_site[new])
-            for s, c in sites.items():
-                if c == 0:
-                    continue
-                base = int(self.n[s]) + (self.per_site[old].get(s, 0) if old >= 0 else 0)
-                change += self.site_score(s, base + c) - self.site_score(s, base)
-            return change
-        finally:
-            if old >= 0:
-                self.apply(old, +1)
+            change -= self.profits[old]
+            for s, c in self.per_site[old]:
+                counts[s] = counts.get(s, 0) - c
+        for s, c in counts.items():
+            if c:
+                base = self.n[s]
+                change += self.score[s][base + c] - self.score[s][base]
+        return change
 
 
 def polish(
@@ -85,8 +87,12 @@ def polish(
     profits: Sequence[float],
     chosen: Sequence[int],
     max_passes: int = 50,
+    deadline: float | None = None,
 ) -> list[int]:
-    """Best-improvement 1-route swaps per vehicle-day until no swap improves the objective."""
+    """Best-improvement 1-route swaps per vehicle-day until no swap improves the objective.
+
+    Stops after ``max_passes`` passes, or at ``deadline`` (``time.monotonic()``) if given.
+    """
     state = _State(inst, pool, profits)
     by_vd: dict[tuple[int, int], list[int]] = {}
     for i, r in enumerate(pool):
@@ -119,6 +125,6 @@ def polish(
                 else:
                     current.pop(vd, None)
                 improved = True
-        if not improved:
+        if not improved or (deadline is not None and time.monotonic() > deadline):
             break
     return sorted(current.values())

@@ -180,7 +180,7 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
 
     cg_budget = params.time_limit * 0.45
     max_rounds = 400
-    per_vd = 4
+    per_vd = 10
     best_bound = math.inf
     duals: Duals | None = None
     lp_value = math.nan
@@ -230,7 +230,11 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
                         pool.append(r)
     profits = [master.profit(r) for r in pool]
     rounded, complete = _round_lp(inst, master.columns, xs, pin_routes)
-    hint = polish(inst, pool, profits, rounded) if complete else rounded
+
+    def deadline(share: float) -> float | None:
+        return None if deterministic else started + params.time_limit * share
+
+    hint = polish(inst, pool, profits, rounded, deadline=deadline(0.6)) if complete else rounded
     hint_routes = [pool[i] for i in hint]
     report.objective = objective_of(inst, hint_routes) if complete else None
     report("integer")
@@ -239,15 +243,16 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
         report.objective = obj
         report("integer")
 
-    remaining = params.time_limit - report.elapsed()
-    mip_limit = params.time_limit * 0.5 if deterministic else max(0.5, remaining - 0.5)
+    # keep a little time for building the model and the final polish
+    remaining = params.time_limit * 0.95 - report.elapsed() - len(pool) * 1e-4
+    mip_limit = params.time_limit * 0.5 if deterministic else max(0.2, remaining)
     outcome = solve_master_mip(
         inst, pool, profits, hint, mip_limit, params.seed, params.workers, on_solution
     )
     if outcome.objective is None:
         chosen_idx = hint
     else:
-        chosen_idx = polish(inst, pool, profits, outcome.chosen)
+        chosen_idx = polish(inst, pool, profits, outcome.chosen, deadline=deadline(1.0))
         if complete and objective_of(inst, hint_routes) > objective_of(
             inst, [pool[i] for i in chosen_idx]
         ):

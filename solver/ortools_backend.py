@@ -200,6 +200,13 @@ def solve_master_mip(
     ``on_solution(objective, elapsed)`` is called for each improving solution.
     """
     model = cp_model.CpModel()
+    hint_set = set(hint)
+    hint_n = np.zeros(inst.n_sites, dtype=np.int64)
+    hint_days: set[tuple[int, int]] = set()
+    for i in hint_set:
+        for _, s in columns[i].stops:
+            hint_n[s] += 1
+            hint_days.add((s, columns[i].day))
     xs: list[cp_model.IntVar] = [model.new_bool_var(f"x{i}") for i in range(len(columns))]
     by_vd: dict[tuple[int, int], list[int]] = {}
     by_cell: dict[tuple[int, int, int], list[int]] = {}
@@ -230,6 +237,7 @@ def solve_master_mip(
             if z is None:
                 z = model.new_bool_var(f"z{s}_{d}")
                 zvars[(s, d)] = z
+                model.add_hint(z, (s, d) in hint_days)
             model.add(sum(xs[i] for i in members) <= cap * z)
         elif len(members) > cap:
             model.add(sum(xs[i] for i in members) <= cap)
@@ -252,6 +260,8 @@ def solve_master_mip(
         n_expr = sum(xs[i] * n for i, n in terms)
         vals = inst.increment_values(s, kmax)
         ys = [model.new_bool_var(f"y{s}_{k}") for k in range(kmax)]
+        for k, y in enumerate(ys):
+            model.add_hint(y, k < hint_n[s])
         model.add(sum(ys) == n_expr)
         for a, b in zip(ys, ys[1:], strict=False):
             model.add_implication(b, a)
@@ -259,10 +269,10 @@ def solve_master_mip(
             objective_terms.append((y, round(float(vals[k]) * SCALE)))
         if m > 0:
             u = model.new_int_var(0, m, f"u{s}")
+            model.add_hint(u, max(0, m - int(hint_n[s])))
             model.add(u + sum(ys[: min(m, kmax)]) >= m)
             objective_terms.append((u, -round(inst.shortfall_penalty * SCALE)))
     model.maximize(sum(c * v for v, c in objective_terms))
-    hint_set = set(hint)
     for i in range(len(columns)):
         model.add_hint(xs[i], 1 if i in hint_set else 0)
 
