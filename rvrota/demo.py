@@ -428,7 +428,11 @@ def prepare(options: DemoOptions, settings: Settings, echo: Echo) -> DemoRun:
             try:
                 kafka_local.start(broker)
             except kafka_local.KafkaLocalError as exc:
-                raise DemoError(f"the local Kafka broker did not start: {exc}") from exc
+                raise DemoError(
+                    f"the local Kafka broker did not start: {exc} (choose other ports with "
+                    "RVROTA_KAFKA_PORT / RVROTA_KAFKA_CONTROLLER_PORT, or use a running "
+                    "cluster with RVROTA_KAFKA_BOOTSTRAP)"
+                ) from exc
             bootstrap = broker.bootstrap
 
         base_env = {
