@@ -40,3 +40,23 @@ def test_settings_choose_the_clock() -> None:
 def test_placeholder_secret_refused_in_production() -> None:
     with pytest.raises(ValueError, match="SECRET_KEY"):
         Settings(environment="production")
+
+
+def test_logging_follows_a_swapped_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record logged after stderr was swapped goes to the new stream, not a closed one."""
+    import io
+    import logging
+
+    from rvrota.logs import configure_logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    old = io.StringIO()
+    monkeypatch.setattr("sys.stderr", old)
+    configure_logging("INFO")
+    old.close()
+    new = io.StringIO()
+    monkeypatch.setattr("sys.stderr", new)
+    logging.getLogger("rvrota.test").info("after the swap")
+    assert "after the swap" in new.getvalue()
