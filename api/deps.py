@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from api.publisher import Publisher
 from api.security import InvalidToken, Principal, read_token
+from fleet import users
 from fleet.db import DbSession
 from fleet.domain import Role
 from fleet.models import User, UserSite
@@ -33,7 +34,7 @@ class Services:
     publisher: Publisher
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -41,8 +42,14 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_db(services: ServicesDep) -> Iterator[DbSession]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
+async def get_db(services: ServicesDep) -> AsyncIterator[DbSession]:
+    """One transaction per request: committed when the route returns, rolled back on error.
+
+    The session takes a pooled connection at its first query, inside the route's worker
+    thread, and gives it back here, on the event loop, right after the route: no
+    connection is ever held while waiting for a worker thread (which could exhaust the
+    pool and the thread limiter against each other under load). The commit is short.
+    """
     session = DbSession(services.engine, expire_on_commit=False)
     try:
         yield session
@@ -72,7 +79,9 @@ def forbidden(detail: str = "not allowed for this caller") -> HTTPException:
 def principal_of(db: DbSession, user: User) -> Principal:
     """The principal of a user as the database has it now (bindings may have changed)."""
     assert user.id is not None
-    sites = db.exec(select(UserSite.site_id).where(UserSite.user_id == user.id)).all()
+    sites: Sequence[str] = ()
+    if user.role == Role.SITE_MANAGER.value:
+        sites = db.exec(select(UserSite.site_id).where(UserSite.user_id == user.id)).all()
     return Principal(
         user_id=user.id,
         name=user.name,
@@ -89,10 +98,21 @@ def _active_user(db: DbSession, user_id: int) -> User:
     return user
 
 
-def current_principal(
-    services: ServicesDep, db: DbDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Principal:
-    """The caller named by the bearer token; 401 without a valid token or for a disabled user."""
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def current_principal(services: ServicesDep, token: TokenDep) -> Principal:
+    """The caller named by the bearer token; 401 without a valid token or for a disabled user.
+
+    Reads the user in a short session of its own (its connection goes back to the pool
+    before the route runs).
+    """
+    with DbSession(services.engine) as db:
+        return principal_from_token(services, db, token)
+
+
+def principal_from_token(services: Services, db: DbSession, token: str | None) -> Principal:
+    """The caller named by a bearer token, checked against the database."""
     if not token:
         raise unauthorized()
     try:
@@ -105,7 +125,7 @@ def current_principal(
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def dispatcher(principal: CurrentUser) -> Principal:
+async def dispatcher(principal: CurrentUser) -> Principal:
     if not principal.is_dispatcher:
         raise forbidden("dispatchers only")
     return principal
@@ -116,8 +136,7 @@ Dispatcher = Annotated[Principal, Depends(dispatcher)]
 
 def calendar_principal(
     services: ServicesDep,
-    db: DbDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    token: TokenDep,
     feed_token: Annotated[
         str | None,
         Query(
@@ -129,13 +148,14 @@ def calendar_principal(
 ) -> Principal:
     """Bearer token, or the revocable feed token in the URL (calendar feeds only)."""
     if token:
-        return current_principal(services, db, token)
+        return current_principal(services, token)
     if not feed_token:
         raise unauthorized()
-    user = db.exec(select(User).where(User.feed_token == feed_token)).first()
-    if user is None or user.disabled or user.id is None:
-        raise unauthorized("unknown or revoked feed token")
-    return principal_of(db, user)
+    with DbSession(services.engine) as db:
+        user = users.user_by_feed_token(db, feed_token)
+        if user is None:
+            raise unauthorized("unknown or revoked feed token")
+        return principal_of(db, user)
 
 
 CalendarUser = Annotated[Principal, Depends(calendar_principal)]

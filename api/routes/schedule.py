@@ -7,28 +7,42 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic_core import to_json
 from sqlmodel import col, select
 
 from api import access, schemas
-from api.deps import CalendarUser, CurrentUser, DbDep, Dispatcher, ServicesDep, forbidden
+from api.deps import (
+    CalendarUser,
+    CurrentUser,
+    DbDep,
+    Dispatcher,
+    Services,
+    ServicesDep,
+    TokenDep,
+    forbidden,
+    principal_from_token,
+)
 from api.errors import domain_error
 from api.feeds import FeedSession, calendar_document, geojson_document
 from api.geo import navigation_links
 from api.store import (
     not_found,
     plan_public,
+    plan_version_in_force,
     region_or_default,
     region_slots,
     region_zone,
+    schedule_rows,
     session_public,
     week_or_current,
     week_sessions,
     zone_of_region,
 )
 from fleet import plans
-from fleet.db import DbSession
-from fleet.domain import DomainError, week_start
+from fleet.db import DbSession, session_scope
+from fleet.domain import DomainError, week_start, zone
 from fleet.models import Depot, Region, Session, Site, Vehicle
 
 router = APIRouter()
@@ -84,40 +98,49 @@ def _feed_sessions(db: DbSession, sessions: list[Session]) -> list[FeedSession]:
     tags=["schedule"],
     responses=UNKNOWN_REGION,
 )
-def schedule(
+async def schedule(
     services: ServicesDep,
-    principal: CurrentUser,
-    db: DbDep,
+    token: TokenDep,
     region: str | None = None,
     week: str | None = WEEK,
-) -> schemas.SchedulePublic:
-    """The weekly rotation, filtered to what the caller may see."""
-    reg = region_or_default(db, region)
-    wk = week_or_current(reg, week, services.clock.now())
-    if principal.is_dispatcher:
-        rows = week_sessions(db, reg.id, wk)
-    elif principal.vehicle is not None:
-        rows = week_sessions(db, reg.id, wk, vehicle=principal.vehicle)
-    else:
-        rows = week_sessions(db, reg.id, wk, sites=sorted(principal.sites))
-    plan = plans.plan_in_force(db, reg.id, wk)
-    if principal.is_dispatcher:
-        vehicles = sorted(v for v in db.exec(select(Vehicle.id).where(Vehicle.region_id == reg.id)))
-    elif principal.vehicle is not None:
-        vehicles = [principal.vehicle]
-    else:
-        vehicles = sorted({s.vehicle_id for s, _ in rows})
-    return schemas.SchedulePublic(
-        region=reg.id,
-        week=wk,
-        timezone=reg.timezone,
-        slots=[s.to_json() for s in region_slots(reg)],  # type: ignore[misc]
-        start_date=week_start(wk, reg.week_start_weekday),
-        days=reg.days,
-        vehicles=vehicles,
-        plan_version=plan.version if plan is not None else None,
-        sessions=[session_public(s, name, region_zone(reg)) for s, name in rows],
-    )
+) -> Response:
+    """The weekly rotation, filtered to what the caller may see.
+
+    A hot path (boards and phones poll it): one worker-thread call on one database
+    session, rows read as columns and serialised once (its shape is ``SchedulePublic``,
+    which the schema tests check).
+    """
+    body = await run_in_threadpool(_schedule, services, token, region, week)
+    return Response(body, media_type="application/json")
+
+
+def _schedule(services: Services, token: str | None, region: str | None, week: str | None) -> bytes:
+    with session_scope(services.engine) as db:
+        principal = principal_from_token(services, db, token)
+        reg = region_or_default(db, region)
+        wk = week_or_current(reg, week, services.clock.now())
+        tz = region_zone(reg)
+        if principal.is_dispatcher:
+            rows = schedule_rows(db, reg.id, wk, tz)
+            vehicles = sorted(db.exec(select(Vehicle.id).where(Vehicle.region_id == reg.id)))
+        elif principal.vehicle is not None:
+            rows = schedule_rows(db, reg.id, wk, tz, vehicle=principal.vehicle)
+            vehicles = [principal.vehicle]
+        else:
+            rows = schedule_rows(db, reg.id, wk, tz, sites=sorted(principal.sites))
+            vehicles = sorted({str(r["vehicle"]) for r in rows})
+        body = {
+            "region": reg.id,
+            "week": wk,
+            "timezone": reg.timezone,
+            "slots": [s.to_json() for s in region_slots(reg)],
+            "start_date": week_start(wk, reg.week_start_weekday),
+            "days": reg.days,
+            "vehicles": vehicles,
+            "plan_version": plan_version_in_force(db, reg.id, wk),
+            "sessions": rows,
+        }
+    return to_json(body)
 
 
 @router.get(
@@ -192,34 +215,49 @@ def schedule_geojson(
     tags=["schedule"],
     responses=NOT_YOURS,
 )
-def next_stop(
-    services: ServicesDep, principal: CurrentUser, db: DbDep, vehicle_id: str
+async def next_stop(
+    services: ServicesDep, token: TokenDep, vehicle_id: str
 ) -> schemas.NextStopPublic:
-    """The vehicle's next session not yet ended, with navigation links; 404 when none."""
-    if not access.may_see_vehicle(principal, vehicle_id):
-        raise forbidden("not your vehicle")
-    if db.get(Vehicle, vehicle_id) is None:
-        raise not_found("vehicle", vehicle_id)
-    session = plans.next_stop(db, vehicle_id, services.clock.now())
-    if session is None:
-        raise not_found("next stop of vehicle", vehicle_id)
-    site = db.get(Site, session.site_id)
-    assert site is not None and session.id is not None
-    tz = zone_of_region(db, session.region_id)
-    links = navigation_links(site.lat, site.lon, site.name or site.id)
-    return schemas.NextStopPublic(
-        session_id=session.id,
-        vehicle=vehicle_id,
-        site=schemas.SiteBrief(
-            id=site.id, name=site.name, lat=site.lat, lon=site.lon, address=site.address
-        ),
-        slot=session.slot,
-        start=session.start.astimezone(tz),
-        end=session.end.astimezone(tz),
-        state=session.state,
-        navigation_url=links.amap,
-        links=schemas.NavigationLinksPublic(amap=links.amap, baidu=links.baidu, geo=links.geo),
-    )
+    """The vehicle's next session not yet ended, with navigation links; 404 when none.
+
+    The hot path of every driver's phone: authentication, the check and the reads run
+    in one worker-thread call on one database session.
+    """
+    return await run_in_threadpool(_next_stop, services, token, vehicle_id)
+
+
+def _next_stop(services: Services, token: str | None, vehicle_id: str) -> schemas.NextStopPublic:
+    with session_scope(services.engine) as db:
+        principal = principal_from_token(services, db, token)
+        if not access.may_see_vehicle(principal, vehicle_id):
+            raise forbidden("not your vehicle")
+        session = plans.next_stop(db, vehicle_id, services.clock.now())
+        if session is None:
+            if db.get(Vehicle, vehicle_id) is None:
+                raise not_found("vehicle", vehicle_id)
+            raise not_found("next stop of vehicle", vehicle_id)
+        row = db.exec(
+            select(Site, Region.timezone)
+            .join(Region, col(Region.id) == col(Site.region_id))
+            .where(Site.id == session.site_id)
+        ).one()
+        site, tz_name = row
+        assert session.id is not None
+        tz = zone(tz_name)
+        links = navigation_links(site.lat, site.lon, site.name or site.id)
+        return schemas.NextStopPublic(
+            session_id=session.id,
+            vehicle=vehicle_id,
+            site=schemas.SiteBrief(
+                id=site.id, name=site.name, lat=site.lat, lon=site.lon, address=site.address
+            ),
+            slot=session.slot,
+            start=session.start.astimezone(tz),
+            end=session.end.astimezone(tz),
+            state=session.state,
+            navigation_url=links.amap,
+            links=schemas.NavigationLinksPublic(amap=links.amap, baidu=links.baidu, geo=links.geo),
+        )
 
 
 @router.get(

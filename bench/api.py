@@ -1,0 +1,280 @@
+"""HTTP API benchmark: next stop and weekly schedule latency, and errors under concurrency.
+
+Seeds a fresh database with region-150 (150 sites, 12 RVs) and its hand rotation as the
+plan in force, starts ``rvrota serve`` in a subprocess (uvicorn, one process), and drives
+it with httpx (async). Every figure is printed next to a trivial endpoint (``/healthz``)
+measured in the same run, so the ratio says what the endpoint itself costs on this machine.
+
+    python bench/api.py [--seconds 5] [--rate 200] [--database-url URL]
+
+Targets (issue #5): next-stop p99 <= 20 ms at 200 requests/s; weekly schedule for 12 RVs
+p99 <= 50 ms; no errors under 50 concurrent clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from fleet import plans, users  # noqa: E402
+from fleet.db import create_all, make_engine, session_scope  # noqa: E402
+from fleet.scenario_io import import_scenario, scenario_week  # noqa: E402
+from tests.api.seeding import hand_plan  # noqa: E402
+
+SCENARIO = REPO.parent / "shared" / "scenarios" / "region-150.json"
+PASSWORD = "bench-password-1"
+CLOCK_START = "2026-11-23T08:00:00+08:00"  # Monday of the sample week, before the first slot
+
+
+@dataclass
+class Result:
+    name: str
+    latencies: list[float]
+    errors: int
+    seconds: float
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def line(self, reference: Result | None = None) -> str:
+        p50, p99 = self.pct(0.50), self.pct(0.99)
+        rate = len(self.latencies) / self.seconds if self.seconds else 0.0
+        text = (
+            f"{self.name:<34} n={len(self.latencies):>5} {rate:>6.0f} req/s  "
+            f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  max {max(self.latencies) * 1000:6.1f} ms  "
+            f"errors {self.errors}"
+        )
+        if reference is not None and reference.latencies:
+            text += f"  (p99 x{p99 / reference.pct(0.99):.1f} of /healthz)"
+        return text
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def seed(url: str) -> str:
+    """Region-150, its hand rotation published, a dispatcher and a driver of RV1."""
+    engine = make_engine(url)
+    create_all(engine)
+    data = json.loads(SCENARIO.read_text())
+    week = scenario_week(data)
+    from datetime import datetime
+
+    with session_scope(engine) as db:
+        import_scenario(db, data, "default")
+        plans.store_plan(
+            db,
+            region="default",
+            week=week,
+            plan=hand_plan(data),
+            now=datetime.fromisoformat(CLOCK_START),
+            scenario=data,
+        )
+        users.create_user(db, "dispatcher", "dispatcher", PASSWORD)
+        users.create_user(db, "driver", "driver", PASSWORD, vehicle="RV1")
+    engine.dispose()
+    return week
+
+
+async def token(client: httpx.AsyncClient, name: str) -> dict[str, str]:
+    r = await client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def open_loop(
+    client: httpx.AsyncClient,
+    name: str,
+    path: str,
+    headers: dict[str, str],
+    rate: float,
+    seconds: float,
+) -> Result:
+    """Requests started at a fixed rate whatever the answers; latency from the planned start."""
+    latencies: list[float] = []
+    errors = 0
+    interval = 1.0 / rate
+    start = time.perf_counter()
+
+    async def one(planned: float) -> None:
+        nonlocal errors
+        try:
+            r = await client.get(path, headers=headers)
+            if r.status_code != 200:
+                errors += 1
+        except httpx.HTTPError:
+            errors += 1
+        latencies.append(time.perf_counter() - planned)
+
+    tasks = []
+    n = int(rate * seconds)
+    for i in range(n):
+        planned = start + i * interval
+        delay = planned - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(planned)))
+    await asyncio.gather(*tasks)
+    return Result(name, latencies, errors, time.perf_counter() - start)
+
+
+async def concurrent(
+    client: httpx.AsyncClient, paths: list[tuple[str, dict[str, str]]], clients: int, seconds: float
+) -> Result:
+    """``clients`` loops, each sending the next request as soon as the last one answered."""
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def loop(index: int) -> None:
+        nonlocal errors
+        i = index
+        while time.perf_counter() < stop:
+            path, headers = paths[i % len(paths)]
+            i += 1
+            t0 = time.perf_counter()
+            try:
+                r = await client.get(path, headers=headers)
+                if r.status_code != 200:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+            latencies.append(time.perf_counter() - t0)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(loop(i) for i in range(clients)))
+    return Result(
+        f"mixed, {clients} concurrent clients", latencies, errors, time.perf_counter() - start
+    )
+
+
+async def drive(base: str, week: str, rate: float, seconds: float) -> list[str]:
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits) as client:
+        driver = await token(client, "driver")
+        dispatcher = await token(client, "dispatcher")
+        schedule = f"/api/v1/schedule?week={week}"
+        r = await client.get(schedule, headers=dispatcher)
+        body = r.json()
+        sessions, vehicles = len(body["sessions"]), len(body["vehicles"])
+        next_stop = "/api/v1/vehicles/RV1/next-stop"
+        assert (await client.get(next_stop, headers=driver)).status_code == 200
+        for _ in range(50):  # warm up
+            await client.get("/healthz")
+            await client.get(next_stop, headers=driver)
+        lines = [f"weekly schedule: {vehicles} RVs, {sessions} sessions"]
+        healthz = await open_loop(client, "GET /healthz (reference)", "/healthz", {}, rate, seconds)
+        lines.append(healthz.line())
+        me = await open_loop(
+            client, "GET /api/v1/me (auth reference)", "/api/v1/me", driver, rate, seconds
+        )
+        lines.append(me.line(healthz))
+        ns = await open_loop(
+            client, f"GET next-stop @ {rate:.0f}/s", next_stop, driver, rate, seconds
+        )
+        lines.append(
+            ns.line(healthz)
+            + f"  target p99 <= 20 ms: {'met' if ns.pct(0.99) <= 20 else 'NOT met'}"
+        )
+        sched_rate = min(rate, 50.0)
+        sc = await open_loop(
+            client,
+            f"GET schedule (12 RVs) @ {sched_rate:.0f}/s",
+            schedule,
+            dispatcher,
+            sched_rate,
+            seconds,
+        )
+        lines.append(
+            sc.line(healthz)
+            + f"  target p99 <= 50 ms: {'met' if sc.pct(0.99) <= 50 else 'NOT met'}"
+        )
+        mix = [
+            ("/healthz", {}),
+            (next_stop, driver),
+            (schedule, dispatcher),
+            ("/api/v1/me", driver),
+        ]
+        cc = await concurrent(client, mix, 50, seconds)
+        lines.append(
+            cc.line(healthz) + f"  target no errors: {'met' if cc.errors == 0 else 'NOT met'}"
+        )
+        return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument(
+        "--rate", type=float, default=200.0, help="requests/s of the open-loop runs"
+    )
+    parser.add_argument(
+        "--database-url", default=None, help="an EMPTY database (default: temp SQLite)"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        week = seed(url)
+        port = free_port()
+        env = {
+            **os.environ,
+            "RVROTA_DATABASE_URL": url,
+            "RVROTA_SECRET_KEY": "bench-secret-0123456789abcdef0123456789",
+            "RVROTA_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # reads need no broker
+            "RVROTA_CLOCK_START": CLOCK_START,
+            "RVROTA_CLOCK_SPEED": "1",
+            "RVROTA_LOG_LEVEL": "ERROR",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "rvrota", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the API server did not start")
+                time.sleep(0.2)
+            print(
+                f"rvrota API benchmark: {url.split(':')[0]}, uvicorn 1 process, {os.cpu_count()} CPUs"
+            )
+            for line in asyncio.run(drive(base, week, args.rate, args.seconds)):
+                print(line)
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
