@@ -84,37 +84,54 @@ def make_route(inst: Instance, v: int, d: int, stops: tuple[tuple[int, int], ...
 
 
 def _pareto(
-    group: np.ndarray, minutes: np.ndarray, profit: np.ndarray, limited: bool
+    group: np.ndarray, minutes: np.ndarray, profit: np.ndarray, strength: np.ndarray
 ) -> np.ndarray:
-    """Indices of labels not dominated within their group (fewer minutes and more profit)."""
+    """Indices of labels not dominated within their group.
+
+    Label A dominates B when A has no more minutes and A's ``strength`` (its profit
+    less every bonus it may still deny later routes) is at least B's profit.
+    """
     if len(group) == 0:
         return np.zeros(0, dtype=np.int64)
-    if not limited:
-        order = np.lexsort((-profit, group))
-        g = group[order]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = g[1:] != g[:-1]
-        return np.asarray(order[first], dtype=np.int64)
     order = np.lexsort((-profit, minutes, group))
     g = group[order]
     p = profit[order]
-    span = float(np.max(np.abs(p[np.isfinite(p)]), initial=1.0)) * 4.0 + 1.0
+    q = strength[order]
+    both = np.concatenate((p, q))
+    span = float(np.max(np.abs(both[np.isfinite(both)]), initial=1.0)) * 4.0 + 1.0
     # group-reset running maximum: offset each group above the previous one
     rank = np.cumsum(np.concatenate(([0], (g[1:] != g[:-1]).astype(np.int64))))
-    shifted = p + rank * span
-    run = np.maximum.accumulate(shifted)
+    run = np.maximum.accumulate(q + rank * span)
     prev = np.concatenate(([-np.inf], run[:-1]))
-    keep = shifted > prev + 1e-9
+    keep = p + rank * span > prev + 1e-9
     keep[0] = True
     return np.asarray(order[keep], dtype=np.int64)
 
 
-def price_day(inst: Instance, v: int, d: int, site_profit: FloatArray, top_k: int = 1) -> Priced:
+def price_day(
+    inst: Instance,
+    v: int,
+    d: int,
+    site_profit: FloatArray,
+    top_k: int = 1,
+    site_bonus: FloatArray | None = None,
+) -> Priced:
     """Best routes of vehicle ``v`` on day ``d``; ``site_profit[t, s]`` is the gain per session.
 
+    ``site_bonus[s]`` (>= 0) is gained once per route that visits site ``s`` at all.
     Returned profits include ``-km_cost * km``. The empty route (profit 0) counts in
     ``best`` when no slot of that vehicle-day is forced but is never returned as a route.
     """
+    bonus = np.zeros(inst.n_sites) if site_bonus is None else np.asarray(site_bonus)
+    if inst.n_slots == 2:
+        return _price_two_slots(inst, v, d, site_profit, top_k, bonus)
+    return _price_labels(inst, v, d, site_profit, top_k, bonus)
+
+
+def _price_labels(
+    inst: Instance, v: int, d: int, site_profit: FloatArray, top_k: int, bonus: FloatArray
+) -> Priced:
+    """The general label-setting pricing (any number of slots)."""
     n_t = inst.n_slots
     depot = int(inst.depot_node[v]) if inst.n_vehicles else 0
     limit = float(inst.drive_limit[v])
@@ -128,6 +145,7 @@ def price_day(inst: Instance, v: int, d: int, site_profit: FloatArray, top_k: in
     last_slot = np.array([-1], dtype=np.int64)
     used = np.zeros(1)
     prof = np.zeros(1)
+    held = np.zeros(1)  # bonuses already collected: a dominating label may deny them later
     kms = np.zeros(1)
     paths = np.full((1, n_t), -1, dtype=np.int64)
     for t in range(n_t):
@@ -148,17 +166,21 @@ def price_day(inst: Instance, v: int, d: int, site_profit: FloatArray, top_k: in
             n_slot = np.full(len(li), t, dtype=np.int64)
             n_used = new_used[li, ci]
             n_km = kms[li] + km[last[li], s_new]
-            n_prof = prof[li] + site_profit[t, s_new] - kc * km[last[li], s_new]
+            fresh = ~(paths[li] == s_new[:, None]).any(axis=1)
+            gain = bonus[s_new] * fresh
+            n_prof = prof[li] + site_profit[t, s_new] + gain - kc * km[last[li], s_new]
+            n_held = held[li] + gain
             n_paths = paths[li].copy()
             n_paths[:, t] = s_new
         else:
             n_last = np.zeros(0, dtype=np.int64)
             n_end = n_slot = np.zeros(0, dtype=np.int64)
-            n_used = n_km = n_prof = np.zeros(0)
+            n_used = n_km = n_prof = n_held = np.zeros(0)
             n_paths = np.zeros((0, n_t), dtype=np.int64)
         if forced >= 0:
             last, last_end, last_slot = n_last, n_end, n_slot
             used, kms, prof, paths = n_used, n_km, n_prof, n_paths
+            held = n_held
         else:
             last = np.concatenate((last, n_last))
             last_end = np.concatenate((last_end, n_end))
@@ -166,12 +188,15 @@ def price_day(inst: Instance, v: int, d: int, site_profit: FloatArray, top_k: in
             used = np.concatenate((used, n_used))
             kms = np.concatenate((kms, n_km))
             prof = np.concatenate((prof, n_prof))
+            held = np.concatenate((held, n_held))
             paths = np.concatenate((paths, n_paths))
         if t < n_t - 1 and len(last):
             group = last * (n_t + 1) + (last_slot + 1)
-            keep = _pareto(group, used, prof, limited)
+            minutes = used if limited else np.zeros(len(used))
+            keep = _pareto(group, minutes, prof, prof - held)
             last, last_end, last_slot = last[keep], last_end[keep], last_slot[keep]
             used, kms, prof, paths = used[keep], kms[keep], prof[keep], paths[keep]
+            held = held[keep]
     if len(last) == 0:
         return Priced([], _NEG, False)
     back = mins_m[last, depot]
@@ -197,3 +222,74 @@ def price_day(inst: Instance, v: int, d: int, site_profit: FloatArray, top_k: in
                 (float(fin_prof[i]), DayRoute(v, d, stops, float(fin_km[i]), float(fin_used[i])))
             )
     return Priced(routes, best, feasible)
+
+
+def _price_two_slots(
+    inst: Instance, v: int, d: int, site_profit: FloatArray, top_k: int, bonus: FloatArray
+) -> Priced:
+    """Two slots a day: every route is one site, the other, or a pair; scored as arrays."""
+    depot = int(inst.depot_node[v])
+    limit = float(inst.drive_limit[v]) + 1e-9
+    kc = inst.km_cost
+    forced0 = int(inst.forced[v, d, 0]) >= 0
+    forced1 = int(inst.forced[v, d, 1]) >= 0
+    a0 = np.flatnonzero(inst.allowed[v, d, 0])
+    a1 = np.flatnonzero(inst.allowed[v, d, 1])
+    km_out, km_in = inst.km[depot], inst.km[:, depot]
+    mn_out, mn_in = inst.minutes[depot], inst.minutes[:, depot]
+    profits: list[np.ndarray] = []
+    firsts: list[np.ndarray] = []
+    seconds: list[np.ndarray] = []
+    kms: list[np.ndarray] = []
+    mins: list[np.ndarray] = []
+    for t, cand, blocked in ((0, a0, forced1), (1, a1, forced0)):
+        if blocked or not len(cand):
+            continue
+        route_km = km_out[cand] + km_in[cand]
+        route_min = mn_out[cand] + mn_in[cand]
+        ok = route_min <= limit
+        c = cand[ok]
+        profits.append(site_profit[t, c] + bonus[c] - kc * route_km[ok])
+        firsts.append(c if t == 0 else np.full(len(c), -1, dtype=np.int64))
+        seconds.append(c if t == 1 else np.full(len(c), -1, dtype=np.int64))
+        kms.append(route_km[ok])
+        mins.append(route_min[ok])
+    if len(a0) and len(a1):
+        i = a0[:, None]
+        j = a1[None, :]
+        between = inst.minutes[i, j]
+        route_km = km_out[i] + inst.km[i, j] + km_in[j]
+        route_min = mn_out[i] + between + mn_in[j]
+        window = float(inst.slot_start[1] - inst.slot_end[0])
+        same = i == j
+        ok = (same | (between + inst.setup <= window)) & (route_min <= limit)
+        ii, jj = np.nonzero(ok)
+        si, sj = a0[ii], a1[jj]
+        gain = site_profit[0, si] + site_profit[1, sj] + bonus[si] + bonus[sj] * (si != sj)
+        profits.append(gain - kc * route_km[ii, jj])
+        firsts.append(si)
+        seconds.append(sj)
+        kms.append(route_km[ii, jj])
+        mins.append(route_min[ii, jj])
+    empty_ok = not forced0 and not forced1
+    prof = np.concatenate(profits) if profits else np.zeros(0)
+    if not len(prof):
+        return Priced([], 0.0 if empty_ok else _NEG, empty_ok)
+    best = float(prof.max())
+    if empty_ok:
+        best = max(best, 0.0)
+    routes: list[tuple[float, DayRoute]] = []
+    if top_k > 0:
+        first = np.concatenate(firsts)
+        second = np.concatenate(seconds)
+        km_all = np.concatenate(kms)
+        min_all = np.concatenate(mins)
+        k = min(top_k, len(prof))
+        part = np.argpartition(-prof, k - 1)[:k] if k < len(prof) else np.arange(len(prof))
+        part = part[np.lexsort((part, -prof[part]))]
+        for n in part:
+            stops = tuple((t, int(s)) for t, s in ((0, first[n]), (1, second[n])) if s >= 0)
+            routes.append(
+                (float(prof[n]), DayRoute(v, d, stops, float(km_all[n]), float(min_all[n])))
+            )
+    return Priced(routes, best, True)

@@ -76,12 +76,19 @@ def site_profits(inst: Instance, duals: Duals, v: int, d: int) -> FloatArray:
 
 
 def lagrangian_bound(inst: Instance, duals: Duals, best: FloatArray, kmax: FloatArray) -> float:
-    """Upper bound from non-negative multipliers; ``best[v, d]`` is the exact pricing optimum."""
+    """Upper bound from non-negative multipliers; ``best[v, d]`` is the exact pricing optimum.
+
+    Relaxing every row but the one-route-per-vehicle-day rows with multipliers >= 0 gives
+    ``L = sum_vd best_vd + sum over y, z, u of max(0, reduced cost) * upper bound + duals
+    * right-hand sides``, which bounds every feasible plan whatever the multipliers.
+    """
     total = float(best.sum()) + inst.constant()
     for s in range(inst.n_sites):
         k = int(kmax[s])
-        vals = inst.increment_values(s, k)
-        total += float(np.maximum(0.0, vals - duals.count[s] + duals.short[s]).sum())
+        coef = inst.increment_values(s, k) - duals.count[s] + duals.short[s]
+        if k > 0:
+            coef[0] -= duals.visit[s]
+        total += float(np.maximum(0.0, coef).sum())
         m = float(inst.min_visits[s])
         total += m * max(0.0, duals.short[s] - inst.shortfall_penalty) - duals.short[s] * m
     hosted = np.asarray(inst.allowed.any(axis=0), dtype=bool)  # [D, T, S]
@@ -177,6 +184,8 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
         for d in range(n_d):
             priced = price_day(inst, v, d, np.asarray(seed_profit, dtype=np.float64), top_k=3)
             master.add([r for _, r in priced.routes])
+    master.add(_single_site_routes(inst))
+    master.add(_previous_routes(inst))
 
     cg_budget = params.time_limit * 0.45
     max_rounds = 400
@@ -195,7 +204,7 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
         new: list[DayRoute] = []
         for v in range(n_v):
             for d in range(n_d):
-                priced = price_day(inst, v, d, site_profits(inst, duals, v, d), top_k=per_vd)
+                priced = price_day(inst, v, d, site_profits(inst, duals, v, d), per_vd, duals.visit)
                 best[v, d] = priced.best
                 pi = float(duals.conv[v, d])
                 new.extend(r for p, r in priced.routes if p - pi > _EPS * max(1.0, abs(pi)))
@@ -223,7 +232,7 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
         extra = 300 if n_v * n_d * inst.n_sites <= 20000 else 40
         for v in range(n_v):
             for d in range(n_d):
-                priced = price_day(inst, v, d, site_profits(inst, duals, v, d), top_k=extra)
+                priced = price_day(inst, v, d, site_profits(inst, duals, v, d), extra, duals.visit)
                 for _, r in priced.routes:
                     if r.key() not in keys:
                         keys.add(r.key())
@@ -244,7 +253,7 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
         report("integer")
 
     # keep a little time for building the model and the final polish
-    remaining = params.time_limit * 0.95 - report.elapsed() - len(pool) * 1e-4
+    remaining = params.time_limit * 0.9 - report.elapsed() - len(pool) * 2e-4
     mip_limit = params.time_limit * 0.5 if deterministic else max(0.2, remaining)
     outcome = solve_master_mip(
         inst, pool, profits, hint, mip_limit, params.seed, params.workers, on_solution
@@ -252,7 +261,7 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     if outcome.objective is None:
         chosen_idx = hint
     else:
-        chosen_idx = polish(inst, pool, profits, outcome.chosen, deadline=deadline(1.0))
+        chosen_idx = polish(inst, pool, profits, outcome.chosen, deadline=deadline(0.97))
         if complete and objective_of(inst, hint_routes) > objective_of(
             inst, [pool[i] for i in chosen_idx]
         ):
@@ -268,6 +277,43 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     report("done")
     sessions = sorted(inst.session_key(r.vehicle, r.day, t, s) for r in chosen for t, s in r.stops)
     return SolveResult(tuple(sessions), bound, report.elapsed(), outcome.status)
+
+
+def _single_site_routes(inst: Instance) -> list[DayRoute]:
+    """For every free vehicle-day and site: depot, that site in every slot it may, depot.
+
+    They let the first LP cover every site, so column generation does not spend its
+    first rounds chasing shortfall.
+    """
+    routes: list[DayRoute] = []
+    for v in range(inst.n_vehicles):
+        for d in range(inst.n_days):
+            if np.any(inst.forced[v, d] >= 0):
+                continue
+            for s in np.flatnonzero(inst.allowed[v, d].any(axis=0)):
+                stops = tuple((int(t), int(s)) for t in np.flatnonzero(inst.allowed[v, d, :, s]))
+                for cand in (stops, stops[:1]):
+                    if route_feasible(inst, v, d, cand):
+                        routes.append(make_route(inst, v, d, cand))
+                        break
+    return routes
+
+
+def _previous_routes(inst: Instance) -> list[DayRoute]:
+    """The previous plan's vehicle-days that are still feasible routes (stability warm start)."""
+    vehicle = {vid: i for i, vid in enumerate(inst.vehicle_ids)}
+    site = {sid: i for i, sid in enumerate(inst.site_ids)}
+    slot = {tid: i for i, tid in enumerate(inst.slot_ids)}
+    by_vd: dict[tuple[int, int], set[tuple[int, int]]] = {}
+    for p in inst.scenario.previous:
+        if p.vehicle in vehicle and p.site in site and p.slot in slot and 0 <= p.day < inst.n_days:
+            by_vd.setdefault((vehicle[p.vehicle], p.day), set()).add((slot[p.slot], site[p.site]))
+    routes: list[DayRoute] = []
+    for (v, d), stops in sorted(by_vd.items()):
+        ordered = tuple(sorted(stops))
+        if route_feasible(inst, v, d, ordered):
+            routes.append(make_route(inst, v, d, ordered))
+    return routes
 
 
 def _round_lp(

@@ -5,6 +5,7 @@ The day-pattern model (maximise):
     sum_c p_c x_c + sum_{s,k} h_s r^(k-1) y_sk - P sum_s u_s
     conv  vd : sum_{c in vd} x_c <= 1  (= 1 when a slot of vd is pinned)
     count s  : sum_k y_sk - sum_c a_cs x_c <= 0
+    visit s  : y_s1 - sum_c [c visits s] x_c <= 0   (the first session needs a route there)
     link sdt : sum_{c in day d} a_cst x_c - cap_s z_sd <= 0
     win  sW  : sum_{d in W} z_sd <= 1   (every window of min_gap_days days)
     short s  : -u_s - sum_k y_sk <= -m_s
@@ -36,6 +37,7 @@ class Duals:
     """Non-negative multipliers of the relaxed rows (conv duals are not needed for bounds)."""
 
     count: FloatArray  # [S] nu_s
+    visit: FloatArray  # [S] eta_s
     link: FloatArray  # [S, D, T] zeta_sdt
     window: list[tuple[int, int, int, float]]  # (site, first day, last day, omega)
     short: FloatArray  # [S] sigma_s
@@ -83,6 +85,7 @@ class LpMaster:
                 forced = bool(np.any(inst.forced[v, d] >= 0))
                 self.conv[(v, d)] = solver.Constraint(1.0 if forced else -inf, 1.0)
         self.count = [solver.Constraint(-inf, 0.0) for _ in range(s_n)]
+        self.visit = [solver.Constraint(-inf, 0.0) for _ in range(s_n)]
         self.short = [solver.Constraint(-inf, -float(inst.min_visits[s])) for s in range(s_n)]
         for s in range(s_n):
             u = solver.NumVar(0.0, float(inst.min_visits[s]), "")
@@ -94,6 +97,8 @@ class LpMaster:
                 obj.SetCoefficient(y, float(vals[k]))
                 self.count[s].SetCoefficient(y, 1.0)
                 self.short[s].SetCoefficient(y, -1.0)
+                if k == 0:
+                    self.visit[s].SetCoefficient(y, 1.0)
         hosted: BoolArray = np.asarray(inst.allowed.any(axis=0))  # [D, T, S]
         self.link: dict[tuple[int, int, int], pywraplp.Constraint] = {}
         self.zvars: dict[tuple[int, int], pywraplp.Variable] = {}
@@ -145,6 +150,7 @@ class LpMaster:
                 self.link[(s, r.day, t)].SetCoefficient(x, 1.0)
             for s, n in per_site.items():
                 self.count[s].SetCoefficient(x, -float(n))
+                self.visit[s].SetCoefficient(x, -1.0)
             self.columns.append(r)
             self.xvars.append(x)
             added += 1
@@ -158,6 +164,7 @@ class LpMaster:
             return False, float("nan"), None, np.zeros(len(self.xvars))
         value = float(self.solver.Objective().Value())
         count = np.array([max(0.0, c.dual_value()) for c in self.count])
+        visit = np.array([max(0.0, c.dual_value()) for c in self.visit])
         short = np.array([max(0.0, c.dual_value()) for c in self.short])
         link = np.zeros((inst.n_sites, inst.n_days, inst.n_slots))
         for (s, d, t), row in self.link.items():
@@ -170,7 +177,7 @@ class LpMaster:
         for (v, d), row in self.conv.items():
             conv[v, d] = row.dual_value()
         xs = np.array([x.solution_value() for x in self.xvars])
-        return True, value, Duals(count, link, window, short, conv), xs
+        return True, value, Duals(count, visit, link, window, short, conv), xs
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Pricing of day routes is exact: it matches enumeration of every route of a vehicle-day."""
+"""Pricing of day routes is exact: it matches enumeration of every route of a vehicle-day.
+
+Three slots, so the Pareto pruning between slots (with per-site bonuses) is exercised.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver.columns import make_route, price_day, route_feasible
+from solver.columns import _price_labels, _price_two_slots, make_route, price_day, route_feasible
 from solver.opt_instance import Instance, compile_instance
 from solver.travel import TravelTable
 from tests.solver.tiny import ref, scenario, site, vehicle
@@ -33,7 +36,7 @@ def instance(limit: int | None, setup: int, pin: bool) -> Instance:
     return compile_instance(sc, TravelTable.build(sc))
 
 
-def enumerate_best(inst: Instance, profit: np.ndarray) -> float:
+def enumerate_best(inst: Instance, profit: np.ndarray, bonus: np.ndarray) -> float:
     best = -np.inf
     options = [None, *range(inst.n_sites)]
     for choice in itertools.product(options, repeat=inst.n_slots):
@@ -42,6 +45,7 @@ def enumerate_best(inst: Instance, profit: np.ndarray) -> float:
             continue
         route = make_route(inst, 0, 0, stops)
         value = sum(profit[t, s] for t, s in stops) - inst.km_cost * route.km
+        value += sum(bonus[s] for s in {s for _, s in stops})
         best = max(best, value)
     return float(best)
 
@@ -52,19 +56,22 @@ def enumerate_best(inst: Instance, profit: np.ndarray) -> float:
     setup=st.sampled_from([0, 30, 90]),
     pin=st.booleans(),
     profits=st.lists(st.integers(-50, 150), min_size=12, max_size=12),
+    bonuses=st.lists(st.sampled_from([0, 0, 20, 80]), min_size=4, max_size=4),
 )
 def test_pricing_matches_enumeration(
-    limit: int | None, setup: int, pin: bool, profits: list[int]
+    limit: int | None, setup: int, pin: bool, profits: list[int], bonuses: list[int]
 ) -> None:
     """Best priced route = best enumerated one; every returned route is feasible, priced right."""
     inst = instance(limit, setup, pin)
     profit = np.array(profits, dtype=float).reshape(inst.n_slots, inst.n_sites)
-    priced = price_day(inst, 0, 0, profit, top_k=50)
-    assert priced.best == enumerate_best(inst, profit)
+    bonus = np.array(bonuses, dtype=float)
+    priced = price_day(inst, 0, 0, profit, top_k=50, site_bonus=bonus)
+    assert priced.best == enumerate_best(inst, profit, bonus)
     for value, route in priced.routes:
         assert route_feasible(inst, 0, 0, route.stops)
         km = make_route(inst, 0, 0, route.stops).km
         expected = sum(profit[t, s] for t, s in route.stops) - inst.km_cost * km
+        expected += sum(bonus[s] for s in {s for _, s in route.stops})
         assert abs(value - expected) < 1e-9
     values = [v for v, _ in priced.routes]
     assert values == sorted(values, reverse=True)
@@ -87,3 +94,38 @@ def test_pin_forces_the_slot() -> None:
     priced = price_day(inst, 0, 0, profit, top_k=1)
     assert priced.routes[0][1].stops == ((1, 1),)
     assert priced.best < 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    limit=st.sampled_from([None, 60, 100, 130]),
+    setup=st.sampled_from([0, 30, 300]),
+    pins=st.sampled_from([(), ("lunch",), ("evening",), ("lunch", "evening")]),
+    profits=st.lists(st.integers(-50, 150), min_size=8, max_size=8),
+    bonuses=st.lists(st.sampled_from([0, 20, 80]), min_size=4, max_size=4),
+)
+def test_two_slot_fast_path_equals_label_setting(
+    limit: int | None,
+    setup: int,
+    pins: tuple[str, ...],
+    profits: list[int],
+    bonuses: list[int],
+) -> None:
+    """The array pricing for two slots gives the same best and top routes as the general one."""
+    extra = {} if limit is None else {"max_drive_minutes": limit}
+    sc = scenario(
+        days=1,
+        setup_minutes=setup,
+        sites=[site("A", 100), site("B", 60), site("C", 30), site("F", 10, slots=["evening"])],
+        vehicles=[vehicle("RV1", **extra)],
+        pinned=[ref("RV1", "B" if slot == "lunch" else "C", 0, slot) for slot in pins],
+    )
+    inst = compile_instance(sc, TravelTable.build(sc))
+    profit = np.array(profits, dtype=float).reshape(2, 4)
+    bonus = np.array(bonuses, dtype=float)
+    fast = _price_two_slots(inst, 0, 0, profit, 30, bonus)
+    general = _price_labels(inst, 0, 0, profit, 30, bonus)
+    assert fast.best == general.best
+    assert fast.feasible == general.feasible
+    assert sorted(r.stops for _, r in fast.routes) == sorted(r.stops for _, r in general.routes)
+    assert [p for p, _ in fast.routes] == [p for p, _ in general.routes]
