@@ -91,13 +91,6 @@ def principal_of(db: DbSession, user: User) -> Principal:
     )
 
 
-def _active_user(db: DbSession, user_id: int) -> User:
-    user = db.get(User, user_id)
-    if user is None or user.disabled:
-        raise unauthorized("user unknown or disabled")
-    return user
-
-
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
@@ -119,7 +112,18 @@ def principal_from_token(services: Services, db: DbSession, token: str | None) -
         claimed = read_token(token, services.settings.secret_key)
     except InvalidToken as exc:
         raise unauthorized("invalid or expired token") from exc
-    return principal_of(db, _active_user(db, claimed.user_id))
+    row = db.exec(
+        select(User.name, User.role, User.disabled, User.vehicle_id).where(
+            User.id == claimed.user_id
+        )
+    ).first()
+    if row is None or row[2]:
+        raise unauthorized("user unknown or disabled")
+    name, role, _, vehicle = row
+    sites: Sequence[str] = ()
+    if role == Role.SITE_MANAGER.value:
+        sites = db.exec(select(UserSite.site_id).where(UserSite.user_id == claimed.user_id)).all()
+    return Principal(claimed.user_id, name, Role(role), frozenset(sites), vehicle)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

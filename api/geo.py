@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, urlencode
 
 _A = 6378245.0  # Krasovsky 1940 semi-major axis used by GCJ-02
@@ -78,6 +79,7 @@ class NavigationLinks:
     geo: str
 
 
+@lru_cache(maxsize=4096)
 def navigation_links(lat: float, lon: float, name: str) -> NavigationLinks:
     """Links that open a route to (lat, lon) in Amap, Baidu Maps and any geo: handler."""
     gcj = wgs84_to_gcj02(lat, lon)

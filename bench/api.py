@@ -267,7 +267,8 @@ def main() -> None:
                     raise SystemExit("the API server did not start")
                 time.sleep(0.2)
             print(
-                f"rvrota API benchmark: {url.split(':')[0]}, uvicorn 1 process, {os.cpu_count()} CPUs"
+                f"rvrota API benchmark: {url.split(':')[0]}, uvicorn 1 process, "
+                f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
             )
             for line in asyncio.run(drive(base, week, args.rate, args.seconds)):
                 print(line)

@@ -28,6 +28,7 @@ from api.errors import domain_error
 from api.feeds import FeedSession, calendar_document, geojson_document
 from api.geo import navigation_links
 from api.store import (
+    next_stop_row,
     not_found,
     plan_public,
     plan_version_in_force,
@@ -215,49 +216,47 @@ def schedule_geojson(
     tags=["schedule"],
     responses=NOT_YOURS,
 )
-async def next_stop(
-    services: ServicesDep, token: TokenDep, vehicle_id: str
-) -> schemas.NextStopPublic:
+async def next_stop(services: ServicesDep, token: TokenDep, vehicle_id: str) -> Response:
     """The vehicle's next session not yet ended, with navigation links; 404 when none.
 
-    The hot path of every driver's phone: authentication, the check and the reads run
-    in one worker-thread call on one database session.
+    The hot path of every driver's phone: authentication, the check and one read run in
+    one worker-thread call; the body (shaped as ``NextStopPublic``) is serialised once.
     """
-    return await run_in_threadpool(_next_stop, services, token, vehicle_id)
+    body = await run_in_threadpool(_next_stop, services, token, vehicle_id)
+    return Response(body, media_type="application/json")
 
 
-def _next_stop(services: Services, token: str | None, vehicle_id: str) -> schemas.NextStopPublic:
+def _next_stop(services: Services, token: str | None, vehicle_id: str) -> bytes:
     with session_scope(services.engine) as db:
         principal = principal_from_token(services, db, token)
         if not access.may_see_vehicle(principal, vehicle_id):
             raise forbidden("not your vehicle")
-        session = plans.next_stop(db, vehicle_id, services.clock.now())
-        if session is None:
+        row = next_stop_row(db, vehicle_id, services.clock.now())
+        if row is None:
             if db.get(Vehicle, vehicle_id) is None:
                 raise not_found("vehicle", vehicle_id)
             raise not_found("next stop of vehicle", vehicle_id)
-        row = db.exec(
-            select(Site, Region.timezone)
-            .join(Region, col(Region.id) == col(Site.region_id))
-            .where(Site.id == session.site_id)
-        ).one()
-        site, tz_name = row
-        assert session.id is not None
-        tz = zone(tz_name)
-        links = navigation_links(site.lat, site.lon, site.name or site.id)
-        return schemas.NextStopPublic(
-            session_id=session.id,
-            vehicle=vehicle_id,
-            site=schemas.SiteBrief(
-                id=site.id, name=site.name, lat=site.lat, lon=site.lon, address=site.address
-            ),
-            slot=session.slot,
-            start=session.start.astimezone(tz),
-            end=session.end.astimezone(tz),
-            state=session.state,
-            navigation_url=links.amap,
-            links=schemas.NavigationLinksPublic(amap=links.amap, baidu=links.baidu, geo=links.geo),
-        )
+    tz = zone(row.timezone)
+    links = navigation_links(row.lat, row.lon, row.site_name or row.site_id)
+    return to_json(
+        {
+            "session_id": row.session_id,
+            "vehicle": vehicle_id,
+            "site": {
+                "id": row.site_id,
+                "name": row.site_name,
+                "lat": row.lat,
+                "lon": row.lon,
+                "address": row.address,
+            },
+            "slot": row.slot,
+            "start": row.start.astimezone(tz),
+            "end": row.end.astimezone(tz),
+            "state": row.state,
+            "navigation_url": links.amap,
+            "links": {"amap": links.amap, "baidu": links.baidu, "geo": links.geo},
+        }
+    )
 
 
 @router.get(
