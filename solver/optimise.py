@@ -253,8 +253,7 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
         report("integer")
 
     # keep a little time for building the model and the final polish
-    remaining = params.time_limit * 0.9 - report.elapsed() - len(pool) * 2e-4
-    mip_limit = params.time_limit * 0.5 if deterministic else max(0.2, remaining)
+    mip_limit = params.time_limit * 0.5 if deterministic else started + params.time_limit * 0.92
     outcome = solve_master_mip(
         inst, pool, profits, hint, mip_limit, params.seed, params.workers, on_solution
     )

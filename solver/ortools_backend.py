@@ -195,15 +195,16 @@ def solve_master_mip(
     columns: Sequence[DayRoute],
     profits: Sequence[float],
     hint: Sequence[int],
-    time_limit: float,
+    limit: float,
     seed: int | None,
     workers: int,
     on_solution: Callable[[float, float], None] | None = None,
 ) -> MipOutcome:
     """Choose at most one column per vehicle-day with CP-SAT (integer day-pattern model).
 
-    With ``seed`` the search is deterministic: one search thread, the given random
-    seed and a deterministic-time limit (``time_limit`` units) instead of wall time.
+    Without ``seed``, ``limit`` is a ``time.monotonic()`` deadline (model building
+    included). With ``seed`` the search is deterministic: one search thread, the given
+    random seed and ``limit`` units of CP-SAT's deterministic time instead of wall time.
     ``on_solution(objective, elapsed)`` is called for each improving solution.
     """
     model = cp_model.CpModel()
@@ -289,11 +290,11 @@ def solve_master_mip(
         # one search thread: reproducible, and stronger here than interleaved workers
         prm.num_workers = 1
         prm.random_seed = seed
-        prm.max_deterministic_time = max(0.01, time_limit)
-        prm.max_time_in_seconds = max(10.0, 20.0 * time_limit)
+        prm.max_deterministic_time = max(0.01, limit)
+        prm.max_time_in_seconds = max(10.0, 20.0 * limit)
     else:
         prm.num_workers = max(1, workers)
-        prm.max_time_in_seconds = max(0.01, time_limit)
+        prm.max_time_in_seconds = max(0.05, limit - time.monotonic())
     started = time.monotonic()
 
     class _Cb(cp_model.CpSolverSolutionCallback):
