@@ -23,7 +23,7 @@ import asyncio
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -165,7 +165,6 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT], table
     def work() -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
         with session_scope(worker.engine) as db:
             result = ingest.persist_headcounts(db, items, now)
-        with session_scope(worker.engine) as db:
             requests = ingest.headcount_plan_requests(
                 db,
                 result.latest,
@@ -372,6 +371,35 @@ def update_lag(worker: Worker, app: faust.App) -> None:
             )
 
 
+async def pipelined(
+    stream: Any,
+    size: int,
+    within: float,
+    handle: Callable[[Sequence[faust.EventT]], Awaitable[None]],
+) -> None:
+    """Batches handled one at a time and in order, while the next batch fills.
+
+    Events are taken without acknowledgement (``noack_take``) and acknowledged only once
+    their batch has taken effect, so a crash at any point redelivers them (at-least-once).
+    At most one batch is in flight: batch k+1 starts after batch k is done and acked.
+    """
+
+    async def run(batch: Sequence[faust.EventT]) -> None:
+        await handle(batch)
+        for event in batch:
+            await stream.ack(event)
+
+    in_flight: asyncio.Future[None] | None = None
+    try:
+        async for batch in stream.noack_take(size, within=within):
+            if in_flight is not None:
+                await in_flight
+            in_flight = asyncio.ensure_future(run(batch))
+    finally:
+        if in_flight is not None and not in_flight.done():
+            in_flight.cancel()
+
+
 # --- the app ---------------------------------------------------------------------------
 
 
@@ -404,6 +432,7 @@ def create_app(
         topic_partitions=settings.kafka_partitions,
         topic_replication_factor=settings.kafka_replication,
         producer_acks=-1,
+        producer_linger_ms=10,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
@@ -462,13 +491,18 @@ def create_app(
 
     @app.agent(headcounts, concurrency=1, name="ingest-headcounts")
     async def ingest_headcounts(stream: Any) -> None:
-        async for batch in stream.take_events(batch_size, within=batch_wait):
-            await handle_headcounts(worker, batch, headcount_table)
+        await pipelined(
+            stream, batch_size, batch_wait, lambda b: handle_headcounts(worker, b, headcount_table)
+        )
 
     @app.agent(statuses, concurrency=1, name="ingest-vehicle-statuses")
     async def ingest_vehicle_statuses(stream: Any) -> None:
-        async for batch in stream.take_events(batch_size, within=batch_wait):
-            await handle_vehicle_statuses(worker, batch, status_table)
+        await pipelined(
+            stream,
+            batch_size,
+            batch_wait,
+            lambda b: handle_vehicle_statuses(worker, b, status_table),
+        )
 
     @app.agent(plan_requests, concurrency=1, name="plan-regions")
     async def plan_regions(stream: Any) -> None:

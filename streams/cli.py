@@ -60,12 +60,24 @@ def _kafka_app() -> typer.Typer:
 
 def run_worker() -> None:
     """Run the stream processors until SIGTERM/SIGINT (Faust worker)."""
+    import asyncio
+
     import faust
 
+    from streams.admin import ensure_topics
     from streams.app import create_app
-    from streams.config import StreamsSettings
+    from streams.config import StreamsSettings, Topics
 
     settings = StreamsSettings()
+    topics = Topics.with_prefix(settings.topic_prefix)
+    asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap,
+            topics.all(),
+            settings.kafka_partitions,
+            settings.kafka_replication,
+        )
+    )
     app = create_app(settings)
     worker = faust.Worker(
         app,

@@ -10,6 +10,7 @@ Everything lives under one home directory: ``server.properties``, ``data/``,
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -200,8 +201,16 @@ async def _answers(bootstrap: str, timeout: float) -> bool:
 
 
 def answers(bootstrap: str, timeout: float = 3.0) -> bool:
-    """True when a broker at ``bootstrap`` returns metadata naming a broker and a controller."""
-    return asyncio.run(_answers(bootstrap, timeout))
+    """True when a broker at ``bootstrap`` returns metadata naming a broker and a controller.
+
+    Callable from synchronous code, also while an event loop runs in this thread.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_answers(bootstrap, timeout))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _answers(bootstrap, timeout)).result()
 
 
 def status(config: BrokerConfig) -> BrokerStatus:

@@ -1,0 +1,490 @@
+"""Stream worker benchmark: ingest rate, produced->persisted latency, surge->re-plan latency.
+
+One run, one broker, one database, figures side by side:
+
+1. Sustained ingest with persistence: a backlog of N headcount events consumed by the
+   worker (``python -m rvrota worker``, one process) and, next to it, by a plain aiokafka
+   consumer doing the same work (parse, validate, batch-insert with the same function
+   into the same database). Target: worker >= 2,000 events/s and >= 50% of plain.
+2. Latency from produced to persisted at a steady 500 events/s (target p99 <= 250 ms).
+   Persisted times come from polling the table every 10 ms (adds <= 10 ms).
+3. Headcount surge to re-published plan for the 45-site region (taishang), coalescing
+   window included (target p95 <= 10 s).
+
+    python bench/streams.py                       # SQLite file, private broker
+    python bench/streams.py --database-url postgresql+psycopg://...   # an empty database
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import contextlib  # noqa: E402
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from fleet import events  # noqa: E402
+from fleet.db import create_all, make_engine, session_scope  # noqa: E402
+from rvrota.clock import SimulatedClock  # noqa: E402
+from streams import ingest, kafka_local  # noqa: E402
+from streams.config import Topics  # noqa: E402
+
+SCENARIO = REPO.parent / "shared" / "scenarios" / "taishang-week.json"
+REGION = "taishang"
+WEEK = "2026-W48"
+CLOCK_START = datetime.fromisoformat("2026-11-23T08:00:00+08:00")
+SITES = [f"S{i:03d}" for i in range(1, 46)]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.anchor = time.time()
+        self.clock = SimulatedClock(CLOCK_START, 1.0, self.anchor)
+        self.bootstrap = args.bootstrap
+        self.broker: kafka_local.BrokerConfig | None = None
+        self.database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+        self.engine: Engine = make_engine(self.database_url)
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.extra = dict(e.split("=", 1) for e in args.worker_env)
+
+    # --- set-up -----------------------------------------------------------------------
+
+    def start_broker(self) -> None:
+        if self.bootstrap:
+            return
+        self.broker = kafka_local.BrokerConfig(
+            home=self.workdir / "kafka",
+            port=free_port(),
+            controller_port=free_port(),
+            partitions=self.args.partitions,
+        )
+        kafka_local.start(self.broker, timeout=180)
+        self.bootstrap = self.broker.bootstrap
+
+    def prepare_database(self) -> None:
+        from fleet.scenario_io import import_scenario
+
+        create_all(self.engine)
+        with session_scope(self.engine) as db:
+            import_scenario(db, json.loads(SCENARIO.read_text()), region=REGION)
+
+    def start_worker(self, group: str, extra: dict[str, str]) -> tuple[int, Topics]:
+        port = free_port()
+        env = dict(os.environ)
+        env.update(
+            {
+                "RVROTA_DATABASE_URL": self.database_url,
+                "RVROTA_KAFKA_BOOTSTRAP": self.bootstrap,
+                "RVROTA_KAFKA_PARTITIONS": str(self.args.partitions),
+                "RVROTA_WORKER_GROUP": group,
+                "RVROTA_TOPIC_PREFIX": f"{group}.",
+                "RVROTA_WORKER_PORT": str(port),
+                "RVROTA_CLOCK_START": CLOCK_START.isoformat(),
+                "RVROTA_CLOCK_ANCHOR": repr(self.anchor),
+                "RVROTA_LOG_LEVEL": "WARNING",
+                **extra,
+            }
+        )
+        log = (self.workdir / f"worker-{group}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rvrota", "worker"],
+            env=env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers.append(proc)
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited; see {log.name}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    return port, Topics.with_prefix(f"{group}.")
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("worker did not get ready")
+
+    def stop_workers(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.workers.clear()
+
+    def close(self) -> None:
+        self.stop_workers()
+        self.engine.dispose()
+        if self.broker is not None:
+            kafka_local.stop(self.broker)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def headcount(self, site: str, count: int, eid: str, age_s: float = 300) -> bytes:
+        observed = self.clock.now() - timedelta(seconds=age_s)
+        return json.dumps(
+            {"event_id": eid, "site_id": site, "count": count, "observed_at": observed.isoformat()}
+        ).encode()
+
+    def count_like(self, prefix: str) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text("SELECT count(*) FROM headcountreport WHERE event_id LIKE :p"),
+                    {"p": prefix + "%"},
+                ).scalar_one()
+            )
+
+    async def produce(self, topic: str, values: list[tuple[bytes, bytes]]) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=20
+        )
+        await producer.start()
+        try:
+            for start in range(0, len(values), 2000):
+                futures = [
+                    await producer.send(topic, value, key=key)
+                    for key, value in values[start : start + 2000]
+                ]
+                await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+
+    def backlog(self, prefix: str, n: int) -> list[tuple[bytes, bytes]]:
+        rng = random.Random(prefix)
+        out = []
+        for i in range(n):
+            site = rng.choice(SITES)
+            # counts near the sample's own figures: no material change, no re-planning
+            out.append(
+                (site.encode(), self.headcount(site, 500 + rng.randint(-5, 5), f"{prefix}{i:07d}"))
+            )
+        return out
+
+    def rate_until(self, prefix: str, n: int, timeout: float) -> float:
+        """Events/s from the first persisted event of ``prefix`` to the n-th."""
+        deadline = time.monotonic() + timeout
+        first_t, first_n = None, 0
+        while time.monotonic() < deadline:
+            done = self.count_like(prefix)
+            now = time.monotonic()
+            if first_t is None and done > 0:
+                first_t, first_n = now, done
+            if done >= n:
+                assert first_t is not None
+                span = max(now - first_t, 1e-6)
+                return (n - first_n) / span if n > first_n else float("nan")
+            time.sleep(0.02)
+        raise RuntimeError(f"{prefix}: only {self.count_like(prefix)}/{n} persisted in time")
+
+    # --- 1. sustained ingest ----------------------------------------------------------
+
+    async def plain_consumer(self, topic: str, n: int, prefix: str) -> float:
+        """The same work without Faust: parse, validate, batch-insert, commit offsets."""
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.bootstrap,
+            group_id=f"plain-{uuid.uuid4().hex[:6]}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            max_poll_records=self.args.batch,
+        )
+        await consumer.start()
+        loop = asyncio.get_running_loop()
+        persisted = 0
+        first_t: float | None = None
+        first_n = 0
+        try:
+            while persisted < n:
+                batch = await consumer.getmany(timeout_ms=100, max_records=self.args.batch)
+                records = [r for rs in batch.values() for r in rs]
+                if not records:
+                    continue
+                now = self.clock.now()
+                items = []
+                for record in records:
+                    with contextlib.suppress(events.EventRejected):
+                        items.append(events.parse_headcount_event(record.value or b"", now))
+
+                def work(items: list[events.HeadcountEvent] = items, now: datetime = now) -> int:
+                    with session_scope(self.engine) as db:
+                        result = ingest.persist_headcounts(db, items, now)
+                        return len(result.new)
+
+                persisted += await loop.run_in_executor(None, work)
+                await consumer.commit()
+                if first_t is None:
+                    first_t, first_n = time.monotonic(), persisted
+            assert first_t is not None
+            return (persisted - first_n) / max(time.monotonic() - first_t, 1e-6)
+        finally:
+            await consumer.stop()
+
+    async def ingest_rates(self) -> tuple[float, float]:
+        n = self.args.events
+        group = f"bw{uuid.uuid4().hex[:6]}"
+        _, topics = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
+        await self.produce(topics.headcounts, self.backlog("W-", 200))  # warm-up
+        await asyncio.to_thread(self.rate_until, "W-", 200, 60)
+        await self.produce(topics.headcounts, self.backlog("WB-", n))
+        worker_rate = await asyncio.to_thread(self.rate_until, "WB-", n, 600)
+        self.stop_workers()
+        plain_topic = f"plain{uuid.uuid4().hex[:6]}.{events.HEADCOUNTS_TOPIC}"
+        await self.produce(plain_topic, self.backlog("PB-", n))
+        plain_rate = await self.plain_consumer(plain_topic, n, "PB-")
+        return worker_rate, plain_rate
+
+    # --- 2. latency at a steady rate -----------------------------------------------------
+
+    async def steady_latency(self) -> tuple[list[float], float]:
+        rate, seconds = self.args.rate, self.args.seconds
+        group = f"bl{uuid.uuid4().hex[:6]}"
+        _, topics = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600"})
+        await self.produce(topics.headcounts, self.backlog("LW-", 100))
+        await asyncio.to_thread(self.rate_until, "LW-", 100, 60)
+        sent: dict[str, float] = {}
+        seen: dict[str, float] = {}
+        total = int(rate * seconds)
+        with self.engine.connect() as conn:
+            last_id = int(
+                conn.execute(text("SELECT coalesce(max(id), 0) FROM headcountreport")).scalar_one()
+            )
+        stop = asyncio.Event()
+
+        def poll() -> None:
+            nonlocal last_id
+            while not stop.is_set() or len(seen) < total:
+                with self.engine.connect() as conn:
+                    rows = conn.execute(
+                        text("SELECT id, event_id FROM headcountreport WHERE id > :i"),
+                        {"i": last_id},
+                    ).all()
+                t = time.perf_counter()
+                for row_id, eid in rows:
+                    last_id = max(last_id, int(row_id))
+                    seen.setdefault(str(eid), t)
+                if stop.is_set() and len(seen) >= total:
+                    return
+                time.sleep(0.01)
+
+        poller = asyncio.create_task(asyncio.to_thread(poll))
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=0
+        )
+        await producer.start()
+        rng = random.Random(2)
+        started = time.perf_counter()
+        pending = []
+        for i in range(total):
+            due = started + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            site = rng.choice(SITES)
+            eid = f"L-{i:07d}"
+            sent[eid] = time.perf_counter()
+            pending.append(
+                await producer.send(
+                    topics.headcounts, self.headcount(site, 500, eid), key=site.encode()
+                )
+            )
+        await asyncio.gather(*pending)
+        achieved = total / (time.perf_counter() - started)
+        await producer.stop()
+        stop.set()
+        await asyncio.wait_for(poller, 120)
+        self.stop_workers()
+        return [(seen[e] - sent[e]) * 1000 for e in sent if e in seen], achieved
+
+    # --- 3. surge -> re-published plan ------------------------------------------------------
+
+    async def surge_latency(self) -> list[float]:
+        group = f"bs{uuid.uuid4().hex[:6]}"
+        _, topics = self.start_worker(
+            group,
+            {
+                "RVROTA_RECONCILE_SECONDS": "2",
+                "RVROTA_PLAN_TIME_LIMIT": str(self.args.plan_time_limit),
+            },
+        )
+        consumer = AIOKafkaConsumer(
+            topics.plans, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        versions: dict[str, int] = {}
+        arrivals: list[tuple[float, dict[str, Any]]] = []
+
+        async def read() -> None:
+            while True:
+                batch = await consumer.getmany(timeout_ms=100)
+                for rs in batch.values():
+                    for r in rs:
+                        plan = json.loads(r.value or b"{}")
+                        arrivals.append((time.perf_counter(), plan))
+                        versions[plan["week"]] = max(versions.get(plan["week"], 0), plan["version"])
+
+        reader = asyncio.create_task(read())
+
+        async def wait_for(check: Callable[[], bool], timeout: float) -> None:
+            deadline = time.monotonic() + timeout
+            while not check():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("timed out waiting for plans")
+                await asyncio.sleep(0.05)
+
+        await wait_for(lambda: WEEK in versions and "2026-W49" in versions, 180)
+        await asyncio.sleep(3)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+        rng = random.Random(9)
+        latencies = []
+        try:
+            for i in range(self.args.surges):
+                site = rng.choice(SITES)
+                with session_scope(self.engine) as db:
+                    from fleet.plans import plan_in_force
+
+                    plan = plan_in_force(db, REGION, WEEK)
+                    assert plan is not None
+                    used = {s["id"]: s["headcount"] for s in (plan.scenario or {})["sites"]}
+                new_count = used[site] * 3 + 100 if used[site] < 3000 else max(used[site] // 3, 10)
+                before_w48 = versions.get(WEEK, 0)
+                before_w49 = versions.get("2026-W49", 0)
+                t0 = time.perf_counter()
+                await producer.send_and_wait(
+                    topics.headcounts,
+                    self.headcount(site, new_count, f"surge-{i}", age_s=5),
+                    key=site.encode(),
+                )
+                await wait_for(lambda b=before_w48: versions.get(WEEK, 0) > b, 120)  # type: ignore[misc]
+                t1 = next(t for t, p in arrivals if p["week"] == WEEK and p["version"] > before_w48)
+                latencies.append(t1 - t0)
+                # let the next week's re-plan finish so that surges do not queue behind it
+                await wait_for(lambda b=before_w49: versions.get("2026-W49", 0) > b, 120)  # type: ignore[misc]
+                await asyncio.sleep(1.0)
+        finally:
+            reader.cancel()
+            await producer.stop()
+            await consumer.stop()
+            self.stop_workers()
+        return latencies
+
+
+async def run(args: argparse.Namespace) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="rvrota-bench-"))
+    bench = Bench(args, workdir)
+    try:
+        bench.start_broker()
+        bench.prepare_database()
+        db_kind = bench.database_url.split(":", 1)[0]
+        print(
+            f"broker {bench.bootstrap}, database {db_kind}, partitions {args.partitions}, "
+            f"2 cores shared; work dir {workdir}"
+        )
+        parts = set(args.parts.split(","))
+        worker_rate, plain_rate = (
+            await bench.ingest_rates() if "ingest" in parts else (float("nan"), float("nan"))
+        )
+        latencies, achieved = (
+            await bench.steady_latency() if "latency" in parts else ([], float("nan"))
+        )
+        surges = await bench.surge_latency() if "surge" in parts else []
+    finally:
+        bench.close()
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    s50, s95 = percentile(surges, 50), percentile(surges, 95)
+    ratio = worker_rate / plain_rate if plain_rate else float("nan")
+    rows = [
+        (
+            "ingest, worker (1 process)",
+            f"{worker_rate:,.0f} events/s",
+            ">= 2,000 events/s",
+            worker_rate >= 2000,
+        ),
+        ("ingest, plain aiokafka consumer", f"{plain_rate:,.0f} events/s", "-", None),
+        ("worker / plain", f"{ratio:.0%}", ">= 50%", ratio >= 0.5),
+        (f"produced->persisted p50 @ {achieved:,.0f}/s", f"{p50:,.0f} ms", "-", None),
+        (f"produced->persisted p99 @ {achieved:,.0f}/s", f"{p99:,.0f} ms", "<= 250 ms", p99 <= 250),
+        (f"surge->re-published plan p50 (n={len(surges)})", f"{s50:.2f} s", "-", None),
+        (f"surge->re-published plan p95 (n={len(surges)})", f"{s95:.2f} s", "<= 10 s", s95 <= 10),
+    ]
+    print()
+    print(f"{'measure':<46} {'measured':>18} {'target':>18}  met")
+    for name, value, target, ok in rows:
+        mark = "" if ok is None else ("yes" if ok else "NO")
+        print(f"{name:<46} {value:>18} {target:>18}  {mark}")
+    print(
+        f"\n(latency samples {len(latencies)}, surge samples {[round(s, 2) for s in surges]}, "
+        f"plan time limit {args.plan_time_limit} s, coalescing "
+        f"{os.environ.get('RVROTA_PLAN_COALESCE_SECONDS', '2')} s, batch {args.batch})"
+    )
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", default="", help="use this broker instead of a private one")
+    parser.add_argument("--database-url", default="", help="an EMPTY database (default: SQLite)")
+    parser.add_argument("--events", type=int, default=20_000, help="backlog for the ingest rate")
+    parser.add_argument("--rate", type=float, default=500.0, help="steady events/s for latency")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the steady run")
+    parser.add_argument("--surges", type=int, default=10, help="surges for the re-plan latency")
+    parser.add_argument("--plan-time-limit", type=float, default=5.0)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument(
+        "--worker-env", action="append", default=[], help="NAME=VALUE for the worker (repeat)"
+    )
+    parser.add_argument("--parts", default="ingest,latency,surge", help="which measures to run")
+    parser.add_argument("--batch", type=int, default=1000, help="plain consumer's batch size")
+    args = parser.parse_args()
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
