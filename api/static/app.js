@@ -49,12 +49,6 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-function hhmm(iso, tz) {
-  return new Date(iso).toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", timeZone: tz, hour12: false });
-}
-function dayLabel(iso, tz) {
-  return new Date(iso).toLocaleDateString("zh-CN", { month: "numeric", day: "numeric", weekday: "short", timeZone: tz });
-}
 function idemKey() {
   return (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
 }
@@ -214,7 +208,8 @@ async function loadNextStop(vehicle) {
   try {
     const n = await api("GET", "/vehicles/" + encodeURIComponent(vehicle) + "/next-stop");
     document.getElementById("stop-site").textContent = n.site.name || n.site.id;
-    document.getElementById("stop-window").textContent = dayLabel(n.start) + " " + n.slot + " " + hhmm(n.start) + "–" + hhmm(n.end) + " · " + n.state;
+    // times carry the region's offset: show them as they are, whatever the phone's zone
+    document.getElementById("stop-window").textContent = n.start.slice(5, 10) + " " + n.slot + " " + n.start.slice(11, 16) + "–" + n.end.slice(11, 16) + " · " + n.state;
     document.getElementById("stop-address").textContent = n.site.address || n.site.lat.toFixed(5) + ", " + n.site.lon.toFixed(5);
     document.getElementById("link-amap").href = n.links.amap;
     document.getElementById("link-baidu").href = n.links.baidu;
