@@ -123,3 +123,10 @@ def create_app(
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for the settings in the environment (uvicorn's factory for several workers)."""
+    from rvrota.settings import get_settings
+
+    return create_app(get_settings())

@@ -12,6 +12,7 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: str | None = typer.Option(None, "--host", help="default: RVROTA_API_HOST"),
         port: int | None = typer.Option(None, "--port", help="default: RVROTA_API_PORT"),
+        workers: int = typer.Option(1, "--workers", min=1, help="worker processes"),
     ) -> None:
         """The HTTP API and the web pages (uvicorn)."""
         import sys
@@ -28,6 +29,17 @@ def register(app: typer.Typer) -> None:
         the_host = host or settings.api_host
         the_port = port or settings.api_port
         typer.echo(f"rvrota API on http://{the_host}:{the_port} (pages: /login, docs: /docs)")
+        if workers > 1:  # each process builds its own app from the environment
+            uvicorn.run(
+                "api.app:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=the_host,
+                port=the_port,
+                log_config=None,
+                access_log=False,
+            )
+            return
         uvicorn.run(
             create_app(settings),
             host=the_host,

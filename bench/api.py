@@ -233,6 +233,7 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default=None, help="an EMPTY database (default: temp SQLite)"
     )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -248,7 +249,18 @@ def main() -> None:
             "RVROTA_LOG_LEVEL": "ERROR",
         }
         server = subprocess.Popen(
-            [sys.executable, "-m", "rvrota", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "rvrota",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
             env=env,
             cwd=tmp,
             stdout=subprocess.DEVNULL,
@@ -267,7 +279,7 @@ def main() -> None:
                     raise SystemExit("the API server did not start")
                 time.sleep(0.2)
             print(
-                f"rvrota API benchmark: {url.split(':')[0]}, uvicorn 1 process, "
+                f"rvrota API benchmark: {url.split(':')[0]}, uvicorn {args.workers} process(es), "
                 f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
             )
             for line in asyncio.run(drive(base, week, args.rate, args.seconds)):
