@@ -158,6 +158,14 @@ def test_k8s_probes_hit_health_paths_on_the_configured_port(name: str, port_sett
     assert env_from == {"rvrota-config", "rvrota-secret"}
 
 
+def test_probes_can_reach_the_pods() -> None:
+    """The API and the worker's probe server bind RVROTA_API_HOST: not loopback, since
+    kubelet probes the pod's IP and compose publishes the API's port."""
+    assert _find("ConfigMap", "rvrota-config")["data"]["RVROTA_API_HOST"] == "0.0.0.0"
+    for name in ("api", "worker"):
+        assert _compose()["services"][name]["environment"]["RVROTA_API_HOST"] == "0.0.0.0"
+
+
 def test_k8s_api_service_targets_the_api_pods() -> None:
     service = _find("Service", "rvrota-api")
     deployment = _find("Deployment", "rvrota-api")
