@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.kafka"]
+pytest_plugins = ["tests.fixtures.db", "tests.fixtures.kafka", "tests.fixtures.browser"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
