@@ -83,6 +83,7 @@ class WorkerProcess:
     group: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
     anchor: float = field(default_factory=time.time)
     port: int = field(default_factory=free_port)
+    clock_start: datetime = CLOCK_START
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -92,7 +93,7 @@ class WorkerProcess:
 
     @property
     def clock(self) -> SimulatedClock:
-        return SimulatedClock(CLOCK_START, 1.0, self.anchor)
+        return SimulatedClock(self.clock_start, 1.0, self.anchor)
 
     @property
     def log_path(self) -> Path:
@@ -109,7 +110,7 @@ class WorkerProcess:
                 "RVROTA_WORKER_GROUP": self.group,
                 "RVROTA_TOPIC_PREFIX": f"{self.group}.",
                 "RVROTA_WORKER_PORT": str(self.port),
-                "RVROTA_CLOCK_START": CLOCK_START.isoformat(),
+                "RVROTA_CLOCK_START": self.clock_start.isoformat(),
                 "RVROTA_CLOCK_ANCHOR": repr(self.anchor),
                 "RVROTA_CLOCK_SPEED": "1",
                 "RVROTA_RECONCILE_SECONDS": "1",

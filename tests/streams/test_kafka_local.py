@@ -55,3 +55,27 @@ def test_start_status_stop(tmp_path: Path) -> None:
     assert not kafka_local.status(config).running
     assert not config.pid_file.exists()
     assert not kafka_local.stop(config)
+
+
+def test_cli_status_of_a_broker_that_is_not_running(tmp_path: Path) -> None:
+    """`rvrota kafka status` exits 1 and says so when nothing runs in its home."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env.update(
+        {
+            "RVROTA_KAFKA_HOME": str(tmp_path / "nothing"),
+            "RVROTA_KAFKA_PORT": str(free_port()),
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "rvrota", "kafka", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "kafka: not running" in done.stdout

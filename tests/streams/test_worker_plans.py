@@ -199,3 +199,69 @@ async def test_breakdown_removes_vehicle_sessions_and_reassigns(
     assert [s for s in vehicle_sessions_left() if s.week == WEEK] == []
     await await_until(lambda: not vehicle_sessions_left(), 60, "next week re-planned too")
     engine.dispose()
+
+
+async def test_driver_reports_start_and_finish_the_current_session(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """on_site starts the vehicle's current session; en_route after it marks it done."""
+    from datetime import datetime
+
+    from sqlmodel import select
+
+    from fleet.models import Session
+
+    engine = prepare_database(database_url)
+    # 09:45 on the Monday: the lunch slot (11:30) is the next one; drivers may arrive early
+    proc = WorkerProcess(
+        kafka_bootstrap,
+        database_url,
+        tmp_path,
+        clock_start=datetime.fromisoformat("2026-11-23T09:45:00+08:00"),
+    )
+    proc.start()
+    try:
+
+        def first_lunch() -> Session | None:
+            with session_scope(engine) as db:
+                return db.exec(
+                    select(Session).where(
+                        Session.week == WEEK, Session.day == 0, Session.slot == "lunch"
+                    )
+                ).first()
+
+        session = await await_until(first_lunch, 90, "the first plan with a Monday lunch")
+        assert session.state == "planned"
+        async with proc.publisher() as publisher:
+            await publisher.send_vehicle_status(
+                events.VehicleStatusEvent(
+                    event_id=events.new_event_id(),
+                    vehicle_id=session.vehicle_id,
+                    status="on_site",
+                    observed_at=proc.now(),
+                )
+            )
+
+            def state() -> str:
+                with session_scope(engine) as db:
+                    row = db.get(Session, session.id)
+                    assert row is not None
+                    return row.state
+
+            await await_until(lambda: state() == "in_progress", 30, "the session in progress")
+            await publisher.send_vehicle_status(
+                events.VehicleStatusEvent(
+                    event_id=events.new_event_id(),
+                    vehicle_id=session.vehicle_id,
+                    status="en_route",
+                    observed_at=proc.at(5),
+                )
+            )
+            await await_until(lambda: state() == "done", 30, "the session done")
+        with session_scope(engine) as db:
+            row = db.get(Session, session.id)
+            assert row is not None and row.started_at is not None and row.finished_at is not None
+            assert row.started_at < row.finished_at
+    finally:
+        proc.stop()
+        engine.dispose()
