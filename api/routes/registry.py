@@ -20,6 +20,22 @@ NOT_YOURS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# Optional in an update, but a value when given (null would break the site's rules).
+NOT_NULL_SITE_FIELDS = frozenset(
+    {
+        "lat",
+        "lon",
+        "headcount",
+        "parking_capacity",
+        "min_gap_days",
+        "min_visits",
+        "closed_weekdays",
+        "closed_dates",
+        "needs",
+    }
+)
+
+
 def _need_region(db: DbDep, region_id: str) -> None:
     if db.get(Region, region_id) is None:
         raise unprocessable("region", f"unknown region {region_id!r}", "body")
@@ -81,18 +97,12 @@ def update_site(
     if site is None:
         raise not_found("site", site_id)
     for name, value in changes.items():
+        if value is None and name in NOT_NULL_SITE_FIELDS:
+            raise unprocessable(name, "may not be null", "body")
         if name == "closed_dates":
-            set_closed_dates(db, site_id, value or [])
+            set_closed_dates(db, site_id, value)
         elif name == "headcount":
-            if value is None:
-                raise unprocessable("headcount", "may not be null", "body")
             site.default_headcount = value
-        elif name in ("lat", "lon", "parking_capacity", "min_gap_days", "min_visits") or (
-            name in ("closed_weekdays", "needs")
-        ):
-            if value is None:
-                raise unprocessable(name, "may not be null", "body")
-            setattr(site, name, value)
         else:
             setattr(site, name, value)
     db.add(site)

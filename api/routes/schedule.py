@@ -44,7 +44,7 @@ from api.store import (
 from fleet import plans
 from fleet.db import DbSession, session_scope
 from fleet.domain import DomainError, week_start, zone
-from fleet.models import Depot, Region, Session, Site, Vehicle
+from fleet.models import Depot, Plan, Region, Session, Site, Vehicle
 
 router = APIRouter()
 NOT_YOURS: dict[int | str, dict[str, Any]] = {
@@ -160,20 +160,23 @@ def schedule_version(
     """A cheap fingerprint of the board: the newest plan and the pins/states of sessions."""
     reg = region_or_default(db, region)
     wk = week_or_current(reg, week, services.clock.now())
-    plan = plans.latest_plan(db, reg.id, wk)
+    plan = db.exec(
+        select(Plan.id, Plan.version, Plan.status)
+        .where(Plan.region_id == reg.id, Plan.week == wk)
+        .order_by(col(Plan.version).desc())
+        .limit(1)
+    ).first()  # plans.latest_plan without loading the plan document
     rows = db.exec(
         select(Session.id, Session.pinned, Session.state, Session.in_force)
         .where(Session.region_id == reg.id, Session.week == wk)
         .order_by(col(Session.id))
     ).all()
-    digest = hashlib.sha256(
-        repr((plan.id if plan else None, plan.status if plan else None, rows)).encode()
-    )
+    digest = hashlib.sha256(repr((tuple(plan) if plan else None, rows)).encode())
     return schemas.ScheduleVersion(
         region=reg.id,
         week=wk,
-        plan_id=plan.id if plan else None,
-        plan_version=plan.version if plan else None,
+        plan_id=plan[0] if plan else None,
+        plan_version=plan[1] if plan else None,
         changed=digest.hexdigest()[:16],
     )
 
