@@ -40,7 +40,7 @@ def login(
 
 
 @router.get("/me", response_model=schemas.MePublic)
-def me(principal: CurrentUser) -> schemas.MePublic:
+async def me(principal: CurrentUser) -> schemas.MePublic:
     """The caller: role and bindings."""
     return schemas.MePublic(
         id=principal.user_id,
