@@ -28,7 +28,7 @@ import numpy as np
 from solver.columns import DayRoute, make_route, price_day, route_feasible
 from solver.opt_instance import FloatArray, Instance, PinConflict, TravelLike, compile_instance
 from solver.opt_polish import polish
-from solver.ortools_backend import Duals, LpMaster, solve_master_mip
+from solver.ortools_backend import Duals, LpMaster, rounding_slack, solve_master_mip
 from solver.scenario import Scenario, SessionKey
 
 __all__ = ["PinConflict", "Progress", "SolveParams", "SolveResult", "solve"]
@@ -269,6 +269,16 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     objective = objective_of(inst, chosen)
     report.objective = objective
     bound: float | None = best_bound if math.isfinite(best_bound) else None
+    status = outcome.status
+    if duals is not None and (deterministic or report.elapsed() < params.time_limit * 0.8):
+        proof_limit = params.time_limit * 0.25 if deterministic else started + params.time_limit
+        proved = _prove(inst, master, duals, kmax, chosen, objective, proof_limit, params)
+        if proved is not None:
+            chosen, proven_bound = proved
+            objective = objective_of(inst, chosen)
+            report.objective = objective
+            bound = proven_bound if bound is None else min(bound, proven_bound)
+            status = "PROVEN_OPTIMAL"
     if bound is not None and bound < objective:
         # valid by construction: only floating-point noise can put it below the plan
         if objective - bound > 1e-6 * max(1.0, abs(objective)):
@@ -277,7 +287,61 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     report.bound = bound
     report("done")
     sessions = sorted(inst.session_key(r.vehicle, r.day, t, s) for r in chosen for t, s in r.stops)
-    return SolveResult(tuple(sessions), bound, report.elapsed(), outcome.status)
+    return SolveResult(tuple(sessions), bound, report.elapsed(), status)
+
+
+def _prove(
+    inst: Instance,
+    master: LpMaster,
+    duals: Duals,
+    kmax: FloatArray,
+    chosen: list[DayRoute],
+    objective: float,
+    limit: float,
+    params: SolveParams,
+) -> tuple[list[DayRoute], float] | None:
+    """Try to prove the plan optimal (or find the optimum) by reduced-profit fixing.
+
+    With multipliers ``duals`` every plan P satisfies
+    ``objective(P) <= L - sum_vd loss_vd(P)``, where ``loss_vd`` is how far P's route of
+    that vehicle-day falls short of the best priced route. A plan better than ours thus
+    uses only routes with loss below ``L - objective``. When every such route can be
+    listed (two slots or fewer: the pricing is a plain enumeration, nothing is pruned)
+    and they are not too many, CP-SAT over exactly those routes decides optimality.
+    Returns (plan, bound) or None when no proof was reached.
+    """
+    if inst.n_slots > 2:
+        return None
+    per_vd_cap, total_cap = 4000, 60000
+    n_v, n_d = inst.n_vehicles, inst.n_days
+    best = np.zeros((n_v, n_d))
+    candidates: list[tuple[float, float, DayRoute]] = []
+    for v in range(n_v):
+        for d in range(n_d):
+            priced = price_day(inst, v, d, site_profits(inst, duals, v, d), per_vd_cap, duals.visit)
+            best[v, d] = priced.best
+            candidates.extend((priced.best, p, r) for p, r in priced.routes)
+            if len(priced.routes) == per_vd_cap:
+                return None  # cannot tell whether routes beyond the cap matter
+    slack = rounding_slack(inst)
+    delta = lagrangian_bound(inst, duals, best, kmax) - objective
+    if delta <= 2 * slack:
+        return chosen, objective + 2 * slack
+    pool = [r for top, p, r in candidates if top - p < delta + 1e-6]
+    if len(pool) > total_cap:
+        return None
+    keys = {r.key() for r in pool}
+    pool.extend(r for r in chosen if r.key() not in keys)
+    index = {r.key(): i for i, r in enumerate(pool)}
+    hint = [index[r.key()] for r in chosen]
+    outcome = solve_master_mip(
+        inst, pool, [master.profit(r) for r in pool], hint, limit, params.seed, params.workers
+    )
+    if outcome.status != "OPTIMAL":
+        return None
+    found = [pool[i] for i in outcome.chosen]
+    best_plan = found if objective_of(inst, found) > objective else chosen
+    return best_plan, max(objective, objective_of(inst, found)) + 2 * slack
 
 
 def _single_site_routes(inst: Instance) -> list[DayRoute]:

@@ -190,6 +190,16 @@ class MipOutcome:
 SCALE = 1000.0
 
 
+def rounding_slack(inst: Instance) -> float:
+    """How far the scaled CP-SAT objective of one plan can be from its true objective.
+
+    Every objective coefficient is rounded to 1/SCALE; a plan has at most one route per
+    vehicle-day, one increment per session and one shortfall variable per site non-zero.
+    """
+    terms = inst.n_vehicles * inst.n_days * (1 + inst.n_slots) + inst.n_sites
+    return 0.5 / SCALE * terms * max(1.0, float(inst.min_visits.max(initial=0)))
+
+
 def solve_master_mip(
     inst: Instance,
     columns: Sequence[DayRoute],

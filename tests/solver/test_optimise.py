@@ -70,12 +70,14 @@ TINY_CASES: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("name", sorted(TINY_CASES))
 def test_tiny_plan_is_optimal_and_bound_is_valid(name: str) -> None:
-    """On tiny instances the plan equals exhaustive enumeration's best and the bound covers it."""
+    """On tiny instances the plan equals enumeration's best, and the planner proves it."""
     sc = scenario(**TINY_CASES[name])
     result, objective = solved(sc)
     best = brute_force_best(sc)
     assert objective == pytest.approx(best, abs=1e-6)
     assert result.bound is not None and result.bound >= best - 1e-6
+    assert result.status == "PROVEN_OPTIMAL"
+    assert result.bound - objective <= 0.1
 
 
 def test_same_seed_same_plan() -> None:
