@@ -20,6 +20,7 @@ Events are acknowledged only after their batch took effect (at-least-once delive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 import time
@@ -74,6 +75,7 @@ class Worker:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="rvrota-plan")
     )
     stopping: bool = False
+    lag_labels: set[tuple[str, int]] = field(default_factory=set)
 
     async def in_thread(self, pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
@@ -356,19 +358,26 @@ async def reconcile(worker: Worker) -> None:
 
 
 def update_lag(worker: Worker, app: faust.App) -> None:
+    """``rvrota_consumer_lag`` for exactly the partitions this worker holds now."""
     consumer = app.consumer
-    for tp in consumer.assignment():
+    held = set(consumer.assignment())
+    gauge = worker.metrics.consumer_lag
+    for topic, partition in list(worker.lag_labels):
+        if (topic, partition) not in {(tp.topic, tp.partition) for tp in held}:
+            with contextlib.suppress(KeyError):
+                gauge.remove(topic, str(partition))
+            worker.lag_labels.discard((topic, partition))
+    offsets: Any = getattr(consumer, "_read_offset", {})  # faust has no public getter
+    for tp in held:
         try:
             highwater = consumer.highwater(tp)
-        except Exception:  # noqa: BLE001 - not yet known
-            continue
-        offsets: Any = getattr(consumer, "_read_offset", {})  # faust has no public getter
+        except Exception:  # noqa: BLE001 - not known yet: report the partition as held
+            highwater = None
         read = offsets.get(tp)
         position = (read + 1) if read is not None else 0
-        if highwater is not None:
-            worker.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
-                max(0, highwater - position)
-            )
+        lag = max(0, highwater - position) if highwater is not None else 0
+        gauge.labels(topic=tp.topic, partition=str(tp.partition)).set(lag)
+        worker.lag_labels.add((tp.topic, tp.partition))
 
 
 async def pipelined(
@@ -513,8 +522,16 @@ def create_app(
     async def reconcile_plans() -> None:
         await reconcile(worker)
 
-    @app.timer(5.0, name="consumer-lag")
+    @app.timer(2.0, name="consumer-lag")
     async def consumer_lag() -> None:
+        update_lag(worker, app)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        update_lag(worker, app)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         update_lag(worker, app)
 
     class WorkerServices(mode.Service):

@@ -235,10 +235,15 @@ async def test_malformed_events_go_to_dead_letters_and_valid_ones_take_effect(
     assert len(seen) == len({(t, v) for t, _, v in malformed})
     assert _db_count(database_url, HeadcountReport) == 700
     assert _db_count(database_url, VehicleStatusReport) == 300
-    assert (
+    metrics = worker.metrics()
+    dead = (
         f'rvrota_events_dead_lettered_total{{field="payload",topic="{worker.topics.headcounts}"}}'
-        in (worker.metrics())
     )
+    assert dead in metrics
+    # the only worker of its group holds every partition, and says so in its lag gauge
+    for partition in range(3):
+        held = f'partition="{partition}",topic="{worker.topics.plan_requests}"'
+        assert f"rvrota_consumer_lag{{{held}}}" in metrics
 
 
 async def test_out_of_order_events_newest_observed_at_wins(
