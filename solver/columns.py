@@ -43,6 +43,14 @@ class Priced:
     routes: list[tuple[float, DayRoute]]
     best: float  # best profit over all feasible routes (the empty one included if allowed)
     feasible: bool  # some route is feasible (always true when no slot is forced)
+    exact: bool = True  # False: ``best`` is only an upper bound (driving limit relaxed)
+
+
+# Above this many label extensions in one slot, the label-setting pricing drops the
+# driving limit from its dominance test (and from pruning): ``best`` then bounds the
+# true optimum from above, which keeps the Lagrangian bound valid, and only routes
+# within the limit are returned.
+LABEL_LIMIT = 2_000_000
 
 
 def route_metrics(
@@ -132,6 +140,7 @@ def _price_labels(
     inst: Instance, v: int, d: int, site_profit: FloatArray, top_k: int, bonus: FloatArray
 ) -> Priced:
     """The general label-setting pricing (any number of slots)."""
+    relaxed = False
     n_t = inst.n_slots
     depot = int(inst.depot_node[v]) if inst.n_vehicles else 0
     limit = float(inst.drive_limit[v])
@@ -151,6 +160,8 @@ def _price_labels(
     for t in range(n_t):
         cand = np.flatnonzero(inst.allowed[v, d, t])
         forced = int(inst.forced[v, d, t])
+        if limited and len(last) * len(cand) > LABEL_LIMIT:
+            relaxed = True
         if len(cand):
             # transitions label l -> site s
             tr_min = mins_m[last[:, None], cand[None, :]]
@@ -158,7 +169,7 @@ def _price_labels(
             gap_ok = (tr_min + inst.setup <= inst.slot_start[t] - last_end[:, None]) | same
             gap_ok |= (last_slot < 0)[:, None]
             new_used = used[:, None] + tr_min
-            ok = gap_ok & (new_used <= limit + 1e-9)
+            ok = gap_ok if relaxed else gap_ok & (new_used <= limit + 1e-9)
             li, ci = np.nonzero(ok)
             s_new = cand[ci]
             n_last = s_new
@@ -192,7 +203,7 @@ def _price_labels(
             paths = np.concatenate((paths, n_paths))
         if t < n_t - 1 and len(last):
             group = last * (n_t + 1) + (last_slot + 1)
-            minutes = used if limited else np.zeros(len(used))
+            minutes = used if limited and not relaxed else np.zeros(len(used))
             keep = _pareto(group, minutes, prof, prof - held)
             last, last_end, last_slot = last[keep], last_end[keep], last_slot[keep]
             used, kms, prof, paths = used[keep], kms[keep], prof[keep], paths[keep]
@@ -207,10 +218,11 @@ def _price_labels(
     nonempty = last_slot >= 0
     empty_ok = bool(np.any(ok & ~nonempty))
     sel = np.flatnonzero(ok & nonempty)
-    best = float(np.max(fin_prof[sel])) if len(sel) else _NEG
+    scored = np.flatnonzero(nonempty) if relaxed else sel
+    best = float(np.max(fin_prof[scored])) if len(scored) else _NEG
     if empty_ok:
         best = max(best, 0.0)
-    feasible = empty_ok or len(sel) > 0
+    feasible = empty_ok or len(sel) > 0 or relaxed
     routes: list[tuple[float, DayRoute]] = []
     if len(sel) and top_k > 0:
         k = min(top_k, len(sel))
@@ -221,7 +233,7 @@ def _price_labels(
             routes.append(
                 (float(fin_prof[i]), DayRoute(v, d, stops, float(fin_km[i]), float(fin_used[i])))
             )
-    return Priced(routes, best, feasible)
+    return Priced(routes, best, feasible, exact=not relaxed)
 
 
 def _price_two_slots(

@@ -321,7 +321,7 @@ def _prove(
             priced = price_day(inst, v, d, site_profits(inst, duals, v, d), per_vd_cap, duals.visit)
             best[v, d] = priced.best
             candidates.extend((priced.best, p, r) for p, r in priced.routes)
-            if len(priced.routes) == per_vd_cap:
+            if len(priced.routes) == per_vd_cap or not priced.exact:
                 return None  # cannot tell whether routes beyond the cap matter
     slack = rounding_slack(inst)
     delta = lagrangian_bound(inst, duals, best, kmax) - objective

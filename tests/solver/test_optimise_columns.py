@@ -8,9 +8,11 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from solver import columns
 from solver.columns import _price_labels, _price_two_slots, make_route, price_day, route_feasible
 from solver.opt_instance import Instance, compile_instance
 from solver.travel import TravelTable
@@ -129,3 +131,23 @@ def test_two_slot_fast_path_equals_label_setting(
     assert fast.feasible == general.feasible
     assert sorted(r.stops for _, r in fast.routes) == sorted(r.stops for _, r in general.routes)
     assert [p for p, _ in fast.routes] == [p for p, _ in general.routes]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    limit=st.sampled_from([60, 100, 130]),
+    setup=st.sampled_from([0, 30]),
+    profits=st.lists(st.integers(-50, 150), min_size=12, max_size=12),
+)
+def test_relaxed_pricing_bounds_the_best_route(limit: int, setup: int, profits: list[int]) -> None:
+    """Too many labels: the driving limit is relaxed, best bounds the optimum, routes are legal."""
+    inst = instance(limit, setup, pin=False)
+    profit = np.array(profits, dtype=float).reshape(inst.n_slots, inst.n_sites)
+    bonus = np.zeros(inst.n_sites)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columns, "LABEL_LIMIT", 3)
+        priced = price_day(inst, 0, 0, profit, top_k=50)
+    assert not priced.exact
+    assert priced.best >= enumerate_best(inst, profit, bonus) - 1e-9
+    for _, route in priced.routes:
+        assert route_feasible(inst, 0, 0, route.stops)
