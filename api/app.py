@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import Services
 from api.errors import domain_error
+from api.idempotent_writes import IdempotencyMiddleware
 from api.models import create_api_tables
 from api.observe import ApiMetrics, MetricsMiddleware
 from api.publisher import KafkaPublisher, Publisher
@@ -48,6 +49,10 @@ workers are on site, drivers fetch their next stop and report arrived / leaving 
 Authenticate with `POST /api/v1/auth/token` (OAuth2 password form) and send
 `Authorization: Bearer <token>`. A missing or bad token gets 401; a valid token for an
 object the caller is not bound to gets 403.
+
+Every write (POST, PUT, PATCH, DELETE) accepts an `Idempotency-Key` header: the same
+key with the same request gives the same answer (header `Idempotent-Replayed: true`)
+and has one effect.
 """
 
 
@@ -93,6 +98,9 @@ def create_app(
         ],
     )
     app.state.metrics = metrics
+    app.add_middleware(
+        IdempotencyMiddleware, prefix=API_PREFIX, services=lambda scope: scope["app"].state.services
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.exception_handler(StarletteHTTPException)

@@ -17,13 +17,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
-from api import access, idempotency, schemas
+from api import access, schemas
 from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
 from api.errors import domain_error
 from api.publisher import PublishError
-from api.security import Principal, body_digest
+from api.security import Principal
 from api.store import not_found, plan_public, region_or_default, unprocessable, week_or_current
 from fleet import events, plans
 from fleet.db import session_scope
@@ -62,53 +61,20 @@ async def _produce_once(
     principal: Principal,
     key: str | None,
     request: Request,
-    body: BaseModel,
     build: Callable[[str], tuple[str, str, bytes, dict[str, Any]]],
 ) -> JSONResponse:
-    """Produce ``build(event_id)`` -> (topic, key, value, answer), at most once per key."""
+    """Produce ``build(event_id)`` -> (topic, key, value, answer) and answer 202.
+
+    Replays of an ``Idempotency-Key`` never reach this point (api.idempotent_writes
+    answers them); the event id is derived from the key, so even two racing first
+    requests would carry one event id, which the stream processors apply once.
+    """
     what = f"{request.method} {request.url.path}"
-    if key is not None:
-        digest = body_digest(body.model_dump_json().encode())
-        outcome = await run_in_threadpool(
-            idempotency.claim,
-            services.engine,
-            principal.user_id,
-            key,
-            what,
-            digest,
-            services.clock.now(),
-        )
-        if isinstance(outcome, idempotency.Replay):
-            return JSONResponse(outcome.response, status_code=outcome.status_code)
-        if isinstance(outcome, idempotency.KeyConflict):
-            code = (
-                status.HTTP_422_UNPROCESSABLE_CONTENT
-                if "different" in outcome.reason
-                else status.HTTP_409_CONFLICT
-            )
-            detail: Any = outcome.reason
-            if code == status.HTTP_422_UNPROCESSABLE_CONTENT:
-                detail = [
-                    {
-                        "loc": ["header", "Idempotency-Key"],
-                        "msg": outcome.reason,
-                        "type": "value_error",
-                    }
-                ]
-            raise HTTPException(code, detail=detail)
+    topic, event_key, value, answer = build(_event_id(principal, key, what))
     try:
-        topic, event_key, value, answer = build(_event_id(principal, key, what))
         await services.publisher.send(topic, event_key, value)
-    except BaseException as exc:
-        if key is not None:
-            await run_in_threadpool(idempotency.release, services.engine, principal.user_id, key)
-        if isinstance(exc, PublishError):
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
-        raise
-    if key is not None:
-        await run_in_threadpool(
-            idempotency.answer, services.engine, principal.user_id, key, 202, answer
-        )
+    except PublishError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
     return JSONResponse(answer, status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -161,7 +127,7 @@ async def post_headcount(
         answer = {"event_id": event_id, "topic": events.HEADCOUNTS_TOPIC}
         return events.HEADCOUNTS_TOPIC, site_id, event.to_bytes(), answer
 
-    return await _produce_once(services, principal, idempotency_key, request, body, build)
+    return await _produce_once(services, principal, idempotency_key, request, build)
 
 
 @router.post(
@@ -206,7 +172,7 @@ async def post_vehicle_status(
         answer = {"event_id": event_id, "topic": events.VEHICLE_STATUS_TOPIC}
         return events.VEHICLE_STATUS_TOPIC, vehicle_id, event.to_bytes(), answer
 
-    return await _produce_once(services, principal, idempotency_key, request, body, build)
+    return await _produce_once(services, principal, idempotency_key, request, build)
 
 
 @router.post(
@@ -253,7 +219,7 @@ async def request_plan(
         answer = {"event_id": event_id, "region": region_id, "week": week}
         return events.PLAN_REQUESTS_TOPIC, region_id, json.dumps(value).encode(), answer
 
-    return await _produce_once(services, principal, idempotency_key, request, body, build)
+    return await _produce_once(services, principal, idempotency_key, request, build)
 
 
 @router.post(

@@ -501,3 +501,42 @@ def test_readyz_is_503_without_a_broker(tmp_path: object, sqlite_url: str) -> No
         assert r.status_code == 503 and r.json()["checks"]["kafka"] is False
         token = client.post("/api/v1/auth/token", data={"username": "driver", "password": PASSWORD})
         assert token.status_code == 200
+
+
+def test_every_write_is_idempotent_per_key(sqlite_harness: Harness) -> None:
+    """POST/PATCH/DELETE with a key: a repeat replays the answer and changes nothing more."""
+    h = sqlite_harness
+    d = h.headers["dispatcher"]
+    body = {"name": "chen", "role": "driver", "password": "chen-pass-1", "vehicle": "RV2"}
+    first = h.client.post("/api/v1/users", json=body, headers={**d, "Idempotency-Key": "u-1"})
+    again = h.client.post("/api/v1/users", json=body, headers={**d, "Idempotency-Key": "u-1"})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    names = [u["name"] for u in h.client.get("/api/v1/users", headers=d).json()]
+    assert names.count("chen") == 1
+    # the same key for another request is refused, naming the header
+    other = h.client.post(
+        "/api/v1/users", json={**body, "name": "chen2"}, headers={**d, "Idempotency-Key": "u-1"}
+    )
+    assert other.status_code == 422
+    assert other.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    # a key is the caller's own: another user may use the same string
+    m = h.headers["site_manager"]
+    site = h.seeded.own_site
+    r = h.client.patch(
+        f"/api/v1/sites/{site}", json={"contact": "c"}, headers={**m, "Idempotency-Key": "u-1"}
+    )
+    assert r.status_code == 200
+    # a failed request stores nothing: the retry runs again
+    user_id = first.json()["id"]
+    bad = h.client.patch(
+        f"/api/v1/users/{user_id}",
+        json={"password": "short"},
+        headers={**d, "Idempotency-Key": "p-1"},
+    )
+    assert bad.status_code == 422
+    gone = h.client.delete(f"/api/v1/users/{user_id}", headers={**d, "Idempotency-Key": "del-1"})
+    twice = h.client.delete(f"/api/v1/users/{user_id}", headers={**d, "Idempotency-Key": "del-1"})
+    assert gone.status_code == twice.status_code == 204
+    assert twice.headers.get("idempotent-replayed") == "true"
