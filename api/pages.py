@@ -6,14 +6,20 @@ no cookie authenticates anything and cross-site requests cannot act for the user
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 router = APIRouter(include_in_schema=False)
+
+
+@lru_cache(maxsize=1)
+def templates() -> Jinja2Templates:
+    """The page templates, loaded on first use (nothing is built at import)."""
+    return Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
 PAGES = {
     "login": ("登录 Sign in", None),
@@ -25,7 +31,7 @@ PAGES = {
 
 def _page(request: Request, name: str) -> HTMLResponse:
     title, role = PAGES[name]
-    response = TEMPLATES.TemplateResponse(
+    response = templates().TemplateResponse(
         request, f"{name}.html", {"title": title, "page": name, "role": role}
     )
     response.headers["Cache-Control"] = "no-store"
