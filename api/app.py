@@ -38,6 +38,7 @@ API_PREFIX = "/api/v1"
 API_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "no token, or a bad, expired or revoked one"},
     403: {"description": "valid token, but not for this object or role"},
+    409: {"description": "writes: a request with this Idempotency-Key is still running"},
 }
 STATIC = Path(__file__).resolve().parent / "static"
 
