@@ -235,6 +235,25 @@ function initDriver(me) {
   }
 }
 
+// --- calendar feeds (site managers and drivers) -------------------------------------------
+
+function initFeeds() {
+  const button = document.getElementById("feed");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    try {
+      const r = await api("POST", "/me/feed-token");
+      const ul = document.getElementById("feed-links");
+      ul.replaceChildren();
+      for (const path of r.calendars) {
+        const url = location.origin + path;
+        ul.append(el("li", {}, el("a", { href: url.replace(/^https?:/, "webcal:"), class: "feed" }, url)));
+      }
+      say("日历链接已更新 Calendar link renewed");
+    } catch (e) { say(e.message, true); }
+  });
+}
+
 // --- start --------------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -247,6 +266,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("who").textContent = me.name + " · " + me.role;
   const wanted = document.body.getAttribute("data-role");
   if (wanted && me.role !== wanted) { location.href = HOME[me.role]; return; }
+  initFeeds();
   if (page === "board") initBoard();
   else if (page === "site") initSite(me).catch((e) => say(e.message, true));
   else if (page === "driver") initDriver(me);

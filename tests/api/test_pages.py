@@ -138,6 +138,13 @@ def test_site_manager_posts_todays_headcount(web: Site, page: Page) -> None:
         e["site_id"] == web.seeded.own_site and e["count"] == 640 and e["source"] == "manager"
         for e in sent
     )
+    page.get_by_role("button", name="订阅日历 Subscribe (new link)").click()
+    links = page.locator("#feed-links a.feed")
+    expect(links).to_have_count(2)
+    href = links.first.get_attribute("href") or ""
+    assert href.startswith("webcal://127.0.0.1") and "feed_token=" in href
+    feed = httpx.get(href.replace("webcal:", "http:", 1))  # what a phone calendar fetches
+    assert feed.status_code == 200 and b"BEGIN:VCALENDAR" in feed.content
 
 
 def test_driver_sees_next_stop_and_reports_arrival(web: Site, phone_page: Page) -> None:
