@@ -13,6 +13,7 @@ relies on that.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,21 @@ def route_feasible(inst: Instance, v: int, d: int, stops: tuple[tuple[int, int],
             return False
     _, mins = route_metrics(inst, v, stops)
     return bool(mins <= inst.drive_limit[v] + 1e-9)
+
+
+def objective_of(inst: Instance, routes: Sequence[DayRoute]) -> float:
+    """Objective of a set of day routes (rules of the spec, index form)."""
+    n = np.zeros(inst.n_sites, dtype=np.int64)
+    total = inst.constant()
+    for r in routes:
+        total -= inst.km_cost * r.km
+        for t, s in r.stops:
+            n[s] += 1
+            total += float(inst.prev_reward[r.vehicle, r.day, t, s])
+    for s in range(inst.n_sites):
+        total += float(inst.increment_values(s, int(n[s])).sum())
+        total -= inst.shortfall_penalty * max(0, int(inst.min_visits[s]) - int(n[s]))
+    return total
 
 
 def make_route(inst: Instance, v: int, d: int, stops: tuple[tuple[int, int], ...]) -> DayRoute:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from solver.columns import DayRoute
-from solver.opt_instance import Instance
+from solver.opt_instance import FloatArray, Instance
 
 
 class _State:
@@ -128,3 +128,54 @@ def polish(
         if not improved or (deadline is not None and time.monotonic() > deadline):
             break
     return sorted(current.values())
+
+
+def round_lp(
+    inst: Instance,
+    columns: Sequence[DayRoute],
+    xs: FloatArray,
+    pin_routes: dict[tuple[int, int], DayRoute],
+) -> tuple[list[int], bool]:
+    """A feasible plan from the LP solution: pins alone, then columns by LP value while they fit.
+
+    Returns the column indices and whether every pinned vehicle-day is covered.
+    """
+    index = {r.key(): i for i, r in enumerate(columns)}
+    taken_vd: set[tuple[int, int]] = set()
+    cell_load: dict[tuple[int, int, int], int] = {}
+    visit_days: dict[int, set[int]] = {}
+    chosen: list[int] = []
+
+    def take(i: int) -> None:
+        r = columns[i]
+        taken_vd.add((r.vehicle, r.day))
+        chosen.append(i)
+        for t, s in r.stops:
+            cell_load[(s, r.day, t)] = cell_load.get((s, r.day, t), 0) + 1
+            visit_days.setdefault(s, set()).add(r.day)
+
+    for r in pin_routes.values():
+        take(index[r.key()])
+    order = np.argsort(-xs, kind="stable") if len(xs) else np.zeros(0, dtype=np.int64)
+    for i in order:
+        if xs[i] <= 1e-6:
+            break
+        r = columns[int(i)]
+        if (r.vehicle, r.day) in taken_vd:
+            continue
+        ok = True
+        for t, s in r.stops:
+            if cell_load.get((s, r.day, t), 0) + 1 > inst.capacity[s]:
+                ok = False
+            g = int(inst.gap[s])
+            if any(0 < abs(r.day - d2) < g for d2 in visit_days.get(s, set())):
+                ok = False
+        if ok:
+            take(int(i))
+    forced_vd = {
+        (v, d)
+        for v in range(inst.n_vehicles)
+        for d in range(inst.n_days)
+        if np.any(inst.forced[v, d] >= 0)
+    }
+    return chosen, forced_vd <= taken_vd

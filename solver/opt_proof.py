@@ -1,0 +1,71 @@
+"""Optimality proof by reduced-profit fixing.
+
+With Lagrangian multipliers every plan P satisfies
+``objective(P) <= L - sum_vd loss_vd(P)``, where ``loss_vd`` is how far P's route of
+that vehicle-day falls short of the best priced route. A plan better than ours
+thus uses only routes whose loss is below ``L - objective``. When every such route
+can be listed (two slots or fewer: pricing is a plain enumeration, nothing is
+pruned) and they are not too many, CP-SAT over exactly those routes decides
+optimality.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solver.columns import DayRoute, objective_of, price_day
+from solver.opt_colgen import lagrangian_bound, site_profits
+from solver.opt_instance import FloatArray, Instance
+from solver.ortools_backend import Duals, LpMaster, rounding_slack, solve_master_mip
+
+PER_VEHICLE_DAY_CAP = 4000
+TOTAL_CAP = 60000
+
+
+def prove(
+    inst: Instance,
+    master: LpMaster,
+    duals: Duals,
+    kmax: FloatArray,
+    chosen: list[DayRoute],
+    objective: float,
+    limit: float,
+    seed: int | None,
+    workers: int,
+) -> tuple[list[DayRoute], float] | None:
+    """Prove ``chosen`` optimal or find the optimum; (plan, bound) or None without proof.
+
+    ``limit`` is passed to :func:`solve_master_mip` (deadline, or deterministic units).
+    """
+    if inst.n_slots > 2:
+        return None
+    per_vd_cap, total_cap = PER_VEHICLE_DAY_CAP, TOTAL_CAP
+    n_v, n_d = inst.n_vehicles, inst.n_days
+    best = np.zeros((n_v, n_d))
+    candidates: list[tuple[float, float, DayRoute]] = []
+    for v in range(n_v):
+        for d in range(n_d):
+            priced = price_day(inst, v, d, site_profits(inst, duals, v, d), per_vd_cap, duals.visit)
+            best[v, d] = priced.best
+            candidates.extend((priced.best, p, r) for p, r in priced.routes)
+            if len(priced.routes) == per_vd_cap or not priced.exact:
+                return None  # cannot tell whether routes beyond the cap matter
+    slack = rounding_slack(inst)
+    delta = lagrangian_bound(inst, duals, best, kmax) - objective
+    if delta <= 2 * slack:
+        return chosen, objective + 2 * slack
+    pool = [r for top, p, r in candidates if top - p < delta + 1e-6]
+    if len(pool) > total_cap:
+        return None
+    keys = {r.key() for r in pool}
+    pool.extend(r for r in chosen if r.key() not in keys)
+    index = {r.key(): i for i, r in enumerate(pool)}
+    hint = [index[r.key()] for r in chosen]
+    outcome = solve_master_mip(
+        inst, pool, [master.profit(r) for r in pool], hint, limit, seed, workers
+    )
+    if outcome.status != "OPTIMAL":
+        return None
+    found = [pool[i] for i in outcome.chosen]
+    best_plan = found if objective_of(inst, found) > objective else chosen
+    return best_plan, max(objective, objective_of(inst, found)) + 2 * slack
