@@ -76,6 +76,7 @@ class Worker:
     )
     stopping: bool = False
     lag_labels: set[tuple[str, int]] = field(default_factory=set)
+    plan_figures: ingest.PlanFigures = field(default_factory=ingest.PlanFigures)
 
     async def in_thread(self, pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
@@ -163,10 +164,19 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT], table
     if not parsed:
         return
     items = [item for _, item in parsed]
+    # the table holds each site's newest report; sites it does not hold yet (a cold start,
+    # a partition just taken over) are read from the database, the source of truth
+    held: dict[str, rules.Observation] = {}
+    for site_id in {item.site_id for item in items}:
+        value = table.get(site_id)
+        if value is not None:
+            held[site_id] = rules.Observation(
+                value.count, datetime.fromisoformat(value.observed_at), value.event_id
+            )
 
     def work() -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
         with session_scope(worker.engine) as db:
-            result = ingest.persist_headcounts(db, items, now)
+            result = ingest.persist_headcounts(db, items, now, known_latest=held)
             requests = ingest.headcount_plan_requests(
                 db,
                 result.latest,
@@ -174,6 +184,7 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT], table
                 now,
                 min_fraction=settings.change_min_fraction,
                 min_workers=settings.change_min_workers,
+                figures=worker.plan_figures,
             )
         return result, requests
 
@@ -183,13 +194,7 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT], table
     accepted = len(items) - len(result.rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
     for site_id, obs in result.latest.items():
-        held = table.get(site_id)
-        current = (
-            rules.Observation(held.count, datetime.fromisoformat(held.observed_at), held.event_id)
-            if held is not None
-            else None
-        )
-        if current != obs:
+        if held.get(site_id) != obs:
             table[site_id] = records.CurrentHeadcount(
                 count=obs.count, observed_at=obs.observed_at.isoformat(), event_id=obs.event_id
             )

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from fleet.db import DbSession
-from fleet.domain import SessionState, active_in, week_of, zone
+from fleet.domain import PlanStatus, SessionState, active_in, week_of, zone
 from fleet.events import (
     UNAVAILABLE_STATUSES,
     EventRejected,
@@ -29,7 +29,7 @@ from fleet.events import (
     VehicleStatusEvent,
 )
 from fleet.models import HeadcountReport, Plan, Region, Session, Site, Vehicle
-from fleet.plans import finish_session, latest_plan, plan_in_force, start_current_session
+from fleet.plans import finish_session, latest_plan, start_current_session
 from fleet.registry import UnknownReference, list_sites, list_vehicles
 from fleet.reports import latest_headcounts, record_vehicle_status
 from streams import rules
@@ -72,9 +72,17 @@ def _insert_ignoring_duplicates(db: DbSession, rows: list[dict[str, Any]]) -> se
 
 
 def persist_headcounts(
-    db: DbSession, items: Sequence[HeadcountEvent], received_at: datetime
+    db: DbSession,
+    items: Sequence[HeadcountEvent],
+    received_at: datetime,
+    known_latest: dict[str, rules.Observation] | None = None,
 ) -> HeadcountBatch:
-    """Keep every headcount report of known sites; unknown sites are rejected by index."""
+    """Keep every headcount report of known sites; unknown sites are rejected by index.
+
+    ``known_latest`` is the current newest report of some sites as a cache holds it (the
+    worker's table); for those sites the newest is taken from it and the new reports of
+    the batch, for every other site it is read from the database.
+    """
     batch = HeadcountBatch()
     site_ids = sorted({e.site_id for e in items})
     known: dict[str, str] = {}
@@ -108,8 +116,20 @@ def persist_headcounts(
     batch.duplicates += len(rows) - len(batch.new)
     touched = sorted({e.site_id for e in items if e.site_id in known})
     batch.site_regions = {s: known[s] for s in touched}
-    for site_id, report in latest_headcounts(db, touched).items():
+    hint = known_latest or {}
+    cold = [site for site in touched if site not in hint]
+    for site_id, report in latest_headcounts(db, cold).items():
         batch.latest[site_id] = rules.Observation(report.count, report.observed_at, report.event_id)
+    for site_id in touched:
+        if site_id in hint:
+            candidates = [hint[site_id]] + [
+                rules.Observation(e.count, e.observed_at, e.event_id)
+                for e in batch.new
+                if e.site_id == site_id
+            ]
+            newest = rules.newest(candidates)
+            if newest is not None:
+                batch.latest[site_id] = newest
     return batch
 
 
@@ -203,6 +223,36 @@ def _plan_headcounts(plan: Plan) -> dict[str, int]:
     return {str(s["id"]): int(s["headcount"]) for s in sites if "headcount" in s}
 
 
+class PlanFigures:
+    """The headcounts each stored plan used, read once per plan (stored plans never change)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._by_plan: dict[int, dict[str, int]] = {}
+
+    def in_force(self, db: DbSession, region: str, week: str) -> dict[str, int] | None:
+        plan_id = db.exec(
+            select(Plan.id)
+            .where(
+                Plan.region_id == region,
+                Plan.week == week,
+                Plan.status == PlanStatus.PUBLISHED.value,
+            )
+            .order_by(col(Plan.version).desc())
+            .limit(1)
+        ).first()
+        if plan_id is None:
+            return None
+        figures = self._by_plan.get(plan_id)
+        if figures is None:
+            plan = db.get(Plan, plan_id)
+            figures = _plan_headcounts(plan) if plan is not None else {}
+            if len(self._by_plan) >= self._size:
+                self._by_plan.pop(next(iter(self._by_plan)))
+            self._by_plan[plan_id] = figures
+        return figures
+
+
 def headcount_plan_requests(
     db: DbSession,
     latest: dict[str, rules.Observation],
@@ -211,9 +261,11 @@ def headcount_plan_requests(
     *,
     min_fraction: float,
     min_workers: int,
+    figures: PlanFigures | None = None,
 ) -> list[PlanRequest]:
     """Requests for every (region, week) whose plan in force used a materially different count."""
     requests: list[PlanRequest] = []
+    figures = figures if figures is not None else PlanFigures()
     by_region: dict[str, list[str]] = {}
     for site_id, region_of_site in site_regions.items():
         by_region.setdefault(region_of_site, []).append(site_id)
@@ -222,10 +274,9 @@ def headcount_plan_requests(
         if region_row is None:
             continue
         for week in _weeks(region_row, now):
-            plan = plan_in_force(db, region_id, week)
-            if plan is None:
+            used = figures.in_force(db, region_id, week)
+            if used is None:
                 continue
-            used = _plan_headcounts(plan)
             for site_id in sorted(site_ids):
                 obs = latest.get(site_id)
                 if obs is None or site_id not in used:

@@ -196,3 +196,18 @@ def test_sessions_in_progress_are_done_at_their_slots_end(engine: Engine) -> Non
         row = db.get(Session, started.id)
         assert row is not None and row.state == "done"
         assert row.finished_at == lunch + timedelta(hours=2)
+
+
+def test_newest_from_the_tables_cache_and_the_batch(engine: Engine) -> None:
+    """Sites the table holds are not read back; the newest of cache and batch wins."""
+    from streams.rules import Observation
+
+    cached = {
+        "S001": Observation(700, NOW - timedelta(minutes=5), "cached-1"),
+        "S002": Observation(800, NOW - timedelta(minutes=50), "cached-2"),
+    }
+    batch = [headcount("n1", "S001", 100, 30), headcount("n2", "S002", 200, 10)]
+    with session_scope(engine) as db:
+        result = ingest.persist_headcounts(db, batch, NOW, known_latest=cached)
+    assert result.latest["S001"] == cached["S001"]  # the cached report is newer
+    assert (result.latest["S002"].count, result.latest["S002"].event_id) == (200, "n2")
