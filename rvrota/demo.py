@@ -712,8 +712,9 @@ def _print_banner(run: DemoRun, echo: Echo) -> None:
         f"at {run.options.speed:g}x; logs in {run.run_dir}"
     )
     script = run.script
+    surge = next(e for e in script.events if e.via == "site_manager")
     echo(
-        f"  script: surge at {script.surge_site} on {_sim(script.events[0].at)[:3]}, "
+        f"  script: surge at {script.surge_site} {surge.at.isoformat()}, "
         f"{script.breakdown_vehicle} breaks down {script.breakdown_at.isoformat()} "
         f"and returns {script.return_at.isoformat()}"
     )
