@@ -162,7 +162,9 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     bound: float | None = cg.bound if math.isfinite(cg.bound) else None
     status = outcome.status
     if cg.duals is not None and (deterministic or report.elapsed() < params.time_limit * 0.8):
-        proof_limit = params.time_limit * 0.25 if deterministic else started + params.time_limit
+        proof_limit = (
+            params.time_limit * 0.25 if deterministic else started + params.time_limit * 0.95
+        )
         proved = prove(
             inst,
             master,

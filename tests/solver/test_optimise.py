@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from solver.check import check_plan
 from solver.evaluate import evaluate
 from solver.load import load_scenario_file
 from solver.optimise import PinConflict, Progress, SolveParams, SolveResult, solve
-from solver.scenario import Scenario, SessionKey
+from solver.scenario import Scenario, SessionKey, TimePoint, Unavailability
 from tests.solver.tiny import ref, scenario, site, sk, vehicle
 
 FAST = SolveParams(time_limit=5.0, seed=7, workers=1)
@@ -190,3 +191,28 @@ def test_taishang_short_deterministic_run(taishang_path: Path) -> None:
     assert stats.shortfall == 0
     assert result.bound is not None
     assert (result.bound - objective) / max(1.0, abs(result.bound)) <= 0.01
+
+
+def test_breakdown_replan_keeps_the_past_and_stays_close(taishang_path: Path) -> None:
+    """RV1 breaks down from day 3: days 0-2 stand as pinned, nothing new before day 3,
+    and with change_penalty 50 the other vehicles keep most of their sessions."""
+    sc = load_scenario_file(taishang_path)
+    first, _ = solved(sc, SolveParams(time_limit=2.0, seed=2, workers=1))
+    rv1 = next(v for v in sc.vehicles if v.id == "RV1")
+    broken = dataclasses.replace(rv1, unavailable=tuple(Unavailability(d) for d in range(3, 7)))
+    replan = dataclasses.replace(
+        sc,
+        vehicles=(broken, *sc.vehicles[1:]),
+        frozen_before=TimePoint(3, "lunch"),
+        pinned=tuple(s for s in first.sessions if s.day < 3),
+        previous=first.sessions,
+        objective=dataclasses.replace(sc.objective, change_penalty=50.0),
+    )
+    result, objective = solved(replan, SolveParams(time_limit=2.0, seed=2, workers=1))
+    assert [s for s in result.sessions if s.day < 3] == [s for s in first.sessions if s.day < 3]
+    assert not [s for s in result.sessions if s.vehicle == "RV1" and s.day >= 3]
+    others = [s for s in first.sessions if s.vehicle != "RV1" and s.day >= 3]
+    kept = set(result.sessions)
+    assert sum(s in kept for s in others) >= len(others) // 2
+    assert result.bound is not None
+    assert (result.bound - objective) / abs(result.bound) <= 0.01
