@@ -287,7 +287,7 @@ class Bench:
     async def steady_latency(self) -> tuple[list[float], float]:
         rate, seconds = self.args.rate, self.args.seconds
         group = f"bl{uuid.uuid4().hex[:6]}"
-        _, topics = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600"})
+        _, topics = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
         await self.produce(topics.headcounts, self.backlog("LW-", 100))
         await asyncio.to_thread(self.rate_until, "LW-", 100, 60)
         sent: dict[str, float] = {}
@@ -357,6 +357,7 @@ class Bench:
             {
                 "RVROTA_RECONCILE_SECONDS": "2",
                 "RVROTA_PLAN_TIME_LIMIT": str(self.args.plan_time_limit),
+                **self.extra,
             },
         )
         consumer = AIOKafkaConsumer(
