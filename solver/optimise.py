@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Progress:
+    """One progress report: best objective and bound so far; phase columns/integer/done."""
+
     objective: float | None
     bound: float | None
     gap: float | None
@@ -51,6 +53,8 @@ class Progress:
 
 @dataclass(frozen=True)
 class SolveParams:
+    """Wall-time limit (seconds; deterministic-time units when ``seed`` is given)."""
+
     time_limit: float = 30.0
     seed: int | None = None
     workers: int = 2
@@ -59,6 +63,13 @@ class SolveParams:
 
 @dataclass(frozen=True)
 class SolveResult:
+    """The plan, a valid upper bound on every plan's objective, and how the search ended.
+
+    ``status``: ``PROVEN_OPTIMAL`` (the bound is the objective up to rounding), else
+    CP-SAT's status on the route pool (``OPTIMAL`` there is not a global proof;
+    ``UNKNOWN`` means the polished LP rounding was kept).
+    """
+
     sessions: tuple[SessionKey, ...]
     bound: float | None
     solve_seconds: float
