@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -105,32 +106,49 @@ def sqlite_harness(tmp_path: Path, kafka_bootstrap: str) -> Iterator[Harness]:
 
 
 async def read_topic(
-    bootstrap: str, topic: str, *, want: int = 1, timeout: float = 20.0
+    bootstrap: str, topic: str, *, timeout: float = 30.0
 ) -> list[tuple[bytes | None, bytes]]:
-    """Every message on a topic from the beginning (waits until ``want`` arrived or timeout)."""
+    """Every message on a topic from the beginning up to its end offsets at the time of call.
+
+    Writes answer only after the broker acknowledged them, so whatever a test produced
+    before calling this is below the end offsets and is read.
+    """
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     found: list[tuple[bytes | None, bytes]] = []
+
+    def keep(batch: dict[TopicPartition, list[Any]]) -> None:
+        for records in batch.values():
+            found.extend((r.key, r.value) for r in records if r.value is not None)
+
     try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                found.extend((r.key, r.value) for r in records if r.value is not None)
-            if len(found) >= want and not batch:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not consumer.assignment():  # without a group, every partition is assigned
+            keep(await consumer.getmany(timeout_ms=200))
+            if loop.time() > deadline:
+                raise TimeoutError(f"topic {topic} has no partitions")
+        tps = sorted(consumer.assignment())
+        ends = await consumer.end_offsets(tps)
+        while True:
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
                 break
+            if loop.time() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end")
+            keep(await consumer.getmany(*tps, timeout_ms=500))
     finally:
         await consumer.stop()
     return found
 
 
-def topic_messages(bootstrap: str, topic: str, want: int = 1) -> list[tuple[bytes | None, bytes]]:
+def topic_messages(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
     """Read a topic from a thread of its own (the caller's thread may run an event loop)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, read_topic(bootstrap, topic, want=want)).result()
+        return pool.submit(asyncio.run, read_topic(bootstrap, topic)).result()
