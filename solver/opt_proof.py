@@ -19,7 +19,7 @@ from solver.opt_instance import FloatArray, Instance
 from solver.ortools_backend import Duals, LpMaster, rounding_slack, solve_master_mip
 
 PER_VEHICLE_DAY_CAP = 4000
-TOTAL_CAP = 60000
+TOTAL_CAP = 20000
 
 
 def prove(
