@@ -201,7 +201,33 @@ def server_p99(
     return "server-side p99 n/a"
 
 
-async def drive(base: str, week: str, rate: float, seconds: float) -> list[str]:
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_per_request(
+    client: httpx.AsyncClient, pid: int, path: str, headers: dict[str, str], n: int = 400
+) -> str:
+    """Server CPU per request, one request at a time: independent of other load on the box."""
+    before = process_cpu_seconds(pid)
+    if before is None:
+        return "n/a"
+    for _ in range(n):
+        r = await client.get(path, headers=headers)
+        assert r.status_code == 200, r.text
+    after = process_cpu_seconds(pid)
+    assert after is not None
+    return f"{(after - before) / n * 1000:.2f} ms"
+
+
+async def drive(
+    base: str, week: str, rate: float, seconds: float, server_pid: int | None = None
+) -> list[str]:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits) as client:
         driver = await token(client, "driver")
@@ -249,6 +275,17 @@ async def drive(base: str, week: str, rate: float, seconds: float) -> list[str]:
             + f"  target p99 <= 50 ms: {'met' if sc.pct(0.99) <= 50 else 'NOT met'}  "
             + server_p99(b3, b4, "/api/v1/schedule")
         )
+        if server_pid is not None:
+            cpu = [
+                f"{name} {await cpu_per_request(client, server_pid, path, headers)}"
+                for name, path, headers in (
+                    ("/healthz", "/healthz", {}),
+                    ("/me", "/api/v1/me", driver),
+                    ("next-stop", next_stop, driver),
+                    ("schedule", schedule, dispatcher),
+                )
+            ]
+            lines.append("server CPU per request (sequential): " + ", ".join(cpu))
         mix = [
             ("/healthz", {}),
             (next_stop, driver),
@@ -322,7 +359,8 @@ def main() -> None:
                 f"rvrota API benchmark: {url.split(':')[0]}, uvicorn {args.workers} process(es), "
                 f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
             )
-            for line in asyncio.run(drive(base, week, args.rate, args.seconds)):
+            pid = server.pid if args.workers == 1 else None
+            for line in asyncio.run(drive(base, week, args.rate, args.seconds, pid)):
                 print(line)
         finally:
             server.terminate()
