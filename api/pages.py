@@ -21,6 +21,7 @@ def templates() -> Jinja2Templates:
     """The page templates, loaded on first use (nothing is built at import)."""
     return Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
+
 PAGES = {
     "login": ("登录 Sign in", None),
     "board": ("调度台 Dispatch board", "dispatcher"),

@@ -11,6 +11,7 @@ from api import access, schemas
 from api.deps import CurrentUser, DbDep, Dispatcher, forbidden
 from api.store import not_found, set_closed_dates, site_public, unprocessable, vehicle_public
 from fleet import registry
+from fleet.domain import Role
 from fleet.models import Depot, Region, Session, Site, UserSite, Vehicle
 
 router = APIRouter()
@@ -45,8 +46,18 @@ def _need_region(db: DbDep, region_id: str) -> None:
 
 
 @router.get("/sites", response_model=list[schemas.SitePublic], tags=["sites"])
-def list_sites(_: Dispatcher, db: DbDep, region: str | None = None) -> list[schemas.SitePublic]:
-    return [site_public(db, s) for s in registry.list_sites(db, region)]
+def list_sites(
+    principal: CurrentUser, db: DbDep, region: str | None = None
+) -> list[schemas.SitePublic]:
+    """Dispatchers: every site (of a region); site managers: their own sites."""
+    if principal.is_dispatcher:
+        return [site_public(db, s) for s in registry.list_sites(db, region)]
+    if principal.role is not Role.SITE_MANAGER:
+        raise forbidden("dispatchers and site managers only")
+    query = select(Site).where(col(Site.id).in_(sorted(principal.sites))).order_by(col(Site.id))
+    if region is not None:
+        query = query.where(Site.region_id == region)
+    return [site_public(db, s) for s in db.exec(query).all()]
 
 
 @router.post("/sites", response_model=schemas.SitePublic, status_code=201, tags=["sites"])

@@ -229,6 +229,14 @@ def test_schedule_is_filtered_to_the_caller(harness: Harness) -> None:
     assert rv["sessions"] and {x["vehicle"] for x in rv["sessions"]} == {s.own_vehicle}
 
 
+def test_site_list_is_filtered_to_the_manager(harness: Harness) -> None:
+    """List endpoints filter in the query: a manager lists only their own sites."""
+    mine = harness.client.get("/api/v1/sites", headers=harness.headers["site_manager"]).json()
+    every = harness.client.get("/api/v1/sites", headers=harness.headers["dispatcher"]).json()
+    assert [s["id"] for s in mine] == ["S001", "S002"]
+    assert len(every) == 45
+
+
 def test_calendar_feed_carries_local_times(harness: Harness) -> None:
     """The vehicle feed parses with icalendar; each event is a slot in Asia/Shanghai time."""
     s = harness.seeded
