@@ -12,7 +12,8 @@
 4. If time remains, reduced-profit fixing (:mod:`solver.opt_proof`) tries to prove
    the plan optimal, tightening the bound to the objective.
 
-Time: column generation may use 60% of ``time_limit``, CP-SAT runs to 90%. With
+Time: column generation may use 60% of ``time_limit`` (75% up to 10 s), CP-SAT runs
+to 90%. With
 ``seed`` nothing depends on wall time: column generation stops on convergence (or
 a round cap), CP-SAT runs one search thread with a deterministic-time limit.
 """
@@ -133,7 +134,9 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
         report.bound = bound
         report("columns")
 
-    cg = generate_columns(inst, master, kmax, deadline(0.6), on_round)
+    # short (re-planning) runs: the bound needs converged columns more than CP-SAT needs time
+    cg_share = 0.75 if params.time_limit <= 10.0 else 0.6
+    cg = generate_columns(inst, master, kmax, deadline(cg_share), on_round)
 
     # pool for the integer master: generated columns plus the best routes at the final duals
     pool = list(master.columns)
@@ -149,7 +152,8 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
                         pool.append(r)
     profits = [master.profit(r) for r in pool]
     rounded, complete = round_lp(inst, master.columns, cg.xs, pins)
-    hint = polish(inst, pool, profits, rounded, deadline=deadline(0.6)) if complete else rounded
+    hint_end = deadline(cg_share + 0.05)
+    hint = polish(inst, pool, profits, rounded, deadline=hint_end) if complete else rounded
     hint_value = objective_of(inst, [pool[i] for i in hint]) if complete else None
     report.objective = hint_value
     report("integer")
