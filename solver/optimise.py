@@ -13,9 +13,9 @@
    the plan optimal, tightening the bound to the objective.
 
 Time: column generation may use 60% of ``time_limit`` (75% up to 10 s), CP-SAT runs
-to 90%. With
-``seed`` nothing depends on wall time: column generation stops on convergence (or
-a round cap), CP-SAT runs one search thread with a deterministic-time limit.
+to 90%. With ``seed`` nothing depends on wall time: column generation stops on
+convergence (or a round cap), CP-SAT runs one search thread with a
+deterministic-time limit.
 """
 
 from __future__ import annotations
