@@ -114,7 +114,7 @@ function drawGrid(sched) {
         if (s) {
           td.classList.add("busy", "state-" + s.state);
           td.setAttribute("data-session", s.id);
-          const pin = el("button", { type: "button", class: "pin" + (s.pinned ? " on" : ""), title: "pin 固定" }, s.pinned ? "📌" : "📍");
+          const pin = el("button", { type: "button", class: "pin" + (s.pinned ? " on" : ""), title: "pin 固定" }, s.pinned ? "★" : "☆");
           pin.setAttribute("aria-pressed", String(s.pinned));
           pin.addEventListener("click", () => togglePin(s));
           td.append(el("span", { class: "site" }, s.site_name || s.site),
