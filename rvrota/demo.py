@@ -341,7 +341,7 @@ def _child_env(settings: Settings, run: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _demo_users(scenario: dict[str, Any], script: WeekScript) -> dict[str, Credentials]:
+def _demo_users(script: WeekScript) -> dict[str, Credentials]:
     return {
         "dispatcher": Credentials("dispatcher", "dispatcher", secrets.token_urlsafe(9), "all"),
         "site_manager": Credentials(
@@ -361,7 +361,7 @@ def load_database(
     from fleet.domain import DomainError
     from fleet.migrate import upgrade
     from fleet.scenario_io import import_scenario
-    from fleet.users import create_user
+    from fleet.users import create_user, get_user_by_name, rebind_user, set_password
 
     upgrade(url)
     engine = make_engine(url)
@@ -369,14 +369,19 @@ def load_database(
         with session_scope(engine) as db:
             import_scenario(db, scenario, region)
             for user in users:
-                create_user(
-                    db,
-                    user.name,
-                    user.role,
-                    user.password,
-                    sites=[user.binding] if user.role == "site_manager" else [],
-                    vehicle=user.binding if user.role == "driver" else None,
-                )
+                sites = [user.binding] if user.role == "site_manager" else []
+                vehicle = user.binding if user.role == "driver" else None
+                existing = get_user_by_name(db, user.name)
+                if existing is None or existing.id is None:
+                    create_user(db, user.name, user.role, user.password, sites, vehicle)
+                elif existing.role != user.role:
+                    raise DemoError(
+                        f"the database already has a user {user.name!r} with role "
+                        f"{existing.role!r}; use an empty database for the demo"
+                    )
+                else:  # a demo run before on the same database: new password, same binding
+                    set_password(db, existing.id, user.password)
+                    rebind_user(db, existing.id, sites, vehicle)
     except DomainError as exc:
         raise DemoError(f"loading the demo data failed: {exc}") from exc
     finally:
@@ -417,7 +422,7 @@ def prepare(options: DemoOptions, settings: Settings, echo: Echo) -> DemoRun:
         env={},
         api_url=f"http://{settings.api_host}:{settings.api_port}",
         worker_urls=[],
-        users=_demo_users(scenario, script),
+        users=_demo_users(script),
     )
     try:
         if external_kafka:
