@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import select
 
 from api.publisher import Publisher
@@ -100,29 +102,40 @@ def current_principal(services: ServicesDep, token: TokenDep) -> Principal:
     Reads the user in a short session of its own (its connection goes back to the pool
     before the route runs).
     """
-    with DbSession(services.engine) as db:
-        return principal_from_token(services, db, token)
+    with services.engine.connect() as conn:
+        return principal_from_token(services, conn, token)
 
 
-def principal_from_token(services: Services, db: DbSession, token: str | None) -> Principal:
-    """The caller named by a bearer token, checked against the database."""
+@lru_cache(maxsize=1)
+def _user_query() -> Any:
+    """Built once (on first use): statements are costlier to build than to run here."""
+    return select(User.name, User.role, User.disabled, User.vehicle_id).where(
+        User.id == bindparam("user_id")
+    )
+
+
+@lru_cache(maxsize=1)
+def _sites_query() -> Any:
+    return select(UserSite.site_id).where(UserSite.user_id == bindparam("user_id"))
+
+
+def principal_from_token(
+    services: Services, db: Connection | DbSession, token: str | None
+) -> Principal:
+    """The caller named by a bearer token, checked against the database (two small reads)."""
     if not token:
         raise unauthorized()
     try:
         claimed = read_token(token, services.settings.secret_key)
     except InvalidToken as exc:
         raise unauthorized("invalid or expired token") from exc
-    row = db.exec(
-        select(User.name, User.role, User.disabled, User.vehicle_id).where(
-            User.id == claimed.user_id
-        )
-    ).first()
+    row = db.execute(_user_query(), {"user_id": claimed.user_id}).first()
     if row is None or row[2]:
         raise unauthorized("user unknown or disabled")
     name, role, _, vehicle = row
     sites: Sequence[str] = ()
     if role == Role.SITE_MANAGER.value:
-        sites = db.exec(select(UserSite.site_id).where(UserSite.user_id == claimed.user_id)).all()
+        sites = list(db.execute(_sites_query(), {"user_id": claimed.user_id}).scalars())
     return Principal(claimed.user_id, name, Role(role), frozenset(sites), vehicle)
 
 

@@ -8,9 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, status
+from sqlalchemy import bindparam
+from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
 from api import schemas
@@ -334,9 +338,10 @@ class NextStopRow:
     timezone: str
 
 
-def next_stop_row(db: DbSession, vehicle_id: str, now: datetime) -> NextStopRow | None:
-    """``plans.next_stop`` with its site and time zone in one read of columns (hot path)."""
-    query = (
+@lru_cache(maxsize=1)
+def _next_stop_query() -> Any:
+    """Built once, on first use: building the statement costs more than running it."""
+    return (
         select(  # type: ignore[call-overload]
             Session.id,
             Session.slot,
@@ -352,11 +357,15 @@ def next_stop_row(db: DbSession, vehicle_id: str, now: datetime) -> NextStopRow 
         )
         .join(Site, col(Site.id) == col(Session.site_id))
         .join(Region, col(Region.id) == col(Session.region_id))
-        .where(Session.vehicle_id == vehicle_id, col(Session.in_force).is_(True))
+        .where(Session.vehicle_id == bindparam("vehicle_id"), col(Session.in_force).is_(True))
         .where(col(Session.state).in_([s.value for s in plans.ACTIVE_STATES]))
-        .where(col(Session.end) > now)
+        .where(col(Session.end) > bindparam("now"))
         .order_by(col(Session.start))
         .limit(1)
     )
-    row = db.exec(query).first()
+
+
+def next_stop_row(db: Connection, vehicle_id: str, now: datetime) -> NextStopRow | None:
+    """``plans.next_stop`` with its site and time zone in one read of columns (hot path)."""
+    row = db.execute(_next_stop_query(), {"vehicle_id": vehicle_id, "now": now}).first()
     return NextStopRow(*row) if row is not None else None
