@@ -304,6 +304,7 @@ async def run_plan_job(
                 max_age,
                 min_fraction=settings.change_min_fraction,
                 min_workers=settings.change_min_workers,
+                regions=[job.region],
             )
             return any(d.region == job.region and d.week == job.week for d in due)
 

@@ -334,6 +334,7 @@ def due_plan_requests(
     *,
     min_fraction: float = 0.2,
     min_workers: int = 30,
+    regions: Sequence[str] | None = None,
 ) -> list[PlanRequest]:
     """What the timer asks for: every region keeps an up-to-date plan for this week and the next.
 
@@ -344,7 +345,10 @@ def due_plan_requests(
     (so a request lost in a crash is asked for again).
     """
     requests: list[PlanRequest] = []
-    for region in db.exec(select(Region).order_by(Region.id)):
+    query = select(Region).order_by(Region.id)
+    if regions is not None:
+        query = query.where(col(Region.id).in_(list(regions)))
+    for region in db.exec(query):
         current, following = _weeks(region, now)
         for week in (current, following):
             newest = latest_plan(db, region.id, week)

@@ -211,3 +211,10 @@ def test_newest_from_the_tables_cache_and_the_batch(engine: Engine) -> None:
         result = ingest.persist_headcounts(db, batch, NOW, known_latest=cached)
     assert result.latest["S001"] == cached["S001"]  # the cached report is newer
     assert (result.latest["S002"].count, result.latest["S002"].event_id) == (200, "n2")
+
+
+def test_timer_check_limited_to_some_regions(engine: Engine) -> None:
+    with session_scope(engine) as db:
+        assert ingest.due_plan_requests(db, NOW, DAY, regions=["elsewhere"]) == []
+        mine = ingest.due_plan_requests(db, NOW, DAY, regions=[REGION])
+    assert [r.week for r in mine] == ["2026-W49"]
