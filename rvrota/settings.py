@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     change_min_fraction: float = Field(0.2, ge=0, description="headcount change that re-plans")
     change_min_workers: int = Field(30, ge=0, description="headcount change that re-plans")
     plan_coalesce_seconds: float = Field(2.0, ge=0)
-    plan_time_limit: float = Field(10.0, gt=0, description="solver seconds per live re-plan")
+    plan_time_limit: float = Field(5.0, gt=0, description="solver seconds per live re-plan")
     hold_plans_for_approval: bool = Field(
         False, description="default for regions: hold new plans until a dispatcher publishes"
     )
