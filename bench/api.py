@@ -23,8 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,6 +40,7 @@ from tests.api.seeding import hand_plan  # noqa: E402
 
 SCENARIO = REPO.parent / "shared" / "scenarios" / "region-150.json"
 PASSWORD = "bench-password-1"
+WHY: Counter[str] = Counter()  # what went wrong, when anything did
 CLOCK_START = "2026-11-23T08:00:00+08:00"  # Monday of the sample week, before the first slot
 
 
@@ -123,8 +126,10 @@ async def open_loop(
             r = await client.get(path, headers=headers)
             if r.status_code != 200:
                 errors += 1
-        except httpx.HTTPError:
+                WHY[f"HTTP {r.status_code}: {r.text[:120]}"] += 1
+        except httpx.HTTPError as exc:
             errors += 1
+            WHY[f"{type(exc).__name__}: {exc}"[:160]] += 1
         latencies.append(time.perf_counter() - planned)
 
     tasks = []
@@ -158,8 +163,10 @@ async def concurrent(
                 r = await client.get(path, headers=headers)
                 if r.status_code != 200:
                     errors += 1
-            except httpx.HTTPError:
+                    WHY[f"HTTP {r.status_code}: {r.text[:120]}"] += 1
+            except httpx.HTTPError as exc:
                 errors += 1
+                WHY[f"{type(exc).__name__}: {exc}"[:160]] += 1
             latencies.append(time.perf_counter() - t0)
 
     start = time.perf_counter()
@@ -299,6 +306,14 @@ async def drive(
         return lines
 
 
+def _loop_factory() -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -360,8 +375,11 @@ def main() -> None:
                 f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
             )
             pid = server.pid if args.workers == 1 else None
-            for line in asyncio.run(drive(base, week, args.rate, args.seconds, pid)):
-                print(line)
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:  # uvloop: a lighter client
+                for line in runner.run(drive(base, week, args.rate, args.seconds, pid)):
+                    print(line)
+            for reason, count in WHY.most_common():
+                print(f"error x{count}: {reason}")
         finally:
             server.terminate()
             server.wait(10)
