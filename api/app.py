@@ -66,7 +66,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        # Enough pooled connections for the worker threads (40): a connection opened and
+        # dropped per burst costs a file open and a schema parse on SQLite.
+        engine = make_engine(settings.database_url, pool_size=20, max_overflow=30)
         await run_in_threadpool(create_api_tables, engine)
         the_publisher = (
             publisher if publisher is not None else KafkaPublisher(settings.kafka_bootstrap)
