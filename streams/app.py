@@ -5,16 +5,21 @@ Agents (each with concurrency 1, faust-streaming #606):
 - ``ingest_headcounts`` / ``ingest_vehicle_statuses``: raw events in batches; each one is
   validated (``fleet.events``), bad ones go to the dead-letter topic with their original
   bytes, source topic, partition, offset and a reason naming the field; accepted ones are
-  persisted in one transaction per batch (idempotent per event id), the newest report per
-  site/vehicle goes into a table, and material changes ask for a plan.
+  persisted in one transaction per batch (idempotent per event id), and material changes
+  ask for a plan. The newest headcount per site and each vehicle's current status live in
+  the database; a per-process cache of the newest headcounts (``streams.state``) is
+  emptied whenever partitions move.
 - ``plan_regions``: plan requests coalesced per region and week over
   ``plan_coalesce_seconds``; the scenario is built from live state, solved in a thread,
   stored in one transaction, published to ``rvrota.plans`` (unless held for approval)
   with each vehicle's changes on ``rvrota.vehicle-assignments``.
 - a timer (leader only) makes sure every region has plans for this week and the next.
 
-The database is the source of truth; tables are caches of it that agents refill from it.
-Events are acknowledged only after their batch took effect (at-least-once delivery).
+The database is the source of truth. There are no Faust tables (and so no changelog to
+recover after a rebalance, faust-streaming #597 / #651): a partition taken over from a
+dead worker is consumed at once. Events are acknowledged only after their batch took
+effect (at-least-once delivery). /readyz reports partitions with events waiting whose
+position has not moved for ``ready_stall_seconds``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +50,7 @@ from streams.config import StreamsSettings, Topics
 from streams.health import HealthServer, build_health_app
 from streams.planner import PlanningFailed, plan_week
 from streams.publish import EventPublisher
+from streams.state import LatestHeadcounts, StallWatch
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +83,8 @@ class Worker:
     stopping: bool = False
     lag_labels: set[tuple[str, int]] = field(default_factory=set)
     plan_figures: ingest.PlanFigures = field(default_factory=ingest.PlanFigures)
+    headcounts: LatestHeadcounts = field(default_factory=LatestHeadcounts)
+    stall: StallWatch = field(default_factory=lambda: StallWatch(60.0))
 
     async def in_thread(self, pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
@@ -135,13 +143,23 @@ class Worker:
             await asyncio.wait_for(producer.client.fetch_all_metadata(), 5)
         except Exception as exc:  # noqa: BLE001
             problems["broker"] = f"{type(exc).__name__}: {exc}"
+        stalled = self.stall.stalled(time.monotonic())
+        if stalled:
+            problems["consumer"] = (
+                f"events waiting, not consumed for {self.stall.limit:g} s: "
+                + ", ".join(f"{topic}[{partition}]" for topic, partition in stalled)
+            )
         return problems
+
+    def partitions_moved(self) -> None:
+        """Partitions were assigned or revoked: what the cache holds may be stale."""
+        self.headcounts.clear()
 
 
 # --- batch handlers (the agents' bodies) -----------------------------------------------
 
 
-async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT], table: Any) -> None:
+async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> None:
     settings = worker.settings
     now = worker.clock.now()
     parsed: list[tuple[Any, events.HeadcountEvent]] = []
@@ -164,15 +182,10 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT], table
     if not parsed:
         return
     items = [item for _, item in parsed]
-    # the table holds each site's newest report; sites it does not hold yet (a cold start,
-    # a partition just taken over) are read from the database, the source of truth
-    held: dict[str, rules.Observation] = {}
-    for site_id in {item.site_id for item in items}:
-        value = table.get(site_id)
-        if value is not None:
-            held[site_id] = rules.Observation(
-                value.count, datetime.fromisoformat(value.observed_at), value.event_id
-            )
+    # the cache holds the newest report of sites seen since the last rebalance; the others
+    # (a cold start, a partition just taken over) are read from the database
+    generation = worker.headcounts.generation
+    held = worker.headcounts.get_many({item.site_id for item in items})
 
     def work() -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
         with session_scope(worker.engine) as db:
@@ -193,17 +206,11 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT], table
         await worker.dead_letter(parsed[index][0], error)
     accepted = len(items) - len(result.rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
-    for site_id, obs in result.latest.items():
-        if held.get(site_id) != obs:
-            table[site_id] = records.CurrentHeadcount(
-                count=obs.count, observed_at=obs.observed_at.isoformat(), event_id=obs.event_id
-            )
+    worker.headcounts.update(generation, result.latest)
     await worker.request_plans(_dedupe(requests))
 
 
-async def handle_vehicle_statuses(
-    worker: Worker, batch: Sequence[faust.EventT], table: Any
-) -> None:
+async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT]) -> None:
     settings = worker.settings
     now = worker.clock.now()
     parsed: list[tuple[Any, events.VehicleStatusEvent]] = []
@@ -242,22 +249,6 @@ async def handle_vehicle_statuses(
         await worker.dead_letter(parsed[index][0], error)
     accepted = len(items) - len(result.rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.vehicle_status).inc(accepted)
-    for vehicle_id, view in result.views.items():
-        newest = max(
-            (e for e in result.new if e.vehicle_id == vehicle_id),
-            key=lambda e: (e.observed_at, e.event_id),
-        )
-        table[vehicle_id] = records.CurrentStatus(
-            status=view.status,
-            observed_at=newest.observed_at.isoformat(),
-            event_id=newest.event_id,
-            lat=newest.lat,
-            lon=newest.lon,
-            unavailable_from=view.unavailable_from.isoformat() if view.unavailable_from else None,
-            unavailable_until=(
-                view.unavailable_until.isoformat() if view.unavailable_until else None
-            ),
-        )
     await worker.request_plans(_dedupe(requests))
 
 
@@ -374,6 +365,8 @@ def update_lag(worker: Worker, app: faust.App) -> None:
                 gauge.remove(topic, str(partition))
             worker.lag_labels.discard((topic, partition))
     offsets: Any = getattr(consumer, "_read_offset", {})  # faust has no public getter
+    watched = (worker.topics.headcounts, worker.topics.vehicle_status)
+    progress: dict[tuple[str, int], tuple[int, int]] = {}
     for tp in held:
         try:
             highwater = consumer.highwater(tp)
@@ -384,6 +377,9 @@ def update_lag(worker: Worker, app: faust.App) -> None:
         lag = max(0, highwater - position) if highwater is not None else 0
         gauge.labels(topic=tp.topic, partition=str(tp.partition)).set(lag)
         worker.lag_labels.add((tp.topic, tp.partition))
+        if tp.topic in watched and highwater is not None:
+            progress[(tp.topic, tp.partition)] = (position, lag)
+    worker.stall.observe(progress, time.monotonic())
 
 
 async def pipelined(
@@ -434,6 +430,7 @@ def create_app(
         engine=engine or make_engine(settings.database_url),
         metrics=metrics or create_metrics(),
         publisher=EventPublisher(settings.kafka_bootstrap, topics=topics, linger_ms=5),
+        stall=StallWatch(settings.ready_stall_seconds),
     )
     datadir = Path(tempfile.gettempdir()) / "rvrota-faust" / settings.worker_group
     datadir.mkdir(parents=True, exist_ok=True)
@@ -487,28 +484,11 @@ def create_app(
         ),
     ]
 
-    headcount_table = app.Table(
-        "site-headcount",
-        value_type=records.CurrentHeadcount,
-        partitions=partitions,
-        use_partitioner=True,
-        key_type=str,
-    )
-    status_table = app.Table(
-        "vehicle-status",
-        value_type=records.CurrentStatus,
-        partitions=partitions,
-        use_partitioner=True,
-        key_type=str,
-    )
-
     batch_size, batch_wait = settings.ingest_batch_size, settings.ingest_batch_seconds
 
     @app.agent(headcounts, concurrency=1, name="ingest-headcounts")
     async def ingest_headcounts(stream: Any) -> None:
-        await pipelined(
-            stream, batch_size, batch_wait, lambda b: handle_headcounts(worker, b, headcount_table)
-        )
+        await pipelined(stream, batch_size, batch_wait, lambda b: handle_headcounts(worker, b))
 
     @app.agent(statuses, concurrency=1, name="ingest-vehicle-statuses")
     async def ingest_vehicle_statuses(stream: Any) -> None:
@@ -516,7 +496,7 @@ def create_app(
             stream,
             batch_size,
             batch_wait,
-            lambda b: handle_vehicle_statuses(worker, b, status_table),
+            lambda b: handle_vehicle_statuses(worker, b),
         )
 
     @app.agent(plan_requests, concurrency=1, name="plan-regions")
@@ -534,10 +514,12 @@ def create_app(
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        worker.partitions_moved()
         update_lag(worker, app)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        worker.partitions_moved()
         update_lag(worker, app)
 
     class WorkerServices(mode.Service):

@@ -27,6 +27,12 @@ class StreamsSettings(Settings):
         24.0, gt=0, description="re-plan the next week at least this often (service clock)"
     )
     plan_workers: int = Field(2, ge=1, description="solver threads per plan")
+    ready_stall_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="/readyz fails while a held ingest partition has events waiting and its "
+        "position has not moved for this long",
+    )
 
 
 @dataclass(frozen=True)

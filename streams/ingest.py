@@ -79,9 +79,9 @@ def persist_headcounts(
 ) -> HeadcountBatch:
     """Keep every headcount report of known sites; unknown sites are rejected by index.
 
-    ``known_latest`` is the current newest report of some sites as a cache holds it (the
-    worker's table); for those sites the newest is taken from it and the new reports of
-    the batch, for every other site it is read from the database.
+    ``known_latest`` is the current newest report of some sites as a cache holds it
+    (``streams.state.LatestHeadcounts``); for those sites the newest is taken from it and
+    the new reports of the batch, for every other site it is read from the database.
     """
     batch = HeadcountBatch()
     site_ids = sorted({e.site_id for e in items})

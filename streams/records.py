@@ -3,8 +3,7 @@
 The two ingest topics and the plan requests are consumed as raw bytes and parsed
 with the contract's own models (``fleet.events``), so that anything undecodable is
 dead-lettered with its original bytes instead of failing inside Faust's
-deserialiser. The records below declare the value types of every topic; the table
-records are what the worker's tables hold.
+deserialiser. The records below declare the value types of every topic.
 """
 
 from __future__ import annotations
@@ -81,23 +80,3 @@ class DeadLettered(faust.Record, serializer="json"):
     reason: str
     rejected_at: str
     key: str | None = None
-
-
-class CurrentHeadcount(faust.Record, serializer="json"):
-    """Table ``site-headcount``: a site's newest headcount (newest observed_at wins)."""
-
-    count: int
-    observed_at: str
-    event_id: str
-
-
-class CurrentStatus(faust.Record, serializer="json"):
-    """Table ``vehicle-status``: a vehicle's current status, position and window out of service."""
-
-    status: str
-    observed_at: str
-    event_id: str
-    lat: float | None = None
-    lon: float | None = None
-    unavailable_from: str | None = None
-    unavailable_until: str | None = None

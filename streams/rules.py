@@ -19,7 +19,7 @@ from fleet.events import UNAVAILABLE_STATUSES, PlanRequest
 
 @dataclass(frozen=True)
 class Observation:
-    """The current value of a site's headcount as kept in the worker's table."""
+    """A site's headcount report: count, when it was observed, which event said so."""
 
     count: int
     observed_at: datetime
