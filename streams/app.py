@@ -32,7 +32,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,6 +55,7 @@ from streams.state import LatestHeadcounts, StallWatch
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+ParsedT = TypeVar("ParsedT")
 
 DB_RETRY_SECONDS = 1.0
 
@@ -159,26 +160,35 @@ class Worker:
 # --- batch handlers (the agents' bodies) -----------------------------------------------
 
 
-async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> None:
+async def _parse_batch(
+    worker: Worker,
+    batch: Sequence[faust.EventT],
+    parse: Callable[..., ParsedT],
+    now: datetime,
+) -> list[tuple[Any, ParsedT]]:
+    """Parse each message of a batch; rejected ones go to the dead-letter topic."""
     settings = worker.settings
-    now = worker.clock.now()
-    parsed: list[tuple[Any, events.HeadcountEvent]] = []
+    parsed: list[tuple[Any, ParsedT]] = []
     for event in batch:
         message = event.message
         try:
-            parsed.append(
-                (
-                    message,
-                    events.parse_headcount_event(
-                        message.value or b"",
-                        now,
-                        max_future_seconds=settings.event_max_future_seconds,
-                        max_bytes=settings.event_max_bytes,
-                    ),
-                )
+            item = parse(
+                message.value or b"",
+                now,
+                max_future_seconds=settings.event_max_future_seconds,
+                max_bytes=settings.event_max_bytes,
             )
         except events.EventRejected as exc:
             await worker.dead_letter(message, exc)
+            continue
+        parsed.append((message, item))
+    return parsed
+
+
+async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> None:
+    settings = worker.settings
+    now = worker.clock.now()
+    parsed = await _parse_batch(worker, batch, events.parse_headcount_event, now)
     if not parsed:
         return
     items = [item for _, item in parsed]
@@ -211,25 +221,8 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> No
 
 
 async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT]) -> None:
-    settings = worker.settings
     now = worker.clock.now()
-    parsed: list[tuple[Any, events.VehicleStatusEvent]] = []
-    for event in batch:
-        message = event.message
-        try:
-            parsed.append(
-                (
-                    message,
-                    events.parse_vehicle_status_event(
-                        message.value or b"",
-                        now,
-                        max_future_seconds=settings.event_max_future_seconds,
-                        max_bytes=settings.event_max_bytes,
-                    ),
-                )
-            )
-        except events.EventRejected as exc:
-            await worker.dead_letter(message, exc)
+    parsed = await _parse_batch(worker, batch, events.parse_vehicle_status_event, now)
     if not parsed:
         return
     items = [item for _, item in parsed]
