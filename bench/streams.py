@@ -480,7 +480,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", default="", help="use this broker instead of a private one")
     parser.add_argument("--database-url", default="", help="an EMPTY database (default: SQLite)")
-    parser.add_argument("--events", type=int, default=20_000, help="backlog for the ingest rate")
+    parser.add_argument("--events", type=int, default=100_000, help="backlog for the ingest rate")
     parser.add_argument("--rate", type=float, default=500.0, help="steady events/s for latency")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the steady run")
     parser.add_argument("--warmup", type=float, default=10.0, help="steady seconds not measured")

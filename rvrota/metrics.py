@@ -17,6 +17,7 @@ __all__ = ["CONTENT_TYPE", "ServiceMetrics", "create_metrics"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
+BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 PLAN_LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0)
 
 
@@ -25,6 +26,7 @@ class ServiceMetrics:
     registry: CollectorRegistry
     events_accepted: Counter
     events_dead_lettered: Counter
+    ingest_batch: Histogram
     consumer_lag: Gauge
     plan_latency: Histogram
     plans_published: Counter
@@ -51,6 +53,13 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
             "rvrota_events_dead_lettered",
             "Events sent to the dead-letter topic, per source topic and reason field",
             ["topic", "field"],
+            registry=reg,
+        ),
+        ingest_batch=Histogram(
+            "rvrota_ingest_batch_events",
+            "Events handled together in one transaction by an ingest agent, per topic",
+            ["topic"],
+            buckets=BATCH_SIZE_BUCKETS,
             registry=reg,
         ),
         consumer_lag=Gauge(

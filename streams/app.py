@@ -29,7 +29,7 @@ import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,6 +51,7 @@ from streams.health import HealthServer, build_health_app
 from streams.planner import PlanningFailed, plan_week
 from streams.publish import EventPublisher
 from streams.state import LatestHeadcounts, StallWatch
+from streams.transport import EagerTransport
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,8 @@ async def _parse_batch(
 ) -> list[tuple[Any, ParsedT]]:
     """Parse each message of a batch; rejected ones go to the dead-letter topic."""
     settings = worker.settings
+    if batch:
+        worker.metrics.ingest_batch.labels(topic=batch[0].message.topic).observe(len(batch))
     parsed: list[tuple[Any, ParsedT]] = []
     for event in batch:
         message = event.message
@@ -375,27 +378,43 @@ def update_lag(worker: Worker, app: faust.App) -> None:
     worker.stall.observe(progress, time.monotonic())
 
 
+async def batches(stream: Any, size: int) -> AsyncIterator[list[faust.EventT]]:
+    """The stream's events in arrival order, in batches of what is already waiting.
+
+    A batch ends when ``size`` events are in it or when the stream's buffer is empty, so
+    a lone event is handled at once and a backlog goes in large batches (group commit):
+    while one batch is being persisted, the next one gathers in the buffer.
+    """
+    queue = stream.channel.queue
+    batch: list[faust.EventT] = []
+    async for _ in stream:
+        batch.append(stream.current_event)
+        if len(batch) >= size or queue.empty():
+            yield batch
+            batch = []
+
+
 async def pipelined(
     stream: Any,
     size: int,
-    within: float,
     handle: Callable[[Sequence[faust.EventT]], Awaitable[None]],
 ) -> None:
     """Batches handled one at a time and in order, while the next batch fills.
 
-    Events are taken without acknowledgement (``noack_take``) and acknowledged only once
-    their batch has taken effect, so a crash at any point redelivers them (at-least-once).
+    Events are taken without acknowledgement (``noack``) and acknowledged only once their
+    batch has taken effect, so a crash at any point redelivers them (at-least-once).
     At most one batch is in flight: batch k+1 starts after batch k is done and acked.
     """
+    manual = stream.noack()
 
     async def run(batch: Sequence[faust.EventT]) -> None:
         await handle(batch)
         for event in batch:
-            await stream.ack(event)
+            await manual.ack(event)
 
     in_flight: asyncio.Future[None] | None = None
     try:
-        async for batch in stream.noack_take(size, within=within):
+        async for batch in batches(manual, size):
             if in_flight is not None:
                 await in_flight
             in_flight = asyncio.ensure_future(run(batch))
@@ -405,6 +424,24 @@ async def pipelined(
 
 
 # --- the app ---------------------------------------------------------------------------
+
+
+class WorkerApp(faust.App):
+    """``faust.App`` with the eager transport and without Faust's statistics sensor.
+
+    Faust's ``Monitor`` keeps statistics for Faust's own web views (disabled here) and
+    is called several times for every event; the worker's figures are in
+    ``rvrota.metrics``. The monitor object stays (the consumer records commits in it);
+    it is only no longer called per event.
+    """
+
+    def _new_transport(self) -> Any:
+        return EagerTransport(self.conf.broker_consumer, self)
+
+    def on_init_dependencies(self) -> Any:
+        dependencies = super().on_init_dependencies()
+        self.sensors.remove(self.monitor)
+        return dependencies
 
 
 def create_app(
@@ -427,7 +464,7 @@ def create_app(
     )
     datadir = Path(tempfile.gettempdir()) / "rvrota-faust" / settings.worker_group
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = WorkerApp(
         settings.worker_group,
         broker=broker_urls(settings.kafka_bootstrap),
         store="memory://",
@@ -444,6 +481,7 @@ def create_app(
         broker_commit_interval=1.0,
         broker_rebalance_timeout=20.0,
         stream_wait_empty=False,
+        stream_buffer_maxsize=settings.stream_buffer_size,
         key_serializer="raw",
         value_serializer="raw",
     )
@@ -477,20 +515,15 @@ def create_app(
         ),
     ]
 
-    batch_size, batch_wait = settings.ingest_batch_size, settings.ingest_batch_seconds
+    batch_size = settings.ingest_batch_size
 
     @app.agent(headcounts, concurrency=1, name="ingest-headcounts")
     async def ingest_headcounts(stream: Any) -> None:
-        await pipelined(stream, batch_size, batch_wait, lambda b: handle_headcounts(worker, b))
+        await pipelined(stream, batch_size, lambda b: handle_headcounts(worker, b))
 
     @app.agent(statuses, concurrency=1, name="ingest-vehicle-statuses")
     async def ingest_vehicle_statuses(stream: Any) -> None:
-        await pipelined(
-            stream,
-            batch_size,
-            batch_wait,
-            lambda b: handle_vehicle_statuses(worker, b),
-        )
+        await pipelined(stream, batch_size, lambda b: handle_vehicle_statuses(worker, b))
 
     @app.agent(plan_requests, concurrency=1, name="plan-regions")
     async def plan_regions(stream: Any) -> None:

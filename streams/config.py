@@ -18,8 +18,12 @@ from rvrota.settings import Settings
 class StreamsSettings(Settings):
     worker_group: str = Field("rvrota-worker", description="Kafka consumer group / Faust app id")
     topic_prefix: str = Field("", description="prefix of every topic name (tests only)")
-    ingest_batch_size: int = Field(1000, ge=1, description="events persisted per transaction")
-    ingest_batch_seconds: float = Field(0.05, gt=0, description="longest wait to fill a batch")
+    ingest_batch_size: int = Field(
+        1000, ge=1, description="most events persisted per transaction (a batch is what waits)"
+    )
+    stream_buffer_size: int = Field(
+        16384, ge=1, description="events buffered per stream ahead of the agent (Faust)"
+    )
     reconcile_seconds: float = Field(
         30.0, gt=0, description="real seconds between checks that every region has its plans"
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -123,6 +124,60 @@ async def test_kill_9_while_streaming_every_event_has_exactly_one_effect(
     assert len(stored) == total
     assert sorted(stored) == ids
     assert worker.starts == 2
+
+
+def _batch_histogram(worker: WorkerProcess) -> tuple[float, float]:
+    """(batches, events) of the headcount ingest agent, from the worker's /metrics."""
+    topic = worker.topics.headcounts
+    found = {"count": 0.0, "sum": 0.0}
+    for family in text_string_to_metric_families(worker.metrics()):
+        if family.name != "rvrota_ingest_batch_events":
+            continue
+        for sample in family.samples:
+            suffix = sample.name.rsplit("_", 1)[-1]
+            if sample.labels.get("topic") == topic and suffix in found:
+                found[suffix] = sample.value
+    return found["count"], found["sum"]
+
+
+async def test_a_backlog_goes_in_large_transactions_and_a_lone_event_at_once(
+    worker: WorkerProcess, database_url: str
+) -> None:
+    """Group commit: events already waiting share transactions; one event alone is not
+    held back until a batch fills."""
+    worker.stop()
+    total = 3000
+    rng = random.Random(11)
+    async with worker.publisher() as publisher:
+        producer = publisher.producer
+        await asyncio.gather(
+            *[
+                await producer.send(
+                    worker.topics.headcounts,
+                    _headcount(worker, site, rng.randint(100, 2000), 600, f"backlog-{i:05d}"),
+                    key=site.encode(),
+                )
+                for i in range(total)
+                for site in [rng.choice(SITES)]
+            ]
+        )
+    worker.start()
+    await await_until(
+        lambda: _db_count(database_url, HeadcountReport) >= total, 120, "the backlog persisted"
+    )
+    batches, handled = _batch_histogram(worker)
+    assert handled == total
+    assert batches <= total / 10, f"{batches:.0f} transactions for {total} waiting events"
+    async with worker.publisher() as publisher:
+        await publisher.producer.send_and_wait(
+            worker.topics.headcounts,
+            _headcount(worker, "S001", 321, 60, "lone-event"),
+            key=b"S001",
+        )
+    await await_until(
+        lambda: _db_count(database_url, HeadcountReport) == total + 1, 30, "the lone event"
+    )
+    assert _batch_histogram(worker) == (batches + 1, total + 1)
 
 
 MALFORMED_HEADCOUNTS: list[tuple[str, Any]] = [
