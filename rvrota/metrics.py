@@ -64,7 +64,7 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
         ),
         consumer_lag=Gauge(
             "rvrota_consumer_lag",
-            "Messages not yet consumed, per topic and partition",
+            "Messages not yet consumed (committed after their effect), per topic and partition",
             ["topic", "partition"],
             registry=reg,
         ),

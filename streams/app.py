@@ -50,7 +50,7 @@ from streams.config import StreamsSettings, Topics
 from streams.health import HealthServer, build_health_app
 from streams.planner import PlanningFailed, plan_week
 from streams.publish import EventPublisher
-from streams.state import LatestHeadcounts, StallWatch
+from streams.state import LatestHeadcounts, StallWatch, consumed_position
 from streams.transport import EagerTransport
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class Worker:
     plan_figures: ingest.PlanFigures = field(default_factory=ingest.PlanFigures)
     headcounts: LatestHeadcounts = field(default_factory=LatestHeadcounts)
     stall: StallWatch = field(default_factory=lambda: StallWatch(60.0))
+    earliest: dict[Any, int] = field(default_factory=dict)
 
     async def in_thread(self, pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
@@ -351,7 +352,13 @@ async def reconcile(worker: Worker) -> None:
 
 
 def update_lag(worker: Worker, app: faust.App) -> None:
-    """``rvrota_consumer_lag`` for exactly the partitions this worker holds now."""
+    """``rvrota_consumer_lag`` for exactly the partitions this worker holds now.
+
+    Lag counts from the group's committed offset: the worker commits only events whose
+    batch took effect, so a batch stuck in the database shows as lag that does not move
+    (``StallWatch``), not only a fetcher that stopped reading. Events deleted by retention
+    before they were consumed do not count (``refresh_lag`` asks where partitions start).
+    """
     consumer = app.consumer
     held = set(consumer.assignment())
     gauge = worker.metrics.consumer_lag
@@ -360,7 +367,9 @@ def update_lag(worker: Worker, app: faust.App) -> None:
             with contextlib.suppress(KeyError):
                 gauge.remove(topic, str(partition))
             worker.lag_labels.discard((topic, partition))
-    offsets: Any = getattr(consumer, "_read_offset", {})  # faust has no public getter
+    for tp in [tp for tp in worker.earliest if tp not in held]:
+        del worker.earliest[tp]
+    committed: Any = getattr(consumer, "_committed_offset", {})  # faust has no getter
     watched = (worker.topics.headcounts, worker.topics.vehicle_status)
     progress: dict[tuple[str, int], tuple[int, int]] = {}
     for tp in held:
@@ -368,14 +377,31 @@ def update_lag(worker: Worker, app: faust.App) -> None:
             highwater = consumer.highwater(tp)
         except Exception:  # noqa: BLE001 - not known yet: report the partition as held
             highwater = None
-        read = offsets.get(tp)
-        position = (read + 1) if read is not None else 0
+        position = consumed_position(committed.get(tp), worker.earliest.get(tp))
         lag = max(0, highwater - position) if highwater is not None else 0
         gauge.labels(topic=tp.topic, partition=str(tp.partition)).set(lag)
         worker.lag_labels.add((tp.topic, tp.partition))
-        if tp.topic in watched and highwater is not None:
+        known = committed.get(tp) is not None or tp in worker.earliest
+        if tp.topic in watched and highwater is not None and known:
             progress[(tp.topic, tp.partition)] = (position, lag)
     worker.stall.observe(progress, time.monotonic())
+
+
+async def refresh_lag(worker: Worker, app: faust.App) -> None:
+    """``update_lag``, after asking the broker where each lagging partition starts."""
+    consumer = app.consumer
+    committed: Any = getattr(consumer, "_committed_offset", {})
+    lagging = []
+    for tp in consumer.assignment():
+        with contextlib.suppress(Exception):  # highwater not known yet
+            if consumer.highwater(tp) > (committed.get(tp) or 0):
+                lagging.append(tp)
+    if lagging:
+        try:
+            worker.earliest.update(await consumer.earliest_offsets(*lagging))
+        except Exception as exc:  # noqa: BLE001 - figures only; the next tick retries
+            log.debug("earliest offsets not known: %s", exc)
+    update_lag(worker, app)
 
 
 async def batches(stream: Any, size: int) -> AsyncIterator[list[faust.EventT]]:
@@ -398,12 +424,15 @@ async def pipelined(
     stream: Any,
     size: int,
     handle: Callable[[Sequence[faust.EventT]], Awaitable[None]],
+    drain_seconds: float = 15.0,
 ) -> None:
     """Batches handled one at a time and in order, while the next batch fills.
 
     Events are taken without acknowledgement (``noack``) and acknowledged only once their
     batch has taken effect, so a crash at any point redelivers them (at-least-once).
     At most one batch is in flight: batch k+1 starts after batch k is done and acked.
+    When the worker stops, the batch under way is finished and acknowledged (for up to
+    ``drain_seconds``) so that the final commit covers it.
     """
     manual = stream.noack()
 
@@ -420,7 +449,27 @@ async def pipelined(
             in_flight = asyncio.ensure_future(run(batch))
     finally:
         if in_flight is not None and not in_flight.done():
-            in_flight.cancel()
+            await finish(in_flight, drain_seconds)
+
+
+async def finish(task: asyncio.Future[Any], timeout: float) -> None:
+    """Wait up to ``timeout`` for ``task``, through requests to stop (then re-raised);
+    cancel it if it is still running then."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    stop_requested = False
+    while not task.done():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            log.warning("a batch did not finish within %.0f s of stopping; cancelled", timeout)
+            task.cancel()
+            break
+        try:
+            await asyncio.wait({task}, timeout=remaining)
+        except asyncio.CancelledError:
+            stop_requested = True
+    if stop_requested:
+        raise asyncio.CancelledError
 
 
 # --- the app ---------------------------------------------------------------------------
@@ -519,11 +568,18 @@ def create_app(
 
     @app.agent(headcounts, concurrency=1, name="ingest-headcounts")
     async def ingest_headcounts(stream: Any) -> None:
-        await pipelined(stream, batch_size, lambda b: handle_headcounts(worker, b))
+        await pipelined(
+            stream, batch_size, lambda b: handle_headcounts(worker, b), settings.stop_drain_seconds
+        )
 
     @app.agent(statuses, concurrency=1, name="ingest-vehicle-statuses")
     async def ingest_vehicle_statuses(stream: Any) -> None:
-        await pipelined(stream, batch_size, lambda b: handle_vehicle_statuses(worker, b))
+        await pipelined(
+            stream,
+            batch_size,
+            lambda b: handle_vehicle_statuses(worker, b),
+            settings.stop_drain_seconds,
+        )
 
     @app.agent(plan_requests, concurrency=1, name="plan-regions")
     async def plan_regions(stream: Any) -> None:
@@ -536,7 +592,7 @@ def create_app(
 
     @app.timer(2.0, name="consumer-lag")
     async def consumer_lag() -> None:
-        update_lag(worker, app)
+        await refresh_lag(worker, app)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -565,6 +621,10 @@ def create_app(
             await self.health.start()
 
         async def on_stop(self) -> None:
+            # Faust stops this service before the agents; the agents go first here so
+            # that a batch under way finishes with the publisher and the database pool
+            # still up, and is acknowledged before the consumer's final commit
+            await app.agents.stop()
             worker.stopping = True
             if self.health is not None:
                 await self.health.stop()

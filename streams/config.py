@@ -21,6 +21,9 @@ class StreamsSettings(Settings):
     ingest_batch_size: int = Field(
         1000, ge=1, description="most events persisted per transaction (a batch is what waits)"
     )
+    stop_drain_seconds: float = Field(
+        15.0, gt=0, description="on stop, how long a batch under way may take to finish"
+    )
     stream_buffer_size: int = Field(
         16384, ge=1, description="events buffered per stream ahead of the agent (Faust)"
     )

@@ -48,16 +48,27 @@ class LatestHeadcounts:
         return len(self._items)
 
 
+def consumed_position(committed: int | None, earliest: int | None) -> int:
+    """The offset up to which a partition's events have taken effect, for lag and stalls.
+
+    ``committed``: the group's committed offset (the next to consume; the worker commits
+    only what its batches acknowledged); ``earliest``: the partition's first offset still
+    stored, older ones deleted by retention (what no longer exists is not waiting).
+    Unknown values are ``None``.
+    """
+    return max(committed or 0, earliest or 0)
+
+
 @dataclass
 class StallWatch:
-    """Partitions with events waiting whose read position has not moved for ``limit``
+    """Partitions with events waiting whose consumed position has not moved for ``limit``
     seconds: a worker holding them is not doing its job (not ready)."""
 
     limit: float
     _since: dict[TopicPartitionKey, tuple[int, float]] = field(default_factory=dict)
 
     def observe(self, held: Mapping[TopicPartitionKey, tuple[int, int]], now: float) -> None:
-        """``held``: each partition held now -> (read position, lag)."""
+        """``held``: each partition held now -> (consumed position, lag)."""
         for key in [k for k in self._since if k not in held]:
             del self._since[key]
         for key, (position, lag) in held.items():

@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from fleet.db import create_all, make_engine, session_scope
@@ -117,6 +119,7 @@ class WorkerProcess:
                 "RVROTA_PLAN_TIME_LIMIT": "2",
                 "RVROTA_PLAN_COALESCE_SECONDS": "1",
                 "RVROTA_LOG_LEVEL": "INFO",
+                "RVROTA_STOP_DRAIN_SECONDS": "30",
             }
         )
         env.update(self.extra_env)
@@ -163,7 +166,7 @@ class WorkerProcess:
             return
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(30)
+            self.proc.wait(45)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
@@ -224,3 +227,43 @@ class TopicReader:
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
+
+
+def slow_insert(database_url: str, table: str, event_id: str) -> None:
+    """A trigger making the insert of ``event_id`` into ``table`` take seconds (SQLite
+    or PostgreSQL)."""
+    engine = make_engine(database_url)
+    if database_url.startswith("sqlite"):
+        statements = [
+            "CREATE TABLE spin (x INTEGER)",
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 400) "
+            "INSERT INTO spin SELECT x FROM n",
+            f"CREATE TRIGGER slow_insert BEFORE INSERT ON {table} "
+            f"WHEN NEW.event_id = '{event_id}' BEGIN "
+            "SELECT count(*) FROM spin a, spin b, spin c WHERE a.x + b.x + c.x < 0; END",
+        ]
+    else:
+        statements = [
+            "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.event_id = '{event_id}' THEN PERFORM pg_sleep(3); END IF; "
+            "RETURN NEW; END $$",
+            f"CREATE TRIGGER slow_insert BEFORE INSERT ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION slow_insert()",
+        ]
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+async def committed_events(worker: WorkerProcess, topic: str) -> int:
+    """Events of ``topic`` the worker's group has committed (offsets start at 0)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=worker.bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(worker.group)
+    finally:
+        await admin.close()
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)

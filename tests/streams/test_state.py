@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from streams.rules import Observation
-from streams.state import LatestHeadcounts, StallWatch
+from streams.state import LatestHeadcounts, StallWatch, consumed_position
 
 AT = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
@@ -57,3 +57,10 @@ def test_stall_watch_clears_on_progress_caught_up_or_revoked() -> None:
     watch.observe({tp: (8, 4)}, now=200)
     watch.observe({}, now=300)  # revoked
     assert watch.stalled(now=300) == []
+
+
+def test_consumed_position_is_the_commit_unless_retention_deleted_past_it() -> None:
+    assert consumed_position(10, 5) == 10  # committed offset of the group
+    assert consumed_position(10, 30) == 30  # older events deleted by retention
+    assert consumed_position(None, 30) == 30
+    assert consumed_position(None, None) == 0

@@ -6,14 +6,17 @@ a breakdown removes the vehicle's sessions after the event and re-assigns work.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from fleet import events
-from fleet.db import session_scope
+from fleet.db import make_engine, session_scope
 from fleet.plans import plan_in_force
 from fleet.reports import latest_headcount
 from tests.streams.harness import (
@@ -22,7 +25,9 @@ from tests.streams.harness import (
     TopicReader,
     WorkerProcess,
     await_until,
+    committed_events,
     prepare_database,
+    slow_insert,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -265,3 +270,50 @@ async def test_driver_reports_start_and_finish_the_current_session(
     finally:
         proc.stop()
         engine.dispose()
+
+
+def _status_reports(database_url: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM vehiclestatusreport")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+async def test_sigterm_finishes_the_batch_under_way_and_commits_it(
+    worker: WorkerProcess, database_url: str
+) -> None:
+    """A clean stop: a breakdown still in the database at SIGTERM takes effect, its
+    re-plan request goes out, and it is acknowledged and committed, so a restart has
+    nothing to redeliver (and the request is not lost with a redelivered duplicate)."""
+    slow_insert(database_url, "vehiclestatusreport", "slow-at-stop")
+    requests = TopicReader(worker.bootstrap, worker.topics.plan_requests)
+    await requests.start()
+    try:
+        async with worker.publisher() as publisher:
+            await publisher.producer.send_and_wait(
+                worker.topics.vehicle_status,
+                json.dumps(
+                    {
+                        "event_id": "slow-at-stop",
+                        "vehicle_id": "RV2",
+                        "status": "breakdown",
+                        "observed_at": worker.at(-30).isoformat(),
+                    }
+                ).encode(),
+                key=b"RV2",
+            )
+        await asyncio.sleep(0.5)  # the batch is in the database now (it takes seconds there)
+        assert _status_reports(database_url) == 0
+        assert worker.proc is not None
+        proc = worker.proc
+        worker.stop()
+        assert proc.returncode == 0, worker.tail()
+        await asyncio.sleep(1.0)
+    finally:
+        await requests.stop()
+    assert _status_reports(database_url) == 1
+    assert await committed_events(worker, worker.topics.vehicle_status) == 1
+    causes = [r.get("cause_event_id") for r in requests.json()]
+    assert "slow-at-stop" in causes, causes

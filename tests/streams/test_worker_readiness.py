@@ -1,0 +1,159 @@
+"""The worker's /readyz against the real broker: a stalled ingest partition turns it
+not ready, a partition whose old events were deleted by retention does not.
+
+The stall limit (``RVROTA_READY_STALL_SECONDS``) is 2 s here. A stall is made for real:
+a database trigger refuses every headcount insert, so the worker retries its batch and
+the partition's position stays put with events waiting behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from sqlalchemy import text
+
+from fleet.db import make_engine
+from streams.admin import ensure_topics
+from tests.streams.harness import WorkerProcess, await_until, prepare_database
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+STALL_SECONDS = 2
+
+
+def _headcount(worker: WorkerProcess, site: str, eid: str) -> bytes:
+    observed = worker.at(-120).isoformat()
+    return json.dumps(
+        {"event_id": eid, "site_id": site, "count": 400, "observed_at": observed}
+    ).encode()
+
+
+def _readyz(worker: WorkerProcess) -> tuple[int, dict[str, object]]:
+    response = httpx.get(f"http://127.0.0.1:{worker.port}/readyz", timeout=5)
+    return response.status_code, response.json()
+
+
+def _persisted(database_url: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM headcountreport")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _block_inserts(database_url: str, blocked: bool) -> None:
+    """A trigger refusing every insert into headcountreport (SQLite or PostgreSQL)."""
+    engine = make_engine(database_url)
+    sqlite = database_url.startswith("sqlite")
+    if blocked and sqlite:
+        statements = [
+            "CREATE TRIGGER block_headcounts BEFORE INSERT ON headcountreport "
+            "BEGIN SELECT RAISE(ABORT, 'inserts blocked by the test'); END"
+        ]
+    elif blocked:
+        statements = [
+            "CREATE FUNCTION block_headcounts() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'inserts blocked by the test'; END $$",
+            "CREATE TRIGGER block_headcounts BEFORE INSERT ON headcountreport "
+            "FOR EACH ROW EXECUTE FUNCTION block_headcounts()",
+        ]
+    elif sqlite:
+        statements = ["DROP TRIGGER block_headcounts"]
+    else:
+        statements = [
+            "DROP TRIGGER block_headcounts ON headcountreport",
+            "DROP FUNCTION block_headcounts()",
+        ]
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+async def worker(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> AsyncIterator[WorkerProcess]:
+    prepare_database(database_url).dispose()
+    proc = WorkerProcess(
+        kafka_bootstrap,
+        database_url,
+        tmp_path,
+        extra_env={
+            "RVROTA_RECONCILE_SECONDS": "3600",
+            "RVROTA_READY_STALL_SECONDS": str(STALL_SECONDS),
+        },
+    )
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+async def test_a_partition_emptied_by_retention_is_not_a_stall(worker: WorkerProcess) -> None:
+    """Events deleted before the worker ever read them are not waiting for it."""
+    await ensure_topics(worker.bootstrap, worker.topics.all(), 3)
+    producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for i in range(5):
+            await producer.send_and_wait(
+                worker.topics.headcounts, _headcount(worker, "S001", f"gone-{i}"), partition=0
+            )
+    finally:
+        await producer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=worker.bootstrap)
+    await admin.start()
+    try:
+        tp = TopicPartition(worker.topics.headcounts, 0)
+        deleted = await admin.delete_records({tp: RecordsToDelete(before_offset=5)})
+        assert deleted[tp] == 5  # the partition now starts where it ends
+    finally:
+        await admin.close()
+    worker.start()
+    held = f'partition="0",topic="{worker.topics.headcounts}"'
+    deadline = time.monotonic() + STALL_SECONDS * 4 + 4
+    while time.monotonic() < deadline:
+        status, body = _readyz(worker)
+        assert status == 200, body
+        await asyncio.sleep(0.5)
+    assert f"rvrota_consumer_lag{{{held}}} 0.0" in worker.metrics()
+
+
+async def test_a_partition_that_cannot_move_makes_the_worker_not_ready_until_it_moves(
+    worker: WorkerProcess, database_url: str
+) -> None:
+    worker.start()
+    _block_inserts(database_url, True)
+    async with worker.publisher() as publisher:
+        for i in range(3):
+            await publisher.producer.send_and_wait(
+                worker.topics.headcounts, _headcount(worker, "S002", f"stuck-{i}"), key=b"S002"
+            )
+
+    def not_ready() -> bool:
+        status, body = _readyz(worker)
+        problems = body.get("problems")
+        return (
+            status == 503
+            and isinstance(problems, dict)
+            and worker.topics.headcounts in str(problems.get("consumer", ""))
+            and "database" not in problems  # the database answers; the partition is stuck
+        )
+
+    await await_until(not_ready, 60, "/readyz to report the stuck partition")
+    assert _persisted(database_url) == 0
+    _block_inserts(database_url, False)
+    await await_until(lambda: _persisted(database_url) == 3, 60, "the batch after the unblock")
+    await await_until(lambda: _readyz(worker)[0] == 200, 30, "/readyz ready again")
