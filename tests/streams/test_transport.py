@@ -13,8 +13,10 @@ import inspect
 import warnings
 
 import pytest
+from faust.types import TP
 from mode import Service
 
+from streams.app import WorkerApp
 from streams.transport import EagerConsumer, EagerTransport, EagerWaitFirst
 
 
@@ -110,3 +112,54 @@ async def test_non_coroutine_waitables_take_the_original_path() -> None:
 def test_the_transport_builds_the_eager_consumer() -> None:
     assert EagerTransport.Consumer is EagerConsumer
     assert issubclass(EagerConsumer, EagerWaitFirst)
+
+
+def _consumer() -> EagerConsumer:
+    app = WorkerApp(
+        "transport-test",
+        broker="kafka://localhost:1",  # never connected: the consumer is not started
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+    )
+    consumer = app.consumer
+    assert isinstance(consumer, EagerConsumer)
+    return consumer
+
+
+async def test_after_a_blocked_delivery_the_consumer_waits_until_the_buffer_drains() -> None:
+    consumer = _consumer()
+    tp = TP("rvrota.site-headcounts", 0)
+    consumer.on_buffer_full(tp)  # the stream buffer passed its high-pressure mark
+    room = asyncio.Event()
+
+    async def deliver() -> str:
+        await room.wait()  # full: waits for the agent to take one event
+        return "put"
+
+    waiting = asyncio.ensure_future(consumer.wait_first(deliver(), consumer.suspend_flow.wait()))
+    await asyncio.sleep(0.01)
+    room.set()
+    await asyncio.sleep(0.05)
+    assert not waiting.done(), "delivered, but the buffer is still under pressure"
+    consumer.on_buffer_drop(tp)  # drained to the pressure-drop mark
+    results = await asyncio.wait_for(waiting, 5)
+    assert results.results == ["put"]
+
+
+async def test_a_rebalance_ends_the_wait_for_the_buffer_to_drain() -> None:
+    consumer = _consumer()
+    consumer.on_buffer_full(TP("rvrota.site-headcounts", 1))
+
+    async def deliver() -> str:
+        await asyncio.sleep(0.001)
+        return "put"
+
+    waiting = asyncio.ensure_future(consumer.wait_first(deliver(), consumer.suspend_flow.wait()))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    consumer.stop_flow()  # partitions are being reassigned
+    results = await asyncio.wait_for(waiting, 5)
+    assert results.results == ["put"]
+    consumer.resume_flow()
+    assert (await consumer.wait_first(deliver(), consumer.suspend_flow.wait())).results == ["put"]
