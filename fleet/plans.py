@@ -382,22 +382,20 @@ def upcoming_site_sessions(
     db: DbSession, site_id: str, now: datetime, limit: int = 50
 ) -> list[Session]:
     """Sessions at a site that have not ended yet, soonest first."""
-    query = (
-        select(Session)
-        .where(Session.site_id == site_id, col(Session.in_force).is_(True), _active())
-        .where(col(Session.end) > now)
-        .order_by(col(Session.start))
-        .limit(limit)
-    )
-    return list(db.exec(query))
+    return _upcoming(db, col(Session.site_id) == site_id, now, limit)
 
 
 def upcoming_vehicle_sessions(
     db: DbSession, vehicle_id: str, now: datetime, limit: int = 50
 ) -> list[Session]:
+    """A vehicle's sessions that have not ended yet, soonest first."""
+    return _upcoming(db, col(Session.vehicle_id) == vehicle_id, now, limit)
+
+
+def _upcoming(db: DbSession, whose: Any, now: datetime, limit: int) -> list[Session]:
     query = (
         select(Session)
-        .where(Session.vehicle_id == vehicle_id, col(Session.in_force).is_(True), _active())
+        .where(whose, col(Session.in_force).is_(True), _active())
         .where(col(Session.end) > now)
         .order_by(col(Session.start))
         .limit(limit)

@@ -232,7 +232,6 @@ class TopicReader:
 def slow_insert(database_url: str, table: str, event_id: str) -> None:
     """A trigger making the insert of ``event_id`` into ``table`` take seconds (SQLite
     or PostgreSQL)."""
-    engine = make_engine(database_url)
     if database_url.startswith("sqlite"):
         statements = [
             "CREATE TABLE spin (x INTEGER)",
@@ -250,10 +249,25 @@ def slow_insert(database_url: str, table: str, event_id: str) -> None:
             f"CREATE TRIGGER slow_insert BEFORE INSERT ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION slow_insert()",
         ]
+    execute(database_url, statements)
+
+
+def execute(database_url: str, statements: list[str]) -> None:
+    """Run SQL statements in one transaction (test set-up behind the worker's back)."""
+    engine = make_engine(database_url)
     try:
         with engine.begin() as conn:
             for statement in statements:
                 conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def count_rows(database_url: str, table: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
     finally:
         engine.dispose()
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from fleet import events
 from fleet.db import make_engine, session_scope
@@ -26,6 +25,7 @@ from tests.streams.harness import (
     WorkerProcess,
     await_until,
     committed_events,
+    count_rows,
     prepare_database,
     slow_insert,
 )
@@ -75,7 +75,6 @@ async def test_headcount_surge_republishes_plan_with_more_sessions(
     worker: WorkerProcess, database_url: str
 ) -> None:
     """A small site reporting a crew of 5,000 gets more sessions in the re-published plan."""
-    from fleet.db import make_engine
 
     engine = make_engine(database_url)
     site = "S027"  # 181 workers, no gap rule, no special needs
@@ -128,7 +127,6 @@ async def test_breakdown_removes_vehicle_sessions_and_reassigns(
     """RV2 breaks down: no session of it after the event time; the others keep or gain work."""
     from sqlmodel import col, select
 
-    from fleet.db import make_engine
     from fleet.models import Session
 
     engine = make_engine(database_url)
@@ -272,15 +270,6 @@ async def test_driver_reports_start_and_finish_the_current_session(
         engine.dispose()
 
 
-def _status_reports(database_url: str) -> int:
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM vehiclestatusreport")).scalar_one())
-    finally:
-        engine.dispose()
-
-
 async def test_sigterm_finishes_the_batch_under_way_and_commits_it(
     worker: WorkerProcess, database_url: str
 ) -> None:
@@ -305,7 +294,7 @@ async def test_sigterm_finishes_the_batch_under_way_and_commits_it(
                 key=b"RV2",
             )
         await asyncio.sleep(0.5)  # the batch is in the database now (it takes seconds there)
-        assert _status_reports(database_url) == 0
+        assert count_rows(database_url, "vehiclestatusreport") == 0
         assert worker.proc is not None
         proc = worker.proc
         worker.stop()
@@ -313,7 +302,7 @@ async def test_sigterm_finishes_the_batch_under_way_and_commits_it(
         await asyncio.sleep(1.0)
     finally:
         await requests.stop()
-    assert _status_reports(database_url) == 1
+    assert count_rows(database_url, "vehiclestatusreport") == 1
     assert await committed_events(worker, worker.topics.vehicle_status) == 1
     causes = [r.get("cause_event_id") for r in requests.json()]
     assert "slow-at-stop" in causes, causes

@@ -18,11 +18,15 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
-from sqlalchemy import text
 
-from fleet.db import make_engine
 from streams.admin import ensure_topics
-from tests.streams.harness import WorkerProcess, await_until, prepare_database
+from tests.streams.harness import (
+    WorkerProcess,
+    await_until,
+    count_rows,
+    execute,
+    prepare_database,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -42,17 +46,11 @@ def _readyz(worker: WorkerProcess) -> tuple[int, dict[str, object]]:
 
 
 def _persisted(database_url: str) -> int:
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM headcountreport")).scalar_one())
-    finally:
-        engine.dispose()
+    return count_rows(database_url, "headcountreport")
 
 
 def _block_inserts(database_url: str, blocked: bool) -> None:
     """A trigger refusing every insert into headcountreport (SQLite or PostgreSQL)."""
-    engine = make_engine(database_url)
     sqlite = database_url.startswith("sqlite")
     if blocked and sqlite:
         statements = [
@@ -73,12 +71,7 @@ def _block_inserts(database_url: str, blocked: bool) -> None:
             "DROP TRIGGER block_headcounts ON headcountreport",
             "DROP FUNCTION block_headcounts()",
         ]
-    try:
-        with engine.begin() as conn:
-            for statement in statements:
-                conn.execute(text(statement))
-    finally:
-        engine.dispose()
+    execute(database_url, statements)
 
 
 @pytest.fixture
