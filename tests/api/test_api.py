@@ -411,7 +411,7 @@ def test_tokens_expired_or_foreign_are_401(sqlite_harness: Harness) -> None:
 
     expired = jwt.encode(claims, SECRET, algorithm="HS256")
     foreign = jwt.encode(
-        {**claims, "exp": 4_000_000_000}, "another-secret-0123456789abcdef", algorithm="HS256"
+        {**claims, "exp": 4_000_000_000}, "another-secret-0123456789abcdef-0123", algorithm="HS256"
     )
     unsigned = jwt.encode({**claims, "exp": 4_000_000_000}, None, algorithm="none")
     for token in (expired, foreign, unsigned):
