@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, String, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from fleet.dbtypes import UTCDateTime
@@ -222,3 +222,20 @@ class ProcessedEvent(SQLModel, table=True):
     topic: str = Field(max_length=200)
     event_id: str = Field(max_length=128)
     processed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# Idempotency keys of the API's writes (``api.idempotency``): a plain table, written with
+# SQLAlchemy Core by the API only, kept here so that the migrations hold the whole schema.
+api_idempotency = Table(
+    "api_idempotency",
+    SQLModel.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("request", String(300), nullable=False, comment="method and path"),
+    Column("body_sha256", String(64), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("response", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("user_id", "key", name="uq_api_idempotency_user_key"),
+)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
@@ -25,7 +27,7 @@ def test_upgrade_gives_the_models_schema(database_url: str) -> None:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, SQLModel.metadata) == []
         assert set(SQLModel.metadata.tables) <= set(inspect(engine).get_table_names())
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
     finally:
         engine.dispose()
 
@@ -54,5 +56,34 @@ def test_cli_db_upgrade(database_url: str, monkeypatch: pytest.MonkeyPatch) -> N
     engine = make_engine(database_url)
     try:
         assert "session" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_a_database_whose_api_made_its_idempotency_table_upgrades(database_url: str) -> None:
+    """Revision 0001 databases got ``api_idempotency`` from the API at start-up; 0002
+    keeps that table (and its rows) instead of failing to create it again."""
+    from api.models import create_api_tables, idempotency
+
+    upgrade(database_url, "0001")
+    engine = make_engine(database_url)
+    try:
+        create_api_tables(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                idempotency.insert().values(
+                    user_id=1,
+                    key="k1",
+                    request="POST /api/v1/x",
+                    body_sha256="0" * 64,
+                    created_at=datetime(2026, 11, 25, tzinfo=UTC),
+                )
+            )
+        upgrade(database_url)
+        assert current_revision(engine) == "0002"
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(idempotency)).scalar_one() == 1
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, SQLModel.metadata) == []
     finally:
         engine.dispose()
