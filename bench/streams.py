@@ -6,7 +6,8 @@ One run, one broker, one database, figures side by side:
    worker (``python -m rvrota worker``, one process) and, next to it, by a plain aiokafka
    consumer doing the same work (parse, validate, batch-insert with the same function
    into the same database). Target: worker >= 2,000 events/s and >= 50% of plain.
-2. Latency from produced to persisted at a steady 500 events/s (target p99 <= 250 ms).
+2. Latency from produced to persisted at a steady 500 events/s (target p99 <= 250 ms),
+   and as a reference the same with the plain consumer in a process of its own.
    Persisted times come from polling the table every 10 ms (adds <= 10 ms).
 3. Headcount surge to re-published plan for the 45-site region (taishang), coalescing
    window included (target p95 <= 10 s).
@@ -146,6 +147,19 @@ class Bench:
             time.sleep(0.2)
         raise RuntimeError("worker did not get ready")
 
+    def start_plain(self, topic: str) -> None:
+        """The plain consumer (``plain_forever``) in a process of its own, like a worker."""
+        log = (self.workdir / "plain-consumer.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--plain-consumer", topic, "--bootstrap", self.bootstrap]
+            + ["--database-url", self.database_url, "--anchor", repr(self.anchor)]
+            + ["--batch", str(self.args.batch)],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers.append(proc)
+
     def stop_workers(self) -> None:
         for proc in self.workers:
             if proc.poll() is None:
@@ -284,12 +298,20 @@ class Bench:
 
     # --- 2. latency at a steady rate -----------------------------------------------------
 
-    async def steady_latency(self) -> tuple[list[float], float]:
+    async def steady_latency(self, kind: str) -> tuple[list[float], float]:
+        """Produced -> persisted at a steady rate, consumed by the worker or (``plain``)
+        by the plain aiokafka consumer in a process of its own, doing the same work."""
         rate, seconds = self.args.rate, self.args.seconds
         group = f"bl{uuid.uuid4().hex[:6]}"
-        _, topics = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
-        await self.produce(topics.headcounts, self.backlog("LW-", 100))
-        await asyncio.to_thread(self.rate_until, "LW-", 100, 60)
+        tag = "L" if kind == "worker" else "P"
+        if kind == "worker":
+            _, topics = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
+        else:
+            topics = Topics.with_prefix(f"{group}.")
+            await ensure_topics(self.bootstrap, [topics.headcounts], self.args.partitions)
+            self.start_plain(topics.headcounts)
+        await self.produce(topics.headcounts, self.backlog(f"{tag}W-", 100))
+        await asyncio.to_thread(self.rate_until, f"{tag}W-", 100, 60)
         sent: dict[str, float] = {}
         seen: dict[str, float] = {}
         # the first --warmup seconds at the same rate settle the group (its first rebalance,
@@ -332,7 +354,7 @@ class Bench:
             if delay > 0:
                 await asyncio.sleep(delay)
             site = rng.choice(SITES)
-            eid = f"L-{i:07d}"
+            eid = f"{tag}-{i:07d}"
             sent[eid] = time.perf_counter()
             pending.append(
                 await producer.send(
@@ -345,7 +367,7 @@ class Bench:
         stop.set()
         await asyncio.wait_for(poller, 120)
         self.stop_workers()
-        measured = [f"L-{i:07d}" for i in range(skip, total)]
+        measured = [f"{tag}-{i:07d}" for i in range(skip, total)]
         return [(seen[e] - sent[e]) * 1000 for e in measured if e in seen], achieved
 
     # --- 3. surge -> re-published plan ------------------------------------------------------
@@ -425,6 +447,47 @@ class Bench:
         return latencies
 
 
+async def plain_forever(args: argparse.Namespace) -> int:
+    """The plain consumer of the latency reference: getmany, parse, validate, persist with
+    the worker's function, commit; until SIGTERM."""
+    engine = make_engine(args.database_url)
+    clock = SimulatedClock(CLOCK_START, 1.0, float(args.anchor))
+    consumer = AIOKafkaConsumer(
+        args.plain_consumer,
+        bootstrap_servers=args.bootstrap,
+        group_id=f"plain-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=args.batch,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=100, max_records=args.batch)
+            records = [r for rs in batch.values() for r in rs]
+            if not records:
+                continue
+            now = clock.now()
+            items = []
+            for record in records:
+                with contextlib.suppress(events.EventRejected):
+                    items.append(events.parse_headcount_event(record.value or b"", now))
+
+            def work(items: list[events.HeadcountEvent] = items, now: datetime = now) -> None:
+                with session_scope(engine) as db:
+                    ingest.persist_headcounts(db, items, now)
+
+            await loop.run_in_executor(None, work)
+            await consumer.commit()
+    finally:
+        await consumer.stop()
+        engine.dispose()
+    return 0
+
+
 async def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="rvrota-bench-"))
     bench = Bench(args, workdir)
@@ -441,12 +504,16 @@ async def run(args: argparse.Namespace) -> int:
             await bench.ingest_rates() if "ingest" in parts else (float("nan"), float("nan"))
         )
         latencies, achieved = (
-            await bench.steady_latency() if "latency" in parts else ([], float("nan"))
+            await bench.steady_latency("worker") if "latency" in parts else ([], float("nan"))
+        )
+        plain_latencies, plain_achieved = (
+            await bench.steady_latency("plain") if "latency" in parts else ([], float("nan"))
         )
         surges = await bench.surge_latency() if "surge" in parts else []
     finally:
         bench.close()
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    q50, q99 = percentile(plain_latencies, 50), percentile(plain_latencies, 99)
     s50, s95 = percentile(surges, 50), percentile(surges, 95)
     ratio = worker_rate / plain_rate if plain_rate else float("nan")
     rows = [
@@ -460,6 +527,8 @@ async def run(args: argparse.Namespace) -> int:
         ("worker / plain", f"{ratio:.0%}", ">= 50%", ratio >= 0.5),
         (f"produced->persisted p50 @ {achieved:,.0f}/s", f"{p50:,.0f} ms", "-", None),
         (f"produced->persisted p99 @ {achieved:,.0f}/s", f"{p99:,.0f} ms", "<= 250 ms", p99 <= 250),
+        (f"  plain consumer p50 @ {plain_achieved:,.0f}/s", f"{q50:,.0f} ms", "-", None),
+        (f"  plain consumer p99 @ {plain_achieved:,.0f}/s", f"{q99:,.0f} ms", "-", None),
         (f"surge->re-published plan p50 (n={len(surges)})", f"{s50:.2f} s", "-", None),
         (f"surge->re-published plan p95 (n={len(surges)})", f"{s95:.2f} s", "<= 10 s", s95 <= 10),
     ]
@@ -492,7 +561,11 @@ def main() -> int:
     )
     parser.add_argument("--parts", default="ingest,latency,surge", help="which measures to run")
     parser.add_argument("--batch", type=int, default=1000, help="plain consumer's batch size")
+    parser.add_argument("--plain-consumer", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--anchor", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.plain_consumer:
+        return asyncio.run(plain_forever(args))
     return asyncio.run(run(args))
 
 
