@@ -307,9 +307,17 @@ def _publish(
 
 def plan_in_force(db: DbSession, region: str, week: str) -> Plan | None:
     """The published plan of region + week (the newest published version)."""
-    query = (
-        select(Plan)
-        .where(
+    return db.exec(_in_force(select(Plan), region, week)).first()
+
+
+def plan_in_force_id(db: DbSession, region: str, week: str) -> int | None:
+    """The id of ``plan_in_force``, without loading the plan (its scenario is large)."""
+    return db.exec(_in_force(select(Plan.id), region, week)).first()
+
+
+def _in_force(query: Any, region: str, week: str) -> Any:
+    return (
+        query.where(
             Plan.region_id == region,
             Plan.week == week,
             Plan.status == PlanStatus.PUBLISHED.value,
@@ -317,7 +325,6 @@ def plan_in_force(db: DbSession, region: str, week: str) -> Plan | None:
         .order_by(col(Plan.version).desc())
         .limit(1)
     )
-    return db.exec(query).first()
 
 
 def latest_plan(db: DbSession, region: str, week: str) -> Plan | None:

@@ -19,7 +19,7 @@ The database is the source of truth. There are no Faust tables (and so no change
 recover after a rebalance, faust-streaming #597 / #651): a partition taken over from a
 dead worker is consumed at once. Events are acknowledged only after their batch took
 effect (at-least-once delivery). /readyz reports partitions with events waiting whose
-position has not moved for ``ready_stall_seconds``.
+committed offset has not moved for ``ready_stall_seconds``.
 """
 
 from __future__ import annotations
@@ -361,12 +361,12 @@ def update_lag(worker: Worker, app: faust.App) -> None:
     """
     consumer = app.consumer
     held = set(consumer.assignment())
+    held_keys = {(tp.topic, tp.partition) for tp in held}
     gauge = worker.metrics.consumer_lag
-    for topic, partition in list(worker.lag_labels):
-        if (topic, partition) not in {(tp.topic, tp.partition) for tp in held}:
-            with contextlib.suppress(KeyError):
-                gauge.remove(topic, str(partition))
-            worker.lag_labels.discard((topic, partition))
+    for topic, partition in worker.lag_labels - held_keys:
+        with contextlib.suppress(KeyError):
+            gauge.remove(topic, str(partition))
+        worker.lag_labels.discard((topic, partition))
     for tp in [tp for tp in worker.earliest if tp not in held]:
         del worker.earliest[tp]
     committed: Any = getattr(consumer, "_committed_offset", {})  # faust has no getter
@@ -377,11 +377,12 @@ def update_lag(worker: Worker, app: faust.App) -> None:
             highwater = consumer.highwater(tp)
         except Exception:  # noqa: BLE001 - not known yet: report the partition as held
             highwater = None
-        position = consumed_position(committed.get(tp), worker.earliest.get(tp))
+        commit = committed.get(tp)
+        position = consumed_position(commit, worker.earliest.get(tp))
         lag = max(0, highwater - position) if highwater is not None else 0
         gauge.labels(topic=tp.topic, partition=str(tp.partition)).set(lag)
         worker.lag_labels.add((tp.topic, tp.partition))
-        known = committed.get(tp) is not None or tp in worker.earliest
+        known = commit is not None or tp in worker.earliest
         if tp.topic in watched and highwater is not None and known:
             progress[(tp.topic, tp.partition)] = (position, lag)
     worker.stall.observe(progress, time.monotonic())

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from fleet.db import DbSession
-from fleet.domain import PlanStatus, SessionState, active_in, week_of, zone
+from fleet.domain import SessionState, active_in, week_of, zone
 from fleet.events import (
     UNAVAILABLE_STATUSES,
     EventRejected,
@@ -29,7 +29,7 @@ from fleet.events import (
     VehicleStatusEvent,
 )
 from fleet.models import HeadcountReport, Plan, Region, Session, Site, Vehicle
-from fleet.plans import finish_session, latest_plan, start_current_session
+from fleet.plans import finish_session, latest_plan, plan_in_force_id, start_current_session
 from fleet.registry import UnknownReference, list_sites, list_vehicles
 from fleet.reports import latest_headcounts, record_vehicle_status
 from streams import rules
@@ -231,16 +231,7 @@ class PlanFigures:
         self._by_plan: dict[int, dict[str, int]] = {}
 
     def in_force(self, db: DbSession, region: str, week: str) -> dict[str, int] | None:
-        plan_id = db.exec(
-            select(Plan.id)
-            .where(
-                Plan.region_id == region,
-                Plan.week == week,
-                Plan.status == PlanStatus.PUBLISHED.value,
-            )
-            .order_by(col(Plan.version).desc())
-            .limit(1)
-        ).first()
+        plan_id = plan_in_force_id(db, region, week)
         if plan_id is None:
             return None
         figures = self._by_plan.get(plan_id)
