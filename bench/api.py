@@ -100,6 +100,19 @@ def seed(url: str) -> str:
     return week
 
 
+async def get_ok(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> bool:
+    """GET ``path``; False (and the reason counted in ``WHY``) unless it answered 200."""
+    try:
+        r = await client.get(path, headers=headers)
+    except httpx.HTTPError as exc:
+        WHY[f"{type(exc).__name__}: {exc}"[:160]] += 1
+        return False
+    if r.status_code != 200:
+        WHY[f"HTTP {r.status_code}: {r.text[:120]}"] += 1
+        return False
+    return True
+
+
 async def token(client: httpx.AsyncClient, name: str) -> dict[str, str]:
     r = await client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
     r.raise_for_status()
@@ -122,14 +135,8 @@ async def open_loop(
 
     async def one(planned: float) -> None:
         nonlocal errors
-        try:
-            r = await client.get(path, headers=headers)
-            if r.status_code != 200:
-                errors += 1
-                WHY[f"HTTP {r.status_code}: {r.text[:120]}"] += 1
-        except httpx.HTTPError as exc:
+        if not await get_ok(client, path, headers):
             errors += 1
-            WHY[f"{type(exc).__name__}: {exc}"[:160]] += 1
         latencies.append(time.perf_counter() - planned)
 
     tasks = []
@@ -159,14 +166,8 @@ async def concurrent(
             path, headers = paths[i % len(paths)]
             i += 1
             t0 = time.perf_counter()
-            try:
-                r = await client.get(path, headers=headers)
-                if r.status_code != 200:
-                    errors += 1
-                    WHY[f"HTTP {r.status_code}: {r.text[:120]}"] += 1
-            except httpx.HTTPError as exc:
+            if not await get_ok(client, path, headers):
                 errors += 1
-                WHY[f"{type(exc).__name__}: {exc}"[:160]] += 1
             latencies.append(time.perf_counter() - t0)
 
     start = time.perf_counter()

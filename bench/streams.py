@@ -238,40 +238,19 @@ class Bench:
 
     # --- 1. sustained ingest ----------------------------------------------------------
 
-    async def plain_consumer(self, topic: str, n: int, prefix: str) -> float:
+    async def plain_consumer(self, topic: str, n: int) -> float:
         """The same work without Faust: parse, validate, batch-insert, commit offsets."""
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=self.bootstrap,
-            group_id=f"plain-{uuid.uuid4().hex[:6]}",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            max_poll_records=self.args.batch,
-        )
+        consumer = plain_kafka_consumer(self.bootstrap, topic, self.args.batch)
         await consumer.start()
-        loop = asyncio.get_running_loop()
         persisted = 0
         first_t: float | None = None
         first_n = 0
         try:
             while persisted < n:
-                batch = await consumer.getmany(timeout_ms=100, max_records=self.args.batch)
-                records = [r for rs in batch.values() for r in rs]
-                if not records:
+                done = await plain_step(consumer, self.engine, self.clock, self.args.batch)
+                if done is None:
                     continue
-                now = self.clock.now()
-                items = []
-                for record in records:
-                    with contextlib.suppress(events.EventRejected):
-                        items.append(events.parse_headcount_event(record.value or b"", now))
-
-                def work(items: list[events.HeadcountEvent] = items, now: datetime = now) -> int:
-                    with session_scope(self.engine) as db:
-                        result = ingest.persist_headcounts(db, items, now)
-                        return len(result.new)
-
-                persisted += await loop.run_in_executor(None, work)
-                await consumer.commit()
+                persisted += done
                 if first_t is None:
                     first_t, first_n = time.monotonic(), persisted
             assert first_t is not None
@@ -293,7 +272,7 @@ class Bench:
         plain_topic = f"plain{uuid.uuid4().hex[:6]}.{events.HEADCOUNTS_TOPIC}"
         await ensure_topics(self.bootstrap, [plain_topic], self.args.partitions)
         await self.produce(plain_topic, self.backlog("PB-", n))
-        plain_rate = await self.plain_consumer(plain_topic, n, "PB-")
+        plain_rate = await self.plain_consumer(plain_topic, n)
         return worker_rate, plain_rate
 
     # --- 2. latency at a steady rate -----------------------------------------------------
@@ -447,41 +426,52 @@ class Bench:
         return latencies
 
 
-async def plain_forever(args: argparse.Namespace) -> int:
-    """The plain consumer of the latency reference: getmany, parse, validate, persist with
-    the worker's function, commit; until SIGTERM."""
-    engine = make_engine(args.database_url)
-    clock = SimulatedClock(CLOCK_START, 1.0, float(args.anchor))
-    consumer = AIOKafkaConsumer(
-        args.plain_consumer,
-        bootstrap_servers=args.bootstrap,
+def plain_kafka_consumer(bootstrap: str, topic: str, batch: int) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
         group_id=f"plain-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        max_poll_records=args.batch,
+        max_poll_records=batch,
     )
+
+
+async def plain_step(
+    consumer: AIOKafkaConsumer, engine: Engine, clock: SimulatedClock, batch: int
+) -> int | None:
+    """One round of the plain consumer: getmany, parse and validate, persist with the
+    worker's function, commit. Events newly persisted; None when nothing came."""
+    fetched = await consumer.getmany(timeout_ms=100, max_records=batch)
+    records = [r for rs in fetched.values() for r in rs]
+    if not records:
+        return None
+    now = clock.now()
+    items = []
+    for record in records:
+        with contextlib.suppress(events.EventRejected):
+            items.append(events.parse_headcount_event(record.value or b"", now))
+
+    def work() -> int:
+        with session_scope(engine) as db:
+            return len(ingest.persist_headcounts(db, items, now).new)
+
+    persisted = await asyncio.get_running_loop().run_in_executor(None, work)
+    await consumer.commit()
+    return persisted
+
+
+async def plain_forever(args: argparse.Namespace) -> int:
+    """The plain consumer of the latency reference (``plain_step``), until SIGTERM."""
+    engine = make_engine(args.database_url)
+    clock = SimulatedClock(CLOCK_START, 1.0, float(args.anchor))
+    consumer = plain_kafka_consumer(args.bootstrap, args.plain_consumer, args.batch)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await consumer.start()
     try:
         while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=100, max_records=args.batch)
-            records = [r for rs in batch.values() for r in rs]
-            if not records:
-                continue
-            now = clock.now()
-            items = []
-            for record in records:
-                with contextlib.suppress(events.EventRejected):
-                    items.append(events.parse_headcount_event(record.value or b"", now))
-
-            def work(items: list[events.HeadcountEvent] = items, now: datetime = now) -> None:
-                with session_scope(engine) as db:
-                    ingest.persist_headcounts(db, items, now)
-
-            await loop.run_in_executor(None, work)
-            await consumer.commit()
+            await plain_step(consumer, engine, clock, args.batch)
     finally:
         await consumer.stop()
         engine.dispose()
