@@ -27,11 +27,11 @@ from api.models import create_api_tables
 from api.observe import ApiMetrics, MetricsMiddleware
 from api.publisher import KafkaPublisher, Publisher
 from api.routes import auth, events, health, registry, schedule, users
+from core.clock import Clock, clock_from_settings
+from core.metrics import create_metrics
+from core.settings import Settings
 from fleet.db import make_engine
 from fleet.domain import DomainError
-from rvrota.clock import Clock, clock_from_settings
-from rvrota.metrics import create_metrics
-from rvrota.settings import Settings
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -138,6 +138,6 @@ def create_app(
 
 def app_from_environment() -> FastAPI:
     """The app for the settings in the environment (uvicorn's factory for several workers)."""
-    from rvrota.settings import get_settings
+    from core.settings import get_settings
 
     return create_app(get_settings())

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from api.app import create_app
-        from rvrota.settings import get_settings
+        from core.settings import get_settings
 
         # Requests hop between the event loop and worker threads; a shorter GIL switch
         # interval than the default 5 ms cuts the tail latency of those hops (bench/api.py).

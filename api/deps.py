@@ -15,12 +15,12 @@ from sqlmodel import select
 
 from api.publisher import Publisher
 from api.security import InvalidToken, Principal, read_token
+from core.clock import Clock
+from core.settings import Settings
 from fleet import users
 from fleet.db import DbSession
 from fleet.domain import Role
 from fleet.models import User, UserSite
-from rvrota.clock import Clock
-from rvrota.settings import Settings
 
 TOKEN_URL = "/api/v1/auth/token"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)

@@ -8,7 +8,7 @@ from typing import Any
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rvrota.metrics import ServiceMetrics
+from core.metrics import ServiceMetrics
 
 API_PREFIX = "/api/v1"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

@@ -43,9 +43,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
+from core.clock import SimulatedClock  # noqa: E402
 from fleet import events  # noqa: E402
 from fleet.db import create_all, make_engine, session_scope  # noqa: E402
-from rvrota.clock import SimulatedClock  # noqa: E402
 from streams import ingest, kafka_local  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
 from streams.config import Topics  # noqa: E402

@@ -28,7 +28,7 @@ def _fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
 
 
 def _database_url() -> str:
-    from rvrota.settings import get_settings
+    from core.settings import get_settings
 
     return get_settings().database_url
 
@@ -102,11 +102,11 @@ def export_command(
     region: Annotated[str, typer.Option("--region", help="region to export")] = "default",
 ) -> None:
     """Write the live state of a region's week as a scenario (at the service clock's now)."""
+    from core.clock import clock_from_settings
+    from core.settings import get_settings
     from fleet.db import make_engine, session_scope
     from fleet.domain import DomainError, parse_iso_week
     from fleet.scenario_io import build_scenario
-    from rvrota.clock import clock_from_settings
-    from rvrota.settings import get_settings
 
     try:
         parse_iso_week(week)

@@ -1,17 +1,20 @@
 """The ``rvrota`` console script.
 
 The root command is assembled when ``main`` runs: each package contributes its
-commands through ``register(app)`` in its ``cli`` module, and heavy imports
-(OR-Tools, Faust, FastAPI) happen inside the commands that need them.
+commands through ``register(app)`` in its ``cli`` module, registered here by
+name, and heavy imports (OR-Tools, Faust, FastAPI) happen inside the commands
+that need them.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
-COMMAND_MODULES = ("solver.cli", "fleet.cli", "streams.cli", "api.cli", "rvrota.demo")
+from api import cli as api_cli
+from fleet import cli as fleet_cli
+from rvrota import demo
+from solver import cli as solver_cli
+from streams import cli as streams_cli
 
 
 def build_app() -> typer.Typer:
@@ -26,15 +29,17 @@ def build_app() -> typer.Typer:
     def _root(
         log_json: bool = typer.Option(False, "--log-json", help="log as JSON lines"),
     ) -> None:
-        from rvrota.logs import configure_logging
-        from rvrota.settings import get_settings
+        from core.logs import configure_logging
+        from core.settings import get_settings
 
         settings = get_settings()
         configure_logging(settings.log_level, log_json or settings.log_json)
 
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
-        module.register(app)
+    solver_cli.register(app)
+    fleet_cli.register(app)
+    streams_cli.register(app)
+    api_cli.register(app)
+    demo.register(app)
     return app
 
 

@@ -39,9 +39,9 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from core.clock import SimulatedClock
+from core.settings import Settings
 from fleet.events import HEADCOUNTS_TOPIC, PLANS_TOPIC, VEHICLE_STATUS_TOPIC
-from rvrota.clock import SimulatedClock
-from rvrota.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -792,7 +792,7 @@ def register(app: typer.Typer) -> None:
         ] = DEFAULT_HOME,
     ) -> None:
         """The whole system on embedded defaults, playing a live week at a fast clock."""
-        from rvrota.settings import get_settings
+        from core.settings import get_settings
 
         options = DemoOptions(
             scenario=scenario, speed=speed, duration=duration, workers=workers, home=home

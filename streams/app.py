@@ -41,10 +41,10 @@ import mode
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from core.clock import Clock, clock_from_settings
+from core.metrics import ServiceMetrics, create_metrics
 from fleet import events
 from fleet.db import make_engine, session_scope
-from rvrota.clock import Clock, clock_from_settings
-from rvrota.metrics import ServiceMetrics, create_metrics
 from streams import ingest, records, rules
 from streams.config import StreamsSettings, Topics
 from streams.health import HealthServer, build_health_app
@@ -481,7 +481,7 @@ class WorkerApp(faust.App):
 
     Faust's ``Monitor`` keeps statistics for Faust's own web views (disabled here) and
     is called several times for every event; the worker's figures are in
-    ``rvrota.metrics``. The monitor object stays (the consumer records commits in it);
+    ``core.metrics``. The monitor object stays (the consumer records commits in it);
     it is only no longer called per event.
     """
 

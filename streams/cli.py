@@ -13,7 +13,7 @@ def _kafka_app() -> typer.Typer:
         timeout: float = typer.Option(120.0, help="seconds to wait until the broker answers"),
     ) -> None:
         """Format storage if needed, start the broker and wait until it answers."""
-        from rvrota.settings import get_settings
+        from core.settings import get_settings
         from streams import kafka_local
 
         config = kafka_local.BrokerConfig.from_settings(get_settings())
@@ -29,7 +29,7 @@ def _kafka_app() -> typer.Typer:
         timeout: float = typer.Option(30.0, help="seconds to wait after SIGTERM before SIGKILL"),
     ) -> None:
         """Stop the broker cleanly (SIGTERM, then SIGKILL after the timeout)."""
-        from rvrota.settings import get_settings
+        from core.settings import get_settings
         from streams import kafka_local
 
         config = kafka_local.BrokerConfig.from_settings(get_settings())
@@ -41,7 +41,7 @@ def _kafka_app() -> typer.Typer:
     @kafka.command("status")
     def kafka_status() -> None:
         """Say whether the broker runs and answers; exit 1 when it does not answer."""
-        from rvrota.settings import get_settings
+        from core.settings import get_settings
         from streams import kafka_local
 
         config = kafka_local.BrokerConfig.from_settings(get_settings())

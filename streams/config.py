@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
+from core.settings import Settings
 from fleet import events
-from rvrota.settings import Settings
 
 
 class StreamsSettings(Settings):

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from rvrota.metrics import CONTENT_TYPE, ServiceMetrics
+from core.metrics import CONTENT_TYPE, ServiceMetrics
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rvrota.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

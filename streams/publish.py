@@ -13,8 +13,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from core.settings import Settings
 from fleet import events
-from rvrota.settings import Settings
 from streams.config import Topics
 
 log = logging.getLogger(__name__)

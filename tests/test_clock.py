@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rvrota.clock import SimulatedClock, WallClock, clock_from_settings
-from rvrota.settings import Settings
+from core.clock import SimulatedClock, WallClock, clock_from_settings
+from core.settings import Settings
 
 
 def test_simulated_clock_runs_at_speed() -> None:
@@ -47,7 +47,7 @@ def test_logging_follows_a_swapped_stderr(monkeypatch: pytest.MonkeyPatch) -> No
     import io
     import logging
 
-    from rvrota.logs import configure_logging
+    from core.logs import configure_logging
 
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))

@@ -10,8 +10,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api import schemas
 from api.deps import CurrentUser, DbDep, ServicesDep, principal_of
 from api.security import issue_token
+from core.clock import WallClock
 from fleet import users
-from rvrota.clock import WallClock
 
 router = APIRouter(tags=["auth"])
 

@@ -17,7 +17,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from rvrota.settings import get_settings
+    from core.settings import get_settings
 
     return get_settings().database_url
 

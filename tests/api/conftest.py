@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 
 import tests.conftest as _root
 from api.app import create_app
+from core.clock import FixedClock
+from core.settings import Settings
 from fleet.db import make_engine
-from rvrota.clock import FixedClock
-from rvrota.settings import Settings
 from tests.api.seeding import NOW, PASSWORD, Seeded, seed
 from tests.fixtures.db import drop_postgres_database, fresh_postgres_database
 

@@ -17,10 +17,10 @@ from sqlmodel import select
 
 from api.app import create_app
 from api.geo import wgs84_to_gcj02
+from core.clock import FixedClock
 from fleet import events, plans
 from fleet.db import session_scope
 from fleet.models import Session, Site
-from rvrota.clock import FixedClock
 from tests.api.conftest import TAISHANG, Harness, api_settings, topic_messages
 from tests.api.seeding import NOW, PASSWORD, hand_plan
 

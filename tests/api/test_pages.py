@@ -18,10 +18,10 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.engine import Engine
 
 from api.app import create_app
+from core.clock import FixedClock
 from fleet import events, plans
 from fleet.db import make_engine, session_scope
 from fleet.models import Session
-from rvrota.clock import FixedClock
 from tests.api.conftest import TAISHANG, api_settings, topic_messages
 from tests.api.live import live_server
 from tests.api.seeding import NOW, PASSWORD, Seeded, hand_plan, seed

@@ -22,8 +22,8 @@ from schemathesis.checks import (
 )
 
 from api.app import create_app
+from core.clock import FixedClock
 from fleet.db import make_engine
-from rvrota.clock import FixedClock
 from tests.api.conftest import TAISHANG, api_settings
 from tests.api.live import live_server
 from tests.api.seeding import NOW, PASSWORD, seed

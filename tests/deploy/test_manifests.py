@@ -19,8 +19,8 @@ import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from core.settings import PLACEHOLDER_SECRET, Settings
 from rvrota.cli import build_app
-from rvrota.settings import PLACEHOLDER_SECRET, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

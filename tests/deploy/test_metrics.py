@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from rvrota.metrics import create_metrics
+from core.metrics import create_metrics
 
 
 def test_metrics_render_as_prometheus_text() -> None:

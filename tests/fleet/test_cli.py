@@ -12,10 +12,10 @@ from sqlalchemy import inspect, select
 from sqlmodel import SQLModel
 from typer.testing import CliRunner, Result
 
+from core.settings import get_settings
 from fleet.db import make_engine, session_scope
 from fleet.users import authenticate, get_user_by_name, user_sites
 from rvrota.cli import build_app
-from rvrota.settings import get_settings
 from tests.fleet.conftest import small_scenario
 
 

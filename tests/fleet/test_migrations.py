@@ -12,10 +12,10 @@ from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
 import fleet.models  # noqa: F401
+from core.settings import get_settings
 from fleet.db import make_engine
 from fleet.migrate import current_revision, downgrade, upgrade
 from rvrota.cli import build_app
-from rvrota.settings import get_settings
 
 
 def test_upgrade_gives_the_models_schema(database_url: str) -> None:

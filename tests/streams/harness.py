@@ -28,8 +28,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from core.clock import SimulatedClock
 from fleet.db import create_all, make_engine, session_scope
-from rvrota.clock import SimulatedClock
 from streams.config import Topics
 from streams.publish import EventPublisher
 from tests.fixtures.kafka import free_port

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from rvrota.metrics import create_metrics
+from core.metrics import create_metrics
 from streams.health import HealthServer, build_health_app
 from tests.fixtures.kafka import free_port
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from core.settings import Settings
 from fleet import events
-from rvrota.settings import Settings
 from streams.publish import EventPublisher, create_publisher
 
 pytestmark = pytest.mark.kafka

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from rvrota.settings import Settings
+from core.settings import Settings
 
 
 class Clock(Protocol):
