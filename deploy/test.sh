@@ -17,4 +17,5 @@ export RVROTA_ENVIRONMENT=test
 
 python3 -m ruff check .
 python3 -m mypy
+lint-imports
 python3 -m pytest -ra "$@"
