@@ -307,12 +307,14 @@ def _publish(
 
 def plan_in_force(db: DbSession, region: str, week: str) -> Plan | None:
     """The published plan of region + week (the newest published version)."""
-    return db.exec(_in_force(select(Plan), region, week)).first()
+    plan: Plan | None = db.exec(_in_force(select(Plan), region, week)).first()
+    return plan
 
 
 def plan_in_force_id(db: DbSession, region: str, week: str) -> int | None:
     """The id of ``plan_in_force``, without loading the plan (its scenario is large)."""
-    return db.exec(_in_force(select(Plan.id), region, week)).first()
+    plan_id: int | None = db.exec(_in_force(select(Plan.id), region, week)).first()
+    return plan_id
 
 
 def _in_force(query: Any, region: str, week: str) -> Any:
