@@ -8,10 +8,10 @@ every morning, a headcount surge posted by a site manager, an RV breaking down
 and coming back (posted by its driver). It stops everything it started on
 Ctrl-C / SIGTERM or after ``--duration`` seconds.
 
-The week's script (:func:`live_week`) is pure; the rest is process and network
-plumbing: :class:`Children` (child processes in their own process groups),
-:func:`prepare` (broker, database, users, children) and :func:`play` (the live
-loop).
+The week's script is pure (:mod:`rvrota.week_script`); child processes are
+supervised by :mod:`rvrota.supervisor`; this module holds the set-up
+(:func:`prepare`: broker, database, users, children), the live loop
+(:func:`play`) and the command.
 """
 
 from __future__ import annotations
@@ -21,27 +21,33 @@ import contextlib
 import json
 import logging
 import os
-import random
 import secrets
 import signal
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import time as clock_time
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 
 from core.clock import SimulatedClock
 from core.settings import Settings
-from fleet.events import HEADCOUNTS_TOPIC, PLANS_TOPIC, VEHICLE_STATUS_TOPIC
+from fleet.events import PLANS_TOPIC
+from rvrota.supervisor import ChildExited, Children
+from rvrota.week_script import (
+    ScriptedEvent,
+    ScriptError,
+    WeekScript,
+    api_request,
+    event_message,
+    iso_week,
+    live_week,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,237 +65,6 @@ Echo = Callable[[str], None]
 
 class DemoError(RuntimeError):
     """The demo could not start or a part of it died."""
-
-
-# --- the week's script (pure) -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScriptedEvent:
-    """Something that happens at simulated time ``at``.
-
-    ``via`` is who reports it: ``gate`` (straight to Kafka, like a gate counter),
-    ``site_manager`` or ``driver`` (through the API with that user's token).
-    """
-
-    at: datetime
-    kind: str  # "headcount" | "vehicle_status"
-    via: str  # "gate" | "site_manager" | "driver"
-    subject: str  # site id or vehicle id
-    body: dict[str, Any]
-    label: str
-
-
-@dataclass(frozen=True)
-class WeekScript:
-    clock_start: datetime
-    events: tuple[ScriptedEvent, ...]
-    surge_site: str
-    breakdown_vehicle: str
-    breakdown_at: datetime
-    return_at: datetime
-    week_end: datetime
-
-
-def local_time(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
-    hour, minute = (int(part) for part in hhmm.split(":"))
-    return datetime.combine(day, clock_time(hour, minute), zone)
-
-
-def iso_week(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def live_week(scenario: dict[str, Any], seed: int = 48) -> WeekScript:
-    """The events of the demo week for a (valid) scenario document.
-
-    - every morning at 07:30 each site's gate counter reports a count within
-      8% of its usual headcount (too small a move to re-plan);
-    - day 0, 09:00: the site manager of a mid-size site reports a surge to
-      2.5 times its headcount (a material change: its region re-plans);
-    - day 0, 14:00: the driver of the first RV reports a breakdown;
-    - day 2, 07:00: the same driver reports the RV available again (all of
-      day 1 lost).
-    """
-    zone = ZoneInfo(scenario["timezone"])
-    first = date.fromisoformat(scenario["start_date"])
-    days = int(scenario["days"])
-    sites = list(scenario["sites"])
-    vehicles = list(scenario["vehicles"])
-    if not sites or not vehicles:
-        raise DemoError("the scenario needs at least one site and one vehicle for the demo")
-    rng = random.Random(seed)
-
-    by_size = sorted(sites, key=lambda s: (int(s["headcount"]), str(s["id"])))
-    surge = by_size[len(by_size) // 2]
-    surge_count = max(int(surge["headcount"]) * 5 // 2, int(surge["headcount"]) + 60)
-    rv = vehicles[0]["id"]
-
-    events: list[ScriptedEvent] = []
-    for d in range(days):
-        morning = local_time(first + timedelta(days=d), "07:30", zone)
-        for site in sites:
-            usual = int(site["headcount"])
-            count = max(0, round(usual * (1 + rng.uniform(-0.08, 0.08))))
-            events.append(
-                ScriptedEvent(
-                    at=morning,
-                    kind="headcount",
-                    via="gate",
-                    subject=str(site["id"]),
-                    body={"count": count, "source": "gate", "shift": "day"},
-                    label=f"gate count {site['id']}: {count}",
-                )
-            )
-    surge_at = local_time(first, "09:00", zone)
-    events.append(
-        ScriptedEvent(
-            at=surge_at,
-            kind="headcount",
-            via="site_manager",
-            subject=str(surge["id"]),
-            body={"count": surge_count, "source": "manager", "shift": "day"},
-            label=f"surge at {surge['id']}: {surge['headcount']} -> {surge_count} workers",
-        )
-    )
-    breakdown_at = local_time(first, "14:00", zone)
-    events.append(
-        ScriptedEvent(
-            at=breakdown_at,
-            kind="vehicle_status",
-            via="driver",
-            subject=rv,
-            body={"status": "breakdown", "note": "coolant leak"},
-            label=f"{rv} breaks down (coolant leak)",
-        )
-    )
-    return_at = local_time(first + timedelta(days=min(2, days - 1)), "07:00", zone)
-    if return_at <= breakdown_at:
-        return_at = breakdown_at + timedelta(hours=4)
-    events.append(
-        ScriptedEvent(
-            at=return_at,
-            kind="vehicle_status",
-            via="driver",
-            subject=rv,
-            body={"status": "available", "note": "repaired"},
-            label=f"{rv} is back in service",
-        )
-    )
-    events.sort(key=lambda e: e.at)
-    return WeekScript(
-        clock_start=local_time(first, "06:00", zone),
-        events=tuple(events),
-        surge_site=str(surge["id"]),
-        breakdown_vehicle=rv,
-        breakdown_at=breakdown_at,
-        return_at=return_at,
-        week_end=datetime.combine(first + timedelta(days=days), clock_time(0), zone),
-    )
-
-
-def event_message(event: ScriptedEvent, event_id: str) -> tuple[str, bytes, bytes]:
-    """(topic, key, value) of a scripted event written straight to Kafka."""
-    observed = event.at.isoformat()
-    if event.kind == "headcount":
-        value = {"event_id": event_id, "site_id": event.subject, "observed_at": observed}
-        topic = HEADCOUNTS_TOPIC
-    else:
-        value = {"event_id": event_id, "vehicle_id": event.subject, "observed_at": observed}
-        topic = VEHICLE_STATUS_TOPIC
-    value.update(event.body)
-    return topic, event.subject.encode(), json.dumps(value).encode()
-
-
-def api_request(event: ScriptedEvent) -> tuple[str, dict[str, Any]]:
-    """(path, JSON body) of a scripted event posted through the API."""
-    body = {**event.body, "observed_at": event.at.isoformat()}
-    if event.kind == "headcount":
-        body.pop("source", None)
-        return f"/api/v1/sites/{event.subject}/headcounts", body
-    return f"/api/v1/vehicles/{event.subject}/status", body
-
-
-# --- child processes ----------------------------------------------------------
-
-
-@dataclass
-class Child:
-    name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-
-@dataclass
-class Children:
-    """Child processes, each in a process group of its own, stopped together."""
-
-    children: list[Child] = field(default_factory=list)
-
-    def start(self, name: str, args: Sequence[str], env: dict[str, str], log_path: Path) -> Child:
-        with log_path.open("ab") as out:
-            process = subprocess.Popen(
-                list(args),
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )
-        child = Child(name, process, log_path)
-        self.children.append(child)
-        log.info("started %s (pid %d): %s", name, process.pid, " ".join(args))
-        return child
-
-    def check(self) -> None:
-        """Raise when a child has exited (with the end of its log)."""
-        for child in self.children:
-            code = child.process.poll()
-            if code is not None:
-                raise DemoError(
-                    f"{child.name} exited with code {code}; end of {child.log_path}:\n"
-                    + tail(child.log_path)
-                )
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM every child's process group, wait, then SIGKILL what is left."""
-        for child in reversed(self.children):
-            _signal_group(child.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for child in reversed(self.children):
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                child.process.wait(remaining)
-            except subprocess.TimeoutExpired:
-                log.warning("%s ignored SIGTERM; killing it", child.name)
-        for child in self.children:
-            # the whole group: also grandchildren (uvicorn workers, solver pools)
-            _signal_group(child.process.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.process.wait(5)
-        self.children.clear()
-
-
-def _die_with_parent() -> None:
-    """In the child before exec (Linux): SIGTERM when the demo dies, even by SIGKILL."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 # --- set-up -------------------------------------------------------------------
@@ -398,7 +173,10 @@ def prepare(options: DemoOptions, settings: Settings, echo: Echo) -> DemoRun:
     except (ScenarioError, OSError) as exc:
         raise DemoError(f"{options.scenario}: {exc}") from exc
     scenario = json.loads(options.scenario.read_text(encoding="utf-8"))
-    script = live_week(scenario)
+    try:
+        script = live_week(scenario)
+    except ScriptError as exc:
+        raise DemoError(f"{options.scenario}: {exc}") from exc
 
     run_dir = (options.home / time.strftime("%Y%m%d-%H%M%S")).resolve()
     suffix = 1
@@ -749,7 +527,7 @@ def run_demo(options: DemoOptions, settings: Settings, echo: Echo) -> int:
         except KeyboardInterrupt:
             echo("interrupted during start-up; everything started was stopped")
             return 130
-        except DemoError as exc:
+        except (DemoError, ChildExited) as exc:
             echo(f"demo: {exc}")
             return 1
         try:
@@ -760,7 +538,7 @@ def run_demo(options: DemoOptions, settings: Settings, echo: Echo) -> int:
         except KeyboardInterrupt:
             echo("interrupted")
             return 0
-        except DemoError as exc:
+        except (DemoError, ChildExited) as exc:
             echo(f"demo: {exc}")
             return 1
         finally:

@@ -11,7 +11,8 @@ from sqlmodel import select
 from fleet.db import make_engine, session_scope
 from fleet.models import Site, Vehicle
 from fleet.users import authenticate, user_sites
-from rvrota.demo import _demo_users, live_week, load_database
+from rvrota.demo import _demo_users, load_database
+from rvrota.week_script import live_week
 
 
 def test_demo_data_loads_twice_with_fresh_passwords(database_url: str, taishang_path: Path) -> None:

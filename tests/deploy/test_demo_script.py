@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fleet.events import parse_headcount_event, parse_vehicle_status_event
-from rvrota.demo import DemoError, api_request, event_message, iso_week, live_week
+from rvrota.week_script import ScriptError, api_request, event_message, iso_week, live_week
 
 
 @pytest.fixture
@@ -81,5 +81,5 @@ def test_messages_follow_the_event_contract(scenario: dict[str, Any]) -> None:
 
 
 def test_a_scenario_without_vehicles_is_refused(scenario: dict[str, Any]) -> None:
-    with pytest.raises(DemoError, match="vehicle"):
+    with pytest.raises(ScriptError, match="vehicle"):
         live_week({**scenario, "vehicles": []})
