@@ -157,22 +157,6 @@ def user_public(db: DbSession, user: User) -> schemas.UserPublic:
     )
 
 
-def set_user_sites(db: DbSession, user_id: int, sites: Sequence[str]) -> None:
-    for link in db.exec(select(UserSite).where(UserSite.user_id == user_id)).all():
-        db.delete(link)
-    db.flush()
-    for site_id in sorted(set(sites)):
-        db.add(UserSite(user_id=user_id, site_id=site_id))
-
-
-def check_bindings(db: DbSession, sites: Sequence[str], vehicle: str | None) -> None:
-    for site_id in sites:
-        if db.get(Site, site_id) is None:
-            raise unprocessable("sites", f"unknown site {site_id!r}", "body")
-    if vehicle is not None and db.get(Vehicle, vehicle) is None:
-        raise unprocessable("vehicle", f"unknown vehicle {vehicle!r}", "body")
-
-
 # --- sessions and plans --------------------------------------------------------------------
 
 

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import select
-
 from fleet.db import DbSession
 from fleet.domain import (
     SessionState,
@@ -442,6 +440,3 @@ def store_plan(
         hold=hold,
     )
 
-
-def active_regions(db: DbSession) -> list[str]:
-    return list(db.exec(select(Region.id).order_by(Region.id)))
