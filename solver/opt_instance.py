@@ -98,6 +98,29 @@ class Instance:
         return -self.change_penalty * self.n_previous
 
 
+def _node_matrices(travel: TravelLike, node_ids: list[str]) -> tuple[FloatArray, FloatArray]:
+    """km and minutes between the nodes (straight from a travel table's arrays if it has them)."""
+    n_nodes = len(node_ids)
+    km_matrix = getattr(travel, "km_matrix", None)
+    min_matrix = getattr(travel, "minutes_matrix", None)
+    index = getattr(travel, "index", None)
+    if km_matrix is not None and min_matrix is not None and isinstance(index, dict):
+        pick = np.array([index[n] for n in node_ids], dtype=np.int64)
+        km = np.array(np.asarray(km_matrix)[np.ix_(pick, pick)], dtype=np.float64)
+        minutes = np.array(np.asarray(min_matrix)[np.ix_(pick, pick)], dtype=np.float64)
+        np.fill_diagonal(km, 0.0)
+        np.fill_diagonal(minutes, 0.0)
+        return km, minutes
+    km = np.zeros((n_nodes, n_nodes))
+    minutes = np.zeros((n_nodes, n_nodes))
+    for i, a in enumerate(node_ids):
+        for j, b in enumerate(node_ids):
+            if i != j:
+                km[i, j] = float(travel.km(a, b))
+                minutes[i, j] = float(travel.minutes(a, b))
+    return km, minutes
+
+
 def compile_instance(scenario: Scenario, travel: TravelLike) -> Instance:
     """Build the index form; raise :class:`PinConflict` for pins that break a per-session rule."""
     sites = scenario.sites
@@ -109,14 +132,7 @@ def compile_instance(scenario: Scenario, travel: TravelLike) -> Instance:
     slot_index = {t.id: i for i, t in enumerate(slots)}
     depot_ids = [dp.id for dp in scenario.depots]
     node_ids = [s.id for s in sites] + depot_ids
-    n_nodes = len(node_ids)
-    km = np.zeros((n_nodes, n_nodes))
-    minutes = np.zeros((n_nodes, n_nodes))
-    for i, a in enumerate(node_ids):
-        for j, b in enumerate(node_ids):
-            if i != j:
-                km[i, j] = float(travel.km(a, b))
-                minutes[i, j] = float(travel.minutes(a, b))
+    km, minutes = _node_matrices(travel, node_ids)
     depot_node = np.array(
         [n_s + depot_ids.index(v.depot) for v in vehicles] if n_v else [], dtype=np.int64
     )

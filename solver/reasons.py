@@ -16,6 +16,7 @@ checked against the scenario (and, for the last, against the plan itself):
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -100,20 +101,53 @@ def _missing_amenities(scenario: Scenario, site: Site) -> str | None:
 
 
 def unserved_reasons(
-    scenario: Scenario, sessions: Iterable[SessionKey], travel: TravelTable | None = None
+    scenario: Scenario,
+    sessions: Iterable[SessionKey],
+    travel: TravelTable | None = None,
+    deadline: float | None = None,
 ) -> list[Unserved]:
-    """A reason for every site that has no session in ``sessions`` (sites in file order)."""
+    """A reason for every site that has no session in ``sessions`` (sites in file order).
+
+    After ``deadline`` (``time.monotonic()``) the remaining sites get the structural
+    reasons or the plain fact that the plan found does not serve them.
+    """
     plan = set(sessions)
     table = travel if travel is not None else TravelTable.build(scenario)
     served = {s.site for s in plan}
-    return [
-        Unserved(site.id, _reason(scenario, table, plan, site))
-        for site in scenario.sites
-        if site.id not in served
-    ]
+    cache: dict[tuple[str, int], DayRoute] = {}
+    out: list[Unserved] = []
+    for site in scenario.sites:
+        if site.id in served:
+            continue
+        if deadline is not None and time.monotonic() > deadline:
+            out.append(Unserved(site.id, _quick_reason(scenario, site)))
+        else:
+            out.append(Unserved(site.id, _reason(scenario, table, plan, site, cache)))
+    return out
 
 
-def _reason(scenario: Scenario, travel: TravelTable, plan: set[SessionKey], site: Site) -> str:
+def _quick_reason(scenario: Scenario, site: Site) -> str:
+    """The structural reasons, else the plain fact (used once the time for reasons is up)."""
+    if site.closed_days >= set(range(scenario.days)):
+        return f"closed on every day of the horizon (days 0-{scenario.days - 1})"
+    lacking = _missing_amenities(scenario, site)
+    if lacking is not None:
+        return lacking
+    if not site.slots:
+        return "hosts none of the scenario's slots"
+    return (
+        f"outranked: not served in the best plan found within the time limit "
+        f"(its value is {_fmt(site.headcount)} workers)"
+    )
+
+
+def _reason(
+    scenario: Scenario,
+    travel: TravelTable,
+    plan: set[SessionKey],
+    site: Site,
+    cache: dict[tuple[str, int], DayRoute] | None = None,
+) -> str:
     if site.closed_days >= set(range(scenario.days)):
         return f"closed on every day of the horizon (days 0-{scenario.days - 1})"
     lacking = _missing_amenities(scenario, site)
@@ -143,7 +177,7 @@ def _reason(scenario: Scenario, travel: TravelTable, plan: set[SessionKey], site
     ]
     if not any(r.feasible for r in reach):
         return _unreachable_text(travel, site, reach)
-    return _outranked_text(scenario, travel, plan, site, candidates)
+    return _outranked_text(scenario, travel, plan, site, candidates, cache)
 
 
 def _unreachable_text(travel: TravelTable, site: Site, reach: list[DayRoute]) -> str:
@@ -207,9 +241,12 @@ def _options(
     plan: set[SessionKey],
     site: Site,
     candidates: list[tuple[Vehicle, int, str]],
+    cache: dict[tuple[str, int], DayRoute] | None = None,
 ) -> _Options:
+    """Every single change that serves ``site``; ``cache`` keeps the plan's day routes."""
     obj = scenario.objective
     decay = obj.repeat_decay
+    routes = cache if cache is not None else {}
     counts = Counter(s.site for s in plan)
     pinned = set(scenario.pinned)
     previous = set(scenario.previous)
@@ -221,7 +258,9 @@ def _options(
     blocked = 0
     for vehicle, day, slot in candidates:
         stops = grouped.get((vehicle.id, day), [])
-        old = day_route(scenario, travel, vehicle.id, day, stops)
+        old = routes.get((vehicle.id, day))
+        if old is None:
+            old = routes[(vehicle.id, day)] = day_route(scenario, travel, vehicle.id, day, stops)
         taken = occupant.get((vehicle.id, day, slot))
         if taken is None:
             new = day_route(scenario, travel, vehicle.id, day, [*stops, (slot, site.id)])
@@ -276,8 +315,9 @@ def _outranked_text(
     plan: set[SessionKey],
     site: Site,
     candidates: list[tuple[Vehicle, int, str]],
+    cache: dict[tuple[str, int], DayRoute] | None = None,
 ) -> str:
-    options = _options(scenario, travel, plan, site, candidates)
+    options = _options(scenario, travel, plan, site, candidates, cache)
     moves, smallest, blocked = options.moves, options.smallest, options.blocked
     parts: list[str] = []
     if smallest is not None:
