@@ -125,10 +125,13 @@ class Heuristic:
                 st.remove(c)
         self.start_from(routes)
 
-    def _record(self) -> None:
+    def _record(self) -> bool:
+        """Keep the current plan if it is the best so far (and say so)."""
         if self.state.objective > self.best_objective + _EPS:
             self.best = self.state.snapshot()
             self.best_objective = self.state.objective
+            return True
+        return False
 
     def _remove_cells(self, cells: Sequence[int], log: list[tuple[int, int, int]]) -> None:
         st = self.state
@@ -214,16 +217,27 @@ class Heuristic:
         swap_search(self.state, self.rng, deadline, passes=20)
         self._record()
 
-    def search(self, deadline: float | None, max_iterations: int | None = None) -> None:
-        """Ruin and recreate until ``deadline`` (monotonic) or ``max_iterations``."""
+    def search(
+        self,
+        deadline: float | None,
+        max_iterations: int | None = None,
+        patience: int | None = None,
+    ) -> None:
+        """Ruin and recreate until ``deadline`` (monotonic) or ``max_iterations``.
+
+        ``patience``: also stop after that many iterations without a new best plan.
+        """
         st = self.state
         started = time.monotonic()
         span = None if deadline is None else max(1e-3, deadline - started)
         cap = max_iterations
         current = st.objective
         done = 0
+        last_best = 0
         while True:
             if cap is not None and done >= cap:
+                break
+            if patience is not None and done - last_best > patience:
                 break
             now = time.monotonic()
             if deadline is not None and now >= deadline:
@@ -246,7 +260,8 @@ class Heuristic:
             done += 1
             if st.objective >= current - threshold - _EPS:
                 current = st.objective
-                self._record()
+                if self._record():
+                    last_best = done
             else:
                 self._undo(log, before)
         self.iterations += done

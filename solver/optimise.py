@@ -119,6 +119,9 @@ def _default_travel(scenario: Scenario) -> TravelLike:
 # above this many (vehicle, day, site) triples column generation does not converge in the
 # time a live re-plan has: the heuristic gets the time and the bound is the cheap one
 EXACT_SIZE = 20_000
+SMALL_SIZE = 5_000  # (vehicle, day, site) triples up to which CP-SAT on the pool pays
+COLGEN_MIN_SECONDS = 20.0  # mid-sized instances: column generation for the bound from here
+PATIENCE = 1500  # heuristic iterations without a new best before column generation starts
 
 
 def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = None) -> SolveResult:
@@ -135,7 +138,11 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     _check_pinned_days(inst)
     bound = cheap_bound(inst)
     report.bound = bound
-    exact = inst.n_vehicles * inst.n_days * inst.n_sites <= EXACT_SIZE
+    size = inst.n_vehicles * inst.n_days * inst.n_sites
+    small = size <= SMALL_SIZE
+    # column generation converges only on small instances or given time; CP-SAT over the
+    # pool pays only on small ones (elsewhere the heuristic does better in the same time)
+    exact = small or (size <= EXACT_SIZE and (deterministic or limit >= COLGEN_MIN_SECONDS))
     heuristic_share = 0.25 if exact else 0.97
     iterations = iterations_for(limit) if deterministic else None
 
@@ -153,7 +160,8 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     best = heur.result().routes
     report.objective = objective_of(inst, best)
     report("heuristic")
-    heur.search(deadline(heuristic_share), iterations)
+    # where the exact machinery follows, a stalled heuristic hands over early
+    heur.search(deadline(heuristic_share), iterations, PATIENCE if exact else None)
     best = heur.result().routes
     objective = objective_of(inst, best)
     report.objective = objective
@@ -163,7 +171,7 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     # 2. the exact machinery where it pays: column generation, CP-SAT, proof
     if exact:
         best, objective, status, lp_bound = _exact(
-            inst, params, started, best, objective, report, deterministic
+            inst, params, started, best, objective, report, deterministic, use_mip=small
         )
         if lp_bound is not None:
             bound = min(bound, lp_bound)
@@ -197,8 +205,11 @@ def _exact(
     start_objective: float,
     report: _Reporter,
     deterministic: bool,
+    use_mip: bool = True,
 ) -> tuple[list[DayRoute], float, str, float | None]:
     """Column generation seeded with the heuristic's routes, CP-SAT, then the proof.
+
+    Without ``use_mip`` only the bound and the proof are attempted.
 
     Returns the best plan, its objective, the status and the column-generation bound.
     """
@@ -220,7 +231,27 @@ def _exact(
 
     cg = generate_columns(inst, master, kmax, deadline(0.6), on_round)
     lp_bound = cg.bound if math.isfinite(cg.bound) else None
+    if cg.duals is not None and cg.converged:
+        # with a strong start the reduced-profit proof is cheap: try it before CP-SAT
+        proof_limit = limit * 0.25 if deterministic else started + limit * 0.8
+        proved = prove(
+            inst,
+            master,
+            cg.duals,
+            kmax,
+            start_plan,
+            start_objective,
+            proof_limit,
+            params.seed,
+            params.workers,
+        )
+        if proved is not None:
+            best, proven_bound = proved
+            proven_bound = proven_bound if lp_bound is None else min(lp_bound, proven_bound)
+            return best, objective_of(inst, best), "PROVEN_OPTIMAL", proven_bound
 
+    if not use_mip:
+        return start_plan, start_objective, "HEURISTIC", lp_bound
     # pool for the integer master: generated columns plus the best routes at the final duals
     pool = list(master.columns)
     if cg.duals is not None:

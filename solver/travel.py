@@ -38,9 +38,10 @@ def haversine_matrix(
     lam = np.radians(lon)
     d_phi = phi[None, :] - phi[:, None]
     d_lambda = lam[None, :] - lam[:, None]
-    h = np.sin(d_phi / 2) ** 2 + np.cos(phi)[:, None] * np.cos(phi)[None, :] * np.sin(
-        d_lambda / 2
-    ) ** 2
+    h = (
+        np.sin(d_phi / 2) ** 2
+        + np.cos(phi)[:, None] * np.cos(phi)[None, :] * np.sin(d_lambda / 2) ** 2
+    )
     h = np.clip(h, 0.0, 1.0)
     return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(h)) * circuity, dtype=np.float64)
 
