@@ -11,8 +11,10 @@ the column of the site. The gain is the sum of
   frozen slots via ``Instance.allowed``) or the slot timing (rule 6) or the driving
   limit (rule 7) would break;
 * a site part (``site_part[d * T + t, s]``): the value of one more session of the
-  site (repeat decay and shortfall), ``-inf`` when its capacity in that slot is
-  full (rule 5) or another visit day is closer than ``min_gap_days`` (rule 8).
+  site (weight, repeat decay, shortfall, and the overdue days a new visit day
+  saves), ``-inf`` when its capacity in that slot is full (rule 5) or another
+  visit day is closer than ``min_gap_days`` (rule 8; ``last_visit_day``,
+  ``forbidden`` sessions and the rest of rules 3-4 are in ``Instance.allowed``).
 
 Pinned cells are filled first and locked. No I/O, no OR-Tools: plain numpy.
 """
@@ -61,6 +63,7 @@ class PlanState:
         for s in range(n_s):
             self.increments[s, :top] = inst.increment_values(s, top)
         self.penalty = float(inst.shortfall_penalty)
+        self.overdue_priced = bool(inst.overdue_penalty > 0 and (inst.max_gap >= 0).any())
         self.site_ids = np.arange(n_s)
         self.nodes_s = np.arange(n_s)
         self.site_part = np.zeros((n_d * n_t, n_s))
@@ -111,10 +114,34 @@ class PlanState:
         near = full[g - 1 : g - 1 + self.n_d]
         return np.asarray(visited | (near == 0), dtype=bool)
 
+    def _overdue_gain(self, s: int) -> FloatArray:
+        """Per day: what a first session of ``s`` that day saves in overdue penalty (>= 0)."""
+        inst = self.inst
+        out = np.zeros(self.n_d)
+        if not self.overdue_priced or int(inst.max_gap[s]) < 0:
+            return out
+        days = {int(d) for d in np.flatnonzero(self.day_count[s] > 0)}
+        base = inst.overdue(s, days)
+        for d in range(self.n_d):
+            if d not in days:
+                out[d] = inst.overdue_penalty * (base - inst.overdue(s, days | {d}))
+        return out
+
+    def _overdue_loss(self, s: int, d: int) -> float:
+        """What removing one session of ``s`` on day ``d`` adds in overdue penalty (>= 0)."""
+        inst = self.inst
+        if not self.overdue_priced or int(inst.max_gap[s]) < 0 or self.day_count[s, d] > 1:
+            return 0.0
+        days = {int(x) for x in np.flatnonzero(self.day_count[s] > 0)}
+        return inst.overdue_penalty * (inst.overdue(s, days - {d}) - inst.overdue(s, days))
+
     def _refresh_site(self, s: int) -> None:
         """Recompute column ``s`` of the site part and of the gains."""
         ok = np.repeat(self._day_ok(s), self.n_t) & (self.load[s] < int(self.inst.capacity[s]))
-        self.site_part[:, s] = np.where(ok, self.add_value(s), NEG)
+        value: float | FloatArray = self.add_value(s)
+        if self.overdue_priced:
+            value = value + np.repeat(self._overdue_gain(s), self.n_t)
+        self.site_part[:, s] = np.where(ok, value, NEG)
         self.gain[:, s] = self.route[:, s] + self.site_part[self.cell_dt, s]
 
     def _neighbours(self, vd: int, t: int) -> tuple[int, int, int, int]:
@@ -203,7 +230,8 @@ class PlanState:
             if inst.minutes[p, q] + inst.setup > room:
                 return None
         dkm = inst.km[p, q] - inst.km[p, s] - inst.km[s, q]
-        return -self.drop_value(s) - float(self.reward[c, s]) - inst.km_cost * float(dkm)
+        overdue = self._overdue_loss(s, int(self.cell_d[c]))
+        return -self.drop_value(s) - float(self.reward[c, s]) - inst.km_cost * float(dkm) - overdue
 
     def remove(self, c: int) -> float | None:
         """Empty cell ``c``; return the objective change, None (nothing done) if not allowed."""
