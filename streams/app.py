@@ -43,11 +43,12 @@ from sqlalchemy.engine import Engine
 
 from core.clock import Clock, clock_from_settings
 from core.metrics import ServiceMetrics, create_metrics
-from fleet import events
+from fleet import dead_letters, events
 from fleet.db import make_engine, session_scope
-from streams import ingest, records, rules
+from streams import ingest, isolate, records, rules
 from streams.config import StreamsSettings, Topics
 from streams.health import HealthServer, build_health_app
+from streams.logfilter import RateLimitedLog
 from streams.planner import PlanningFailed, plan_week
 from streams.publish import EventPublisher
 from streams.state import LatestHeadcounts, StallWatch, consumed_position
@@ -88,6 +89,7 @@ class Worker:
     headcounts: LatestHeadcounts = field(default_factory=LatestHeadcounts)
     stall: StallWatch = field(default_factory=lambda: StallWatch(60.0))
     earliest: dict[Any, int] = field(default_factory=dict)
+    db_down_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(log, 10.0))
 
     async def in_thread(self, pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
@@ -110,20 +112,67 @@ class Worker:
         message: Any,
         error: events.EventRejected,
     ) -> None:
-        letter = events.DeadLetter.of(
-            message.value,
-            message.key,
-            message.topic,
-            message.partition,
-            message.offset,
-            error,
-            self.clock.now(),
-        )
-        await self.publisher.send_dead_letter(letter, key=message.key)
-        self.metrics.events_dead_lettered.labels(topic=message.topic, field=error.field).inc()
-        log.info(
-            "dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error
-        )
+        await self.keep_dead_letters([(message, error)])
+
+    async def keep_dead_letters(self, rejected: Sequence[tuple[Any, events.EventRejected]]) -> None:
+        """Dead letters kept in the database (the dispatchers' view) and on the topic."""
+        if not rejected:
+            return
+        now = self.clock.now()
+        letters = [
+            (
+                events.DeadLetter.of(
+                    message.value,
+                    message.key,
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    error,
+                    now,
+                ),
+                message.key,
+            )
+            for message, error in rejected
+        ]
+
+        def store() -> int:
+            with session_scope(self.engine) as db:
+                return dead_letters.store(db, [letter for letter, _ in letters])
+
+        await self.db(store, "keeping dead letters")
+        await self.publisher.send_dead_letters(letters)
+        for message, error in rejected:
+            self.metrics.events_dead_lettered.labels(
+                topic=message.topic, field=events.field_label(error.field)
+            ).inc()
+            log.info(
+                "dead-lettered %s[%d]@%d: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                events.printable(str(error))[:300],
+            )
+
+    async def database_up(self) -> bool:
+        def ping() -> None:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(self.in_thread(self.db_pool, ping), 5)
+        except Exception:  # noqa: BLE001 - the answer is "no"
+            return False
+        return True
+
+    async def wait_for_database(self) -> None:
+        """Pause until the database answers again (ingest stops for everyone meanwhile)."""
+        attempt = 0
+        while not await self.database_up():
+            if self.stopping:
+                raise asyncio.CancelledError
+            attempt += 1
+            self.db_down_log.note("the database does not answer; ingest paused")
+            await asyncio.sleep(min(DB_RETRY_SECONDS * attempt, 10.0))
 
     async def request_plans(self, requests: Sequence[events.PlanRequest]) -> None:
         for request in requests:
@@ -167,12 +216,14 @@ async def _parse_batch(
     batch: Sequence[faust.EventT],
     parse: Callable[..., ParsedT],
     now: datetime,
-) -> list[tuple[Any, ParsedT]]:
-    """Parse each message of a batch; rejected ones go to the dead-letter topic."""
+) -> tuple[list[tuple[Any, ParsedT]], list[tuple[Any, events.EventRejected]]]:
+    """Parse each message of a batch: (message, event) of the accepted, (message, reason)
+    of the rejected. Nothing a value holds can raise out of here."""
     settings = worker.settings
     if batch:
         worker.metrics.ingest_batch.labels(topic=batch[0].message.topic).observe(len(batch))
     parsed: list[tuple[Any, ParsedT]] = []
+    rejected: list[tuple[Any, events.EventRejected]] = []
     for event in batch:
         message = event.message
         try:
@@ -183,27 +234,44 @@ async def _parse_batch(
                 max_bytes=settings.event_max_bytes,
             )
         except events.EventRejected as exc:
-            await worker.dead_letter(message, exc)
+            rejected.append((message, exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a value the rules did not foresee
+            reason = f"cannot be read ({isolate.describe(exc)})"
+            rejected.append((message, events.EventRejected("payload", reason)))
             continue
         parsed.append((message, item))
-    return parsed
+    return parsed, rejected
+
+
+async def _apply(worker: Worker, size: int, run: Callable[[int, int], T]) -> isolate.Applied[T]:
+    """``run(start, end)`` in the database thread, isolating an event at fault."""
+
+    async def attempt(start: int, end: int) -> T:
+        return await worker.in_thread(worker.db_pool, lambda: run(start, end))
+
+    return await isolate.apply_isolating(
+        size,
+        attempt,
+        worker.database_up,
+        worker.wait_for_database,
+        stopping=lambda: worker.stopping,
+    )
 
 
 async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> None:
     settings = worker.settings
     now = worker.clock.now()
-    parsed = await _parse_batch(worker, batch, events.parse_headcount_event, now)
-    if not parsed:
-        return
+    parsed, rejected = await _parse_batch(worker, batch, events.parse_headcount_event, now)
     items = [item for _, item in parsed]
     # the cache holds the newest report of sites seen since the last rebalance; the others
     # (a cold start, a partition just taken over) are read from the database
     generation = worker.headcounts.generation
     held = worker.headcounts.get_many({item.site_id for item in items})
 
-    def work() -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
+    def work(start: int, end: int) -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
         with session_scope(worker.engine) as db:
-            result = ingest.persist_headcounts(db, items, now, known_latest=held)
+            result = ingest.persist_headcounts(db, items[start:end], now, known_latest=held)
             requests = ingest.headcount_plan_requests(
                 db,
                 result.latest,
@@ -213,27 +281,33 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> No
                 min_workers=settings.change_min_workers,
                 figures=worker.plan_figures,
             )
+        held.update(result.latest)  # the next part of a split batch sees this one's reports
         return result, requests
 
-    result, requests = await worker.db(work, "persisting headcounts")
-    for index, error in result.rejected:
-        await worker.dead_letter(parsed[index][0], error)
-    accepted = len(items) - len(result.rejected)
+    applied = await _apply(worker, len(items), work)
+    requests: list[events.PlanRequest] = []
+    accepted = len(items) - len(applied.refused)
+    latest: dict[str, Any] = {}
+    for start, (result, part_requests) in applied.parts:
+        rejected += [(parsed[start + index][0], error) for index, error in result.rejected]
+        accepted -= len(result.rejected)
+        latest.update(result.latest)
+        requests += part_requests
+    rejected += [(parsed[index][0], error) for index, error in applied.refused]
+    await worker.keep_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
-    worker.headcounts.update(generation, result.latest)
+    worker.headcounts.update(generation, latest)
     await worker.request_plans(_dedupe(requests))
 
 
 async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT]) -> None:
     now = worker.clock.now()
-    parsed = await _parse_batch(worker, batch, events.parse_vehicle_status_event, now)
-    if not parsed:
-        return
+    parsed, rejected = await _parse_batch(worker, batch, events.parse_vehicle_status_event, now)
     items = [item for _, item in parsed]
 
-    def work() -> tuple[ingest.StatusBatch, list[events.PlanRequest]]:
+    def work(start: int, end: int) -> tuple[ingest.StatusBatch, list[events.PlanRequest]]:
         with session_scope(worker.engine) as db:
-            result = ingest.persist_vehicle_statuses(db, items, now, now)
+            result = ingest.persist_vehicle_statuses(db, items[start:end], now, now)
         causes = {e.vehicle_id: e.event_id for e in result.new}
         with session_scope(worker.engine) as db:
             requests = ingest.vehicle_plan_requests(
@@ -241,10 +315,15 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
             )
         return result, requests
 
-    result, requests = await worker.db(work, "persisting vehicle statuses")
-    for index, error in result.rejected:
-        await worker.dead_letter(parsed[index][0], error)
-    accepted = len(items) - len(result.rejected)
+    applied = await _apply(worker, len(items), work)
+    requests: list[events.PlanRequest] = []
+    accepted = len(items) - len(applied.refused)
+    for start, (result, part_requests) in applied.parts:
+        rejected += [(parsed[start + index][0], error) for index, error in result.rejected]
+        accepted -= len(result.rejected)
+        requests += part_requests
+    rejected += [(parsed[index][0], error) for index, error in applied.refused]
+    await worker.keep_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.vehicle_status).inc(accepted)
     await worker.request_plans(_dedupe(requests))
 
