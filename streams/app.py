@@ -38,13 +38,14 @@ from typing import Any, TypeVar
 
 import faust
 import mode
+from aiokafka.errors import KafkaError
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from core.clock import Clock, clock_from_settings
 from core.metrics import ServiceMetrics, create_metrics
 from fleet import dead_letters, events
-from fleet.db import make_engine, session_scope
+from fleet.db import DbSession, begin_write, make_engine, session_scope
 from streams import ingest, isolate, records, rules
 from streams.config import StreamsSettings, Topics
 from streams.health import HealthServer, build_health_app
@@ -90,6 +91,7 @@ class Worker:
     stall: StallWatch = field(default_factory=lambda: StallWatch(60.0))
     earliest: dict[Any, int] = field(default_factory=dict)
     db_down_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(log, 10.0))
+    broker_down_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(log, 10.0))
 
     async def in_thread(self, pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
@@ -114,12 +116,11 @@ class Worker:
     ) -> None:
         await self.keep_dead_letters([(message, error)])
 
-    async def keep_dead_letters(self, rejected: Sequence[tuple[Any, events.EventRejected]]) -> None:
-        """Dead letters kept in the database (the dispatchers' view) and on the topic."""
-        if not rejected:
-            return
+    def letters_of(
+        self, rejected: Sequence[tuple[Any, events.EventRejected]]
+    ) -> list[tuple[events.DeadLetter, bytes | None]]:
         now = self.clock.now()
-        letters = [
+        return [
             (
                 events.DeadLetter.of(
                     message.value,
@@ -135,12 +136,23 @@ class Worker:
             for message, error in rejected
         ]
 
-        def store() -> int:
-            with session_scope(self.engine) as db:
-                return dead_letters.store(db, [letter for letter, _ in letters])
+    async def send_dead_letters(
+        self, letters: list[tuple[events.DeadLetter, bytes | None]]
+    ) -> None:
+        """Send letters to the topic; while the broker does not take them, try again."""
+        attempt = 0
+        while letters:
+            try:
+                await self.publisher.send_dead_letters(letters)
+                return
+            except KafkaError as exc:
+                if self.stopping:
+                    raise
+                attempt += 1
+                self.broker_down_log.note(f"dead letters not sent ({exc!r}); retrying")
+                await asyncio.sleep(min(DB_RETRY_SECONDS * attempt, 10.0))
 
-        await self.db(store, "keeping dead letters")
-        await self.publisher.send_dead_letters(letters)
+    def count_dead_letters(self, rejected: Sequence[tuple[Any, events.EventRejected]]) -> None:
         for message, error in rejected:
             self.metrics.events_dead_lettered.labels(
                 topic=message.topic, field=events.field_label(error.field)
@@ -152,6 +164,20 @@ class Worker:
                 message.offset,
                 events.printable(str(error))[:300],
             )
+
+    async def keep_dead_letters(self, rejected: Sequence[tuple[Any, events.EventRejected]]) -> None:
+        """Dead letters kept in the database (the dispatchers' view) and on the topic."""
+        if not rejected:
+            return
+        letters = self.letters_of(rejected)
+
+        def store() -> int:
+            with session_scope(self.engine) as db:
+                return dead_letters.store(db, [letter for letter, _ in letters])
+
+        await self.db(store, "keeping dead letters")
+        await self.send_dead_letters(letters)
+        self.count_dead_letters(rejected)
 
     async def database_up(self) -> bool:
         def ping() -> None:
@@ -244,19 +270,46 @@ async def _parse_batch(
     return parsed, rejected
 
 
-async def _apply(worker: Worker, size: int, run: Callable[[int, int], T]) -> isolate.Applied[T]:
-    """``run(start, end)`` in the database thread, isolating an event at fault."""
+async def _apply(
+    worker: Worker,
+    size: int,
+    run: Callable[[DbSession, int, int], T],
+    letters: Sequence[events.DeadLetter] = (),
+) -> tuple[list[tuple[int, T]], list[tuple[int, events.EventRejected]]]:
+    """``run(db, start, end)`` over items ``0..size`` in the database thread, in one
+    transaction if it can be, isolating the events at fault (``streams.isolate``); the
+    batch's dead ``letters`` are kept in the same transaction (idempotent per position).
+    Returns each applied part's (first index, result) and the refused (index, reason)."""
 
-    async def attempt(start: int, end: int) -> T:
-        return await worker.in_thread(worker.db_pool, lambda: run(start, end))
+    def transaction(start: int, end: int) -> isolate.Applied[T]:
+        with session_scope(worker.engine) as db:
+            begin_write(db)
+            dead_letters.store(db, letters)
+            return isolate.apply_in_savepoints(
+                db, end - start, lambda db, a, b: run(db, start + a, start + b)
+            )
 
-    return await isolate.apply_isolating(
+    if not size:
+        if letters:
+            await worker.db(lambda: transaction(0, 0), "keeping dead letters")
+        return [], []
+
+    async def attempt(start: int, end: int) -> isolate.Applied[T]:
+        return await worker.in_thread(worker.db_pool, lambda: transaction(start, end))
+
+    applied = await isolate.apply_isolating(
         size,
         attempt,
         worker.database_up,
         worker.wait_for_database,
         stopping=lambda: worker.stopping,
     )
+    parts: list[tuple[int, T]] = []
+    refused = list(applied.refused)
+    for start, inner in applied.parts:
+        parts += [(start + a, result) for a, result in inner.parts]
+        refused += [(start + i, error) for i, error in inner.refused]
+    return parts, refused
 
 
 async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> None:
@@ -269,32 +322,38 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> No
     generation = worker.headcounts.generation
     held = worker.headcounts.get_many({item.site_id for item in items})
 
-    def work(start: int, end: int) -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
-        with session_scope(worker.engine) as db:
-            result = ingest.persist_headcounts(db, items[start:end], now, known_latest=held)
-            requests = ingest.headcount_plan_requests(
-                db,
-                result.latest,
-                result.site_regions,
-                now,
-                min_fraction=settings.change_min_fraction,
-                min_workers=settings.change_min_workers,
-                figures=worker.plan_figures,
-            )
+    def work(
+        db: DbSession, start: int, end: int
+    ) -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
+        result = ingest.persist_headcounts(db, items[start:end], now, known_latest=held)
+        requests = ingest.headcount_plan_requests(
+            db,
+            result.latest,
+            result.site_regions,
+            now,
+            min_fraction=settings.change_min_fraction,
+            min_workers=settings.change_min_workers,
+            figures=worker.plan_figures,
+        )
         held.update(result.latest)  # the next part of a split batch sees this one's reports
         return result, requests
 
-    applied = await _apply(worker, len(items), work)
+    early = worker.letters_of(rejected)
+    sending = asyncio.ensure_future(worker.send_dead_letters(early))  # beside the database
+    parts, refused = await _apply(worker, len(items), work, [letter for letter, _ in early])
     requests: list[events.PlanRequest] = []
-    accepted = len(items) - len(applied.refused)
+    accepted = len(items) - len(refused)
     latest: dict[str, Any] = {}
-    for start, (result, part_requests) in applied.parts:
-        rejected += [(parsed[start + index][0], error) for index, error in result.rejected]
+    late: list[tuple[Any, events.EventRejected]] = []
+    for start, (result, part_requests) in parts:
+        late += [(parsed[start + index][0], error) for index, error in result.rejected]
         accepted -= len(result.rejected)
         latest.update(result.latest)
         requests += part_requests
-    rejected += [(parsed[index][0], error) for index, error in applied.refused]
-    await worker.keep_dead_letters(rejected)
+    late += [(parsed[index][0], error) for index, error in refused]
+    await worker.keep_dead_letters(late)
+    await sending
+    worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
     worker.headcounts.update(generation, latest)
     await worker.request_plans(_dedupe(requests))
@@ -305,25 +364,33 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
     parsed, rejected = await _parse_batch(worker, batch, events.parse_vehicle_status_event, now)
     items = [item for _, item in parsed]
 
-    def work(start: int, end: int) -> tuple[ingest.StatusBatch, list[events.PlanRequest]]:
-        with session_scope(worker.engine) as db:
-            result = ingest.persist_vehicle_statuses(db, items[start:end], now, now)
-        causes = {e.vehicle_id: e.event_id for e in result.new}
-        with session_scope(worker.engine) as db:
-            requests = ingest.vehicle_plan_requests(
-                db, result.views, result.vehicle_regions, causes, now
-            )
-        return result, requests
+    def work(db: DbSession, start: int, end: int) -> ingest.StatusBatch:
+        return ingest.persist_vehicle_statuses(db, items[start:end], now, now)
 
-    applied = await _apply(worker, len(items), work)
-    requests: list[events.PlanRequest] = []
-    accepted = len(items) - len(applied.refused)
-    for start, (result, part_requests) in applied.parts:
-        rejected += [(parsed[start + index][0], error) for index, error in result.rejected]
+    early = worker.letters_of(rejected)
+    sending = asyncio.ensure_future(worker.send_dead_letters(early))  # beside the database
+    parts, refused = await _apply(worker, len(items), work, [letter for letter, _ in early])
+    accepted = len(items) - len(refused)
+    late: list[tuple[Any, events.EventRejected]] = []
+    for start, result in parts:
+        late += [(parsed[start + index][0], error) for index, error in result.rejected]
         accepted -= len(result.rejected)
-        requests += part_requests
-    rejected += [(parsed[index][0], error) for index, error in applied.refused]
-    await worker.keep_dead_letters(rejected)
+    late += [(parsed[index][0], error) for index, error in refused]
+
+    def plan_requests() -> list[events.PlanRequest]:
+        requests: list[events.PlanRequest] = []
+        with session_scope(worker.engine) as db:
+            for _, result in parts:
+                causes = {e.vehicle_id: e.event_id for e in result.new}
+                requests += ingest.vehicle_plan_requests(
+                    db, result.views, result.vehicle_regions, causes, now
+                )
+        return requests
+
+    requests = await worker.db(plan_requests, "checking vehicle plan requests") if parts else []
+    await worker.keep_dead_letters(late)
+    await sending
+    worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.vehicle_status).inc(accepted)
     await worker.request_plans(_dedupe(requests))
 
