@@ -15,18 +15,20 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import Services
-from api.errors import domain_error
+from api.errors import domain_error, printable_errors
 from api.idempotent_writes import IdempotencyMiddleware
 from api.models import create_api_tables
 from api.observe import ApiMetrics, MetricsMiddleware
 from api.publisher import KafkaPublisher, Publisher
-from api.routes import auth, events, health, registry, schedule, users
+from api.routes import auth, dead_letters, events, health, registry, schedule, users
 from core.clock import Clock, clock_from_settings
 from core.metrics import create_metrics
 from core.settings import Settings
@@ -114,6 +116,11 @@ def create_app(
             return JSONResponse({"detail": detail}, status_code=422)
         return await http_exception_handler(request, exc)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = printable_errors(jsonable_encoder(exc.errors()))
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
         http = domain_error(exc)
@@ -125,6 +132,7 @@ def create_app(
         users.router,
         events.router,
         schedule.router,
+        dead_letters.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)

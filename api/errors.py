@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import HTTPException, status
 
 from fleet.domain import DomainError
+from fleet.events import printable
 from fleet.registry import UnknownReference
 
 
@@ -20,3 +23,15 @@ def domain_error(exc: DomainError, where: str = "body") -> HTTPException:
         status.HTTP_422_UNPROCESSABLE_CONTENT,
         detail=[{"loc": [where, field], "msg": message, "type": "value_error"}],
     )
+
+
+def printable_errors(value: Any) -> Any:
+    """Validation errors with every string made printable: a 422 may quote the input, and
+    an input holding a lone surrogate cannot be written as UTF-8 JSON."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_errors(k): printable_errors(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable_errors(v) for v in value]
+    return value

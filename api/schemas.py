@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from fleet import events
 from fleet.domain import Role, VehicleStatus
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -202,19 +203,25 @@ class UserPublic(BaseModel):
 # --- events --------------------------------------------------------------------------------
 
 
+# the contract's rules for what an event may hold (fleet.events): no NUL or lone surrogate
+# in a string, no time before 2000-01-01
+EventTime = Annotated[AwareDatetime, AfterValidator(events.not_before_2000)]
+EventText = Annotated[str, AfterValidator(events.storable_text)]
+
+
 class HeadcountCreate(Strict):
     count: int = Field(ge=0, le=100000, description="workers on the site today, all shifts")
-    observed_at: AwareDatetime | None = Field(None, description="default: now")
+    observed_at: EventTime | None = Field(None, description="default: now")
     shift: Literal["day", "night"] | None = None
 
 
 class VehicleStatusCreate(Strict):
     status: VehicleStatus
-    observed_at: AwareDatetime | None = Field(None, description="default: now")
+    observed_at: EventTime | None = Field(None, description="default: now")
     lat: Lat | None = None
     lon: Lon | None = None
-    until: AwareDatetime | None = None
-    note: str | None = Field(None, max_length=500)
+    until: EventTime | None = None
+    note: EventText | None = Field(None, max_length=500)
 
 
 class EventAccepted(BaseModel):
@@ -354,3 +361,33 @@ class ScheduleVersion(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- dead letters ----------------------------------------------------------------------------
+
+
+class DeadLetterPublic(BaseModel):
+    """An event that could not be accepted, as the dispatchers' dead-letter view shows it."""
+
+    id: int
+    topic: str
+    partition: int
+    offset: int
+    field: str = Field(description="the field at fault")
+    reason: str
+    rejected_at: datetime
+    key: str | None = Field(None, description="the original key, base64")
+    original: str = Field(description="the original value, base64 (cut when truncated)")
+    original_text: str = Field(description="the original value as text (bad bytes replaced)")
+    original_size: int
+    original_sha256: str
+    truncated: bool
+    replayed_at: datetime | None = None
+    replays: int = 0
+
+
+class DeadLetterReplayed(BaseModel):
+    id: int
+    topic: str
+    replays: int
+    replayed_at: datetime

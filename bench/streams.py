@@ -11,6 +11,12 @@ One run, one broker, one database, figures side by side:
    Persisted times come from polling the table every 10 ms (adds <= 10 ms).
 3. Headcount surge to re-published plan for the 45-site region (taishang), coalescing
    window included (target p95 <= 10 s).
+4. Ingest with 1% poison events, measured right after the clean rate of 1. by a fresh
+   worker on the same kind of backlog: NUL in a string and in the event id, lone
+   surrogates, deep nesting, values over the size limit (one of 900 KB), a 1970 time, an
+   unknown site. Target: poisoned rate >= 90% of the clean rate. Beside it, 0.1% of
+   events the database itself refuses (a trigger; each batch holding one is split down
+   to it), with no target.
 
     python bench/streams.py                       # SQLite file, private broker
     python bench/streams.py --database-url postgresql+psycopg://...   # an empty database
@@ -275,6 +281,99 @@ class Bench:
         plain_rate = await self.plain_consumer(plain_topic, n)
         return worker_rate, plain_rate
 
+    def poisoned_backlog(
+        self, prefix: str, n: int, share: float, kinds: str
+    ) -> tuple[list[tuple[bytes, bytes]], int]:
+        """A backlog like ``backlog`` with ``share`` of it poison of the given kinds (one
+        letter each, in turn); (messages, valid count)."""
+        clean = self.backlog(prefix, n)
+        every = max(1, round(1 / share))
+        out: list[tuple[bytes, bytes]] = []
+        valid = 0
+        for i, (key, value) in enumerate(clean):
+            if i % every != every // 2:
+                out.append((key, value))
+                valid += 1
+                continue
+            kind = kinds[(i // every) % len(kinds)]
+            body = json.loads(value)
+            eid = f"X{prefix}{i:07d}"
+            body["event_id"] = eid
+            if kind == "n":  # NUL in a string
+                body.update(source="gate\x00")
+            elif kind == "i":  # NUL in the event id
+                body.update(event_id=eid + "\x00")
+            elif kind == "s":  # lone surrogate
+                body.update(site_id="S\ud800")
+            elif kind == "d":  # 5,000 levels of nesting
+                out.append((key, b'{"event_id":"' + eid.encode() + b'","count":' + b"[" * 5000))
+                continue
+            elif kind == "h":  # over the size limit (the first one 900 KB)
+                body.update(pad="x" * (900_000 if i < every * len(kinds) else 70_000))
+            elif kind == "e":  # 1970
+                body.update(observed_at="1970-01-01T00:00:00+00:00")
+            elif kind == "u":  # unknown site
+                body.update(site_id="S999")
+            elif kind == "r":  # refused by the database (a trigger)
+                body.update(event_id=f"DBREFUSE-{eid}")
+            out.append((key, json.dumps(body).encode()))
+        return out, valid
+
+    def refuse_in_database(self, on: bool) -> None:
+        """A trigger refusing events whose id starts DBREFUSE- (a database error caused by
+        an event's content, which validation does not catch)."""
+        sqlite = self.database_url.startswith("sqlite")
+        if on and sqlite:
+            statements = [
+                "CREATE TRIGGER refuse BEFORE INSERT ON headcountreport WHEN NEW.event_id "
+                "LIKE 'DBREFUSE-%' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            ]
+        elif on:
+            statements = [
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.event_id LIKE 'DBREFUSE-%' THEN RAISE EXCEPTION 'refused'; END IF; "
+                "RETURN NEW; END $$",
+                "CREATE TRIGGER refuse BEFORE INSERT ON headcountreport "
+                "FOR EACH ROW WHEN (NEW.event_id LIKE 'DBREFUSE-%') EXECUTE FUNCTION refuse()",
+            ]
+        else:
+            statements = [
+                "DROP TRIGGER IF EXISTS refuse" + ("" if sqlite else " ON headcountreport")
+            ]
+        with self.engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+
+    async def poisoned_rate(self, prefix: str, share: float, kinds: str) -> tuple[float, int, int]:
+        """(events/s, poison sent, dead letters) of a fresh worker on a backlog with
+        ``share`` poison; the trigger refusing DBREFUSE- ids is on for this run only."""
+        n = self.args.events
+        group = f"bp{uuid.uuid4().hex[:6]}"
+        topics = Topics.with_prefix(f"{group}.")
+        await ensure_topics(self.bootstrap, topics.all(), self.args.partitions)
+        messages, valid = self.poisoned_backlog(prefix, n, share, kinds)
+        await self.produce(topics.headcounts, messages)
+        self.refuse_in_database(True)
+        try:
+            self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
+            rate = await asyncio.to_thread(self.rate_until, prefix, valid, 600)
+            letters = 0
+            for _ in range(100):
+                with self.engine.connect() as conn:
+                    letters = int(
+                        conn.execute(
+                            text("SELECT count(*) FROM dead_letter WHERE topic = :t"),
+                            {"t": topics.headcounts},
+                        ).scalar_one()
+                    )
+                if letters >= len(messages) - valid:
+                    break
+                await asyncio.sleep(0.1)
+            self.stop_workers()
+        finally:
+            self.refuse_in_database(False)
+        return rate, len(messages) - valid, letters
+
     # --- 2. latency at a steady rate -----------------------------------------------------
 
     async def steady_latency(self, kind: str) -> tuple[list[float], float]:
@@ -499,6 +598,15 @@ async def run(args: argparse.Namespace) -> int:
         plain_latencies, plain_achieved = (
             await bench.steady_latency("plain") if "latency" in parts else ([], float("nan"))
         )
+        nothing = (float("nan"), 0, 0)
+        poisoned, poison_n, letters = (
+            await bench.poisoned_rate("WP-", args.poison, "nisdheu")
+            if "poison" in parts
+            else nothing
+        )
+        refused, refused_n, refused_letters = (
+            await bench.poisoned_rate("WR-", args.refused, "r") if "poison" in parts else nothing
+        )
         surges = await bench.surge_latency() if "surge" in parts else []
     finally:
         bench.close()
@@ -506,6 +614,8 @@ async def run(args: argparse.Namespace) -> int:
     q50, q99 = percentile(plain_latencies, 50), percentile(plain_latencies, 99)
     s50, s95 = percentile(surges, 50), percentile(surges, 95)
     ratio = worker_rate / plain_rate if plain_rate else float("nan")
+    kept = poisoned / worker_rate if worker_rate else float("nan")
+    kept_refused = refused / worker_rate if worker_rate else float("nan")
     rows = [
         (
             "ingest, worker (1 process)",
@@ -515,6 +625,27 @@ async def run(args: argparse.Namespace) -> int:
         ),
         ("ingest, plain aiokafka consumer", f"{plain_rate:,.0f} events/s", "-", None),
         ("worker / plain", f"{ratio:.0%}", ">= 50%", ratio >= 0.5),
+        (
+            f"ingest, worker, {args.poison:.0%} poison",
+            f"{poisoned:,.0f} events/s",
+            "-",
+            None,
+        ),
+        ("poisoned / clean", f"{kept:.0%}", ">= 90%", kept >= 0.9),
+        ("  dead letters / poison sent", f"{letters:,} / {poison_n:,}", "all", letters == poison_n),
+        (
+            f"ingest, worker, {args.refused:.1%} refused by the db",
+            f"{refused:,.0f} events/s",
+            "-",
+            None,
+        ),
+        ("  refused-by-db / clean", f"{kept_refused:.0%}", "-", None),
+        (
+            "  dead letters / refused sent",
+            f"{refused_letters:,} / {refused_n:,}",
+            "all",
+            refused_letters == refused_n,
+        ),
         (f"produced->persisted p50 @ {achieved:,.0f}/s", f"{p50:,.0f} ms", "-", None),
         (f"produced->persisted p99 @ {achieved:,.0f}/s", f"{p99:,.0f} ms", "<= 250 ms", p99 <= 250),
         (f"  plain consumer p50 @ {plain_achieved:,.0f}/s", f"{q50:,.0f} ms", "-", None),
@@ -549,7 +680,13 @@ def main() -> int:
     parser.add_argument(
         "--worker-env", action="append", default=[], help="NAME=VALUE for the worker (repeat)"
     )
-    parser.add_argument("--parts", default="ingest,latency,surge", help="which measures to run")
+    parser.add_argument("--poison", type=float, default=0.01, help="share of poison events")
+    parser.add_argument(
+        "--refused", type=float, default=0.001, help="share the database refuses (a trigger)"
+    )
+    parser.add_argument(
+        "--parts", default="ingest,poison,latency,surge", help="which measures to run"
+    )
     parser.add_argument("--batch", type=int, default=1000, help="plain consumer's batch size")
     parser.add_argument("--plain-consumer", default="", help=argparse.SUPPRESS)
     parser.add_argument("--anchor", default="", help=argparse.SUPPRESS)

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import SQLModel, create_engine
 
-__all__ = ["DbSession", "create_all", "make_engine", "session_scope"]
+__all__ = ["DbSession", "begin_write", "create_all", "make_engine", "session_scope"]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -49,6 +49,15 @@ def session_scope(engine: Engine) -> Iterator[DbSession]:
         raise
     finally:
         session.close()
+
+
+def begin_write(db: DbSession) -> None:
+    """Start ``db``'s transaction as a writer now (SQLite: ``BEGIN IMMEDIATE``, which waits
+    for the write lock), before any read or savepoint: a transaction begun as a reader
+    (a savepoint begins one on SQLite) fails at once with "database is locked" when it
+    then writes after another writer has committed. Nothing to do on PostgreSQL."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_all(engine: Engine) -> None:

@@ -10,12 +10,14 @@ produces the event) and the stream processors (which dead-letter what fails).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 # --- topics --------------------------------------------------------------------------------
 
@@ -44,6 +46,16 @@ MAX_COUNT = 100_000
 MAX_EVENT_ID = 128
 MAX_ID = 64
 MAX_NOTE = 500
+MAX_DEPTH = 32  # nesting of JSON arrays/objects in an event value (events are flat)
+EARLIEST_OBSERVED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+# a dead letter always fits the topic: aiokafka's and the broker's default largest
+# request is 1 MiB; the biggest letter (KEEP_ORIGINAL_BYTES as base64, the cut key twice,
+# the cut reason) stays well below it (tests/streams/test_events.py checks)
+KEEP_ORIGINAL_BYTES = 512 * 1024
+KEEP_KEY_BYTES = 1024
+MAX_REASON = 1000
+PRODUCER_MAX_REQUEST_BYTES = 1024 * 1024
 
 STATUSES = ("available", "en_route", "on_site", "maintenance", "breakdown", "off_duty")
 UNAVAILABLE_STATUSES = frozenset({"maintenance", "breakdown", "off_duty"})
@@ -64,10 +76,91 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
+# --- what the database can store (events.md, additions) ---------------------------------
+
+
+def text_problem(value: str) -> str | None:
+    """Why PostgreSQL could not store ``value`` (a NUL, a lone surrogate), or None."""
+    nul = value.find("\x00")
+    if nul >= 0:
+        return f"holds a NUL character (at {nul})"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"holds a lone surrogate (at {exc.start})"
+    return None
+
+
+def storable_text(value: str) -> str:
+    """A validator: ``value`` unchanged, or ValueError naming what PostgreSQL cannot store."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def not_before_2000(value: datetime) -> datetime:
+    """A validator: times of events are not before 2000-01-01 (UTC)."""
+    if value < EARLIEST_OBSERVED_AT:
+        raise ValueError(f"{value.isoformat()} is before 2000-01-01")
+    return value
+
+
+StorableStr = Annotated[str, AfterValidator(storable_text)]
+EventTime = Annotated[AwareDatetime, AfterValidator(not_before_2000)]
+
+
+def _first_bad_string(data: Any, path: str) -> tuple[str, str] | None:
+    """(field path, problem) of the first string in ``data`` that cannot be stored."""
+    if isinstance(data, str):
+        problem = text_problem(data)
+        return (path, problem) if problem is not None else None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found = _first_bad_string(value, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found = _first_bad_string(value, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def check_depth(raw: bytes, max_depth: int = MAX_DEPTH) -> None:
+    """Raise ``EventRejected`` when JSON arrays/objects nest deeper than ``max_depth``.
+
+    Runs before parsing (the parser recurses per level). A value with few brackets is
+    passed at once; otherwise brackets outside strings are counted, and the field is the
+    last top-level key seen before the limit was passed.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return
+    depth = 0
+    last_key = "payload"
+    for match in _JSON_TOKEN.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > max_depth:
+                raise EventRejected(last_key, f"nests deeper than {max_depth} levels")
+        elif token in (b"]", b"}"):
+            depth -= 1
+        elif depth == 1:
+            try:
+                last_key = str(json.loads(token))
+            except ValueError:
+                last_key = "payload"
+
+
 # --- payloads ------------------------------------------------------------------------------
 
-EventId = Annotated[str, Field(min_length=1, max_length=MAX_EVENT_ID)]
-EntityId = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+EventId = Annotated[StorableStr, Field(min_length=1, max_length=MAX_EVENT_ID)]
+EntityId = Annotated[StorableStr, Field(min_length=1, max_length=MAX_ID)]
 
 
 class _Event(BaseModel):
@@ -84,9 +177,9 @@ class HeadcountEvent(_Event):
     event_id: EventId
     site_id: EntityId
     count: int = Field(ge=0, le=MAX_COUNT)
-    observed_at: AwareDatetime
-    source: Annotated[str, Field(max_length=32)] | None = None
-    shift: Annotated[str, Field(max_length=32)] | None = None
+    observed_at: EventTime
+    source: Annotated[StorableStr, Field(max_length=32)] | None = None
+    shift: Annotated[StorableStr, Field(max_length=32)] | None = None
 
     @property
     def key(self) -> bytes:
@@ -99,11 +192,11 @@ class VehicleStatusEvent(_Event):
     event_id: EventId
     vehicle_id: EntityId
     status: StatusName
-    observed_at: AwareDatetime
+    observed_at: EventTime
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    until: AwareDatetime | None = None
-    note: Annotated[str, Field(max_length=MAX_NOTE)] | None = None
+    until: EventTime | None = None
+    note: Annotated[StorableStr, Field(max_length=MAX_NOTE)] | None = None
 
     @property
     def key(self) -> bytes:
@@ -146,11 +239,19 @@ class VehicleAssignment(BaseModel):
 
 
 class DeadLetter(BaseModel):
-    """An event that could not be accepted (``rvrota.dead-letters``, key: the original key)."""
+    """An event that could not be accepted (``rvrota.dead-letters``, key: the original key).
+
+    The original bytes are kept (base64) up to ``KEEP_ORIGINAL_BYTES``; a larger original
+    is cut there (``truncated``), with its full size and SHA-256, so that every letter
+    fits the topic. A key longer than ``KEEP_KEY_BYTES`` is cut the same way.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    original: str = Field(description="the original value, base64")
+    original: str = Field(description="the original value, base64 (cut when truncated)")
+    original_size: int = Field(0, description="bytes of the whole original value")
+    original_sha256: str = Field("", description="SHA-256 of the whole original value, hex")
+    truncated: bool = Field(False, description="the original was cut to KEEP_ORIGINAL_BYTES")
     key: str | None = Field(default=None, description="the original key, base64")
     topic: str
     partition: int
@@ -170,22 +271,51 @@ class DeadLetter(BaseModel):
         error: EventRejected,
         rejected_at: datetime,
     ) -> DeadLetter:
+        value = bytes(raw or b"")
         return cls(
-            original=base64.b64encode(raw or b"").decode(),
-            key=base64.b64encode(key).decode() if key is not None else None,
+            original=base64.b64encode(value[:KEEP_ORIGINAL_BYTES]).decode(),
+            original_size=len(value),
+            original_sha256=hashlib.sha256(value).hexdigest(),
+            truncated=len(value) > KEEP_ORIGINAL_BYTES,
+            key=base64.b64encode(key[:KEEP_KEY_BYTES]).decode() if key is not None else None,
             topic=topic,
             partition=partition,
             offset=offset,
-            field=error.field,
-            reason=str(error),
+            field=printable(error.field)[:200],
+            reason=printable(str(error))[:MAX_REASON],
             rejected_at=rejected_at,
         )
 
     def original_bytes(self) -> bytes:
         return base64.b64decode(self.original)
 
+    def key_bytes(self) -> bytes | None:
+        return base64.b64decode(self.key) if self.key is not None else None
+
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
+
+
+def field_label(name: str) -> str:
+    """A field name for metric labels: a field of the contract, or ``other`` (an unknown
+    field's name is the sender's choice and would make labels without bound)."""
+    head = name.split(".", 1)[0]
+    return head if head in _CONTRACT_FIELDS else "other"
+
+
+def printable(text: str) -> str:
+    """``text`` with NULs and lone surrogates escaped (a reason may quote the bad input)."""
+    if text_problem(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+_CONTRACT_FIELDS = frozenset(
+    {"payload"}
+    | set(HeadcountEvent.model_fields)
+    | set(VehicleStatusEvent.model_fields)
+    | set(PlanRequest.model_fields)
+)
 
 
 def plan_message(plan: dict[str, Any], region: str, week: str, version: int) -> bytes:
@@ -216,6 +346,8 @@ def _reason(error: Any) -> str:
         return f"must be one of {', '.join(STATUSES)} (got {given!r})"
     if kind == "timezone_aware":
         return "must be an ISO-8601 time with a UTC offset"
+    if kind == "value_error":
+        return str(error.get("msg", "is invalid")).removeprefix("Value error, ")
     if isinstance(given, dict | list):
         given = type(given).__name__
     text = str(error.get("msg", "is invalid")).lower()
@@ -231,16 +363,23 @@ def _decode(raw: bytes, model: type[_E], max_bytes: int) -> _E:
         raise EventRejected("payload", "is not bytes")
     if len(raw) > max_bytes:
         raise EventRejected("payload", f"is {len(raw)} bytes, over the {max_bytes}-byte limit")
+    check_depth(bytes(raw))
     try:
         text = bytes(raw).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise EventRejected("payload", f"is not UTF-8 (byte {exc.start})") from exc
     try:
         data = json.loads(text, parse_constant=_no_constant)
-    except ValueError as exc:
-        raise EventRejected("payload", f"is not JSON ({exc.args[0] if exc.args else exc})") from exc
+    except (ValueError, RecursionError) as exc:
+        detail = exc.args[0] if isinstance(exc, ValueError) and exc.args else exc
+        raise EventRejected("payload", f"is not JSON ({detail})") from exc
     if not isinstance(data, dict):
         raise EventRejected("payload", f"is not a JSON object (got {type(data).__name__})")
+    # NUL and lone surrogates come only as \\u escapes in valid JSON text
+    if "\\u" in text:
+        bad = _first_bad_string(data, "")
+        if bad is not None:
+            raise EventRejected(*bad)
     try:
         # strict types, but times come as ISO strings in JSON
         return model.model_validate_json(text)

@@ -13,7 +13,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from fleet.dbtypes import UTCDateTime
@@ -222,6 +232,35 @@ class ProcessedEvent(SQLModel, table=True):
     topic: str = Field(max_length=200)
     event_id: str = Field(max_length=128)
     processed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class DeadLetterRecord(SQLModel, table=True):
+    """An event that could not be accepted, as sent to ``rvrota.dead-letters``.
+
+    Kept for the dispatchers' dead-letter view and replay; one row per source position
+    (topic, partition, offset), so a letter written again after a redelivery is one row.
+    """
+
+    __tablename__ = "dead_letter"
+    __table_args__ = (
+        UniqueConstraint("topic", "partition", "offset", name="uq_dead_letter_position"),
+        Index("ix_dead_letter_rejected", "rejected_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=249)
+    partition: int
+    offset: int = Field(sa_type=BigInteger)
+    key: str | None = Field(default=None, sa_type=Text, description="original key, base64")
+    original: str = Field(sa_type=Text, description="original value, base64 (cut if truncated)")
+    original_size: int
+    original_sha256: str = Field(max_length=64)
+    truncated: bool = False
+    field: str = Field(max_length=200)
+    reason: str = Field(sa_type=Text)
+    rejected_at: datetime = Field(sa_type=UTCDateTime)
+    replayed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    replays: int = 0
 
 
 # Idempotency keys of the API's writes (``api.idempotency``): a plain table, written with

@@ -1,4 +1,7 @@
-"""The feasibility rules 1-10 of rotation-format.md, checked for any set of sessions.
+"""The feasibility rules 1-11 of rotation-format.md, checked for any set of sessions.
+
+Rule 8 also holds against a site's ``last_visit_day`` and rule 11 (no
+``forbidden`` session) comes from the additions to version 1.
 
 ``check_plan`` returns every broken rule (an empty list means feasible). It is
 independent of the optimiser: tests judge every plan with it, and the CLI uses
@@ -122,9 +125,33 @@ def check_plan(
                 )
             )
 
+    pinned = set(scenario.pinned)
     for site_id, by_day in sorted(days_of_site.items()):
-        gap = scenario.site_by_id[site_id].min_gap_days
+        site = scenario.site_by_id[site_id]
+        gap = site.min_gap_days
         days = sorted(by_day)
+        if site.last_visit_day is not None:
+            for d in days:
+                if site.gap_allows(d):
+                    continue
+                # a pinned session before frozen_before has happened: it is exempt
+                late = [
+                    s
+                    for s in known
+                    if s.site == site_id
+                    and s.day == d
+                    and not (s in pinned and scenario.is_before_frozen(s.day, s.slot))
+                ]
+                if late:
+                    out.append(
+                        Violation(
+                            8,
+                            f"{site_id} is served on day {d}, {d - site.last_visit_day} days "
+                            f"after its last visit (day {site.last_visit_day}), "
+                            f"min_gap_days {gap}",
+                            tuple(late),
+                        )
+                    )
         for d1, d2 in zip(days, days[1:], strict=False):
             if d2 - d1 < gap:
                 out.append(
@@ -139,8 +166,12 @@ def check_plan(
         if p not in plan:
             out.append(Violation(9, f"pinned session {describe(p)} is not in the plan", (p,)))
 
-    pinned = set(scenario.pinned)
     for s in known:
         if scenario.is_before_frozen(s.day, s.slot) and s not in pinned:
             out.append(Violation(10, f"{describe(s)} is before frozen_before and not pinned", (s,)))
+
+    forbidden = scenario.forbidden_set
+    for s in sorted(plan):
+        if s in forbidden:
+            out.append(Violation(11, f"{describe(s)} is forbidden", (s,)))
     return out

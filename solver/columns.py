@@ -90,15 +90,19 @@ def route_feasible(inst: Instance, v: int, d: int, stops: tuple[tuple[int, int],
 def objective_of(inst: Instance, routes: Sequence[DayRoute]) -> float:
     """Objective of a set of day routes (rules of the spec, index form)."""
     n = np.zeros(inst.n_sites, dtype=np.int64)
+    days: list[set[int]] = [set() for _ in range(inst.n_sites)]
     total = inst.constant()
     for r in routes:
         total -= inst.km_cost * r.km
         for t, s in r.stops:
             n[s] += 1
+            days[s].add(r.day)
             total += float(inst.prev_reward[r.vehicle, r.day, t, s])
     for s in range(inst.n_sites):
         total += float(inst.increment_values(s, int(n[s])).sum())
         total -= inst.shortfall_penalty * max(0, int(inst.min_visits[s]) - int(n[s]))
+        if inst.overdue_penalty:
+            total -= inst.overdue_penalty * inst.overdue(s, days[s])
     return total
 
 

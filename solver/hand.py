@@ -24,6 +24,8 @@ def hand_rotation(scenario: Scenario, travel: TravelTable | None = None) -> list
                 site = order[(ptr + k) % len(order)]
                 if any(abs(day - d2) < site.min_gap_days for d2 in served_days[site.id]):
                     continue
+                if not site.gap_allows(day):  # too soon after its last visit before the week
+                    continue
                 if not scenario.vehicle_equipped(vehicle, site):
                     continue
                 slots = [
@@ -32,6 +34,7 @@ def hand_rotation(scenario: Scenario, travel: TravelTable | None = None) -> list
                     if scenario.site_hosts(site, day, slot.id)
                     and scenario.vehicle_available(vehicle, day, slot.id)
                     and (site.id, day, slot.id) not in taken
+                    and SessionKey(vehicle.id, site.id, day, slot.id) not in scenario.forbidden_set
                 ]
                 if not slots:
                     continue

@@ -50,6 +50,7 @@ KNOWN_TOP_LEVEL = frozenset(
         "frozen_before",
         "pinned",
         "previous",
+        "forbidden",
     }
 )
 
@@ -273,7 +274,7 @@ def _objective(value: object) -> Objective:
         if not 0.0 <= repeat_decay <= 1.0:
             raise ScenarioError(f"{path}.repeat_decay", "must be in [0, 1]")
     values: dict[str, float] = {}
-    for key in ("km_cost", "shortfall_penalty", "change_penalty"):
+    for key in ("km_cost", "shortfall_penalty", "change_penalty", "overdue_penalty"):
         values[key] = float(getattr(defaults, key))
         if data.get(key) is not None:
             values[key] = _number(data[key], f"{path}.{key}")
@@ -354,6 +355,19 @@ def _sites(value: object, seen: set[str], slots: tuple[Slot, ...], days: int) ->
         needs: frozenset[str] = frozenset()
         if data.get("needs") is not None:
             needs = _names(data["needs"], f"{p}.needs")
+        last_visit: int | None = None
+        if data.get("last_visit_day") is not None:
+            last_visit = _int(data["last_visit_day"], f"{p}.last_visit_day")
+            if last_visit > -1:
+                raise ScenarioError(f"{p}.last_visit_day", "must be an integer <= -1")
+        max_gap: int | None = None
+        if data.get("max_gap_days") is not None:
+            max_gap = _int_at_least(data["max_gap_days"], f"{p}.max_gap_days", 0)
+        weight = 1.0
+        if data.get("weight") is not None:
+            weight = _number(data["weight"], f"{p}.weight")
+            if weight <= 0:
+                raise ScenarioError(f"{p}.weight", "must be > 0")
         sites.append(
             Site(
                 id=loc,
@@ -369,6 +383,9 @@ def _sites(value: object, seen: set[str], slots: tuple[Slot, ...], days: int) ->
                 name=_optional_str(data, "name", p),
                 address=_optional_str(data, "address", p),
                 region=_optional_str(data, "region", p),
+                last_visit_day=last_visit,
+                max_gap_days=max_gap,
+                weight=weight,
             )
         )
     return tuple(sites)
@@ -470,6 +487,19 @@ def _session(
     return SessionKey(vehicle=vehicle, site=site, day=day, slot=slot)
 
 
+def _raw_index(items: Sequence[Any], key: SessionKey) -> int:
+    """Position in the raw list of the first entry naming ``key``."""
+    for i, raw in enumerate(items):
+        if (raw.get("vehicle"), raw.get("site"), raw.get("day"), raw.get("slot")) == (
+            key.vehicle,
+            key.site,
+            key.day,
+            key.slot,
+        ):
+            return i
+    return 0
+
+
 def _frozen_before(value: object, slot_ids: list[str], days: int) -> TimePoint | None:
     path = "$.frozen_before"
     if value is None:
@@ -528,6 +558,16 @@ def parse_scenario(data: object) -> Scenario:
     previous = _session_list(
         doc.get("previous"), "$.previous", vehicle_ids, site_ids, slot_ids, days
     )
+    forbidden = _session_list(
+        doc.get("forbidden"), "$.forbidden", vehicle_ids, site_ids, slot_ids, days
+    )
+    pinned_set = set(pinned)
+    for ban in forbidden:
+        if ban in pinned_set:
+            raise ScenarioError(
+                f"$.forbidden[{_raw_index(doc['forbidden'], ban)}]",
+                f"session {ban.vehicle}/{ban.site}/day {ban.day}/{ban.slot} is also pinned",
+            )
     extra = {k: v for k, v in doc.items() if k not in KNOWN_TOP_LEVEL}
     return Scenario(
         name=name,
@@ -544,6 +584,7 @@ def parse_scenario(data: object) -> Scenario:
         frozen_before=frozen,
         pinned=pinned,
         previous=previous,
+        forbidden=forbidden,
         extra=extra,
     )
 
@@ -612,8 +653,9 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, object]:
             "min_gap_days": s.min_gap_days,
             "min_visits": s.min_visits,
             "needs": sorted(s.needs),
+            "weight": s.weight,
         }
-        for key in ("name", "address", "region"):
+        for key in ("name", "address", "region", "last_visit_day", "max_gap_days"):
             value = getattr(s, key)
             if value is not None:
                 out[key] = value
@@ -650,6 +692,7 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, object]:
             "km_cost": scenario.objective.km_cost,
             "shortfall_penalty": scenario.objective.shortfall_penalty,
             "change_penalty": scenario.objective.change_penalty,
+            "overdue_penalty": scenario.objective.overdue_penalty,
         },
         "depots": [depot_dict(d) for d in scenario.depots],
         "sites": [site_dict(s) for s in scenario.sites],
@@ -661,6 +704,7 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, object]:
         ),
         "pinned": [session_to_dict(p) for p in scenario.pinned],
         "previous": [session_to_dict(p) for p in scenario.previous],
+        "forbidden": [session_to_dict(p) for p in scenario.forbidden],
     }
     for key, value in scenario.extra.items():
         doc.setdefault(key, value)

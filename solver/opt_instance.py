@@ -50,7 +50,7 @@ class Instance:
     vehicle_ids: tuple[str, ...]
     slot_ids: tuple[str, ...]
     n_days: int
-    headcount: FloatArray  # [S]
+    headcount: FloatArray  # [S] weight * headcount: the value of a first session
     capacity: IntArray  # [S]
     gap: IntArray  # [S] min_gap_days
     min_visits: IntArray  # [S]
@@ -69,6 +69,9 @@ class Instance:
     shortfall_penalty: float
     change_penalty: float
     n_previous: int  # distinct previous sessions (each missing one costs change_penalty)
+    max_gap: IntArray  # [S] max_gap_days, -1 when the site is never overdue
+    last_visit: IntArray  # [S] last_visit_day, -1 when absent
+    overdue_penalty: float = 0.0
 
     @property
     def n_sites(self) -> int:
@@ -93,9 +96,46 @@ class Instance:
             powers[0] = 1.0
         return self.headcount[s] * powers
 
+    def overdue(self, s: int, visit_days: set[int]) -> int:
+        """Overdue days of site ``s`` with sessions on ``visit_days`` (format additions)."""
+        g = int(self.max_gap[s])
+        if g < 0:
+            return 0
+        last = int(self.last_visit[s])
+        count = 0
+        for t in range(self.n_days):
+            if t in visit_days:
+                last = t
+            elif t - last > g:
+                count += 1
+        return count
+
     def constant(self) -> float:
         """Objective term independent of the plan: every previous session counted as changed."""
         return -self.change_penalty * self.n_previous
+
+
+def _node_matrices(travel: TravelLike, node_ids: list[str]) -> tuple[FloatArray, FloatArray]:
+    """km and minutes between the nodes (straight from a travel table's arrays if it has them)."""
+    n_nodes = len(node_ids)
+    km_matrix = getattr(travel, "km_matrix", None)
+    min_matrix = getattr(travel, "minutes_matrix", None)
+    index = getattr(travel, "index", None)
+    if km_matrix is not None and min_matrix is not None and isinstance(index, dict):
+        pick = np.array([index[n] for n in node_ids], dtype=np.int64)
+        km = np.array(np.asarray(km_matrix)[np.ix_(pick, pick)], dtype=np.float64)
+        minutes = np.array(np.asarray(min_matrix)[np.ix_(pick, pick)], dtype=np.float64)
+        np.fill_diagonal(km, 0.0)
+        np.fill_diagonal(minutes, 0.0)
+        return km, minutes
+    km = np.zeros((n_nodes, n_nodes))
+    minutes = np.zeros((n_nodes, n_nodes))
+    for i, a in enumerate(node_ids):
+        for j, b in enumerate(node_ids):
+            if i != j:
+                km[i, j] = float(travel.km(a, b))
+                minutes[i, j] = float(travel.minutes(a, b))
+    return km, minutes
 
 
 def compile_instance(scenario: Scenario, travel: TravelLike) -> Instance:
@@ -109,14 +149,7 @@ def compile_instance(scenario: Scenario, travel: TravelLike) -> Instance:
     slot_index = {t.id: i for i, t in enumerate(slots)}
     depot_ids = [dp.id for dp in scenario.depots]
     node_ids = [s.id for s in sites] + depot_ids
-    n_nodes = len(node_ids)
-    km = np.zeros((n_nodes, n_nodes))
-    minutes = np.zeros((n_nodes, n_nodes))
-    for i, a in enumerate(node_ids):
-        for j, b in enumerate(node_ids):
-            if i != j:
-                km[i, j] = float(travel.km(a, b))
-                minutes[i, j] = float(travel.minutes(a, b))
+    km, minutes = _node_matrices(travel, node_ids)
     depot_node = np.array(
         [n_s + depot_ids.index(v.depot) for v in vehicles] if n_v else [], dtype=np.int64
     )
@@ -151,6 +184,17 @@ def compile_instance(scenario: Scenario, travel: TravelLike) -> Instance:
                         available[vi, u.day, slot_index[tid]] = False
     rule3 = hosts[None, :, :, :] & equipped[:, None, None, :]
     allowed = rule3 & available[:, :, :, None]
+    # rule 11: no forbidden session (never pinned: the loader refuses that)
+    for ban in scenario.forbidden:
+        allowed[vehicle_index[ban.vehicle], ban.day, slot_index[ban.slot], site_index[ban.site]] = (
+            False
+        )
+    # rule 8 against last_visit_day: days too soon after the last visit before the horizon
+    too_soon = np.zeros((n_d, n_s), dtype=bool)
+    for si, site in enumerate(sites):
+        for d in range(n_d):
+            too_soon[d, si] = not site.gap_allows(d)
+    allowed &= ~too_soon[None, :, None, :]
 
     frozen = np.zeros((n_d, n_t), dtype=bool)
     if scenario.frozen_before is not None:
@@ -174,6 +218,8 @@ def compile_instance(scenario: Scenario, travel: TravelLike) -> Instance:
             raise PinConflict([p], "site does not host that slot, is closed, or lacks amenity (3)")
         if not available[vi, d, t] and not frozen[d, t]:
             raise PinConflict([p], "vehicle unavailable in that slot (rule 4)")
+        if too_soon[d, si] and not frozen[d, t]:
+            raise PinConflict([p], "too soon after the site's last_visit_day (rule 8)")
         forced[vi, d, t] = si
     by_site_cell: dict[tuple[int, int, int], list[SessionKey]] = defaultdict(list)
     for p in pins:
@@ -218,7 +264,7 @@ def compile_instance(scenario: Scenario, travel: TravelLike) -> Instance:
         vehicle_ids=tuple(v.id for v in vehicles),
         slot_ids=tuple(t.id for t in slots),
         n_days=n_d,
-        headcount=np.array([float(s.headcount) for s in sites], dtype=np.float64),
+        headcount=np.array([s.value_weight for s in sites], dtype=np.float64),
         capacity=np.array([s.capacity for s in sites], dtype=np.int64),
         gap=np.array([s.min_gap_days for s in sites], dtype=np.int64),
         min_visits=np.array([s.min_visits for s in sites], dtype=np.int64),
@@ -237,4 +283,11 @@ def compile_instance(scenario: Scenario, travel: TravelLike) -> Instance:
         shortfall_penalty=float(scenario.objective.shortfall_penalty),
         change_penalty=float(cp),
         n_previous=len(previous),
+        max_gap=np.array(
+            [-1 if s.max_gap_days is None else s.max_gap_days for s in sites], dtype=np.int64
+        ),
+        last_visit=np.array(
+            [-1 if s.last_visit_day is None else s.last_visit_day for s in sites], dtype=np.int64
+        ),
+        overdue_penalty=float(scenario.objective.overdue_penalty),
     )

@@ -28,7 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.columns import objective_of, price_day
+from solver.bounds import cheap_bound
+from solver.columns import DayRoute, objective_of, price_day
+from solver.heur_search import Heuristic, iterations_for
+from solver.heur_warm import plan_feasible, previous_plan
 from solver.opt_colgen import generate_columns, pin_routes, seed_routes, site_profits
 from solver.opt_instance import Instance, PinConflict, TravelLike, compile_instance
 from solver.opt_polish import polish, round_lp
@@ -43,7 +46,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Progress:
-    """One progress report: best objective and bound so far; phase columns/integer/done."""
+    """A progress report: best objective and bound so far; phase heuristic/columns/integer/done."""
 
     objective: float | None
     bound: float | None
@@ -113,31 +116,142 @@ def _default_travel(scenario: Scenario) -> TravelLike:
     return TravelTable.build(scenario)
 
 
+# above this many (vehicle, day, site) triples column generation does not converge in the
+# time a live re-plan has: the heuristic gets the time and the bound is the cheap one
+EXACT_SIZE = 20_000
+SMALL_SIZE = 5_000  # (vehicle, day, site) triples up to which CP-SAT on the pool pays
+COLGEN_MIN_SECONDS = 20.0  # mid-sized instances: column generation for the bound from here
+PATIENCE = 1500  # heuristic iterations without a new best before column generation starts
+
+
 def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = None) -> SolveResult:
     """Plan the week; raise :class:`PinConflict` when the pins cannot all hold."""
     started = time.monotonic()
     report = _Reporter(params, started)
     inst = compile_instance(scenario, travel if travel is not None else _default_travel(scenario))
     deterministic = params.seed is not None
+    limit = params.time_limit
 
     def deadline(share: float) -> float | None:
-        return None if deterministic else started + params.time_limit * share
+        return None if deterministic else started + limit * share
 
     _check_pinned_days(inst)
+    bound = cheap_bound(inst)
+    report.bound = bound
+    size = inst.n_vehicles * inst.n_days * inst.n_sites
+    small = size <= SMALL_SIZE
+    # column generation converges only on small instances or given time; CP-SAT over the
+    # pool pays only on small ones (elsewhere the heuristic does better in the same time)
+    exact = small or (size <= EXACT_SIZE and (deterministic or limit >= COLGEN_MIN_SECONDS))
+    heuristic_share = 0.25 if exact else 0.97
+    iterations = iterations_for(limit) if deterministic else None
+
+    # 1. the heuristic: construction, the plan in force as a second start, ruin and recreate
+    heur = Heuristic(inst, params.seed)
+    heur.construct(deadline(heuristic_share))
+    prev = previous_plan(inst)
+    keep_prev = bool(prev) and plan_feasible(inst, prev)
+    if prev:
+        warm = Heuristic(inst, params.seed)
+        warm.start_from(prev)
+        warm.construct(deadline(heuristic_share))
+        if warm.best_objective > heur.best_objective:
+            heur = warm
+    best = heur.result().routes
+    report.objective = objective_of(inst, best)
+    report("heuristic")
+    # where the exact machinery follows, a stalled heuristic hands over early
+    heur.search(deadline(heuristic_share), iterations, PATIENCE if exact else None)
+    best = heur.result().routes
+    objective = objective_of(inst, best)
+    report.objective = objective
+    report("heuristic")
+    status = "HEURISTIC"
+
+    # 2. the exact machinery where it pays: column generation, CP-SAT, proof
+    if exact:
+        best, objective, status, lp_bound = _exact(
+            inst, params, started, best, objective, report, deterministic, use_mip=small
+        )
+        if lp_bound is not None:
+            bound = min(bound, lp_bound)
+        if status != "PROVEN_OPTIMAL" and not deterministic:
+            end = started + limit * 0.97
+            if time.monotonic() < end - 0.05:
+                heur.reset_to(best)
+                heur.search(end)
+                found = heur.result().routes
+                if objective_of(inst, found) > objective:
+                    best, objective = found, objective_of(inst, found)
+    if keep_prev and objective_of(inst, prev) > objective:
+        best, objective = prev, objective_of(inst, prev)
+    if bound < objective:
+        # valid by construction: only floating-point noise can put it below the plan
+        if objective - bound > 1e-6 * max(1.0, abs(objective)):
+            log.warning("bound %.6f below the plan's objective %.6f", bound, objective)
+        bound = objective
+    report.objective = objective
+    report.bound = bound
+    report("done")
+    sessions = sorted(inst.session_key(r.vehicle, r.day, t, s) for r in best for t, s in r.stops)
+    return SolveResult(tuple(sessions), bound, report.elapsed(), status)
+
+
+def _exact(
+    inst: Instance,
+    params: SolveParams,
+    started: float,
+    start_plan: list[DayRoute],
+    start_objective: float,
+    report: _Reporter,
+    deterministic: bool,
+    use_mip: bool = True,
+) -> tuple[list[DayRoute], float, str, float | None]:
+    """Column generation seeded with the heuristic's routes, CP-SAT, then the proof.
+
+    Without ``use_mip`` only the bound and the proof are attempted.
+
+    Returns the best plan, its objective, the status and the column-generation bound.
+    """
+    limit = params.time_limit
+
+    def deadline(share: float) -> float | None:
+        return None if deterministic else started + limit * share
+
     master = LpMaster(inst)
     kmax = master.kmax.astype(np.float64)
     pins = pin_routes(inst)
     master.add(list(pins.values()))
+    master.add(start_plan)
     master.add(seed_routes(inst))
 
     def on_round(bound: float) -> None:
-        report.bound = bound
+        report.bound = min(bound, report.bound if report.bound is not None else bound)
         report("columns")
 
-    # short (re-planning) runs: the bound needs converged columns more than CP-SAT needs time
-    cg_share = 0.75 if params.time_limit <= 10.0 else 0.6
-    cg = generate_columns(inst, master, kmax, deadline(cg_share), on_round)
+    cg = generate_columns(inst, master, kmax, deadline(0.6), on_round)
+    lp_bound = cg.bound if math.isfinite(cg.bound) else None
+    if cg.duals is not None and cg.converged:
+        # with a strong start the reduced-profit proof is cheap: try it before CP-SAT
+        proof_limit = limit * 0.25 if deterministic else started + limit * 0.8
+        proved = prove(
+            inst,
+            master,
+            cg.duals,
+            kmax,
+            start_plan,
+            start_objective,
+            proof_limit,
+            params.seed,
+            params.workers,
+        )
+        if proved is not None:
+            best, proven_bound = proved
+            proven_bound = proven_bound if lp_bound is None else min(lp_bound, proven_bound)
+            return best, objective_of(inst, best), "PROVEN_OPTIMAL", proven_bound
 
+    if not use_mip:
+        return start_plan, start_objective, "HEURISTIC", lp_bound
     # pool for the integer master: generated columns plus the best routes at the final duals
     pool = list(master.columns)
     if cg.duals is not None:
@@ -150,62 +264,43 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
                     if r.key() not in keys:
                         keys.add(r.key())
                         pool.append(r)
+    index = {r.key(): i for i, r in enumerate(pool)}
     profits = [master.profit(r) for r in pool]
+    hint = [index[r.key()] for r in start_plan]
     rounded, complete = round_lp(inst, master.columns, cg.xs, pins)
-    hint_end = deadline(cg_share + 0.05)
-    hint = polish(inst, pool, profits, rounded, deadline=hint_end) if complete else rounded
-    hint_value = objective_of(inst, [pool[i] for i in hint]) if complete else None
-    report.objective = hint_value
-    report("integer")
+    if complete:
+        rounded = polish(inst, pool, profits, rounded, deadline=deadline(0.65))
+        if objective_of(inst, [pool[i] for i in rounded]) > start_objective:
+            hint = rounded
+    best = [pool[i] for i in hint]
+    objective = objective_of(inst, best)
 
     def on_solution(obj: float, _elapsed: float) -> None:
-        report.objective = obj
-        report("integer")
+        if report.objective is None or obj > report.objective:
+            report.objective = obj
+            report("integer")
 
-    # the deadline leaves a little time for the final polish
-    mip_limit = params.time_limit * 0.5 if deterministic else started + params.time_limit * 0.9
+    mip_limit = limit * 0.5 if deterministic else started + limit * 0.85
     outcome = solve_master_mip(
         inst, pool, profits, hint, mip_limit, params.seed, params.workers, on_solution
     )
-    chosen_idx = hint
-    if outcome.objective is not None:
-        polished = polish(inst, pool, profits, outcome.chosen, deadline=deadline(0.95))
-        if hint_value is None or objective_of(inst, [pool[i] for i in polished]) >= hint_value:
-            chosen_idx = polished
-    chosen = [pool[i] for i in chosen_idx]
-    objective = objective_of(inst, chosen)
-    bound: float | None = cg.bound if math.isfinite(cg.bound) else None
     status = outcome.status
-    if cg.duals is not None and (deterministic or report.elapsed() < params.time_limit * 0.8):
-        proof_limit = (
-            params.time_limit * 0.25 if deterministic else started + params.time_limit * 0.95
-        )
+    if outcome.objective is not None:
+        polished = polish(inst, pool, profits, outcome.chosen, deadline=deadline(0.9))
+        found = [pool[i] for i in polished]
+        if objective_of(inst, found) >= objective:
+            best, objective = found, objective_of(inst, found)
+    if cg.duals is not None and (deterministic or report.elapsed() < limit * 0.8):
+        proof_limit = limit * 0.25 if deterministic else started + limit * 0.95
         proved = prove(
-            inst,
-            master,
-            cg.duals,
-            kmax,
-            chosen,
-            objective,
-            proof_limit,
-            params.seed,
-            params.workers,
+            inst, master, cg.duals, kmax, best, objective, proof_limit, params.seed, params.workers
         )
         if proved is not None:
-            chosen, proven_bound = proved
-            objective = objective_of(inst, chosen)
-            bound = proven_bound if bound is None else min(bound, proven_bound)
+            best, proven_bound = proved
+            objective = objective_of(inst, best)
+            lp_bound = proven_bound if lp_bound is None else min(lp_bound, proven_bound)
             status = "PROVEN_OPTIMAL"
-    if bound is not None and bound < objective:
-        # valid by construction: only floating-point noise can put it below the plan
-        if objective - bound > 1e-6 * max(1.0, abs(objective)):
-            log.warning("bound %.6f below the plan's objective %.6f", bound, objective)
-        bound = objective
-    report.objective = objective
-    report.bound = bound
-    report("done")
-    sessions = sorted(inst.session_key(r.vehicle, r.day, t, s) for r in chosen for t, s in r.stops)
-    return SolveResult(tuple(sessions), bound, report.elapsed(), status)
+    return best, objective, status, lp_bound
 
 
 def _check_pinned_days(inst: Instance) -> None:

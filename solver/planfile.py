@@ -83,6 +83,7 @@ def plan_document(
             "sessions": stats.sessions,
             "shortfall": stats.shortfall,
             "changes": stats.changes,
+            "overdue": stats.overdue,
             "bound": bound,
             "gap": gap(bound, stats.objective),
             "solve_seconds": float(solve_seconds),

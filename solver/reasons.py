@@ -6,7 +6,8 @@ checked against the scenario (and, for the last, against the plan itself):
 1. closed on every day of the horizon;
 2. needs an amenity that no available vehicle has;
 3. none of its open slots has a capable vehicle free (unavailable, pinned
-   elsewhere, or the time has passed);
+   elsewhere, the time has passed, too soon after its ``last_visit_day`` or
+   ``forbidden`` by hand);
 4. no capable vehicle can reach it and return within its driving limit (or the
    slot timing around its pinned sessions);
 5. otherwise it is outranked: the best single change that would serve it
@@ -16,10 +17,12 @@ checked against the scenario (and, for the last, against the plan itself):
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from solver.evaluate import overdue_days
 from solver.scenario import Scenario, SessionKey, Site, Vehicle
 from solver.travel import DayRoute, TravelTable, day_route, vehicle_days
 
@@ -100,20 +103,53 @@ def _missing_amenities(scenario: Scenario, site: Site) -> str | None:
 
 
 def unserved_reasons(
-    scenario: Scenario, sessions: Iterable[SessionKey], travel: TravelTable | None = None
+    scenario: Scenario,
+    sessions: Iterable[SessionKey],
+    travel: TravelTable | None = None,
+    deadline: float | None = None,
 ) -> list[Unserved]:
-    """A reason for every site that has no session in ``sessions`` (sites in file order)."""
+    """A reason for every site that has no session in ``sessions`` (sites in file order).
+
+    After ``deadline`` (``time.monotonic()``) the remaining sites get the structural
+    reasons or the plain fact that the plan found does not serve them.
+    """
     plan = set(sessions)
     table = travel if travel is not None else TravelTable.build(scenario)
     served = {s.site for s in plan}
-    return [
-        Unserved(site.id, _reason(scenario, table, plan, site))
-        for site in scenario.sites
-        if site.id not in served
-    ]
+    cache: dict[tuple[str, int], DayRoute] = {}
+    out: list[Unserved] = []
+    for site in scenario.sites:
+        if site.id in served:
+            continue
+        if deadline is not None and time.monotonic() > deadline:
+            out.append(Unserved(site.id, _quick_reason(scenario, site)))
+        else:
+            out.append(Unserved(site.id, _reason(scenario, table, plan, site, cache)))
+    return out
 
 
-def _reason(scenario: Scenario, travel: TravelTable, plan: set[SessionKey], site: Site) -> str:
+def _quick_reason(scenario: Scenario, site: Site) -> str:
+    """The structural reasons, else the plain fact (used once the time for reasons is up)."""
+    if site.closed_days >= set(range(scenario.days)):
+        return f"closed on every day of the horizon (days 0-{scenario.days - 1})"
+    lacking = _missing_amenities(scenario, site)
+    if lacking is not None:
+        return lacking
+    if not site.slots:
+        return "hosts none of the scenario's slots"
+    return (
+        f"outranked: not served in the best plan found within the time limit "
+        f"(its value is {_fmt(site.headcount)} workers)"
+    )
+
+
+def _reason(
+    scenario: Scenario,
+    travel: TravelTable,
+    plan: set[SessionKey],
+    site: Site,
+    cache: dict[tuple[str, int], DayRoute] | None = None,
+) -> str:
     if site.closed_days >= set(range(scenario.days)):
         return f"closed on every day of the horizon (days 0-{scenario.days - 1})"
     lacking = _missing_amenities(scenario, site)
@@ -127,10 +163,7 @@ def _reason(scenario: Scenario, travel: TravelTable, plan: set[SessionKey], site
     pinned_days = vehicle_days(scenario.pinned)
     candidates = _candidates(scenario, site)
     if not candidates:
-        return (
-            f"none of its open slots ({_points_text(scenario, points)}) has a capable vehicle "
-            "available (vehicles unavailable or already pinned elsewhere)"
-        )
+        return _no_candidate_text(scenario, site, points)
     reach = [
         day_route(
             scenario,
@@ -143,7 +176,25 @@ def _reason(scenario: Scenario, travel: TravelTable, plan: set[SessionKey], site
     ]
     if not any(r.feasible for r in reach):
         return _unreachable_text(travel, site, reach)
-    return _outranked_text(scenario, travel, plan, site, candidates)
+    return _outranked_text(scenario, travel, plan, site, candidates, cache)
+
+
+def _no_candidate_text(scenario: Scenario, site: Site, points: list[tuple[int, str]]) -> str:
+    soon = [(d, s) for d, s in points if not site.gap_allows(d)]
+    if len(soon) == len(points):
+        return (
+            f"every open slot ({_points_text(scenario, points)}) is within its min_gap_days "
+            f"{site.min_gap_days} of its last visit (day {site.last_visit_day})"
+        )
+    causes = ["vehicles unavailable or already pinned elsewhere"]
+    if any(b.site == site.id for b in scenario.forbidden):
+        causes.append("sessions taken out by hand (forbidden)")
+    if soon:
+        causes.append(f"days too soon after its last visit (day {site.last_visit_day})")
+    return (
+        f"none of its open slots ({_points_text(scenario, points)}) has a capable vehicle "
+        f"available ({'; '.join(causes)})"
+    )
 
 
 def _unreachable_text(travel: TravelTable, site: Site, reach: list[DayRoute]) -> str:
@@ -177,6 +228,7 @@ class _Options:
 def _candidates(scenario: Scenario, site: Site) -> list[tuple[Vehicle, int, str]]:
     """(vehicle, day, slot) that could host a new session of the site, pins and time allowing."""
     pinned_slots = {(p.vehicle, p.day, p.slot) for p in scenario.pinned}
+    forbidden = scenario.forbidden_set
     return [
         (vehicle, day, slot)
         for vehicle in scenario.vehicles
@@ -184,7 +236,13 @@ def _candidates(scenario: Scenario, site: Site) -> list[tuple[Vehicle, int, str]
         for day, slot in _open_points(scenario, site)
         if scenario.vehicle_available(vehicle, day, slot)
         and (vehicle.id, day, slot) not in pinned_slots
+        and site.gap_allows(day)
+        and SessionKey(vehicle.id, site.id, day, slot) not in forbidden
     ]
+
+
+def _overdue(scenario: Scenario, site: Site, days: Iterable[int]) -> int:
+    return overdue_days(scenario.days, days, site.max_gap_days, site.last_visit_day)
 
 
 def best_move(
@@ -207,21 +265,34 @@ def _options(
     plan: set[SessionKey],
     site: Site,
     candidates: list[tuple[Vehicle, int, str]],
+    cache: dict[tuple[str, int], DayRoute] | None = None,
 ) -> _Options:
+    """Every single change that serves ``site``; ``cache`` keeps the plan's day routes."""
     obj = scenario.objective
     decay = obj.repeat_decay
+    routes = cache if cache is not None else {}
     counts = Counter(s.site for s in plan)
     pinned = set(scenario.pinned)
     previous = set(scenario.previous)
     grouped = vehicle_days(plan)
     occupant = {(s.vehicle, s.day, s.slot): s for s in plan}
-    own_gain = float(site.headcount) + (obj.shortfall_penalty if site.min_visits >= 1 else 0.0)
+    own_gain = site.value_weight + (obj.shortfall_penalty if site.min_visits >= 1 else 0.0)
+    waiting = _overdue(scenario, site, ())
+    days_of: dict[str, Counter[int]] = {}
+    for s in plan:
+        days_of.setdefault(s.site, Counter())[s.day] += 1
+
+    def gain_on(day: int) -> float:
+        return own_gain + obj.overdue_penalty * (waiting - _overdue(scenario, site, (day,)))
+
     moves: list[Move] = []
     smallest: tuple[float, SessionKey] | None = None
     blocked = 0
     for vehicle, day, slot in candidates:
         stops = grouped.get((vehicle.id, day), [])
-        old = day_route(scenario, travel, vehicle.id, day, stops)
+        old = routes.get((vehicle.id, day))
+        if old is None:
+            old = routes[(vehicle.id, day)] = day_route(scenario, travel, vehicle.id, day, stops)
         taken = occupant.get((vehicle.id, day, slot))
         if taken is None:
             new = day_route(scenario, travel, vehicle.id, day, [*stops, (slot, site.id)])
@@ -233,7 +304,7 @@ def _options(
                 Move(
                     SessionKey(vehicle.id, site.id, day, slot),
                     None,
-                    own_gain - obj.km_cost * extra,
+                    gain_on(day) - obj.km_cost * extra,
                     f"adding it to {vehicle.id}'s free day {day} {slot} "
                     f"(+{extra:.1f} km at {_fmt(obj.km_cost)} per km)",
                 )
@@ -241,7 +312,7 @@ def _options(
             continue
         other = scenario.site_by_id[taken.site]
         n = counts[taken.site]
-        marginal = float(other.headcount) * decay ** (n - 1)
+        marginal = other.value_weight * decay ** (n - 1)
         if smallest is None or marginal < smallest[0]:
             smallest = (marginal, taken)
         if taken in pinned:
@@ -257,12 +328,17 @@ def _options(
             loss += obj.shortfall_penalty
         if taken in previous:
             loss += obj.change_penalty
+        other_days = days_of.get(other.id, Counter())
+        if other_days[day] == 1 and other.max_gap_days is not None:
+            before = _overdue(scenario, other, other_days)
+            after = _overdue(scenario, other, (d for d in other_days if d != day))
+            loss += obj.overdue_penalty * (after - before)
         extra = new.km - old.km
         moves.append(
             Move(
                 SessionKey(vehicle.id, site.id, day, slot),
                 taken,
-                own_gain - loss - obj.km_cost * extra,
+                gain_on(day) - loss - obj.km_cost * extra,
                 f"replacing {taken.site} (marginal value {_fmt(marginal)} workers) in "
                 f"{vehicle.id}'s day {day} {slot} ({extra:+.1f} km)",
             )
@@ -276,20 +352,21 @@ def _outranked_text(
     plan: set[SessionKey],
     site: Site,
     candidates: list[tuple[Vehicle, int, str]],
+    cache: dict[tuple[str, int], DayRoute] | None = None,
 ) -> str:
-    options = _options(scenario, travel, plan, site, candidates)
+    options = _options(scenario, travel, plan, site, candidates, cache)
     moves, smallest, blocked = options.moves, options.smallest, options.blocked
     parts: list[str] = []
     if smallest is not None:
         marginal, taken = smallest
-        relation = "below" if site.headcount < marginal else "not below"
+        relation = "below" if site.value_weight < marginal else "not below"
         parts.append(
-            f"its value {_fmt(site.headcount)} workers is {relation} the smallest marginal value "
-            f"served in the slots it could take ({_fmt(marginal)} workers: {taken.site} by "
+            f"its value {_fmt(site.value_weight)} workers is {relation} the smallest marginal "
+            f"value served in the slots it could take ({_fmt(marginal)} workers: {taken.site} by "
             f"{taken.vehicle} on day {taken.day} {taken.slot})"
         )
     else:
-        parts.append(f"its value is {_fmt(site.headcount)} workers")
+        parts.append(f"its value is {_fmt(site.value_weight)} workers")
     if not moves:
         parts.append(
             f"none of its {len(candidates)} possible vehicle slots can take it without breaking "

@@ -1,4 +1,4 @@
-"""The rotation problem as frozen value objects (rotation-format.md, version 1).
+"""The rotation problem as frozen value objects (rotation-format.md, version 1 and its additions).
 
 These types are built from a validated scenario document and carry no I/O.
 Indices: days are 0..days-1, slots are indices into ``Scenario.slots`` (time
@@ -45,6 +45,18 @@ class Site:
     name: str | None = None
     address: str | None = None
     region: str | None = None
+    last_visit_day: int | None = None  # <= -1: the last session day before the horizon
+    max_gap_days: int | None = None  # None: the site is never overdue
+    weight: float = 1.0  # multiplies the site's value
+
+    @property
+    def value_weight(self) -> float:
+        """``weight * headcount``: what the site's first session is worth."""
+        return self.weight * float(self.headcount)
+
+    def gap_allows(self, day: int) -> bool:
+        """Rule 8 against ``last_visit_day``: ``day - last_visit_day >= min_gap_days``."""
+        return self.last_visit_day is None or day - self.last_visit_day >= self.min_gap_days
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,7 @@ class Objective:
     km_cost: float = 1.0
     shortfall_penalty: float = 100000.0
     change_penalty: float = 0.0
+    overdue_penalty: float = 0.0
 
 
 @dataclass(frozen=True, order=True)
@@ -120,6 +133,7 @@ class Scenario:
     frozen_before: TimePoint | None = None
     pinned: tuple[SessionKey, ...] = ()
     previous: tuple[SessionKey, ...] = ()
+    forbidden: tuple[SessionKey, ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     # --- lookups (derived, cached; the scenario itself stays frozen) ---------
@@ -144,6 +158,10 @@ class Scenario:
     @cached_property
     def depot_by_id(self) -> dict[str, Depot]:
         return {d.id: d for d in self.depots}
+
+    @cached_property
+    def forbidden_set(self) -> frozenset[SessionKey]:
+        return frozenset(self.forbidden)
 
     def is_before_frozen(self, day: int, slot: str) -> bool:
         """True when (day, slot) is earlier than ``frozen_before`` (that time has passed)."""

@@ -111,12 +111,17 @@ def _fallback(scenario: Scenario, travel: TravelTable) -> tuple[SessionKey, ...]
     return tuple(hand_rotation(scenario, travel))
 
 
+def finishing_reserve(scenario: Scenario, time_limit: float) -> float:
+    """Seconds kept from the solver's limit for checking the plan and giving reasons."""
+    return min(0.25 * time_limit, 0.1 + 0.0006 * len(scenario.sites))
+
+
 def solve_plan(scenario: Scenario, params: PlanParams | None = None) -> PlanResult:
     """Plan the scenario; raise :class:`PinConflict` when the pins cannot all hold."""
     options: PlanParams = params if params is not None else PlanOptions()
+    started = time.perf_counter()
     travel = TravelTable.build(scenario)
     check_pins(scenario, travel)
-    started = time.perf_counter()
     module = _optimiser()
     bound: float | None = None
     status = "hand"
@@ -125,14 +130,19 @@ def solve_plan(scenario: Scenario, params: PlanParams | None = None) -> PlanResu
         sessions = _fallback(scenario, travel)
         seconds = time.perf_counter() - started
     else:
+        time_limit = options.time_limit
+        if options.seed is None:
+            # the whole call keeps to the limit: set-up so far and the checks and reasons after
+            spent = time.perf_counter() - started
+            time_limit = max(0.05, time_limit - spent - finishing_reserve(scenario, time_limit))
         solve_params = module.SolveParams(
-            time_limit=options.time_limit,
+            time_limit=time_limit,
             seed=options.seed,
             workers=options.workers,
             progress=options.progress,
         )
         try:
-            result = module.solve(scenario, solve_params)
+            result = module.solve(scenario, solve_params, travel)
         except module.PinConflict as exc:
             raise PinConflict(list(exc.pins), exc.reason) from exc
         sessions = tuple(result.sessions)
@@ -143,7 +153,12 @@ def solve_plan(scenario: Scenario, params: PlanParams | None = None) -> PlanResu
     if violations:
         raise InfeasiblePlanError("; ".join(str(v) for v in violations[:5]))
     stats = evaluate(scenario, sessions, travel)
-    unserved = tuple(unserved_reasons(scenario, sessions, travel))
+    reasons_until = None
+    if options.seed is None:
+        reasons_until = time.monotonic() + max(
+            0.0, options.time_limit - (time.perf_counter() - started)
+        )
+    unserved = tuple(unserved_reasons(scenario, sessions, travel, reasons_until))
     return PlanResult(sessions, stats, unserved, bound, seconds, status)
 
 

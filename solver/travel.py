@@ -30,6 +30,22 @@ def haversine_km(lat_a: float, lon_a: float, lat_b: float, lon_b: float, circuit
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h)) * circuity
 
 
+def haversine_matrix(
+    lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64], circuity: float
+) -> npt.NDArray[np.float64]:
+    """:func:`haversine_km` between every pair of points, as one array operation."""
+    phi = np.radians(lat)
+    lam = np.radians(lon)
+    d_phi = phi[None, :] - phi[:, None]
+    d_lambda = lam[None, :] - lam[:, None]
+    h = (
+        np.sin(d_phi / 2) ** 2
+        + np.cos(phi)[:, None] * np.cos(phi)[None, :] * np.sin(d_lambda / 2) ** 2
+    )
+    h = np.clip(h, 0.0, 1.0)
+    return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(h)) * circuity, dtype=np.float64)
+
+
 def drive_minutes(km: float, speed_kmh: float) -> int:
     """Whole minutes to drive ``km`` at ``speed_kmh``, rounded up."""
     return math.ceil(km / speed_kmh * 60)
@@ -64,13 +80,13 @@ class TravelTable:
             minutes[:, :] = full_min[np.ix_(pick, pick)]
         else:
             assert isinstance(travel, HaversineTravel)
-            for i, (_, lat_a, lon_a) in enumerate(places):
-                for j, (_, lat_b, lon_b) in enumerate(places):
-                    if i == j:
-                        continue
-                    dist = haversine_km(lat_a, lon_a, lat_b, lon_b, travel.circuity)
-                    km[i, j] = dist
-                    minutes[i, j] = drive_minutes(dist, travel.speed_kmh)
+            km[:, :] = haversine_matrix(
+                np.array([p[1] for p in places], dtype=np.float64),
+                np.array([p[2] for p in places], dtype=np.float64),
+                travel.circuity,
+            )
+            np.fill_diagonal(km, 0.0)
+            minutes[:, :] = np.ceil(km / travel.speed_kmh * 60).astype(np.int64)
         km.setflags(write=False)
         minutes.setflags(write=False)
         return cls(ids=ids, index=index, km_matrix=km, minutes_matrix=minutes)

@@ -38,16 +38,18 @@ from typing import Any, TypeVar
 
 import faust
 import mode
+from aiokafka.errors import KafkaError
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from core.clock import Clock, clock_from_settings
 from core.metrics import ServiceMetrics, create_metrics
-from fleet import events
-from fleet.db import make_engine, session_scope
-from streams import ingest, records, rules
+from fleet import dead_letters, events
+from fleet.db import DbSession, begin_write, make_engine, session_scope
+from streams import ingest, isolate, records, rules
 from streams.config import StreamsSettings, Topics
 from streams.health import HealthServer, build_health_app
+from streams.logfilter import RateLimitedLog
 from streams.planner import PlanningFailed, plan_week
 from streams.publish import EventPublisher
 from streams.state import LatestHeadcounts, StallWatch, consumed_position
@@ -88,6 +90,8 @@ class Worker:
     headcounts: LatestHeadcounts = field(default_factory=LatestHeadcounts)
     stall: StallWatch = field(default_factory=lambda: StallWatch(60.0))
     earliest: dict[Any, int] = field(default_factory=dict)
+    db_down_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(log, 10.0))
+    broker_down_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(log, 10.0))
 
     async def in_thread(self, pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
@@ -110,20 +114,91 @@ class Worker:
         message: Any,
         error: events.EventRejected,
     ) -> None:
-        letter = events.DeadLetter.of(
-            message.value,
-            message.key,
-            message.topic,
-            message.partition,
-            message.offset,
-            error,
-            self.clock.now(),
-        )
-        await self.publisher.send_dead_letter(letter, key=message.key)
-        self.metrics.events_dead_lettered.labels(topic=message.topic, field=error.field).inc()
-        log.info(
-            "dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error
-        )
+        await self.keep_dead_letters([(message, error)])
+
+    def letters_of(
+        self, rejected: Sequence[tuple[Any, events.EventRejected]]
+    ) -> list[tuple[events.DeadLetter, bytes | None]]:
+        now = self.clock.now()
+        return [
+            (
+                events.DeadLetter.of(
+                    message.value,
+                    message.key,
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    error,
+                    now,
+                ),
+                message.key,
+            )
+            for message, error in rejected
+        ]
+
+    async def send_dead_letters(
+        self, letters: list[tuple[events.DeadLetter, bytes | None]]
+    ) -> None:
+        """Send letters to the topic; while the broker does not take them, try again."""
+        attempt = 0
+        while letters:
+            try:
+                await self.publisher.send_dead_letters(letters)
+                return
+            except KafkaError as exc:
+                if self.stopping:
+                    raise
+                attempt += 1
+                self.broker_down_log.note(f"dead letters not sent ({exc!r}); retrying")
+                await asyncio.sleep(min(DB_RETRY_SECONDS * attempt, 10.0))
+
+    def count_dead_letters(self, rejected: Sequence[tuple[Any, events.EventRejected]]) -> None:
+        for message, error in rejected:
+            self.metrics.events_dead_lettered.labels(
+                topic=message.topic, field=events.field_label(error.field)
+            ).inc()
+            log.info(
+                "dead-lettered %s[%d]@%d: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                events.printable(str(error))[:300],
+            )
+
+    async def keep_dead_letters(self, rejected: Sequence[tuple[Any, events.EventRejected]]) -> None:
+        """Dead letters kept in the database (the dispatchers' view) and on the topic."""
+        if not rejected:
+            return
+        letters = self.letters_of(rejected)
+
+        def store() -> int:
+            with session_scope(self.engine) as db:
+                return dead_letters.store(db, [letter for letter, _ in letters])
+
+        await self.db(store, "keeping dead letters")
+        await self.send_dead_letters(letters)
+        self.count_dead_letters(rejected)
+
+    async def database_up(self) -> bool:
+        def ping() -> None:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(self.in_thread(self.db_pool, ping), 5)
+        except Exception:  # noqa: BLE001 - the answer is "no"
+            return False
+        return True
+
+    async def wait_for_database(self) -> None:
+        """Pause until the database answers again (ingest stops for everyone meanwhile)."""
+        attempt = 0
+        while not await self.database_up():
+            if self.stopping:
+                raise asyncio.CancelledError
+            attempt += 1
+            self.db_down_log.note("the database does not answer; ingest paused")
+            await asyncio.sleep(min(DB_RETRY_SECONDS * attempt, 10.0))
 
     async def request_plans(self, requests: Sequence[events.PlanRequest]) -> None:
         for request in requests:
@@ -167,12 +242,14 @@ async def _parse_batch(
     batch: Sequence[faust.EventT],
     parse: Callable[..., ParsedT],
     now: datetime,
-) -> list[tuple[Any, ParsedT]]:
-    """Parse each message of a batch; rejected ones go to the dead-letter topic."""
+) -> tuple[list[tuple[Any, ParsedT]], list[tuple[Any, events.EventRejected]]]:
+    """Parse each message of a batch: (message, event) of the accepted, (message, reason)
+    of the rejected. Nothing a value holds can raise out of here."""
     settings = worker.settings
     if batch:
         worker.metrics.ingest_batch.labels(topic=batch[0].message.topic).observe(len(batch))
     parsed: list[tuple[Any, ParsedT]] = []
+    rejected: list[tuple[Any, events.EventRejected]] = []
     for event in batch:
         message = event.message
         try:
@@ -183,68 +260,137 @@ async def _parse_batch(
                 max_bytes=settings.event_max_bytes,
             )
         except events.EventRejected as exc:
-            await worker.dead_letter(message, exc)
+            rejected.append((message, exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a value the rules did not foresee
+            reason = f"cannot be read ({isolate.describe(exc)})"
+            rejected.append((message, events.EventRejected("payload", reason)))
             continue
         parsed.append((message, item))
-    return parsed
+    return parsed, rejected
+
+
+async def _apply(
+    worker: Worker,
+    size: int,
+    run: Callable[[DbSession, int, int], T],
+    letters: Sequence[events.DeadLetter] = (),
+) -> tuple[list[tuple[int, T]], list[tuple[int, events.EventRejected]]]:
+    """``run(db, start, end)`` over items ``0..size`` in the database thread, in one
+    transaction if it can be, isolating the events at fault (``streams.isolate``); the
+    batch's dead ``letters`` are kept in the same transaction (idempotent per position).
+    Returns each applied part's (first index, result) and the refused (index, reason)."""
+
+    def transaction(start: int, end: int) -> isolate.Applied[T]:
+        with session_scope(worker.engine) as db:
+            begin_write(db)
+            dead_letters.store(db, letters)
+            return isolate.apply_in_savepoints(
+                db, end - start, lambda db, a, b: run(db, start + a, start + b)
+            )
+
+    if not size:
+        if letters:
+            await worker.db(lambda: transaction(0, 0), "keeping dead letters")
+        return [], []
+
+    async def attempt(start: int, end: int) -> isolate.Applied[T]:
+        return await worker.in_thread(worker.db_pool, lambda: transaction(start, end))
+
+    applied = await isolate.apply_isolating(
+        size,
+        attempt,
+        worker.database_up,
+        worker.wait_for_database,
+        stopping=lambda: worker.stopping,
+    )
+    parts: list[tuple[int, T]] = []
+    refused = list(applied.refused)
+    for start, inner in applied.parts:
+        parts += [(start + a, result) for a, result in inner.parts]
+        refused += [(start + i, error) for i, error in inner.refused]
+    return parts, refused
 
 
 async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> None:
     settings = worker.settings
     now = worker.clock.now()
-    parsed = await _parse_batch(worker, batch, events.parse_headcount_event, now)
-    if not parsed:
-        return
+    parsed, rejected = await _parse_batch(worker, batch, events.parse_headcount_event, now)
     items = [item for _, item in parsed]
     # the cache holds the newest report of sites seen since the last rebalance; the others
     # (a cold start, a partition just taken over) are read from the database
     generation = worker.headcounts.generation
     held = worker.headcounts.get_many({item.site_id for item in items})
 
-    def work() -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
-        with session_scope(worker.engine) as db:
-            result = ingest.persist_headcounts(db, items, now, known_latest=held)
-            requests = ingest.headcount_plan_requests(
-                db,
-                result.latest,
-                result.site_regions,
-                now,
-                min_fraction=settings.change_min_fraction,
-                min_workers=settings.change_min_workers,
-                figures=worker.plan_figures,
-            )
+    def work(
+        db: DbSession, start: int, end: int
+    ) -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
+        result = ingest.persist_headcounts(db, items[start:end], now, known_latest=held)
+        requests = ingest.headcount_plan_requests(
+            db,
+            result.latest,
+            result.site_regions,
+            now,
+            min_fraction=settings.change_min_fraction,
+            min_workers=settings.change_min_workers,
+            figures=worker.plan_figures,
+        )
+        held.update(result.latest)  # the next part of a split batch sees this one's reports
         return result, requests
 
-    result, requests = await worker.db(work, "persisting headcounts")
-    for index, error in result.rejected:
-        await worker.dead_letter(parsed[index][0], error)
-    accepted = len(items) - len(result.rejected)
+    early = worker.letters_of(rejected)
+    sending = asyncio.ensure_future(worker.send_dead_letters(early))  # beside the database
+    parts, refused = await _apply(worker, len(items), work, [letter for letter, _ in early])
+    requests: list[events.PlanRequest] = []
+    accepted = len(items) - len(refused)
+    latest: dict[str, Any] = {}
+    late: list[tuple[Any, events.EventRejected]] = []
+    for start, (result, part_requests) in parts:
+        late += [(parsed[start + index][0], error) for index, error in result.rejected]
+        accepted -= len(result.rejected)
+        latest.update(result.latest)
+        requests += part_requests
+    late += [(parsed[index][0], error) for index, error in refused]
+    await worker.keep_dead_letters(late)
+    await sending
+    worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
-    worker.headcounts.update(generation, result.latest)
+    worker.headcounts.update(generation, latest)
     await worker.request_plans(_dedupe(requests))
 
 
 async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT]) -> None:
     now = worker.clock.now()
-    parsed = await _parse_batch(worker, batch, events.parse_vehicle_status_event, now)
-    if not parsed:
-        return
+    parsed, rejected = await _parse_batch(worker, batch, events.parse_vehicle_status_event, now)
     items = [item for _, item in parsed]
 
-    def work() -> tuple[ingest.StatusBatch, list[events.PlanRequest]]:
-        with session_scope(worker.engine) as db:
-            result = ingest.persist_vehicle_statuses(db, items, now, now)
-        causes = {e.vehicle_id: e.event_id for e in result.new}
-        with session_scope(worker.engine) as db:
-            requests = ingest.vehicle_plan_requests(
-                db, result.views, result.vehicle_regions, causes, now
-            )
-        return result, requests
+    def work(db: DbSession, start: int, end: int) -> ingest.StatusBatch:
+        return ingest.persist_vehicle_statuses(db, items[start:end], now, now)
 
-    result, requests = await worker.db(work, "persisting vehicle statuses")
-    for index, error in result.rejected:
-        await worker.dead_letter(parsed[index][0], error)
-    accepted = len(items) - len(result.rejected)
+    early = worker.letters_of(rejected)
+    sending = asyncio.ensure_future(worker.send_dead_letters(early))  # beside the database
+    parts, refused = await _apply(worker, len(items), work, [letter for letter, _ in early])
+    accepted = len(items) - len(refused)
+    late: list[tuple[Any, events.EventRejected]] = []
+    for start, result in parts:
+        late += [(parsed[start + index][0], error) for index, error in result.rejected]
+        accepted -= len(result.rejected)
+    late += [(parsed[index][0], error) for index, error in refused]
+
+    def plan_requests() -> list[events.PlanRequest]:
+        requests: list[events.PlanRequest] = []
+        with session_scope(worker.engine) as db:
+            for _, result in parts:
+                causes = {e.vehicle_id: e.event_id for e in result.new}
+                requests += ingest.vehicle_plan_requests(
+                    db, result.views, result.vehicle_regions, causes, now
+                )
+        return requests
+
+    requests = await worker.db(plan_requests, "checking vehicle plan requests") if parts else []
+    await worker.keep_dead_letters(late)
+    await sending
+    worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.vehicle_status).inc(accepted)
     await worker.request_plans(_dedupe(requests))
 

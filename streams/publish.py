@@ -7,6 +7,7 @@ use it as an async context manager. Nothing is created at import.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from types import TracebackType
 from typing import Any
@@ -78,6 +79,12 @@ class EventPublisher:
         """Send raw bytes and wait until the broker has them (acks=all)."""
         await self.producer.send_and_wait(topic, value, key=key)
 
+    async def send_many(self, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+        """Send (key, value) pairs together and wait until the broker has them all."""
+        producer = self.producer
+        pending = [await producer.send(topic, value, key=key) for key, value in messages]
+        await asyncio.gather(*pending)
+
     async def send_headcount(self, event: events.HeadcountEvent) -> None:
         await self.send(self.topics.headcounts, event.to_bytes(), key=event.key)
 
@@ -92,7 +99,19 @@ class EventPublisher:
         await self.send(self.topics.plans, value, key=region.encode())
 
     async def send_dead_letter(self, letter: events.DeadLetter, key: bytes | None) -> None:
-        await self.send(self.topics.dead_letters, letter.to_bytes(), key=key)
+        await self.send_dead_letters([(letter, key)])
+
+    async def send_dead_letters(
+        self, letters: list[tuple[events.DeadLetter, bytes | None]]
+    ) -> None:
+        """Dead letters, each keyed by its original key (cut as the letter's key is)."""
+        await self.send_many(
+            self.topics.dead_letters,
+            [
+                (key[: events.KEEP_KEY_BYTES] if key is not None else None, letter.to_bytes())
+                for letter, key in letters
+            ],
+        )
 
     async def send_assignment(self, assignment: events.VehicleAssignment) -> None:
         await self.send(

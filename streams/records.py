@@ -79,4 +79,7 @@ class DeadLettered(faust.Record, serializer="json"):
     field: str
     reason: str
     rejected_at: str
+    original_size: int = 0
+    original_sha256: str = ""
+    truncated: bool = False
     key: str | None = None

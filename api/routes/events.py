@@ -82,6 +82,13 @@ def _rejected(exc: events.EventRejected) -> HTTPException:
     return unprocessable(exc.field, exc.reason, "body")
 
 
+def _storable_path(name: str, value: str) -> None:
+    """A path id the database could not even look up (NUL, lone surrogate): 422."""
+    problem = events.text_problem(value)
+    if problem is not None:
+        raise unprocessable(name, problem, "path")
+
+
 def _exists(services: Services, model: type[Site] | type[Vehicle], ident: str) -> bool:
     with session_scope(services.engine) as db:
         return db.get(model, ident) is not None
@@ -103,6 +110,7 @@ async def post_headcount(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Report today's workers on site; produced to rvrota.site-headcounts."""
+    _storable_path("site_id", site_id)
     if not access.may_see_site(principal, site_id):
         raise forbidden("not one of your sites")
     if not await run_in_threadpool(_exists, services, Site, site_id):
@@ -146,6 +154,7 @@ async def post_vehicle_status(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Report the vehicle's status (arrived: on_site, leaving: en_route, breakdown, ...)."""
+    _storable_path("vehicle_id", vehicle_id)
     if not access.may_see_vehicle(principal, vehicle_id):
         raise forbidden("not your vehicle")
     if not await run_in_threadpool(_exists, services, Vehicle, vehicle_id):

@@ -157,6 +157,46 @@ async function pollBoard() {
   } catch (e) { /* keep polling */ }
 }
 
+const TOPIC_NAMES = {
+  "rvrota.site-headcounts": "工地人数 Site headcount",
+  "rvrota.vehicle-status": "车辆状态 Vehicle status",
+  "rvrota.plan-requests": "排班请求 Re-plan request",
+};
+
+function topicName(topic) {
+  for (const [name, label] of Object.entries(TOPIC_NAMES)) if (topic === name || topic.endsWith("." + name)) return label;
+  return topic;
+}
+
+async function loadDeadLetters() {
+  const letters = await api("GET", "/dead-letters?limit=50");
+  const tbody = document.querySelector("#dead-letters tbody");
+  tbody.replaceChildren();
+  document.getElementById("dead-letters-none").hidden = letters.length > 0;
+  for (const d of letters) {
+    const when = new Date(d.rejected_at).toLocaleString("zh-CN", { dateStyle: "short", timeStyle: "short" });
+    const text = d.original_text.length > 160 ? d.original_text.slice(0, 160) + "…" : d.original_text;
+    const cell = el("td");
+    if (d.truncated) cell.append(el("span", { class: "muted" }, "过大，不能重放 Too large to replay"));
+    else {
+      const button = el("button", { type: "button", class: "replay" }, "重放 Replay");
+      button.addEventListener("click", () => replayLetter(d));
+      cell.append(button);
+    }
+    if (d.replays) cell.append(el("span", { class: "muted" }, " 已重放 replayed ×" + d.replays));
+    tbody.append(el("tr", { "data-letter": String(d.id) }, el("td", {}, when), el("td", {}, topicName(d.topic)),
+      el("td", {}, d.field), el("td", {}, d.reason), el("td", {}, el("code", {}, text)), cell));
+  }
+}
+
+async function replayLetter(d) {
+  try {
+    await api("POST", "/dead-letters/" + d.id + "/replay");
+    say("已重放 Replayed: " + topicName(d.topic) + " · " + d.field);
+    await loadDeadLetters();
+  } catch (e) { say(e.message, true); }
+}
+
 function initBoard() {
   document.getElementById("replan").addEventListener("click", async () => {
     try {
@@ -166,6 +206,7 @@ function initBoard() {
   });
   document.getElementById("week").addEventListener("change", (ev) => { board.week = ev.target.value || null; loadBoard().catch((e) => say(e.message, true)); });
   loadBoard().catch((e) => say(e.message, true));
+  loadDeadLetters().catch((e) => say(e.message, true));
   setInterval(pollBoard, 3000);
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from api.app import create_app
 from core.clock import FixedClock
-from fleet import events, plans
+from fleet import dead_letters, events, plans
 from fleet.db import make_engine, session_scope
 from fleet.models import Session
 from tests.api.conftest import TAISHANG, api_settings, topic_messages
@@ -93,6 +94,38 @@ def test_board_shows_the_week_grid_and_stats(web: Site, page: Page) -> None:
     expect(page.locator("#stat-km")).to_have_text(re.compile(r"^385\.8$"))
     expect(page.locator("#unserved li")).to_have_count(len(plan["unserved"]))
     expect(page.locator("#plan-version")).to_contain_text("1")
+
+
+def test_board_lists_events_not_accepted_and_replays_one(web: Site, page: Page) -> None:
+    """The board's dead-letter section: reason, source and the original, in both
+    languages; the replay button sends the original to its topic again."""
+    eid = f"page-{uuid.uuid4()}"
+    value = json.dumps(
+        {"event_id": eid, "site_id": "S404", "count": 9, "observed_at": NOW.isoformat()}
+    ).encode()
+    letter = events.DeadLetter.of(
+        value,
+        b"S404",
+        events.HEADCOUNTS_TOPIC,
+        0,
+        uuid.uuid4().int % 10**9,
+        events.EventRejected("site_id", "no site 'S404'"),
+        NOW,
+    )
+    with session_scope(web.engine) as db:
+        dead_letters.store(db, [letter])
+    sign_in(page, web, "dispatcher", "/board")
+    section = page.get_by_role("table", name="events not accepted")
+    row = section.locator("tbody tr", has_text=eid)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("工地人数 Site headcount")
+    expect(row).to_contain_text("site_id: no site 'S404'")
+    expect(page.get_by_role("heading", name="未能接收的事件 Events not accepted")).to_be_visible()
+    row.get_by_role("button", name="重放 Replay").click()
+    expect(page.locator("#message")).to_contain_text("Replayed")
+    expect(section.locator("tbody tr", has_text=eid)).to_contain_text("replayed ×1")
+    sent = topic_messages(web.bootstrap, events.HEADCOUNTS_TOPIC)
+    assert [(k, v) for k, v in sent if v == value] == [(b"S404", value)]
 
 
 def test_board_pins_replans_and_refreshes(web: Site, page: Page) -> None:

@@ -53,6 +53,7 @@ def test_stats_bound_and_gap() -> None:
         "sessions": 1,
         "shortfall": 0,
         "changes": 0,
+        "overdue": 0,
         "bound": 100.0,
         "gap": 0.1,
         "solve_seconds": 1.25,

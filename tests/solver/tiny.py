@@ -182,3 +182,39 @@ def random_documents(
             "slot": draw(st.sampled_from(slot_ids)),
         }
     return doc
+
+
+@st.composite
+def random_documents_with_additions(
+    draw: st.DrawFn,
+    max_days: int = 3,
+    max_slots: int = 2,
+    max_sites: int = 5,
+    max_vehicles: int = 3,
+) -> dict[str, Any]:
+    """Random small valid scenarios with the additions to version 1 drawn on top."""
+    doc = draw(random_documents(max_days, max_slots, max_sites, max_vehicles))
+    days = doc["days"]
+    for entry in doc["sites"]:
+        if draw(st.booleans()):
+            entry["last_visit_day"] = draw(st.integers(-4, -1))
+        if draw(st.booleans()):
+            entry["max_gap_days"] = draw(st.integers(0, days))
+        if draw(st.booleans()):
+            entry["weight"] = draw(st.sampled_from([0.5, 1.0, 2.5]))
+    doc["objective"]["overdue_penalty"] = draw(st.sampled_from([0, 7, 400]))
+    if doc["vehicles"]:
+        pinned = {(p["vehicle"], p["site"], p["day"], p["slot"]) for p in doc.get("pinned", [])}
+        refs = st.fixed_dictionaries(
+            {
+                "vehicle": st.sampled_from([v["id"] for v in doc["vehicles"]]),
+                "site": st.sampled_from([s["id"] for s in doc["sites"]]),
+                "day": st.integers(0, days - 1),
+                "slot": st.sampled_from([s["id"] for s in doc["slots"]]),
+            }
+        )
+        banned = draw(st.lists(refs, max_size=3))
+        doc["forbidden"] = [
+            b for b in banned if (b["vehicle"], b["site"], b["day"], b["slot"]) not in pinned
+        ]
+    return doc

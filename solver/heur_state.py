@@ -1,0 +1,281 @@
+"""The incremental plan of the primal heuristic: one site (or none) per (vehicle, day, slot) cell.
+
+A cell ``c = (v * D + d) * T + t`` holds at most one session. The state keeps, for
+every empty cell and every site, the exact objective change of putting that site
+there (``gain[c, s]``, ``-inf`` when a rule forbids it), and updates it after each
+insertion or removal touching only what changed: the rows of the vehicle-day and
+the column of the site. The gain is the sum of
+
+* a route part (``route[c, s]``): the session's change reward less ``km_cost`` times
+  the extra km, ``-inf`` when the site is not allowed there (rules 3, 4, pins and
+  frozen slots via ``Instance.allowed``) or the slot timing (rule 6) or the driving
+  limit (rule 7) would break;
+* a site part (``site_part[d * T + t, s]``): the value of one more session of the
+  site (weight, repeat decay, shortfall, and the overdue days a new visit day
+  saves), ``-inf`` when its capacity in that slot is full (rule 5) or another
+  visit day is closer than ``min_gap_days`` (rule 8; ``last_visit_day``,
+  ``forbidden`` sessions and the rest of rules 3-4 are in ``Instance.allowed``).
+
+Pinned cells are filled first and locked. No I/O, no OR-Tools: plain numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solver.columns import DayRoute, make_route, objective_of
+from solver.opt_instance import BoolArray, FloatArray, Instance, IntArray
+
+NEG = -np.inf
+
+
+class PlanState:
+    """A feasible plan of the index form, with exact insertion gains kept up to date."""
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        n_v, n_d, n_t, n_s = inst.n_vehicles, inst.n_days, inst.n_slots, inst.n_sites
+        self.n_v, self.n_d, self.n_t, self.n_s = n_v, n_d, n_t, n_s
+        self.n_cells = n_v * n_d * n_t
+        self.allowed = inst.allowed.reshape(self.n_cells, n_s)
+        self.reward = inst.prev_reward.reshape(self.n_cells, n_s)
+        cells = np.arange(self.n_cells)
+        self.cell_dt = (cells // n_t) % n_d * n_t + cells % n_t  # index into site_part rows
+        self.cell_t = cells % n_t
+        self.cell_d = (cells // n_t) % n_d
+        self.cell_vd = cells // n_t
+        self.site_of = np.full(self.n_cells, -1, dtype=np.int64)
+        depots = np.repeat(inst.depot_node, n_d * n_t) if n_v else np.zeros(0, dtype=np.int64)
+        self.prev_node = depots.astype(np.int64).copy()  # neighbours of each cell's slot
+        self.next_node = depots.astype(np.int64).copy()
+        self.prev_slot = np.full(self.n_cells, -1, dtype=np.int64)
+        self.next_slot = np.full(self.n_cells, -1, dtype=np.int64)
+        self.locked = np.zeros(self.n_cells, dtype=bool)
+        self.fillable: BoolArray = np.asarray(self.allowed.any(axis=1), dtype=bool)
+        self.count = np.zeros(n_s, dtype=np.int64)
+        self.day_count = np.zeros((n_s, n_d), dtype=np.int64)
+        self.load = np.zeros((n_s, n_d * n_t), dtype=np.int64)
+        self.used = np.zeros(n_v * n_d)  # drive minutes per vehicle-day
+        self.km = np.zeros(n_v * n_d)
+        self.limit = np.repeat(inst.drive_limit, n_d) if n_v else np.zeros(0)
+        top = int(inst.allowed.sum(axis=(0, 1, 2)).max(initial=0)) + 2
+        self.increments = np.zeros((n_s, top + 1))
+        for s in range(n_s):
+            self.increments[s, :top] = inst.increment_values(s, top)
+        self.penalty = float(inst.shortfall_penalty)
+        self.overdue_priced = bool(inst.overdue_penalty > 0 and (inst.max_gap >= 0).any())
+        self.site_ids = np.arange(n_s)
+        self.nodes_s = np.arange(n_s)
+        self.site_part = np.zeros((n_d * n_t, n_s))
+        self.route = np.where(self.allowed, 0.0, NEG)
+        self.gain = np.full((self.n_cells, n_s), NEG)
+        # pins first, all at once (a part of a pinned day need not be a route on its own)
+        forced = inst.forced.reshape(-1)
+        for c in np.flatnonzero(forced >= 0):
+            s = int(forced[c])
+            self.site_of[c] = s
+            self.locked[c] = True
+            self.count[s] += 1
+            self.day_count[s, self.cell_d[c]] += 1
+            self.load[s, self.cell_dt[c]] += 1
+        pinned = self.routes()
+        for r in pinned:
+            vd = r.vehicle * n_d + r.day
+            self.used[vd], self.km[vd] = r.drive_minutes, r.km
+        self.objective = objective_of(inst, pinned)
+        for s in range(n_s):
+            self._refresh_site(s)
+        for vd in range(n_v * n_d):
+            self._refresh_vd(vd)
+
+    # --- marginal values -------------------------------------------------------
+
+    def add_value(self, s: int) -> float:
+        """What one more session of site ``s`` adds (value and shortfall)."""
+        n = int(self.count[s])
+        extra = self.penalty if n < int(self.inst.min_visits[s]) else 0.0
+        return float(self.increments[s, n]) + extra
+
+    def drop_value(self, s: int) -> float:
+        """What removing one session of site ``s`` loses."""
+        n = int(self.count[s]) - 1
+        extra = self.penalty if n < int(self.inst.min_visits[s]) else 0.0
+        return float(self.increments[s, n]) + extra
+
+    # --- refreshes -------------------------------------------------------------
+
+    def _day_ok(self, s: int) -> np.ndarray:
+        """Days on which one more session of ``s`` keeps ``min_gap_days`` (rule 8)."""
+        g = int(self.inst.gap[s])
+        visited = self.day_count[s] > 0
+        if g < 2 or not visited.any():
+            return np.ones(self.n_d, dtype=bool)
+        full = np.convolve(visited.astype(np.int64), np.ones(2 * g - 1, dtype=np.int64))
+        near = full[g - 1 : g - 1 + self.n_d]
+        return np.asarray(visited | (near == 0), dtype=bool)
+
+    def _overdue_gain(self, s: int) -> FloatArray:
+        """Per day: what a first session of ``s`` that day saves in overdue penalty (>= 0)."""
+        inst = self.inst
+        out = np.zeros(self.n_d)
+        if not self.overdue_priced or int(inst.max_gap[s]) < 0:
+            return out
+        days = {int(d) for d in np.flatnonzero(self.day_count[s] > 0)}
+        base = inst.overdue(s, days)
+        for d in range(self.n_d):
+            if d not in days:
+                out[d] = inst.overdue_penalty * (base - inst.overdue(s, days | {d}))
+        return out
+
+    def _overdue_loss(self, s: int, d: int) -> float:
+        """What removing one session of ``s`` on day ``d`` adds in overdue penalty (>= 0)."""
+        inst = self.inst
+        if not self.overdue_priced or int(inst.max_gap[s]) < 0 or self.day_count[s, d] > 1:
+            return 0.0
+        days = {int(x) for x in np.flatnonzero(self.day_count[s] > 0)}
+        return inst.overdue_penalty * (inst.overdue(s, days - {d}) - inst.overdue(s, days))
+
+    def _refresh_site(self, s: int) -> None:
+        """Recompute column ``s`` of the site part and of the gains."""
+        ok = np.repeat(self._day_ok(s), self.n_t) & (self.load[s] < int(self.inst.capacity[s]))
+        value: float | FloatArray = self.add_value(s)
+        if self.overdue_priced:
+            value = value + np.repeat(self._overdue_gain(s), self.n_t)
+        self.site_part[:, s] = np.where(ok, value, NEG)
+        self.gain[:, s] = self.route[:, s] + self.site_part[self.cell_dt, s]
+
+    def _neighbours(self, vd: int, t: int) -> tuple[int, int, int, int]:
+        """(prev node, prev slot, next node, next slot) around slot ``t``; slot -1: the depot."""
+        inst = self.inst
+        depot = int(inst.depot_node[vd // self.n_d])
+        base = vd * self.n_t
+        prev_node, prev_slot = depot, -1
+        for u in range(t - 1, -1, -1):
+            s = int(self.site_of[base + u])
+            if s >= 0:
+                prev_node, prev_slot = s, u
+                break
+        next_node, next_slot = depot, -1
+        for u in range(t + 1, self.n_t):
+            s = int(self.site_of[base + u])
+            if s >= 0:
+                next_node, next_slot = s, u
+                break
+        return prev_node, prev_slot, next_node, next_slot
+
+    def _refresh_vd(self, vd: int) -> None:
+        """Recompute the route part and gains of every cell of vehicle-day ``vd``."""
+        inst = self.inst
+        n_s = self.n_s
+        limit = float(inst.drive_limit[vd // self.n_d])
+        for t in range(self.n_t):
+            c = vd * self.n_t + t
+            p, pt, q, qt = self._neighbours(vd, t)
+            self.prev_node[c], self.prev_slot[c] = p, pt
+            self.next_node[c], self.next_slot[c] = q, qt
+            if self.site_of[c] >= 0:
+                self.route[c] = NEG
+                self.gain[c] = NEG
+                continue
+            if not self.fillable[c]:
+                continue
+            dkm = inst.km[p, :n_s] + inst.km[:n_s, q] - inst.km[p, q]
+            dmin = inst.minutes[p, :n_s] + inst.minutes[:n_s, q] - inst.minutes[p, q]
+            ok = self.allowed[c] & (self.used[vd] + dmin <= limit + 1e-9)
+            if pt >= 0:
+                room = float(inst.slot_start[t] - inst.slot_end[pt])
+                ok &= (self.nodes_s == p) | (inst.minutes[p, :n_s] + inst.setup <= room)
+            if qt >= 0:
+                room = float(inst.slot_start[qt] - inst.slot_end[t])
+                ok &= (self.nodes_s == q) | (inst.minutes[:n_s, q] + inst.setup <= room)
+            self.route[c] = np.where(ok, self.reward[c] - inst.km_cost * dkm, NEG)
+            self.gain[c] = self.route[c] + self.site_part[self.cell_dt[c]]
+
+    # --- moves -----------------------------------------------------------------
+
+    def insert(self, c: int, s: int) -> float:
+        """Put site ``s`` in empty cell ``c`` (the caller checked ``gain[c, s]`` is finite)."""
+        delta = float(self.gain[c, s])
+        inst = self.inst
+        vd = int(self.cell_vd[c])
+        t = int(self.cell_t[c])
+        p, _, q, _ = self._neighbours(vd, t)
+        self.used[vd] += inst.minutes[p, s] + inst.minutes[s, q] - inst.minutes[p, q]
+        self.km[vd] += inst.km[p, s] + inst.km[s, q] - inst.km[p, q]
+        self.site_of[c] = s
+        self.count[s] += 1
+        self.day_count[s, self.cell_d[c]] += 1
+        self.load[s, self.cell_dt[c]] += 1
+        self.objective += delta
+        self._refresh_vd(vd)
+        self._refresh_site(s)
+        return delta
+
+    def removal_delta(self, c: int) -> float | None:
+        """Objective change of emptying cell ``c``; None when locked or the route would break."""
+        if self.locked[c] or self.site_of[c] < 0:
+            return None
+        inst = self.inst
+        s = int(self.site_of[c])
+        vd = int(self.cell_vd[c])
+        t = int(self.cell_t[c])
+        p, pt, q, qt = self._neighbours(vd, t)
+        dmin = inst.minutes[p, q] - inst.minutes[p, s] - inst.minutes[s, q]
+        if dmin > 0:
+            limit = float(inst.drive_limit[vd // self.n_d])
+            if self.used[vd] + dmin > limit + 1e-9:
+                return None
+        if pt >= 0 and qt >= 0 and p != q:
+            room = float(inst.slot_start[qt] - inst.slot_end[pt])
+            if inst.minutes[p, q] + inst.setup > room:
+                return None
+        dkm = inst.km[p, q] - inst.km[p, s] - inst.km[s, q]
+        overdue = self._overdue_loss(s, int(self.cell_d[c]))
+        return -self.drop_value(s) - float(self.reward[c, s]) - inst.km_cost * float(dkm) - overdue
+
+    def remove(self, c: int) -> float | None:
+        """Empty cell ``c``; return the objective change, None (nothing done) if not allowed."""
+        delta = self.removal_delta(c)
+        if delta is None:
+            return None
+        inst = self.inst
+        s = int(self.site_of[c])
+        vd = int(self.cell_vd[c])
+        t = int(self.cell_t[c])
+        self.site_of[c] = -1
+        p, _, q, _ = self._neighbours(vd, t)
+        self.used[vd] -= inst.minutes[p, s] + inst.minutes[s, q] - inst.minutes[p, q]
+        self.km[vd] -= inst.km[p, s] + inst.km[s, q] - inst.km[p, q]
+        self.count[s] -= 1
+        self.day_count[s, self.cell_d[c]] -= 1
+        self.load[s, self.cell_dt[c]] -= 1
+        self.objective += delta
+        self._refresh_vd(vd)
+        self._refresh_site(s)
+        return delta
+
+    # --- views -----------------------------------------------------------------
+
+    def occupied(self) -> IntArray:
+        return np.asarray(np.flatnonzero(self.site_of >= 0), dtype=np.int64)
+
+    def open_cells(self) -> IntArray:
+        return np.asarray(np.flatnonzero((self.site_of < 0) & self.fillable), dtype=np.int64)
+
+    def snapshot(self) -> IntArray:
+        return self.site_of.copy()
+
+    def routes(self, assignment: IntArray | None = None) -> list[DayRoute]:
+        """The day routes of the current plan (or of a saved ``assignment``)."""
+        cells = self.site_of if assignment is None else assignment
+        out: list[DayRoute] = []
+        grid = cells.reshape(self.n_v, self.n_d, self.n_t)
+        for v in range(self.n_v):
+            for d in range(self.n_d):
+                stops = tuple((t, int(s)) for t, s in enumerate(grid[v, d]) if s >= 0)
+                if stops:
+                    out.append(make_route(self.inst, v, d, stops))
+        return out
+
+    def site_gains(self, cells: IntArray) -> FloatArray:
+        return np.asarray(self.gain[cells], dtype=np.float64)

@@ -1,0 +1,276 @@
+"""Additions to version 1 of the rotation format: last_visit_day, max_gap_days, weight,
+overdue_penalty and forbidden, read by the loader, judged by the checker and the evaluator."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from solver.check import Violation, check_plan
+from solver.evaluate import evaluate, overdue_days
+from solver.load import ScenarioError, parse_scenario, scenario_to_dict
+from solver.planfile import plan_document
+from tests.solver.tiny import document, ref, scenario, site, sk
+
+
+def rules(violations: list[Violation]) -> list[int]:
+    return sorted({v.rule for v in violations})
+
+
+# --- loader ------------------------------------------------------------------------------
+
+
+def test_absent_fields_take_the_defaults() -> None:
+    """A version-1 file without the additions: no last visit, no max gap, weight 1, no ban."""
+    s = scenario()
+    a = s.sites[0]
+    assert (a.last_visit_day, a.max_gap_days, a.weight) == (None, None, 1.0)
+    assert s.objective.overdue_penalty == 0.0
+    assert s.forbidden == ()
+
+
+def test_additions_are_read_into_the_types() -> None:
+    """Every addition lands in its field; null means absent, like the other fields."""
+    s = scenario(
+        sites=[
+            site("A", 100, last_visit_day=-3, max_gap_days=4, weight=1.5),
+            site("B", 60, last_visit_day=None, max_gap_days=0, weight=2),
+        ],
+        objective={"overdue_penalty": 12.5},
+        forbidden=[ref("RV1", "A", 1, "lunch"), ref("RV1", "A", 1, "lunch")],
+    )
+    a, b = s.sites
+    assert (a.last_visit_day, a.max_gap_days, a.weight) == (-3, 4, 1.5)
+    assert (b.last_visit_day, b.max_gap_days, b.weight) == (None, 0, 2.0)
+    assert s.objective.overdue_penalty == 12.5
+    assert s.forbidden == (sk("RV1", "A", 1, "lunch"),)
+
+
+def test_round_trip_keeps_the_additions() -> None:
+    """The canonical export writes the additions and parses back equal."""
+    s = scenario(
+        sites=[site("A", 100, last_visit_day=-1, max_gap_days=2, weight=0.5), site("B", 5)],
+        objective={"overdue_penalty": 3},
+        forbidden=[ref("RV1", "B", 0, "evening")],
+    )
+    exported = json.loads(json.dumps(scenario_to_dict(s)))
+    assert parse_scenario(exported) == s
+    assert exported["sites"][0]["last_visit_day"] == -1
+    assert "last_visit_day" not in exported["sites"][1]
+
+
+BAD: list[tuple[str, dict[str, Any], str, str]] = [
+    (
+        "last visit in horizon",
+        {"sites": [site("A", 1, last_visit_day=0)]},
+        "$.sites[0].last_visit_day",
+        "<= -1",
+    ),
+    (
+        "last visit not int",
+        {"sites": [site("A", 1, last_visit_day=-1.5)]},
+        "$.sites[0].last_visit_day",
+        "integer",
+    ),
+    (
+        "last visit bool",
+        {"sites": [site("A", 1, last_visit_day=True)]},
+        "$.sites[0].last_visit_day",
+        "integer",
+    ),
+    (
+        "max gap negative",
+        {"sites": [site("A", 1, max_gap_days=-1)]},
+        "$.sites[0].max_gap_days",
+        ">= 0",
+    ),
+    (
+        "max gap text",
+        {"sites": [site("A", 1, max_gap_days="7")]},
+        "$.sites[0].max_gap_days",
+        "integer",
+    ),
+    ("weight zero", {"sites": [site("A", 1), site("B", 1, weight=0)]}, "$.sites[1].weight", "> 0"),
+    ("weight text", {"sites": [site("A", 1, weight="2")]}, "$.sites[0].weight", "number"),
+    (
+        "overdue penalty negative",
+        {"objective": {"overdue_penalty": -1}},
+        "$.objective.overdue_penalty",
+        ">= 0",
+    ),
+    (
+        "overdue penalty text",
+        {"objective": {"overdue_penalty": "x"}},
+        "$.objective.overdue_penalty",
+        "number",
+    ),
+    ("forbidden not list", {"forbidden": {"vehicle": "RV1"}}, "$.forbidden", "list"),
+    (
+        "forbidden site",
+        {"forbidden": [ref("RV1", "Z", 0, "lunch")]},
+        "$.forbidden[0].site",
+        "unknown site",
+    ),
+    ("forbidden day", {"forbidden": [ref("RV1", "A", 2, "lunch")]}, "$.forbidden[0].day", "0..1"),
+    (
+        "pinned and forbidden",
+        {
+            "pinned": [ref("RV1", "A", 0, "lunch")],
+            "forbidden": [ref("RV1", "B", 0, "lunch"), ref("RV1", "A", 0, "lunch")],
+        },
+        "$.forbidden[1]",
+        "also pinned",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "path", "words"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
+)
+def test_each_bad_addition_names_the_json_path(
+    overrides: dict[str, Any], path: str, words: str
+) -> None:
+    """A wrong type or range of an addition raises ScenarioError naming that field."""
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(document(**overrides))
+    assert caught.value.path == path
+    assert words in caught.value.reason
+
+
+# --- checker -----------------------------------------------------------------------------
+
+
+def test_rule_8_holds_against_last_visit_day() -> None:
+    """min_gap 2, last visit the day before: day 0 breaks rule 8, day 1 does not."""
+    s = scenario(sites=[site("A", 1, min_gap_days=2, last_visit_day=-1)])
+    found = check_plan(s, [sk("RV1", "A", 0, "lunch")])
+    assert rules(found) == [8] and "last visit (day -1)" in found[0].message
+    assert check_plan(s, [sk("RV1", "A", 1, "lunch")]) == []
+    far = scenario(sites=[site("A", 1, min_gap_days=2, last_visit_day=-2)])
+    assert check_plan(far, [sk("RV1", "A", 0, "lunch")]) == []
+
+
+def test_last_visit_day_without_min_gap_blocks_nothing() -> None:
+    """min_gap_days 0 (the default): any day after the last visit is fine."""
+    s = scenario(sites=[site("A", 1, last_visit_day=-1)])
+    assert check_plan(s, [sk("RV1", "A", 0, "lunch")]) == []
+
+
+def test_pinned_past_session_is_exempt_from_the_last_visit_gap() -> None:
+    """A pinned session before frozen_before has happened; a pinned future one is judged."""
+    doc = document(
+        sites=[site("A", 1, min_gap_days=3, last_visit_day=-1)],
+        frozen_before={"day": 0, "slot": "evening"},
+        pinned=[ref("RV1", "A", 0, "lunch")],
+    )
+    assert check_plan(parse_scenario(doc), [sk("RV1", "A", 0, "lunch")]) == []
+    doc["frozen_before"] = None
+    assert rules(check_plan(parse_scenario(doc), [sk("RV1", "A", 0, "lunch")])) == [8]
+    doc["frozen_before"] = {"day": 0, "slot": "evening"}
+    doc["pinned"].append(ref("RV1", "A", 0, "evening"))
+    found = check_plan(
+        parse_scenario(doc), [sk("RV1", "A", 0, "lunch"), sk("RV1", "A", 0, "evening")]
+    )
+    assert rules(found) == [8] and found[0].sessions == (sk("RV1", "A", 0, "evening"),)
+
+
+def test_rule_11_no_forbidden_session() -> None:
+    """A forbidden session breaks rule 11; the same site in another slot does not."""
+    s = scenario(forbidden=[ref("RV1", "A", 0, "lunch")])
+    found = check_plan(s, [sk("RV1", "A", 0, "lunch")])
+    assert rules(found) == [11] and found[0].sessions == (sk("RV1", "A", 0, "lunch"),)
+    assert check_plan(s, [sk("RV1", "A", 0, "evening")]) == []
+
+
+# --- evaluator ---------------------------------------------------------------------------
+
+
+def test_weight_multiplies_the_value() -> None:
+    """weight 1.5, h 100 served twice at r 0.5: 1.5 * 100 * 1.5 = 225."""
+    s = scenario(sites=[site("A", 100, weight=1.5), site("B", 60)])
+    plan = [sk("RV1", "A", 0, "lunch"), sk("RV1", "A", 0, "evening"), sk("RV1", "B", 1, "lunch")]
+    assert evaluate(s, plan).value == pytest.approx(225 + 60)
+
+
+def test_overdue_days_by_the_definition() -> None:
+    """V = {L} plus session days; day t overdue when t - max{v <= t} > max_gap_days."""
+    assert overdue_days(7, [], None, -5) == 0  # no max_gap_days: never overdue
+    assert overdue_days(7, [], 2, None) == 5  # L = -1: days 2..6 are 3..7 after it
+    assert overdue_days(7, [], 2, -3) == 7  # day 0 is already 3 after L
+    assert overdue_days(7, [3], 2, -1) == 2  # days 2 and 6 (3 after -1 and after 3)
+    assert overdue_days(7, [3], 0, -1) == 6
+    assert overdue_days(3, [0, 1, 2], 0, -40) == 0
+    assert overdue_days(7, [1, 1, 5], 3, -1) == 0
+
+
+def test_overdue_counts_closed_days_and_enters_the_objective() -> None:
+    """A closed site still waits; each overdue day costs overdue_penalty."""
+    s = scenario(
+        days=4,
+        sites=[
+            site("A", 100, max_gap_days=1, last_visit_day=-2, closed_days=[0, 1]),
+            site("B", 60, max_gap_days=0),
+            site("C", 30),
+        ],
+        objective={"km_cost": 1.0, "overdue_penalty": 10},
+    )
+    plan = [sk("RV1", "A", 2, "lunch"), sk("RV1", "B", 3, "evening")]
+    stats = evaluate(s, plan)
+    # A: L = -2: day 0 is 2 after (overdue), day 1 overdue, day 2 visit, day 3 fine -> 2
+    # B: L = -1, gap 0: days 0, 1, 2 overdue, day 3 visit -> 3
+    assert stats.overdue == 5
+    km = 20 + 40
+    assert stats.km == km
+    assert stats.objective == pytest.approx(160 - km - 10 * 5)
+
+
+def test_stats_document_has_overdue() -> None:
+    """The plan's stats carry overdue (0 when no site has max_gap_days)."""
+    s = scenario()
+    assert plan_document(s, [], [], evaluate(s, []), None, 0.0)["stats"]["overdue"] == 0  # type: ignore[index]
+    late = scenario(sites=[site("A", 1, max_gap_days=0)])
+    assert plan_document(late, [], [], evaluate(late, []), None, 0.0)["stats"]["overdue"] == 2  # type: ignore[index]
+
+
+# --- planner -----------------------------------------------------------------------------
+
+PLANNED = {
+    "forbidden best session": document(
+        days=1,
+        sites=[site("A", 100), site("B", 60), site("C", 30)],
+        forbidden=[ref("RV1", "A", 0, "lunch"), ref("RV1", "A", 0, "evening")],
+    ),
+    "last visit blocks day 0": document(
+        days=2,
+        sites=[site("A", 100, min_gap_days=2, last_visit_day=-1), site("B", 60), site("C", 30)],
+    ),
+    "weight reorders sites": document(
+        days=1,
+        objective={"repeat_decay": 0.0, "km_cost": 1.0, "shortfall_penalty": 1000},
+        sites=[site("A", 100), site("B", 60, weight=3), site("C", 30, weight=0.1)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(PLANNED))
+def test_planner_honours_the_additions_optimally(name: str) -> None:
+    """The planner's plan is feasible by rules 1-11 and its objective is the exhaustive best."""
+    from tests.solver.test_exhaustive import assert_optimal
+
+    assert_optimal(parse_scenario(PLANNED[name]))
+
+
+def test_forbidden_and_last_visit_change_the_plan() -> None:
+    """Without the additions the planner would pick the banned or too-early sessions."""
+    from solver.service import PlanOptions, make_plan
+
+    fast = PlanOptions(time_limit=5.0, seed=5, workers=1)
+    free: Any = make_plan(parse_scenario(document(days=1)), fast)
+    assert {"site": "A", "slot": "lunch"}.items() <= free["sessions"][0].items()
+    banned: Any = make_plan(parse_scenario(PLANNED["forbidden best session"]), fast)
+    assert all(s["site"] != "A" for s in banned["sessions"])
+    early: Any = make_plan(parse_scenario(PLANNED["last visit blocks day 0"]), fast)
+    a_days = {s["day"] for s in early["sessions"] if s["site"] == "A"}
+    assert a_days == {1}
