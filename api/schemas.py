@@ -175,7 +175,9 @@ class DepotPublic(BaseModel):
 class UserCreate(Strict):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[^\s]+$")
     role: Role
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(
+        min_length=10, max_length=200, description="10+ characters, not a common password"
+    )
     sites: list[Id] = Field(default_factory=list)
     vehicle: Id | None = None
 
@@ -187,7 +189,9 @@ class UserUpdate(Strict):
     sites: list[Id] | None = None
     vehicle: Id | None = None
     disabled: bool | None = None
-    password: str | None = Field(None, min_length=8, max_length=200)
+    password: str | None = Field(
+        None, min_length=10, max_length=200, description="10+ characters, not a common password"
+    )
 
 
 class UserPublic(BaseModel):
