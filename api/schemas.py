@@ -203,6 +203,21 @@ class UserPublic(BaseModel):
     vehicle: str | None
 
 
+class AuditEntryPublic(BaseModel):
+    """One row of the account audit log."""
+
+    id: int
+    at: datetime
+    action: str = Field(
+        description="login_ok, login_failed, user_created, password_reset, user_rebound, "
+        "user_disabled, user_enabled"
+    )
+    subject: str = Field(description="the user name concerned (as typed, for sign-ins)")
+    actor: str | None = Field(None, description="who did it (the user signing in, a dispatcher)")
+    client: str | None = Field(None, description="the client's address")
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
 # --- events --------------------------------------------------------------------------------
 
 
@@ -311,6 +326,9 @@ class PlanRequestAccepted(BaseModel):
     event_id: str
     region: str
     week: str
+    coalesced: bool = Field(
+        False, description="true: joined the re-plan already waiting for this region-week"
+    )
 
 
 class Unserved(BaseModel):

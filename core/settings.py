@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     change_min_workers: int = Field(30, ge=0, description="headcount change that re-plans")
     plan_coalesce_seconds: float = Field(2.0, ge=0)
     plan_time_limit: float = Field(5.0, gt=0, description="solver seconds per live re-plan")
+    plan_ask_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="a re-plan asked with POST /plans and not taken up by the planner this "
+        "long (wall clock) is asked again by the next POST",
+    )
     hold_plans_for_approval: bool = Field(
         False, description="default for regions: hold new plans until a dispatcher publishes"
     )

@@ -214,14 +214,14 @@ def secret_rotate(
     from core.clock import WallClock
     from core.settings import get_settings
     from fleet import signing_keys
-    from fleet.db import session_scope
+    from fleet.db import make_engine, session_scope
 
     if get_settings().secret_key:
         raise _fail(
             "RVROTA_SECRET_KEY is set, so the key is not in the database: "
             "set a new RVROTA_SECRET_KEY and restart the API to rotate it"
         )
-    engine = _migrated_engine(_database_url())
+    engine = make_engine(_database_url())  # the database the API runs on (migrated already)
     try:
         with session_scope(engine) as db:
             key = signing_keys.rotate(db, WallClock().now(), timedelta(minutes=grace_minutes))

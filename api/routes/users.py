@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api import schemas
 from api.clients import client_address
@@ -41,6 +41,32 @@ def _audit(
         client=client_address(request, services.proxies),
         detail={"user_id": user.id, **detail},
     )
+
+
+@router.get("/audit", response_model=list[schemas.AuditEntryPublic], tags=["users"])
+def audit_log(
+    _: Dispatcher,
+    db: DbDep,
+    subject: Annotated[str | None, Query(max_length=100, description="a user name")] = None,
+    action: Annotated[audit.Action | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[schemas.AuditEntryPublic]:
+    """The account audit log, newest first: sign-ins, resets, permission changes."""
+    rows = audit.entries(
+        db, subject=subject, action=action.value if action is not None else None, limit=limit
+    )
+    return [
+        schemas.AuditEntryPublic(
+            id=int(r.id or 0),
+            at=r.at,
+            action=r.action,
+            subject=r.subject,
+            actor=r.actor,
+            client=r.client,
+            detail=r.detail,
+        )
+        for r in rows
+    ]
 
 
 @router.get("/users", response_model=list[schemas.UserPublic])

@@ -76,11 +76,12 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
 
 
 @contextmanager
-def running_harness(url: str, bootstrap: str) -> Iterator[Harness]:
+def running_harness(url: str, bootstrap: str, **settings: Any) -> Iterator[Harness]:
+    """The app on a freshly seeded database; ``settings`` override the test settings."""
     engine = make_engine(url)
     seeded = seed(engine, TAISHANG)
     clock = FixedClock(NOW)
-    app = create_app(api_settings(url, bootstrap), clock=clock)
+    app = create_app(api_settings(url, bootstrap).model_copy(update=settings), clock=clock)
     try:
         with TestClient(app) as client:
             harness = Harness(client, engine, seeded, clock, bootstrap, url)
