@@ -22,15 +22,20 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.clients import parse_networks
 from api.deps import Services
 from api.errors import domain_error, printable_errors
+from api.headers import SecurityHeadersMiddleware
 from api.idempotent_writes import IdempotencyMiddleware
+from api.keys import KeySource
+from api.limits import BodyLimitMiddleware
 from api.models import create_api_tables
 from api.observe import ApiMetrics, MetricsMiddleware
 from api.publisher import KafkaPublisher, Publisher
 from api.routes import auth, dead_letters, events, health, registry, schedule, users
 from core.clock import Clock, clock_from_settings
 from core.metrics import create_metrics
+from core.metrics_access import MetricsAccess
 from core.settings import Settings
 from fleet.db import make_engine
 from fleet.domain import DomainError
@@ -41,6 +46,7 @@ API_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "no token, or a bad, expired or revoked one"},
     403: {"description": "valid token, but not for this object or role"},
     409: {"description": "writes: a request with this Idempotency-Key is still running"},
+    413: {"description": "request body larger than RVROTA_MAX_BODY_BYTES"},
 }
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -65,6 +71,8 @@ def create_app(
     """The HTTP API and pages for ``settings``; ``clock`` and ``publisher`` may be injected."""
     the_clock = clock if clock is not None else clock_from_settings(settings)
     metrics = ApiMetrics(create_metrics())
+    proxies = parse_networks(settings.trusted_proxy_list())
+    metrics_access = MetricsAccess.of(settings.metrics_client_list(), settings.metrics_token)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,11 +80,13 @@ def create_app(
         # dropped per burst costs a file open and a schema parse on SQLite.
         engine = make_engine(settings.database_url, pool_size=20, max_overflow=30)
         await run_in_threadpool(create_api_tables, engine)
+        keys = KeySource(settings, engine)
+        await run_in_threadpool(keys.start)
         the_publisher = (
             publisher if publisher is not None else KafkaPublisher(settings.kafka_bootstrap)
         )
         await the_publisher.start()
-        app.state.services = Services(settings, the_clock, engine, the_publisher)
+        app.state.services = Services(settings, the_clock, engine, the_publisher, keys, proxies)
         log.info(
             "API ready: database %s, Kafka %s",
             engine.url.render_as_string(),
@@ -103,10 +113,13 @@ def create_app(
         ],
     )
     app.state.metrics = metrics
+    app.state.metrics_access = metrics_access
     app.add_middleware(
         IdempotencyMiddleware, prefix=API_PREFIX, services=lambda scope: scope["app"].state.services
     )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
+from api.clients import Network
+from api.keys import KeySource
 from api.publisher import Publisher
-from api.security import InvalidToken, Principal, read_token
+from api.security import InvalidToken, Principal, read_claims
 from core.clock import Clock
 from core.settings import Settings
 from fleet import users
@@ -34,6 +37,8 @@ class Services:
     clock: Clock
     engine: Engine
     publisher: Publisher
+    keys: KeySource
+    proxies: tuple[Network, ...] = field(default_factory=tuple)
 
 
 async def get_services(request: Request) -> Services:
@@ -109,9 +114,8 @@ def current_principal(services: ServicesDep, token: TokenDep) -> Principal:
 @lru_cache(maxsize=1)
 def _user_query() -> Any:
     """Built once (on first use): statements are costlier to build than to run here."""
-    return select(User.name, User.role, User.disabled, User.vehicle_id).where(
-        User.id == bindparam("user_id")
-    )
+    columns = [User.name, User.role, User.disabled, User.vehicle_id, User.token_version]
+    return sa_select(*(col(c) for c in columns)).where(col(User.id) == bindparam("user_id"))
 
 
 @lru_cache(maxsize=1)
@@ -122,21 +126,31 @@ def _sites_query() -> Any:
 def principal_from_token(
     services: Services, db: Connection | DbSession, token: str | None
 ) -> Principal:
-    """The caller named by a bearer token, checked against the database (two small reads)."""
+    """The caller named by a bearer token, checked against the database (two small reads).
+
+    The token's version must be the user's current one: a password reset, disable or
+    rebind since it was issued makes it 401.
+    """
     if not token:
         raise unauthorized()
     try:
-        claimed = read_token(token, services.settings.secret_key)
+        try:
+            claims = read_claims(token, services.keys.ring())
+        except InvalidToken:  # perhaps a key rotated in since the ring was read
+            claims = read_claims(token, services.keys.ring(unknown_kid=True))
     except InvalidToken as exc:
         raise unauthorized("invalid or expired token") from exc
-    row = db.execute(_user_query(), {"user_id": claimed.user_id}).first()
+    user_id = claims.principal.user_id
+    row = db.execute(_user_query(), {"user_id": user_id}).first()
     if row is None or row[2]:
         raise unauthorized("user unknown or disabled")
-    name, role, _, vehicle = row
+    name, role, _, vehicle, version = row
+    if claims.version != version:
+        raise unauthorized("token revoked (password reset or permissions changed): sign in again")
     sites: Sequence[str] = ()
     if role == Role.SITE_MANAGER.value:
-        sites = list(db.execute(_sites_query(), {"user_id": claimed.user_id}).scalars())
-    return Principal(claimed.user_id, name, Role(role), frozenset(sites), vehicle)
+        sites = list(db.execute(_sites_query(), {"user_id": user_id}).scalars())
+    return Principal(user_id, name, Role(role), frozenset(sites), vehicle)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -71,7 +71,7 @@ class IdempotencyMiddleware:
             return
         services = self.services(scope)
         try:
-            user_id = read_token(auth[7:].strip(), services.settings.secret_key).user_id
+            user_id = read_token(auth[7:].strip(), services.keys.cached()).user_id
         except InvalidToken:
             await self.app(scope, receive, send)  # the route answers 401
             return

@@ -176,7 +176,9 @@ class DepotPublic(BaseModel):
 class UserCreate(Strict):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[^\s]+$")
     role: Role
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(
+        min_length=10, max_length=200, description="10+ characters, not a common password"
+    )
     sites: list[Id] = Field(default_factory=list)
     vehicle: Id | None = None
 
@@ -188,7 +190,9 @@ class UserUpdate(Strict):
     sites: list[Id] | None = None
     vehicle: Id | None = None
     disabled: bool | None = None
-    password: str | None = Field(None, min_length=8, max_length=200)
+    password: str | None = Field(
+        None, min_length=10, max_length=200, description="10+ characters, not a common password"
+    )
 
 
 class UserPublic(BaseModel):
@@ -198,6 +202,21 @@ class UserPublic(BaseModel):
     disabled: bool
     sites: list[str]
     vehicle: str | None
+
+
+class AuditEntryPublic(BaseModel):
+    """One row of the account audit log."""
+
+    id: int
+    at: datetime
+    action: str = Field(
+        description="login_ok, login_failed, user_created, password_reset, user_rebound, "
+        "user_disabled, user_enabled"
+    )
+    subject: str = Field(description="the user name concerned (as typed, for sign-ins)")
+    actor: str | None = Field(None, description="who did it (the user signing in, a dispatcher)")
+    client: str | None = Field(None, description="the client's address")
+    detail: dict[str, Any] = Field(default_factory=dict)
 
 
 # --- events --------------------------------------------------------------------------------
@@ -314,6 +333,9 @@ class PlanRequestAccepted(BaseModel):
     event_id: str
     region: str
     week: str
+    coalesced: bool = Field(
+        False, description="true: joined the re-plan already waiting for this region-week"
+    )
 
 
 class Unserved(BaseModel):

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-in-production"
+MIN_SECRET_LENGTH = 32  # HS256 wants a key of at least its 256 bits
 
 
 class Settings(BaseSettings):
@@ -52,6 +53,12 @@ class Settings(BaseSettings):
     change_min_workers: int = Field(30, ge=0, description="headcount change that re-plans")
     plan_coalesce_seconds: float = Field(2.0, ge=0)
     plan_time_limit: float = Field(5.0, gt=0, description="solver seconds per live re-plan")
+    plan_ask_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="a re-plan asked with POST /plans and not taken up by the planner this "
+        "long (wall clock) is asked again by the next POST",
+    )
     hold_plans_for_approval: bool = Field(
         False, description="default for regions: hold new plans until a dispatcher publishes"
     )
@@ -59,17 +66,67 @@ class Settings(BaseSettings):
     event_max_bytes: int = 64 * 1024
 
     # HTTP
-    secret_key: str = PLACEHOLDER_SECRET
+    secret_key: str | None = Field(
+        None,
+        description="token signing key; unset: a random key made at first start and kept in "
+        "the database (shared by every API replica, rotated with `rvrota secret rotate`)",
+    )
     token_minutes: int = 12 * 60
+    trusted_proxies: str = Field(
+        "",
+        description="comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the client; from anyone else the header is ignored",
+    )
+    login_max_failures: int = Field(
+        10, ge=1, description="failed sign-ins for one user name within the window: then 429"
+    )
+    login_client_max_failures: int = Field(
+        50, ge=1, description="failed sign-ins from one client address within the window: 429"
+    )
+    login_window_seconds: int = Field(900, ge=1, description="window of the sign-in counts")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="largest request body the API reads; larger: 413"
+    )
+    metrics_token: str | None = Field(
+        None,
+        description="bearer token with which anyone may read GET /metrics (API and worker)",
+    )
+    metrics_clients: str = Field(
+        "127.0.0.0/8,::1",
+        description="comma-separated addresses or networks that may read /metrics without "
+        "the token (default: this host only)",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     worker_port: int = Field(6066, description="worker's /healthz, /readyz, /metrics port")
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
-        if self.environment == "production" and self.secret_key == PLACEHOLDER_SECRET:
-            raise ValueError("RVROTA_SECRET_KEY must be set to a real secret in production")
+        if self.secret_key is not None and not self.secret_key.strip():
+            self.secret_key = None  # set but empty: as if unset
+        if self.secret_key is not None and self.secret_key.strip() == PLACEHOLDER_SECRET:
+            raise ValueError(
+                f"RVROTA_SECRET_KEY is the placeholder {PLACEHOLDER_SECRET!r}: set a long random "
+                "secret (openssl rand -hex 32), or unset it to have one made and kept in the "
+                "database"
+            )
+        if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"RVROTA_SECRET_KEY: at least {MIN_SECRET_LENGTH} characters "
+                "(openssl rand -hex 32), or unset it to have one made and kept in the database"
+            )
         return self
+
+    def trusted_proxy_list(self) -> list[str]:
+        """The entries of ``trusted_proxies`` (addresses or networks, not yet parsed)."""
+        return _entries(self.trusted_proxies)
+
+    def metrics_client_list(self) -> list[str]:
+        return _entries(self.metrics_clients)
+
+
+def _entries(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
 
 
 @lru_cache(maxsize=1)

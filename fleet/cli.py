@@ -1,4 +1,5 @@
-"""Commands of the fleet package: ``db upgrade``, ``import``, ``export-scenario``, ``users add``.
+"""Commands of the fleet package: ``db upgrade``, ``import``, ``export-scenario``, ``users add``,
+``secret rotate``.
 
 Commands only parse input, open one transaction and call the service functions; an error
 in the input exits non-zero with the field named and leaves the database unchanged.
@@ -18,6 +19,7 @@ import typer
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users: dispatchers, site managers, drivers.", no_args_is_help=True)
+secret_app = typer.Typer(help="The key that signs access tokens.", no_args_is_help=True)
 
 EXIT_INVALID = 2
 
@@ -164,6 +166,8 @@ def users_add(
     ] = None,
 ) -> None:
     """Create a user; the password is read from stdin (or prompted) and stored hashed."""
+    from core.clock import WallClock
+    from fleet import audit
     from fleet.db import session_scope
     from fleet.domain import DomainError
     from fleet.users import create_user
@@ -174,6 +178,14 @@ def users_add(
         with session_scope(engine) as db:
             user = create_user(db, name, role, password, sites=site or [], vehicle=vehicle)
             user_id, user_role = user.id, user.role
+            audit.record(
+                db,
+                audit.Action.USER_CREATED,
+                user.name,
+                WallClock().now(),
+                actor="rvrota users add",
+                detail={"user_id": user_id, "role": user_role, "sites": site or []},
+            )
     except DomainError as exc:
         raise _fail(str(exc)) from exc
     finally:
@@ -181,9 +193,48 @@ def users_add(
     typer.echo(f"user {name} ({user_role}) created with id {user_id}")
 
 
+@secret_app.command("rotate")
+def secret_rotate(
+    grace_minutes: Annotated[
+        float,
+        typer.Option(
+            "--grace-minutes",
+            min=0,
+            help="how long tokens signed with the old key keep working (default: they stop now)",
+        ),
+    ] = 0.0,
+) -> None:
+    """A new token signing key in the database; every API replica uses it within seconds.
+
+    Tokens signed with the older keys stop working now, or after --grace-minutes. Only for
+    a service without RVROTA_SECRET_KEY (with it, change the setting and restart).
+    """
+    from datetime import timedelta
+
+    from core.clock import WallClock
+    from core.settings import get_settings
+    from fleet import signing_keys
+    from fleet.db import make_engine, session_scope
+
+    if get_settings().secret_key:
+        raise _fail(
+            "RVROTA_SECRET_KEY is set, so the key is not in the database: "
+            "set a new RVROTA_SECRET_KEY and restart the API to rotate it"
+        )
+    engine = make_engine(_database_url())  # the database the API runs on (migrated already)
+    try:
+        with session_scope(engine) as db:
+            key = signing_keys.rotate(db, WallClock().now(), timedelta(minutes=grace_minutes))
+    finally:
+        engine.dispose()
+    ends = "now" if grace_minutes == 0 else f"in {grace_minutes:g} minutes"
+    typer.echo(f"signing key {key.kid} in use; tokens signed with older keys stop {ends}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
     app.add_typer(db_app, name="db")
     app.add_typer(users_app, name="users")
+    app.add_typer(secret_app, name="secret")
     app.command("import")(import_command)
     app.command("export-scenario")(export_command)

@@ -123,6 +123,9 @@ class User(SQLModel, table=True):
     disabled: bool = False
     feed_token: str | None = Field(default=None, unique=True, max_length=64)
     vehicle_id: str | None = Field(default=None, foreign_key="vehicle.id")
+    token_version: int = Field(
+        default=0, description="in every access token; a reset, disable or rebind adds one"
+    )
 
 
 class UserSite(SQLModel, table=True):
@@ -261,6 +264,48 @@ class DeadLetterRecord(SQLModel, table=True):
     rejected_at: datetime = Field(sa_type=UTCDateTime)
     replayed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     replays: int = 0
+class SigningKey(SQLModel, table=True):
+    """A key that signs access tokens when ``RVROTA_SECRET_KEY`` is not set (``fleet.signing``).
+
+    Made at the first start and shared by every API replica; rotation adds a new one and
+    gives the older ones an expiry (``expires_at``; None: accepted until the next rotation).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    secret: str = Field(max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what to an account: sign-ins (ok and failed), resets, permission changes.
+
+    Failed sign-ins in it are also what throttles guessing (``fleet.audit``).
+    """
+
+    __table_args__ = (
+        Index("ix_auditlog_action_subject_at", "action", "subject", "at"),
+        Index("ix_auditlog_action_client_at", "action", "client", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    action: str = Field(max_length=32)
+    subject: str = Field(max_length=100, description="the user name concerned (as typed)")
+    actor_id: int | None = None
+    actor: str | None = Field(default=None, max_length=100)
+    client: str | None = Field(default=None, max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class PlanAsk(SQLModel, table=True):
+    """A re-plan asked through the API and not yet taken up: at most one per (region, week)."""
+
+    region_id: str = Field(foreign_key="region.id", primary_key=True)
+    week: str = Field(max_length=8, primary_key=True)
+    event_id: str = Field(max_length=128)
+    asked_at: datetime = Field(sa_type=UTCDateTime)
+    asked_by: int | None = None
 
 
 # Idempotency keys of the API's writes (``api.idempotency``): a plain table, written with

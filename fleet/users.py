@@ -8,24 +8,32 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import col, select
 
+from fleet import passwords
 from fleet.db import DbSession
 from fleet.domain import DomainError, Role
 from fleet.models import Site, User, UserSite, Vehicle
 from fleet.registry import UnknownReference
 
 _HASHER = PasswordHasher()
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 
 
-def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+def hash_password(password: str, user_inputs: Sequence[str] = ()) -> str:
+    """The argon2 hash of a password that meets the policy (``fleet.passwords``)."""
+    passwords.check(password, user_inputs)
     return _HASHER.hash(password)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash to check unknown or disabled users' passwords against (same time as a real one)."""
+    return _HASHER.hash(secrets.token_hex(16))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -120,7 +128,7 @@ def create_user(
     user = User(
         name=name,
         role=role.value,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, [name]),
         vehicle_id=binding.vehicle,
     )
     db.add(user)
@@ -133,9 +141,16 @@ def create_user(
 
 
 def authenticate(db: DbSession, name: str, password: str) -> User | None:
-    """The enabled user with that name and password, else None."""
+    """The enabled user with that name and password, else None.
+
+    An unknown or disabled user's password is checked against a dummy hash, so that the
+    answer takes as long as for a real one and does not tell which names exist.
+    """
     user = get_user_by_name(db, name)
-    if user is None or user.disabled or not verify_password(user.password_hash, password):
+    if user is None or user.disabled:
+        verify_password(_dummy_hash(), password)
+        return None
+    if not verify_password(user.password_hash, password):
         return None
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = _HASHER.hash(password)
@@ -151,17 +166,28 @@ def _require_user(db: DbSession, user_id: int) -> User:
 
 
 def rebind_user(
-    db: DbSession, user_id: int, sites: Sequence[str] = (), vehicle: str | None = None
+    db: DbSession,
+    user_id: int,
+    sites: Sequence[str] = (),
+    vehicle: str | None = None,
+    *,
+    role_changed: bool = False,
 ) -> User:
-    """Replace a user's bound sites or vehicle (checked against the user's role)."""
+    """Replace a user's bound sites or vehicle (checked against the user's role).
+
+    A change of bindings (or of the role, ``role_changed``) revokes the user's tokens.
+    """
     user = _require_user(db, user_id)
     binding = check_binding(Role(user.role), sites, vehicle)
     _check_refs(db, binding)
+    before = set(user_sites(db, user_id)), user.vehicle_id
     for link in db.exec(select(UserSite).where(UserSite.user_id == user_id)):
         db.delete(link)
     db.flush()
     for site_id in binding.sites:
         db.add(UserSite(user_id=user_id, site_id=site_id))
+    if before != (set(binding.sites), binding.vehicle) or role_changed:
+        user.token_version += 1  # tokens issued under the old bindings stop working
     user.vehicle_id = binding.vehicle
     db.add(user)
     db.flush()
@@ -169,8 +195,10 @@ def rebind_user(
 
 
 def set_password(db: DbSession, user_id: int, password: str) -> User:
+    """Reset a user's password (policy checked); the user's tokens stop working."""
     user = _require_user(db, user_id)
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, [user.name])
+    user.token_version += 1
     db.add(user)
     db.flush()
     return user
@@ -179,6 +207,8 @@ def set_password(db: DbSession, user_id: int, password: str) -> User:
 def disable_user(db: DbSession, user_id: int, disabled: bool = True) -> User:
     """Disable (or re-enable) a user; a disabled user's feed token is revoked."""
     user = _require_user(db, user_id)
+    if user.disabled != disabled:
+        user.token_version += 1
     user.disabled = disabled
     if disabled:
         user.feed_token = None

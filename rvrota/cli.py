@@ -29,10 +29,17 @@ def build_app() -> typer.Typer:
     def _root(
         log_json: bool = typer.Option(False, "--log-json", help="log as JSON lines"),
     ) -> None:
+        from pydantic import ValidationError
+
         from core.logs import configure_logging
         from core.settings import get_settings
 
-        settings = get_settings()
+        try:
+            settings = get_settings()
+        except ValidationError as exc:  # e.g. the placeholder secret: say which and stop
+            for error in exc.errors():
+                typer.echo(f"error: {error['msg'].removeprefix('Value error, ')}", err=True)
+            raise typer.Exit(2) from exc
         configure_logging(settings.log_level, log_json or settings.log_json)
 
     solver_cli.register(app)

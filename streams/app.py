@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,13 +45,14 @@ from sqlalchemy.engine import Engine
 
 from core.clock import Clock, clock_from_settings
 from core.metrics import ServiceMetrics, create_metrics
+from core.metrics_access import MetricsAccess
 from fleet import dead_letters, events
 from fleet.db import DbSession, begin_write, make_engine, session_scope
 from streams import ingest, isolate, records, rules
 from streams.config import StreamsSettings, Topics
 from streams.health import HealthServer, build_health_app
 from streams.logfilter import RateLimitedLog
-from streams.planner import PlanningFailed, plan_week
+from streams.planner import PlanningFailed, asked_plans, live_first, plan_week, take_up_asks
 from streams.publish import EventPublisher
 from streams.state import LatestHeadcounts, StallWatch, consumed_position
 from streams.transport import EagerTransport
@@ -411,7 +413,11 @@ async def handle_plan_requests(worker: Worker, batch: Sequence[faust.EventT]) ->
             requests.append(events.PlanRequest.model_validate_json(message.value or b""))
         except ValueError as exc:
             await worker.dead_letter(message, events.EventRejected("payload", str(exc)[:300]))
-    for job in rules.coalesce(requests):
+    jobs = rules.coalesce(requests)
+    asked = await worker.db(lambda: asked_plans(worker.engine, jobs), "reading plan asks")
+    for job in live_first(jobs, asked):  # re-plans caused by events before asked ones
+        if asked & set(job.cause_event_ids):
+            await worker.db(partial(take_up_asks, worker.engine, job), "taking up asks")
         await run_plan_job(worker, job, [r for r in requests if r.region == job.region], received)
 
 
@@ -761,7 +767,11 @@ def create_app(
             for topic in declared:
                 await topic.maybe_declare()
             self.health = HealthServer(
-                build_health_app(worker.metrics, worker.ready_problems),
+                build_health_app(
+                    worker.metrics,
+                    worker.ready_problems,
+                    MetricsAccess.of(settings.metrics_client_list(), settings.metrics_token),
+                ),
                 settings.api_host,
                 settings.worker_port,
             )

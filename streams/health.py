@@ -8,13 +8,21 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from core.metrics import CONTENT_TYPE, ServiceMetrics
+from core.metrics_access import MetricsAccess
 
 log = logging.getLogger(__name__)
 
 ReadyCheck = Callable[[], Awaitable[dict[str, str]]]
 
 
-def build_health_app(metrics: ServiceMetrics, ready: ReadyCheck) -> web.Application:
+LOOPBACK = MetricsAccess.of(["127.0.0.0/8", "::1"], None)
+
+
+def build_health_app(
+    metrics: ServiceMetrics, ready: ReadyCheck, access: MetricsAccess = LOOPBACK
+) -> web.Application:
+    """/healthz and /readyz for anyone; /metrics only for ``access`` (default: this host)."""
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -24,7 +32,12 @@ def build_health_app(metrics: ServiceMetrics, ready: ReadyCheck) -> web.Applicat
             return web.json_response({"status": "not ready", "problems": problems}, status=503)
         return web.json_response({"status": "ready"})
 
-    async def metrics_view(_: web.Request) -> web.Response:
+    async def metrics_view(request: web.Request) -> web.Response:
+        if not access.allows(request.remote, request.headers.get("Authorization")):
+            return web.json_response(
+                {"detail": "metrics: not from an allowed address, and no valid metrics token"},
+                status=403,
+            )
         body = metrics.render()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from fleet import plan_asks
 from fleet.db import session_scope
 from fleet.events import VehicleAssignment
+from streams.rules import PlanJob
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,31 @@ class PlanRun:
     solve_seconds: float = 0.0
     total_seconds: float = 0.0
     gap: float | None = None
+
+
+def live_first(jobs: Sequence[PlanJob], asked: set[str]) -> list[PlanJob]:
+    """Jobs with a live cause (an event, the timer) before jobs only asked for (POST /plans).
+
+    ``asked`` holds the event ids of pending asks; the order within each group is kept.
+    """
+
+    def only_asked(job: PlanJob) -> bool:
+        ids = job.cause_event_ids
+        return len(ids) == len(job.reasons) and bool(ids) and set(ids) <= asked
+
+    return sorted(jobs, key=only_asked)
+
+
+def asked_plans(engine: Engine, jobs: Sequence[PlanJob]) -> set[str]:
+    """The cause event ids of these jobs that are pending asks (``fleet.plan_asks``)."""
+    with session_scope(engine) as db:
+        return plan_asks.pending_event_ids(db, [i for job in jobs for i in job.cause_event_ids])
+
+
+def take_up_asks(engine: Engine, job: PlanJob) -> None:
+    """The run for ``job`` starts: its asks stop waiting, so a new ask queues a new run."""
+    with session_scope(engine) as db:
+        plan_asks.take_up(db, job.cause_event_ids)
 
 
 class PlanningFailed(RuntimeError):

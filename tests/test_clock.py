@@ -37,9 +37,11 @@ def test_settings_choose_the_clock() -> None:
     assert isinstance(clock_from_settings(s), SimulatedClock)
 
 
-def test_placeholder_secret_refused_in_production() -> None:
-    with pytest.raises(ValueError, match="SECRET_KEY"):
-        Settings(environment="production")
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
+def test_placeholder_secret_refused_in_every_environment(environment: str) -> None:
+    with pytest.raises(ValueError, match="RVROTA_SECRET_KEY is the placeholder"):
+        Settings(environment=environment, secret_key="change-me-in-production")  # type: ignore[arg-type]
+    assert Settings(environment=environment).secret_key is None  # type: ignore[arg-type]
 
 
 def test_logging_follows_a_swapped_stderr(monkeypatch: pytest.MonkeyPatch) -> None:

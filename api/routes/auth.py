@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api import schemas
+from api.clients import client_address
 from api.deps import CurrentUser, DbDep, ServicesDep, principal_of
-from api.security import issue_token
+from api.security import Principal, issue_token
 from core.clock import WallClock
-from fleet import users
+from fleet import audit, users
+from fleet.db import session_scope
 
 router = APIRouter(tags=["auth"])
 
@@ -19,23 +22,67 @@ router = APIRouter(tags=["auth"])
 @router.post(
     "/auth/token",
     response_model=schemas.Token,
-    responses={401: {"description": "wrong name or password, or user disabled"}},
+    responses={
+        401: {"description": "wrong name or password, or user disabled"},
+        429: {"description": "too many failed sign-ins for this name or client; see Retry-After"},
+    },
 )
 def login(
-    services: ServicesDep, db: DbDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    services: ServicesDep,
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> schemas.Token:
-    """Exchange a user name and password for a signed bearer token."""
-    user = users.authenticate(db, form.username, form.password)
-    if user is None:
+    """Exchange a user name and password for a signed bearer token.
+
+    After ``RVROTA_LOGIN_MAX_FAILURES`` failed sign-ins for one user name (or
+    ``RVROTA_LOGIN_CLIENT_MAX_FAILURES`` from one client) within
+    ``RVROTA_LOGIN_WINDOW_SECONDS``, the answer is 429 with ``Retry-After``, even for the
+    right password. Every sign-in, ok or failed, goes to the audit log.
+    """
+    settings = services.settings
+    # Throttle windows and token lifetime run on the wall clock (security, not the domain).
+    now = WallClock().now()
+    client = client_address(request, services.proxies)
+    throttle = audit.Throttle(
+        per_name=settings.login_max_failures,
+        per_client=settings.login_client_max_failures,
+        window=timedelta(seconds=settings.login_window_seconds),
+    )
+    principal: Principal | None = None
+    version = 0
+    with session_scope(services.engine) as db:  # committed even when the answer is 401
+        wait = audit.login_retry_after(db, form.username, client, now, throttle)
+        if wait is None:
+            user = users.authenticate(db, form.username, form.password)
+            if user is None:
+                audit.record(db, audit.Action.LOGIN_FAILED, form.username, now, client=client)
+            else:
+                audit.record(
+                    db,
+                    audit.Action.LOGIN_OK,
+                    user.name,
+                    now,
+                    actor_id=user.id,
+                    actor=user.name,
+                    client=client,
+                )
+                principal = principal_of(db, user)
+                version = user.token_version
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"登录失败次数过多, 请 {wait} 秒后再试 · "
+            f"too many failed sign-ins; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="wrong user name or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = principal_of(db, user)
-    minutes = services.settings.token_minutes
-    # Token lifetime runs on the wall clock (a security property), not the simulated clock.
-    token = issue_token(principal, services.settings.secret_key, WallClock().now(), minutes)
+    minutes = settings.token_minutes
+    token = issue_token(principal, services.keys.ring(), now, minutes, version)
     return schemas.Token(access_token=token, role=principal.role, expires_in=minutes * 60)
 
 

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from api import access, schemas
 from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
 from api.errors import domain_error
+from api.plan_asks import askable_weeks, plan_ask, withdraw_plan_ask
 from api.publisher import PublishError
 from api.security import Principal
 from api.store import not_found, plan_public, region_or_default, unprocessable, week_or_current
@@ -198,13 +199,20 @@ async def request_plan(
     body: schemas.PlanRequestCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Ask for a re-plan of a region-week; produced to rvrota.plan-requests."""
+    """Ask for a re-plan of a region-week; produced to rvrota.plan-requests.
+
+    Only this week and the next two may be asked for (422 naming ``week`` otherwise).
+    While an ask for the region-week waits for the planner, another joins it (202 with
+    the waiting ask's ``event_id`` and ``coalesced: true``): one run, however many asks.
+    """
     now = services.clock.now()
 
     def resolve() -> tuple[str, str]:
         with session_scope(services.engine) as db:
             region = region_or_default(db, body.region)
-            return region.id, week_or_current(region, body.week, now)
+            week = week_or_current(region, body.week, now)
+            askable_weeks(region, now, week)
+            return region.id, week
 
     try:
         region_id, week = await run_in_threadpool(resolve)
@@ -228,7 +236,20 @@ async def request_plan(
         answer = {"event_id": event_id, "region": region_id, "week": week}
         return events.PLAN_REQUESTS_TOPIC, region_id, json.dumps(value).encode(), answer
 
-    return await _produce_once(services, principal, idempotency_key, request, build)
+    asked_id = _event_id(principal, idempotency_key, f"{request.method} {request.url.path}")
+    standing = await run_in_threadpool(
+        plan_ask, services, region_id, week, asked_id, principal.user_id
+    )
+    if standing.joined:
+        answer = {"event_id": standing.event_id, "region": region_id, "week": week}
+        return JSONResponse({**answer, "coalesced": True}, status_code=status.HTTP_202_ACCEPTED)
+    try:
+        return await _produce_once(
+            services, principal, idempotency_key, request, lambda _: build(asked_id)
+        )
+    except BaseException:
+        await run_in_threadpool(withdraw_plan_ask, services, region_id, week, asked_id)
+        raise
 
 
 @router.post(

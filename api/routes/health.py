@@ -8,7 +8,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api import schemas
-from api.deps import ServicesDep
+from api.deps import ServicesDep, forbidden
+from core.metrics_access import MetricsAccess
 
 router = APIRouter(tags=["health"])
 
@@ -47,9 +48,20 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        403: {"description": "not from RVROTA_METRICS_CLIENTS and no RVROTA_METRICS_TOKEN"},
+    },
 )
 def metrics(request: Request) -> Response:
-    """Prometheus text exposition: requests and latency per route, and the shared metrics."""
+    """Prometheus text exposition: requests and latency per route, and the shared metrics.
+
+    Only for clients in ``RVROTA_METRICS_CLIENTS`` (default: this host), or with
+    ``Authorization: Bearer <RVROTA_METRICS_TOKEN>``.
+    """
+    access: MetricsAccess = request.app.state.metrics_access
+    peer = request.client.host if request.client is not None else None
+    if not access.allows(peer, request.headers.get("authorization")):
+        raise forbidden("metrics: not from an allowed address, and no valid metrics token")
     body = request.app.state.metrics.render()
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -5,14 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from api import access, schemas
-from api.deps import CurrentUser, DbDep, Dispatcher, forbidden
-from api.store import not_found, set_closed_dates, site_public, unprocessable, vehicle_public
+from api.deps import CurrentUser, DbDep, Dispatcher, ServicesDep, forbidden
+from api.store import (
+    not_found,
+    set_closed_dates,
+    site_public,
+    unprocessable,
+    vehicle_public,
+    zone_of_region,
+)
 from fleet import registry
 from fleet.domain import Role
-from fleet.models import Depot, Region, Session, Site, UserSite, Vehicle
+from fleet.models import Depot, Region, Site, UserSite, Vehicle
 
 router = APIRouter()
 NOT_YOURS: dict[int | str, dict[str, Any]] = {
@@ -125,23 +135,42 @@ def update_site(
     "/sites/{site_id}",
     status_code=204,
     tags=["sites"],
-    responses=NOT_YOURS,
+    responses={
+        **NOT_YOURS,
+        200: {
+            "model": schemas.SitePublic,
+            "description": "the site has history (sessions, headcounts): retired instead "
+            "(active_until set to today), kept for the record",
+        },
+        204: {"description": "the site had no history and is gone"},
+    },
     response_class=Response,
 )
-def delete_site(_: Dispatcher, db: DbDep, site_id: str) -> Response:
-    """Remove a site; a site with sessions is retired instead (no longer active)."""
+def delete_site(services: ServicesDep, _: Dispatcher, db: DbDep, site_id: str) -> Response:
+    """Remove a site; a site with history (sessions, headcounts, ...) is retired instead.
+
+    Retiring sets ``active_until`` to today in the site's region, so later weeks are
+    planned without it; its sessions and reports stay for the record.
+    """
     site = db.get(Site, site_id)
     if site is None:
         raise not_found("site", site_id)
-    used = db.exec(select(Session.id).where(Session.site_id == site_id).limit(1)).first()
-    if used is not None:
-        raise unprocessable(
-            "site_id", "the site has sessions; set active_until instead of deleting", "path"
-        )
-    for link in db.exec(select(UserSite).where(UserSite.site_id == site_id)).all():
-        db.delete(link)
-    set_closed_dates(db, site_id, [])
-    db.delete(site)
+    try:
+        with db.begin_nested():  # whatever still points at the site undoes this and retires it
+            for link in db.exec(select(UserSite).where(UserSite.site_id == site_id)).all():
+                db.delete(link)
+            set_closed_dates(db, site_id, [])
+            db.delete(site)
+            db.flush()
+    except IntegrityError:
+        site = db.get(Site, site_id)
+        assert site is not None
+        today = services.clock.now().astimezone(zone_of_region(db, site.region_id)).date()
+        if site.active_until is None or site.active_until > today:
+            site.active_until = today
+            db.add(site)
+            db.flush()
+        return JSONResponse(jsonable_encoder(site_public(db, site)), status_code=200)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -30,6 +30,7 @@ if "tests.fixtures.browser" not in _root.pytest_plugins:
 
 TAISHANG = _root.SCENARIOS / "taishang-week.json"
 SECRET = "test-secret-key-for-rvrota-api-0123456789"
+METRICS_TOKEN = "test-metrics-token-0123456789"
 ROLE_USERS = {"dispatcher": "dispatcher", "site_manager": "manager", "driver": "driver"}
 
 
@@ -53,7 +54,11 @@ class Harness:
 
 def api_settings(url: str, bootstrap: str) -> Settings:
     return Settings(
-        database_url=url, kafka_bootstrap=bootstrap, secret_key=SECRET, environment="test"
+        database_url=url,
+        kafka_bootstrap=bootstrap,
+        secret_key=SECRET,
+        environment="test",
+        metrics_token=METRICS_TOKEN,
     )
 
 
@@ -71,11 +76,12 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
 
 
 @contextmanager
-def running_harness(url: str, bootstrap: str) -> Iterator[Harness]:
+def running_harness(url: str, bootstrap: str, **settings: Any) -> Iterator[Harness]:
+    """The app on a freshly seeded database; ``settings`` override the test settings."""
     engine = make_engine(url)
     seeded = seed(engine, TAISHANG)
     clock = FixedClock(NOW)
-    app = create_app(api_settings(url, bootstrap), clock=clock)
+    app = create_app(api_settings(url, bootstrap).model_copy(update=settings), clock=clock)
     try:
         with TestClient(app) as client:
             harness = Harness(client, engine, seeded, clock, bootstrap, url)

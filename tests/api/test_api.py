@@ -297,7 +297,9 @@ def test_probes_and_metrics(harness: Harness) -> None:
     ready = harness.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "kafka": True}
     harness.client.get("/api/v1/me", headers=harness.headers["driver"])
-    text = harness.client.get("/metrics").text
+    from tests.api.conftest import METRICS_TOKEN
+
+    text = harness.client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
     assert 'rvrota_http_requests_total{method="GET",route="/api/v1/me",status="2xx"}' in text
     assert (
         'rvrota_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/me"}'
@@ -370,7 +372,7 @@ def test_feed_token_opens_only_the_calendars_and_rotates(sqlite_harness: Harness
 
 
 def test_users_rebind_disable_and_reset_password(sqlite_harness: Harness) -> None:
-    """Dispatcher manages users: bindings apply at once, disabling kills tokens, reset works."""
+    """Dispatcher manages users: a rebind, reset or disable ends the user's tokens at once."""
     h = sqlite_harness
     d = h.headers["dispatcher"]
     r = h.client.post(
@@ -386,6 +388,8 @@ def test_users_rebind_disable_and_reset_password(sqlite_harness: Harness) -> Non
         h.client.patch(f"/api/v1/users/{user_id}", json={"sites": ["S011"]}, headers=d).status_code
         == 200
     )
+    assert h.client.get("/api/v1/sites/S010", headers=lin).status_code == 401  # rebound
+    lin = h.login("lin", "first-pass-1")
     assert h.client.get("/api/v1/sites/S010", headers=lin).status_code == 403
     assert h.client.get("/api/v1/sites/S011", headers=lin).status_code == 200
     r = h.client.patch(f"/api/v1/users/{user_id}", json={"password": "second-pass-2"}, headers=d)

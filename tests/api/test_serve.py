@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from fleet.db import make_engine
 from tests.api.conftest import SECRET, TAISHANG
@@ -60,9 +61,14 @@ def test_rvrota_serve_answers_on_the_given_port(tmp_path: Path) -> None:
         server.wait(20)
 
 
-def test_serve_refuses_the_placeholder_secret_in_production(tmp_path: Path) -> None:
-    env = {**os.environ, "RVROTA_ENVIRONMENT": "production"}
-    env.pop("RVROTA_SECRET_KEY", None)
+@pytest.mark.parametrize("environment", ["development", "production"])
+def test_serve_refuses_the_placeholder_secret(tmp_path: Path, environment: str) -> None:
+    """A configured placeholder key stops the API at start, in every environment."""
+    env = {
+        **os.environ,
+        "RVROTA_ENVIRONMENT": environment,
+        "RVROTA_SECRET_KEY": "change-me-in-production",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "rvrota", "serve", "--port", str(free_port())],
         env=env,
@@ -71,5 +77,6 @@ def test_serve_refuses_the_placeholder_secret_in_production(tmp_path: Path) -> N
         text=True,
         timeout=60,
     )
-    assert result.returncode != 0
-    assert "RVROTA_SECRET_KEY" in result.stdout + result.stderr
+    assert result.returncode == 2
+    assert "RVROTA_SECRET_KEY is the placeholder" in result.stderr
+    assert "Traceback" not in result.stderr

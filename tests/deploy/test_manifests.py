@@ -123,7 +123,7 @@ def test_k8s_config_and_secret_are_settings_that_parse(monkeypatch: pytest.Monke
     assert not set(config) & set(secret), "a setting is both in the ConfigMap and the Secret"
     for key, value in {**config, **secret}.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("RVROTA_SECRET_KEY", "a-real-secret-for-this-test")
+    monkeypatch.setenv("RVROTA_SECRET_KEY", "a-real-secret-for-this-test-0123456789")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.environment == "production"
     assert settings.database_url.startswith("postgresql+psycopg://")

@@ -132,6 +132,20 @@ def test_unreadable_and_malformed_files(cli_db: str, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "not valid JSON" in result.stderr
 
 
+@pytest.mark.parametrize("password", ["short-1", "password123", "1234567890", "qwertyuiop"])
+def test_users_add_refuses_a_weak_password(cli_db: str, tmp_path: Path, password: str) -> None:
+    """Too short, or common (zxcvbn's list and score): exit 2 naming the password, no user."""
+    result = run(["users", "add", "weak", "--role", "dispatcher"], stdin=password + "\n")
+    assert result.exit_code == 2
+    assert "password" in result.output
+    engine = make_engine(cli_db)
+    try:
+        with session_scope(engine) as db:
+            assert get_user_by_name(db, "weak") is None
+    finally:
+        engine.dispose()
+
+
 def test_users_add_hashes_the_password_from_stdin(cli_db: str, tmp_path: Path) -> None:
     """`rvrota users add` stores the binding and an argon2 hash, never the password."""
     assert run(["import", str(write(tmp_path, small_scenario()))]).exit_code == 0
@@ -141,7 +155,7 @@ def test_users_add_hashes_the_password_from_stdin(cli_db: str, tmp_path: Path) -
     )
     assert result.exit_code == 0, result.output
     result = run(
-        ["users", "add", "wu", "--role", "driver", "--vehicle", "RV1"], stdin="pw-12345678\n"
+        ["users", "add", "wu", "--role", "driver", "--vehicle", "RV1"], stdin="rv1-quanzhou-9\n"
     )
     assert result.exit_code == 0, result.output
     engine = make_engine(cli_db)
@@ -154,7 +168,7 @@ def test_users_add_hashes_the_password_from_stdin(cli_db: str, tmp_path: Path) -
             assert user_sites(db, lin.id) == ["S1", "S2"]
             assert authenticate(db, "lin", "correct horse battery") is not None
             assert authenticate(db, "lin", "wrong password") is None
-            wu = authenticate(db, "wu", "pw-12345678")
+            wu = authenticate(db, "wu", "rv1-quanzhou-9")
             assert wu is not None and wu.vehicle_id == "RV1" and wu.role == "driver"
     finally:
         engine.dispose()
