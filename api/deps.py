@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import select
 
 from api.publisher import Publisher
+from api.relay import OutboxRelay
 from api.security import InvalidToken, Principal, read_token
 from core.clock import Clock
 from core.settings import Settings
@@ -34,6 +35,7 @@ class Services:
     clock: Clock
     engine: Engine
     publisher: Publisher
+    relay: OutboxRelay
 
 
 async def get_services(request: Request) -> Services:
