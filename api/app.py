@@ -1,8 +1,9 @@
 """The FastAPI application factory. Nothing is wired at import time.
 
 ``create_app(settings)`` returns an app whose lifespan creates the database
-engine and the Kafka producer (unless one is passed in) and disposes of them at
-shutdown. Routes reach them through ``request.app.state.services``.
+engine, the Kafka producer (unless one is passed in) and the outbox relay that
+publishes the accepted writes (``api.relay``), and stops them at shutdown. Routes
+reach them through ``request.app.state.services``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from api.limits import BodyLimitMiddleware
 from api.models import create_api_tables
 from api.observe import ApiMetrics, MetricsMiddleware
 from api.publisher import KafkaPublisher, Publisher
+from api.relay import OutboxRelay
 from api.routes import auth, dead_letters, events, health, registry, schedule, users
 from core.clock import Clock, clock_from_settings
 from core.metrics import create_metrics
@@ -83,10 +85,18 @@ def create_app(
         keys = KeySource(settings, engine)
         await run_in_threadpool(keys.start)
         the_publisher = (
-            publisher if publisher is not None else KafkaPublisher(settings.kafka_bootstrap)
+            publisher
+            if publisher is not None
+            else KafkaPublisher(
+                settings.kafka_bootstrap, retry_max_seconds=settings.outbox_retry_max_seconds
+            )
         )
         await the_publisher.start()
-        app.state.services = Services(settings, the_clock, engine, the_publisher, keys, proxies)
+        relay = OutboxRelay.from_settings(settings, engine, the_publisher, metrics)
+        await relay.start()  # publishes what earlier runs left in the outbox, then new writes
+        app.state.services = Services(
+            settings, the_clock, engine, the_publisher, keys, relay, proxies
+        )
         log.info(
             "API ready: database %s, Kafka %s",
             engine.url.render_as_string(),
@@ -95,6 +105,7 @@ def create_app(
         try:
             yield
         finally:
+            await relay.stop()
             await the_publisher.stop()
             engine.dispose()
 
@@ -107,7 +118,10 @@ def create_app(
             {"name": "auth", "description": "tokens and the caller"},
             {"name": "sites", "description": "construction sites (工地)"},
             {"name": "vehicles", "description": "RVs: mobile shared homes"},
-            {"name": "events", "description": "headcounts and vehicle status, produced to Kafka"},
+            {
+                "name": "events",
+                "description": "headcounts and vehicle status: stored, then published to Kafka",
+            },
             {"name": "schedule", "description": "the weekly rotation"},
             {"name": "plans", "description": "re-plans, publishing, pins"},
         ],

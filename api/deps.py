@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from api.clients import Network
 from api.keys import KeySource
 from api.publisher import Publisher
+from api.relay import OutboxRelay
 from api.security import InvalidToken, Principal, read_claims
 from core.clock import Clock
 from core.settings import Settings
@@ -38,6 +39,7 @@ class Services:
     engine: Engine
     publisher: Publisher
     keys: KeySource
+    relay: OutboxRelay
     proxies: tuple[Network, ...] = field(default_factory=tuple)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import idempotency
@@ -22,6 +23,23 @@ from api.security import InvalidToken, body_digest, read_token
 
 WRITES = frozenset({b"POST", b"PUT", b"PATCH", b"DELETE"})
 MAX_KEY = 255
+ANSWERED = "rvrota.idempotency_answered"  # scope key: the route stored its answer itself
+
+
+def stored_response(body: bytes, media_type: str) -> dict[str, Any]:
+    """An answer as kept for replays."""
+    return {"body": body.decode("utf-8", "replace"), "media_type": media_type}
+
+
+def response_to_keep(response: Response) -> dict[str, Any]:
+    """The answer to keep for a route that stores it itself, with its effect."""
+    return stored_response(bytes(response.body), response.media_type or "application/json")
+
+
+def mark_answered(scope: Scope) -> None:
+    """The route committed the answer to its key with its effect (fleet.outbox.accept):
+    this middleware stores nothing more."""
+    scope[ANSWERED] = True
 
 
 async def _send_json(send: Send, status: int, body: Any) -> None:
@@ -142,8 +160,10 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_body, capture)
         finally:
-            if 200 <= status < 300:
-                answer = {"body": b"".join(parts).decode("utf-8", "replace"), "media_type": media}
+            if scope.get(ANSWERED):
+                pass  # the route stored its answer, in the transaction of its effect
+            elif 200 <= status < 300:
+                answer = stored_response(b"".join(parts), media)
                 await run_in_threadpool(
                     idempotency.answer, services.engine, user_id, key, status, answer
                 )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.metrics import ServiceMetrics
 
 API_PREFIX = "/api/v1"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+RELAY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 class ApiMetrics:
@@ -24,6 +25,28 @@ class ApiMetrics:
             "Time to answer an HTTP request, per method and route",
             ["method", "route"],
             buckets=LATENCY_BUCKETS,
+            registry=service.registry,
+        )
+        self.outbox_depth = Gauge(
+            "rvrota_outbox_depth",
+            "Accepted events in the outbox not yet published to Kafka (all API processes)",
+            registry=service.registry,
+        )
+        self.outbox_oldest_age = Gauge(
+            "rvrota_outbox_oldest_unsent_age_seconds",
+            "Seconds the oldest unpublished outbox row has waited (0 when none waits)",
+            registry=service.registry,
+        )
+        self.outbox_published = Counter(
+            "rvrota_outbox_published",
+            "Outbox rows published to Kafka by this process's relay, per topic",
+            ["topic"],
+            registry=service.registry,
+        )
+        self.outbox_latency = Histogram(
+            "rvrota_outbox_publish_latency_seconds",
+            "From an event stored in the outbox to the broker's acknowledgement",
+            buckets=RELAY_BUCKETS,
             registry=service.registry,
         )
 

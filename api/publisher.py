@@ -1,9 +1,11 @@
-"""Producing events to Kafka from the API.
+"""Producing to Kafka from the API.
 
-``Publisher`` is what the routes see; ``KafkaPublisher`` is the real one (aiokafka,
-acks=all, idempotent producer). The producer is created and started in the app's
-lifespan, never at import. Starting is retried in the background so that the API
-serves reads (and ``/readyz`` says "not ready") while the broker is down.
+``Publisher`` is what the outbox relay (``api.relay``) sees; ``KafkaPublisher`` is the
+real one (aiokafka, acks=all, idempotent producer: the messages of one partition reach
+it in the order they were sent). The producer is created and started in the app's
+lifespan, never at import. Connecting is retried in the background with backoff (and
+rate-limited logs) so that the API serves reads and accepts writes (into the outbox)
+while the broker is down.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+
+from api.quietlog import RepeatedFailure
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,19 @@ class Publisher(Protocol):
         """Write one event (UTF-8 JSON) and wait until the broker has it (acks=all)."""
         ...
 
+    async def send_many(
+        self, messages: Sequence[tuple[str, str, bytes]]
+    ) -> list[BaseException | None]:
+        """Write (topic, key, value) messages in order; per message, None or its failure.
+
+        Raises ``PublishError`` when the broker is not connected (nothing was sent).
+        """
+        ...
+
+    def connected(self) -> bool:
+        """Has the producer connected (it reconnects by itself after that)?"""
+        ...
+
     async def ready(self) -> bool:
         """Can the broker be reached right now?"""
         ...
@@ -39,19 +57,29 @@ class Publisher(Protocol):
 
 class KafkaPublisher:
     def __init__(
-        self, bootstrap: str, *, send_timeout: float = 10.0, retry_seconds: float = 1.0
+        self,
+        bootstrap: str,
+        *,
+        send_timeout: float = 10.0,
+        retry_seconds: float = 0.5,
+        retry_max_seconds: float = 5.0,
+        stop_seconds: float = 5.0,
     ) -> None:
         self.bootstrap = bootstrap
         self.send_timeout = send_timeout
         self.retry_seconds = retry_seconds
+        self.retry_max_seconds = max(retry_seconds, retry_max_seconds)
+        self.stop_seconds = stop_seconds
         self._producer: AIOKafkaProducer | None = None
         self._started = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._unreachable = RepeatedFailure(log, f"Kafka at {bootstrap} not reachable")
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._connect(), name="kafka-publisher-start")
 
     async def _connect(self) -> None:
+        delay = self.retry_seconds
         while True:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap,
@@ -62,13 +90,15 @@ class KafkaPublisher:
             try:
                 await producer.start()
             except KafkaError as exc:
-                log.warning("Kafka at %s not reachable yet: %s", self.bootstrap, exc)
+                self._unreachable.failed(exc)
                 with contextlib.suppress(Exception):
                     await producer.stop()
-                await asyncio.sleep(self.retry_seconds)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max_seconds)
                 continue
             self._producer = producer
             self._started.set()
+            self._unreachable.recovered()
             log.info("Kafka producer connected to %s", self.bootstrap)
             return
 
@@ -78,7 +108,12 @@ class KafkaPublisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._producer is not None:
-            await self._producer.stop()
+            # stopping flushes what is in flight; with the broker gone that would wait for
+            # the request timeout: the outbox keeps those rows unsent, so do not wait long
+            try:
+                await asyncio.wait_for(self._producer.stop(), self.stop_seconds)
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("Kafka producer stopped without flushing: %s", exc)
             self._producer = None
 
     async def send(self, topic: str, key: str, value: bytes) -> None:
@@ -94,6 +129,42 @@ class KafkaPublisher:
             )
         except (KafkaError, TimeoutError) as exc:
             raise PublishError(f"could not write to {topic}: {exc}") from exc
+
+    async def send_many(
+        self, messages: Sequence[tuple[str, str, bytes]]
+    ) -> list[BaseException | None]:
+        producer = self._producer
+        if producer is None or not self.connected():
+            raise PublishError(f"Kafka at {self.bootstrap} is not connected")
+        futures: list[asyncio.Future[object]] = []
+        refused: BaseException | None = None
+        for topic, key, value in messages:
+            try:
+                # ``send`` queues the message (in order, per partition) and returns its future
+                futures.append(
+                    await asyncio.wait_for(
+                        producer.send(topic, value, key=key.encode()), self.send_timeout
+                    )
+                )
+            except (KafkaError, TimeoutError) as exc:
+                refused = exc  # no metadata, full buffer: the broker is away; stop here
+                break
+        if futures:
+            await asyncio.wait(futures, timeout=self.send_timeout)
+        outcomes: list[BaseException | None] = []
+        for future in futures:
+            if not future.done():
+                outcomes.append(TimeoutError(f"no acknowledgement within {self.send_timeout} s"))
+            elif future.cancelled():
+                outcomes.append(asyncio.CancelledError())
+            else:
+                outcomes.append(future.exception())
+        unsent = refused or PublishError("not sent: an earlier message was refused")
+        outcomes.extend(unsent for _ in range(len(messages) - len(futures)))
+        return outcomes
+
+    def connected(self) -> bool:
+        return self._producer is not None and self._started.is_set()
 
     async def ready(self) -> bool:
         if self._producer is None:

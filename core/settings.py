@@ -39,6 +39,18 @@ class Settings(BaseSettings):
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
 
+    # outbox of the API's writes (fleet.outbox; published by the API's relay, api.relay)
+    outbox_batch_size: int = Field(500, ge=1, description="rows the relay publishes per turn")
+    outbox_poll_seconds: float = Field(
+        0.5, gt=0, description="relay: look for rows written by other API processes this often"
+    )
+    outbox_retry_max_seconds: float = Field(
+        5.0, gt=0, description="relay and producer: longest wait between retries (broker down)"
+    )
+    outbox_retention_seconds: float = Field(
+        86400.0, ge=0, description="sent outbox rows are deleted after this long"
+    )
+
     # clock: wall clock unless clock_start is given
     clock_start: datetime | None = Field(
         None, description="simulated time at clock_anchor (ISO-8601 with offset)"

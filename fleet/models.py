@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -322,4 +323,27 @@ api_idempotency = Table(
     Column("response", JSON, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("user_id", "key", name="uq_api_idempotency_user_key"),
+)
+
+
+# The transactional outbox (``fleet.outbox``): each event the API accepted, written in the
+# transaction that accepts it, until the API's relay has handed it to Kafka (``sent_at``).
+# ``id`` gives the insertion order that the relay keeps per message key.
+outbox = Table(
+    "outbox",
+    SQLModel.metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("topic", String(200), nullable=False),
+    Column("message_key", String(200), nullable=False),
+    Column("value", LargeBinary(), nullable=False),
+    Column("event_id", String(128), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    UniqueConstraint("topic", "event_id", name="uq_outbox_topic_event"),
+    Index("ix_outbox_sent_at_id", "sent_at", "id"),
 )

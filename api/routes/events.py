@@ -1,9 +1,11 @@
 """Writes that become events: headcounts, vehicle status, re-plan requests (202 + event_id).
 
 The body is validated here (422 naming the field), turned into the event of the
-contract (fleet.events), checked against the clock, and produced to Kafka.
-``Idempotency-Key`` makes a repeated request give the same answer and one effect;
-the event id is derived from the key, so even a race yields one event id.
+contract (fleet.events), checked against the clock, and stored in the outbox
+(fleet.outbox) together with the answer to its ``Idempotency-Key``, in one
+transaction; the API's relay (api.relay) publishes it to Kafka, at once or when the
+broker returns. ``Idempotency-Key`` makes a repeated request give the same answer and
+one effect; the event id is derived from the key, so even a race yields one event id.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from fastapi.responses import JSONResponse
 from api import access, schemas
 from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
 from api.errors import domain_error
+from api.idempotent_writes import mark_answered, response_to_keep
 from api.plan_asks import askable_weeks, plan_ask, withdraw_plan_ask
-from api.publisher import PublishError
+from api.relay import wall_now
 from api.security import Principal
 from api.store import not_found, plan_public, region_or_default, unprocessable, week_or_current
-from fleet import events, plans
+from fleet import events, outbox, plans
 from fleet.db import session_scope
 from fleet.domain import DomainError
 from fleet.models import Site, Vehicle
@@ -47,7 +50,6 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "not bound to this object"},
     404: {"description": "not found"},
     409: {"description": "a request with this Idempotency-Key is in progress"},
-    503: {"description": "the event broker is not reachable"},
 }
 
 
@@ -64,19 +66,30 @@ async def _produce_once(
     request: Request,
     build: Callable[[str], tuple[str, str, bytes, dict[str, Any]]],
 ) -> JSONResponse:
-    """Produce ``build(event_id)`` -> (topic, key, value, answer) and answer 202.
+    """Store ``build(event_id)`` -> (topic, key, value, answer) in the outbox; answer 202.
 
-    Replays of an ``Idempotency-Key`` never reach this point (api.idempotent_writes
-    answers them); the event id is derived from the key, so even two racing first
-    requests would carry one event id, which the stream processors apply once.
+    The event and the stored answer to the caller's ``Idempotency-Key`` commit in one
+    transaction, so the write is accepted (and a retry replays its event id) whether
+    the broker is up or down; the relay publishes it. Replays of a key never reach this
+    point (api.idempotent_writes answers them); the event id is derived from the key,
+    and the outbox stores an event id once, so even two racing first requests make one
+    event.
     """
     what = f"{request.method} {request.url.path}"
-    topic, event_key, value, answer = build(_event_id(principal, key, what))
-    try:
-        await services.publisher.send(topic, event_key, value)
-    except PublishError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
-    return JSONResponse(answer, status_code=status.HTTP_202_ACCEPTED)
+    event_id = _event_id(principal, key, what)
+    topic, event_key, value, answer = build(event_id)
+    response = JSONResponse(answer, status_code=status.HTTP_202_ACCEPTED)
+    stored = None
+    if key is not None:
+        stored = outbox.Answer(
+            principal.user_id, key, response.status_code, response_to_keep(response)
+        )
+    message = outbox.Message(topic, event_key, value, event_id)
+    await run_in_threadpool(outbox.accept, services.engine, [message], wall_now(), stored)
+    if stored is not None:
+        mark_answered(request.scope)
+    services.relay.notify()
+    return response
 
 
 def _rejected(exc: events.EventRejected) -> HTTPException:
@@ -259,15 +272,18 @@ async def request_plan(
     responses={
         404: {"description": "no such plan"},
         422: {"description": "the plan is not held (already published or superseded)"},
-        503: {"description": "the event broker is not reachable"},
     },
 )
 async def publish_plan(
     services: ServicesDep, _: Dispatcher, plan_id: schemas.DbId
 ) -> schemas.PlanPublic:
-    """Put a plan held for approval in force; drivers are told (rvrota.vehicle-assignments)."""
+    """Put a plan held for approval in force; drivers are told (rvrota.vehicle-assignments).
 
-    def publish() -> tuple[schemas.PlanPublic, list[tuple[str, str, bytes]]]:
+    The plan and its announcements (rvrota.plans, rvrota.vehicle-assignments) are stored
+    in one transaction, the announcements in the outbox that the relay publishes.
+    """
+
+    def publish() -> schemas.PlanPublic:
         with session_scope(services.engine) as db:
             if plans.get_plan(db, plan_id) is None:
                 raise not_found("plan", plan_id)
@@ -276,7 +292,7 @@ async def publish_plan(
             except DomainError as exc:
                 raise domain_error(exc, "path") from exc
             row = outcome.plan
-            messages: list[tuple[str, str, bytes]] = []
+            messages: list[outbox.Message] = []
             document = {
                 "format": "rvrota.plan/1",
                 "scenario": (row.scenario or {}).get("name", ""),
@@ -285,7 +301,7 @@ async def publish_plan(
                 "stats": row.stats,
             }
             messages.append(
-                (
+                outbox.Message(
                     events.PLANS_TOPIC,
                     row.region_id,
                     events.plan_message(document, row.region_id, row.week, row.version),
@@ -300,14 +316,12 @@ async def publish_plan(
                     added=change.added,
                     removed=change.removed,
                 )
-                messages.append((events.VEHICLE_ASSIGNMENTS_TOPIC, vehicle, message.to_bytes()))
-            return plan_public(db, row), messages
+                messages.append(
+                    outbox.Message(events.VEHICLE_ASSIGNMENTS_TOPIC, vehicle, message.to_bytes())
+                )
+            outbox.enqueue(db, messages, wall_now())
+            return plan_public(db, row)
 
-    answer, messages = await run_in_threadpool(publish)
-    try:
-        for topic, key, value in messages:
-            await services.publisher.send(topic, key, value)
-    except PublishError as exc:
-        log.error("plan %s published but not announced: %s", plan_id, exc)
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+    answer = await run_in_threadpool(publish)
+    services.relay.notify()
     return answer

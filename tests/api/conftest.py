@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ import tests.conftest as _root
 from api.app import create_app
 from core.clock import FixedClock
 from core.settings import Settings
+from fleet import outbox
 from fleet.db import make_engine
 from tests.api.seeding import NOW, PASSWORD, Seeded, seed
 from tests.fixtures.db import drop_postgres_database, fresh_postgres_database
@@ -116,8 +118,9 @@ async def read_topic(
 ) -> list[tuple[bytes | None, bytes]]:
     """Every message on a topic from the beginning up to its end offsets at the time of call.
 
-    Writes answer only after the broker acknowledged them, so whatever a test produced
-    before calling this is below the end offsets and is read.
+    Writes of the API are published by its relay after the answer: pass their database to
+    ``topic_messages`` so that it waits for the outbox to drain; what is acknowledged
+    then is below the end offsets and is read.
     """
     consumer = AIOKafkaConsumer(
         topic,
@@ -154,7 +157,23 @@ async def read_topic(
     return found
 
 
-def topic_messages(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
-    """Read a topic from a thread of its own (the caller's thread may run an event loop)."""
+def outbox_drained(engine: Engine, timeout: float = 30.0) -> None:
+    """Wait until the API's relay has published every accepted write (the outbox is empty)."""
+    deadline = time.monotonic() + timeout
+    while (depth := outbox.backlog(engine).depth) > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{depth} outbox rows still unpublished after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def topic_messages(
+    bootstrap: str, topic: str, engine: Engine | None = None
+) -> list[tuple[bytes | None, bytes]]:
+    """Read a topic from a thread of its own (the caller's thread may run an event loop).
+
+    With ``engine``, first wait until the API's relay has published what its outbox holds.
+    """
+    if engine is not None:
+        outbox_drained(engine)
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, read_topic(bootstrap, topic)).result()

@@ -55,7 +55,7 @@ def test_headcount_is_produced_once_per_idempotency_key(harness: Harness) -> Non
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
     event_id = first.json()["event_id"]
-    messages = topic_messages(harness.bootstrap, events.HEADCOUNTS_TOPIC)
+    messages = topic_messages(harness.bootstrap, events.HEADCOUNTS_TOPIC, harness.engine)
     mine = [(k, v) for k, v in messages if json.loads(v)["event_id"] == event_id]
     assert len(mine) == 1
     key_bytes, raw = mine[0]
@@ -91,7 +91,8 @@ def test_vehicle_status_is_produced(harness: Harness) -> None:
     )
     assert r.status_code == 202, r.text
     found = _find(
-        topic_messages(harness.bootstrap, events.VEHICLE_STATUS_TOPIC), r.json()["event_id"]
+        topic_messages(harness.bootstrap, events.VEHICLE_STATUS_TOPIC, harness.engine),
+        r.json()["event_id"],
     )
     assert len(found) == 1
     event = events.parse_vehicle_status_event(json.dumps(found[0]).encode(), NOW)
@@ -106,7 +107,8 @@ def test_plan_request_is_produced(harness: Harness) -> None:
     assert r.status_code == 202, r.text
     assert r.json()["region"] == "default" and r.json()["week"] == "2026-W48"
     found = _find(
-        topic_messages(harness.bootstrap, events.PLAN_REQUESTS_TOPIC), r.json()["event_id"]
+        topic_messages(harness.bootstrap, events.PLAN_REQUESTS_TOPIC, harness.engine),
+        r.json()["event_id"],
     )
     assert len(found) == 1
     request = events.PlanRequest.model_validate(found[0])
@@ -295,7 +297,10 @@ def test_geojson_has_sites_and_depot_to_depot_routes(harness: Harness) -> None:
 def test_probes_and_metrics(harness: Harness) -> None:
     assert harness.client.get("/healthz").json()["status"] == "ok"
     ready = harness.client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "kafka": True}
+    assert ready.status_code == 200 and ready.json()["status"] == "ok"
+    checks = ready.json()["checks"]
+    assert (checks["database"], checks["kafka"], checks["relay"]) == (True, True, True)
+    assert isinstance(checks["outbox_depth"], int)
     harness.client.get("/api/v1/me", headers=harness.headers["driver"])
     from tests.api.conftest import METRICS_TOKEN
 
@@ -488,7 +493,7 @@ def test_publishing_a_held_plan_tells_the_drivers(sqlite_harness: Harness) -> No
     assert h.client.get("/api/v1/plans/current", headers=d).json()["version"] == 2
     again = h.client.post(f"/api/v1/plans/{plan_id}/publish", headers=d)
     assert again.status_code == 422
-    messages = topic_messages(h.bootstrap, events.VEHICLE_ASSIGNMENTS_TOPIC)
+    messages = topic_messages(h.bootstrap, events.VEHICLE_ASSIGNMENTS_TOPIC, h.engine)
     mine = [json.loads(v) for k, v in messages if k == b"RV2" and json.loads(v)["version"] == 2]
     assert mine, "no assignment for RV2"
     removed = {(x["site"], x["day"], x["slot"]) for x in mine[-1]["removed"]}
@@ -498,8 +503,9 @@ def test_publishing_a_held_plan_tells_the_drivers(sqlite_harness: Harness) -> No
         assert states.count("cancelled") == 2
 
 
-def test_readyz_is_503_without_a_broker(tmp_path: object, sqlite_url: str) -> None:
-    """With no broker at the configured address the API still serves, but is not ready."""
+def test_readyz_is_degraded_without_a_broker(tmp_path: object, sqlite_url: str) -> None:
+    """With no broker at the configured address the API serves and accepts writes (into
+    the outbox): ready (200), but ``degraded``, with the broker's check failing."""
     from fleet.db import make_engine
     from tests.api.seeding import seed
 
@@ -510,7 +516,8 @@ def test_readyz_is_503_without_a_broker(tmp_path: object, sqlite_url: str) -> No
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
         r = client.get("/readyz")
-        assert r.status_code == 503 and r.json()["checks"]["kafka"] is False
+        assert r.status_code == 200 and r.json()["status"] == "degraded"
+        assert r.json()["checks"]["kafka"] is False and r.json()["checks"]["database"] is True
         token = client.post("/api/v1/auth/token", data={"username": "driver", "password": PASSWORD})
         assert token.status_code == 200
 

@@ -29,7 +29,7 @@ def _report(h: Harness, status: str) -> None:
     )
     assert r.status_code == 202, r.text
     event_id = r.json()["event_id"]
-    raw = [v for _, v in topic_messages(h.bootstrap, events.VEHICLE_STATUS_TOPIC)]
+    raw = [v for _, v in topic_messages(h.bootstrap, events.VEHICLE_STATUS_TOPIC, h.engine)]
     mine = [v for v in raw if json.loads(v)["event_id"] == event_id]
     assert len(mine) == 1
     event = events.parse_vehicle_status_event(mine[0], h.clock.now())

@@ -143,7 +143,10 @@ def test_board_pins_replans_and_refreshes(web: Site, page: Page) -> None:
 
     page.get_by_role("button", name="重新排班 Re-plan").click()
     expect(page.locator("#message")).to_contain_text("Re-plan requested")
-    requests = [json.loads(v) for _, v in topic_messages(web.bootstrap, events.PLAN_REQUESTS_TOPIC)]
+    requests = [
+        json.loads(v)
+        for _, v in topic_messages(web.bootstrap, events.PLAN_REQUESTS_TOPIC, web.engine)
+    ]
     assert any(r["week"] == "2026-W48" and "dispatcher" in r["reason"] for r in requests)
 
     data = json.loads(TAISHANG.read_text())
@@ -166,7 +169,9 @@ def test_site_manager_posts_todays_headcount(web: Site, page: Page) -> None:
     page.get_by_label("今日在场人数 Workers on site today").fill("640")
     page.get_by_role("button", name="提交 Post headcount").click()
     expect(page.locator("#message")).to_contain_text("Posted: 640")
-    sent = [json.loads(v) for _, v in topic_messages(web.bootstrap, events.HEADCOUNTS_TOPIC)]
+    sent = [
+        json.loads(v) for _, v in topic_messages(web.bootstrap, events.HEADCOUNTS_TOPIC, web.engine)
+    ]
     assert any(
         e["site_id"] == web.seeded.own_site and e["count"] == 640 and e["source"] == "manager"
         for e in sent
@@ -196,7 +201,10 @@ def test_driver_sees_next_stop_and_reports_arrival(web: Site, phone_page: Page) 
     assert size >= 30
     page.get_by_role("button", name="已到达 Arrived").click()
     expect(page.locator("#message")).to_contain_text("Reported")
-    sent = [json.loads(v) for _, v in topic_messages(web.bootstrap, events.VEHICLE_STATUS_TOPIC)]
+    sent = [
+        json.loads(v)
+        for _, v in topic_messages(web.bootstrap, events.VEHICLE_STATUS_TOPIC, web.engine)
+    ]
     assert any(e["vehicle_id"] == web.seeded.own_vehicle and e["status"] == "on_site" for e in sent)
 
 

@@ -1,0 +1,230 @@
+"""The outbox relay: publishes the events the API accepted (``fleet.outbox``) to Kafka.
+
+One relay runs in each API process, as a background task started and stopped by the
+app's lifespan. A turn reads the oldest unsent rows in insertion order, hands them to
+the idempotent producer (which keeps the order per partition, hence per key) and marks
+those the broker acknowledged as sent. A write in this process wakes the relay at once;
+rows written by other processes are found by polling. On PostgreSQL a turn holds a
+transaction-scoped advisory lock from the read to the mark, so that of several replicas
+one relays at a time; on SQLite one process serves.
+
+While the broker is away the relay waits (the producer reconnects with backoff) and
+the rows stay in the outbox; a failed turn is retried with exponential backoff and
+rate-limited logs. A row whose acknowledgement was lost may be published twice: the
+consumers apply an event once per ``event_id``. Sent rows are deleted after
+``outbox_retention_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+
+from api.observe import ApiMetrics
+from api.publisher import Publisher, PublishError
+from api.quietlog import RepeatedFailure
+from core.settings import Settings
+from fleet import outbox
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+PRUNE_EVERY_SECONDS = 60.0
+
+
+def wall_now() -> datetime:
+    """Outbox times are operational (age, retention): the wall clock, never a simulated one."""
+    return datetime.now(UTC)
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking database step; when cancelled, let the step finish first (its
+    connection is closed right after, and must not be in use by the thread)."""
+    task = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
+
+
+def sendable(rows: Sequence[outbox.Pending], outcomes: Sequence[BaseException | None]) -> list[int]:
+    """Ids to mark sent: acknowledged rows, except those after a failed row of their key
+    (they are published again after it, so that the key's last copies keep their order)."""
+    failed: set[tuple[str, str]] = set()
+    ids: list[int] = []
+    for row, outcome in zip(rows, outcomes, strict=True):
+        key = (row.topic, row.key)
+        if outcome is not None:
+            failed.add(key)
+        elif key not in failed:
+            ids.append(row.id)
+    return ids
+
+
+def observe_backlog(engine: Engine, metrics: ApiMetrics) -> outbox.Backlog:
+    """Read the outbox's depth and oldest age, and set the two gauges."""
+    backlog = outbox.backlog(engine)
+    metrics.outbox_depth.set(backlog.depth)
+    metrics.outbox_oldest_age.set(backlog.age_seconds(wall_now()))
+    return backlog
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: Engine,
+        publisher: Publisher,
+        metrics: ApiMetrics,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 0.5,
+        retry_seconds: float = 0.2,
+        retry_max_seconds: float = 5.0,
+        retention_seconds: float = 86400.0,
+        stop_seconds: float = 5.0,
+    ) -> None:
+        self.engine = engine
+        self.publisher = publisher
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.retry_seconds = retry_seconds
+        self.retry_max_seconds = max(retry_seconds, retry_max_seconds)
+        self.retention = timedelta(seconds=retention_seconds)
+        self.stop_seconds = stop_seconds
+        self._exclusive = outbox.turns_are_taken(engine)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._next_prune = 0.0
+        self._publish_failures = RepeatedFailure(log, "outbox relay: publishing failed")
+        self._database_failures = RepeatedFailure(log, "outbox relay: database failed")
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, engine: Engine, publisher: Publisher, metrics: ApiMetrics
+    ) -> OutboxRelay:
+        return cls(
+            engine,
+            publisher,
+            metrics,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+            retry_max_seconds=settings.outbox_retry_max_seconds,
+            retention_seconds=settings.outbox_retention_seconds,
+        )
+
+    def notify(self) -> None:
+        """A row was committed in this process: relay it now (call on the event loop)."""
+        self._wake.set()
+
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Finish the turn under way (bounded), then end; unsent rows stay in the outbox."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.stop_seconds)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _idle(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _run(self) -> None:
+        delay = self.retry_seconds
+        while not self._stopping:
+            if not self.publisher.connected():
+                # the producer reconnects (with backoff and its own logs); rows wait
+                await self._idle(self.poll_seconds)
+                continue
+            self._wake.clear()
+            try:
+                count = await self.run_once()
+            except PublishError as exc:
+                self._publish_failures.failed(exc)
+            except Exception as exc:  # noqa: BLE001 - the relay outlives any one failure
+                self._database_failures.failed(exc)
+            else:
+                self._publish_failures.recovered()
+                self._database_failures.recovered()
+                delay = self.retry_seconds
+                await self._maybe_prune()
+                if count < self.batch_size:
+                    await self._idle(self.poll_seconds)
+                continue
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max_seconds)
+
+    async def run_once(self) -> int:
+        """One turn: publish up to ``batch_size`` unsent rows; the number acknowledged.
+
+        Raises ``PublishError`` when some row was not acknowledged (those acknowledged
+        are marked sent all the same).
+        """
+        conn = await _in_thread(self.engine.connect)
+        try:
+            rows = await _in_thread(self._read, conn)
+            if not rows:
+                return 0
+            outcomes = await self.publisher.send_many([(r.topic, r.key, r.value) for r in rows])
+            ids = sendable(rows, outcomes)
+            now = wall_now()
+            await _in_thread(self._mark, conn, ids, now)
+        finally:
+            await _in_thread(conn.close)
+        sent = set(ids)
+        for row in rows:
+            if row.id in sent:
+                self.metrics.outbox_published.labels(row.topic).inc()
+                self.metrics.outbox_latency.observe(
+                    max(0.0, (now - row.created_at).total_seconds())
+                )
+        failures = [o for o in outcomes if o is not None]
+        if failures:
+            raise PublishError(f"{len(failures)} of {len(rows)} not acknowledged: {failures[0]}")
+        return len(ids)
+
+    def _read(self, conn: Connection) -> list[outbox.Pending]:
+        if self._exclusive and not outbox.take_relay_turn(conn):
+            conn.rollback()  # another replica's turn
+            return []
+        rows = outbox.pending(conn, self.batch_size)
+        if not self._exclusive or not rows:
+            conn.commit()  # SQLite: no read transaction across the publish
+        return rows
+
+    def _mark(self, conn: Connection, ids: Sequence[int], now: datetime) -> None:
+        outbox.mark_sent(conn, ids, now)
+        conn.commit()
+
+    async def _maybe_prune(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_prune:
+            return
+        self._next_prune = loop.time() + PRUNE_EVERY_SECONDS
+        try:
+            removed = await _in_thread(outbox.prune, self.engine, wall_now() - self.retention)
+        except Exception as exc:  # noqa: BLE001 - pruning again in a minute is soon enough
+            self._database_failures.failed(exc)
+            return
+        if removed:
+            log.debug("outbox: pruned %d sent rows", removed)
