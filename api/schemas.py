@@ -213,8 +213,13 @@ class VehicleStatusCreate(Strict):
     observed_at: AwareDatetime | None = Field(None, description="default: now")
     lat: Lat | None = None
     lon: Lon | None = None
-    until: AwareDatetime | None = None
-    note: str | None = Field(None, max_length=500)
+    until: AwareDatetime | None = Field(
+        None, description="maintenance, breakdown, off duty: the expected return"
+    )
+    note: str | None = Field(None, max_length=500, description="the reason, in the driver's words")
+    late_minutes: int | None = Field(
+        None, ge=0, le=600, description="with en_route: minutes late at the next session"
+    )
 
 
 class EventAccepted(BaseModel):
@@ -246,6 +251,18 @@ class SessionUpdate(Strict):
     pinned: bool
 
 
+class VehicleStatePublic(BaseModel):
+    """A vehicle's current status (the board's row header says why a row is empty)."""
+
+    id: str
+    status: str
+    observed_at: datetime | None
+    unavailable: bool = Field(description="out of service now")
+    unavailable_until: datetime | None = Field(description="expected return; null: not given")
+    note: str | None = Field(description="the reason given with the status")
+    late_minutes: int | None
+
+
 class SchedulePublic(BaseModel):
     region: str
     week: str
@@ -256,6 +273,9 @@ class SchedulePublic(BaseModel):
     vehicles: list[str]
     plan_version: int | None
     sessions: list[SessionPublic]
+    vehicle_states: list[VehicleStatePublic] = Field(
+        default_factory=list, description="dispatchers: each vehicle's status"
+    )
 
 
 class SiteBrief(BaseModel):
@@ -293,6 +313,9 @@ class VisitPublic(BaseModel):
     start: datetime
     end: datetime
     state: str
+    late_minutes: int | None = Field(
+        None, description="the driver expects to arrive this many minutes late"
+    )
 
 
 # --- plans ---------------------------------------------------------------------------------

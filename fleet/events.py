@@ -44,6 +44,7 @@ MAX_COUNT = 100_000
 MAX_EVENT_ID = 128
 MAX_ID = 64
 MAX_NOTE = 500
+MAX_LATE_MINUTES = 600
 
 STATUSES = ("available", "en_route", "on_site", "maintenance", "breakdown", "off_duty")
 UNAVAILABLE_STATUSES = frozenset({"maintenance", "breakdown", "off_duty"})
@@ -104,6 +105,7 @@ class VehicleStatusEvent(_Event):
     lon: float | None = Field(default=None, ge=-180, le=180)
     until: AwareDatetime | None = None
     note: Annotated[str, Field(max_length=MAX_NOTE)] | None = None
+    late_minutes: int | None = Field(default=None, ge=0, le=MAX_LATE_MINUTES)
 
     @property
     def key(self) -> bytes:
@@ -276,6 +278,10 @@ def check_vehicle_status(
             "until",
             f"{event.until.isoformat()} is not later than observed_at "
             f"{event.observed_at.isoformat()}",
+        )
+    if event.late_minutes is not None and event.status != "en_route":
+        raise EventRejected(
+            "late_minutes", f"goes only with status en_route (got status {event.status!r})"
         )
     return event
 

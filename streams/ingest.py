@@ -170,6 +170,7 @@ def persist_vehicle_statuses(
                 lon=event.lon,
                 until=event.until,
                 note=event.note,
+                late_minutes=event.late_minutes,
             )
         except UnknownReference as exc:
             batch.rejected.append((index, EventRejected("vehicle_id", str(exc))))

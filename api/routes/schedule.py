@@ -45,6 +45,7 @@ from fleet import plans
 from fleet.db import DbSession, session_scope
 from fleet.domain import DomainError, week_start, zone
 from fleet.models import Depot, Plan, Region, Session, Site, Vehicle
+from fleet.reports import late_sessions, vehicle_states
 
 router = APIRouter()
 NOT_YOURS: dict[int | str, dict[str, Any]] = {
@@ -121,9 +122,12 @@ def _schedule(services: Services, token: str | None, region: str | None, week: s
         reg = region_or_default(db, region)
         wk = week_or_current(reg, week, services.clock.now())
         tz = region_zone(reg)
+        states: list[dict[str, Any]] = []
         if principal.is_dispatcher:
             rows = schedule_rows(db, reg.id, wk, tz)
-            vehicles = sorted(db.exec(select(Vehicle.id).where(Vehicle.region_id == reg.id)))
+            fleet_rows = list(db.exec(select(Vehicle).where(Vehicle.region_id == reg.id)))
+            vehicles = sorted(v.id for v in fleet_rows)
+            states = _vehicle_states(db, fleet_rows, services.clock.now(), tz)
         elif principal.vehicle is not None:
             rows = schedule_rows(db, reg.id, wk, tz, vehicle=principal.vehicle)
             vehicles = [principal.vehicle]
@@ -140,8 +144,29 @@ def _schedule(services: Services, token: str | None, region: str | None, week: s
             "vehicles": vehicles,
             "plan_version": plan_version_in_force(db, reg.id, wk),
             "sessions": rows,
+            "vehicle_states": states,
         }
     return to_json(body)
+
+
+def _vehicle_states(
+    db: DbSession, vehicles: list[Vehicle], now: datetime, tz: Any
+) -> list[dict[str, Any]]:
+    def local(at: datetime | None) -> datetime | None:
+        return at.astimezone(tz) if at is not None else None
+
+    return [
+        {
+            "id": state.vehicle_id,
+            "status": state.status,
+            "observed_at": local(state.observed_at),
+            "unavailable": state.unavailable_at(now),
+            "unavailable_until": local(state.unavailable_until),
+            "note": state.note,
+            "late_minutes": state.late_minutes,
+        }
+        for state in sorted(vehicle_states(db, vehicles).values(), key=lambda s: s.vehicle_id)
+    ]
 
 
 @router.get(
@@ -280,8 +305,11 @@ def visits(
     if site is None:
         raise not_found("site", site_id)
     tz = zone_of_region(db, site.region_id)
+    now = services.clock.now()
+    upcoming = plans.upcoming_site_sessions(db, site_id, now, limit=200)
+    late = late_sessions(db, sorted({s.vehicle_id for s in upcoming}), now)
     out = []
-    for s in plans.upcoming_site_sessions(db, site_id, services.clock.now(), limit=200):
+    for s in upcoming:
         assert s.id is not None
         out.append(
             schemas.VisitPublic(
@@ -293,6 +321,7 @@ def visits(
                 start=s.start.astimezone(tz),
                 end=s.end.astimezone(tz),
                 state=s.state,
+                late_minutes=late.get(s.id),
             )
         )
     return out
