@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, BackgroundTasks, Response, status
 from sqlmodel import col, select
 
 from api import access, schemas
-from api.deps import CurrentUser, DbDep, Dispatcher, forbidden
-from api.store import not_found, set_closed_dates, site_public, unprocessable, vehicle_public
-from fleet import registry
+from api.deps import CurrentUser, DbDep, Dispatcher, ServicesDep, forbidden
+from api.publisher import Publisher, PublishError
+from api.store import (
+    not_found,
+    set_closed_dates,
+    site_public,
+    unprocessable,
+    vehicle_public,
+)
+from fleet import events, registry
+from fleet.db import DbSession
 from fleet.domain import Role
 from fleet.models import Depot, Region, Session, Site, UserSite, Vehicle
+from fleet.replan import (
+    SITE_PLAN_FIELDS,
+    VEHICLE_PLAN_FIELDS,
+    planned_fields,
+    registry_plan_requests,
+)
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 NOT_YOURS: dict[int | str, dict[str, Any]] = {
     403: {"description": "not bound to this object"},
@@ -35,6 +53,40 @@ NOT_NULL_SITE_FIELDS = frozenset(
         "needs",
     }
 )
+
+
+async def _send_plan_requests(publisher: Publisher, requests: Sequence[events.PlanRequest]) -> None:
+    """After the change is committed and answered: ask for the re-plans."""
+    for request in requests:
+        value = json.loads(request.to_bytes())
+        value["event_id"] = request.cause_event_id
+        try:
+            await publisher.send(
+                events.PLAN_REQUESTS_TOPIC, request.region, json.dumps(value).encode()
+            )
+        except PublishError as exc:
+            log.error(
+                "re-plan of %s %s not asked (%s): %s",
+                request.region,
+                request.week,
+                request.reason,
+                exc,
+            )
+        else:
+            log.info("plan requested: %s %s (%s)", request.region, request.week, request.reason)
+
+
+def _ask_replan(
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    db: DbSession,
+    region_id: str | None,
+    reason: str,
+) -> None:
+    """Re-plan the region's weeks once this request's transaction is committed."""
+    requests = registry_plan_requests(db, region_id, services.clock.now(), reason)
+    if requests:
+        tasks.add_task(_send_plan_requests, services.publisher, requests)
 
 
 def _need_region(db: DbDep, region_id: str) -> None:
@@ -61,7 +113,13 @@ def list_sites(
 
 
 @router.post("/sites", response_model=schemas.SitePublic, status_code=201, tags=["sites"])
-def create_site(_: Dispatcher, db: DbDep, body: schemas.SiteCreate) -> schemas.SitePublic:
+def create_site(
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    _: Dispatcher,
+    db: DbDep,
+    body: schemas.SiteCreate,
+) -> schemas.SitePublic:
     if db.get(Site, body.id) is not None or db.get(Depot, body.id) is not None:
         raise unprocessable("id", f"{body.id!r} is taken", "body")
     _need_region(db, body.region)
@@ -75,6 +133,7 @@ def create_site(_: Dispatcher, db: DbDep, body: schemas.SiteCreate) -> schemas.S
     db.flush()
     set_closed_dates(db, site.id, body.closed_dates)
     db.flush()
+    _ask_replan(services, tasks, db, site.region_id, f"site added: {site.id}")
     return site_public(db, site)
 
 
@@ -95,7 +154,12 @@ def get_site(principal: CurrentUser, db: DbDep, site_id: str) -> schemas.SitePub
     "/sites/{site_id}", response_model=schemas.SitePublic, tags=["sites"], responses=NOT_YOURS
 )
 def update_site(
-    principal: CurrentUser, db: DbDep, site_id: str, body: schemas.SiteUpdate
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    principal: CurrentUser,
+    db: DbDep,
+    site_id: str,
+    body: schemas.SiteUpdate,
 ) -> schemas.SitePublic:
     """Dispatchers change anything; a site's managers only closed days, parking, needs, contact."""
     changes = body.model_dump(exclude_unset=True)
@@ -107,6 +171,7 @@ def update_site(
     site = db.get(Site, site_id)
     if site is None:
         raise not_found("site", site_id)
+    before = site_public(db, site).model_dump()
     for name, value in changes.items():
         if value is None and name in NOT_NULL_SITE_FIELDS:
             raise unprocessable(name, "may not be null", "body")
@@ -118,7 +183,11 @@ def update_site(
             setattr(site, name, value)
     db.add(site)
     db.flush()
-    return site_public(db, site)
+    after = site_public(db, site)
+    changed = planned_fields(before, after.model_dump(), SITE_PLAN_FIELDS & set(changes))
+    if changed:
+        _ask_replan(services, tasks, db, site.region_id, f"site {site_id}: {', '.join(changed)}")
+    return after
 
 
 @router.delete(
@@ -128,7 +197,9 @@ def update_site(
     responses=NOT_YOURS,
     response_class=Response,
 )
-def delete_site(_: Dispatcher, db: DbDep, site_id: str) -> Response:
+def delete_site(
+    services: ServicesDep, tasks: BackgroundTasks, _: Dispatcher, db: DbDep, site_id: str
+) -> Response:
     """Remove a site; a site with sessions is retired instead (no longer active)."""
     site = db.get(Site, site_id)
     if site is None:
@@ -142,6 +213,7 @@ def delete_site(_: Dispatcher, db: DbDep, site_id: str) -> Response:
         db.delete(link)
     set_closed_dates(db, site_id, [])
     db.delete(site)
+    _ask_replan(services, tasks, db, site.region_id, f"site removed: {site_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -156,7 +228,13 @@ def list_vehicles(
 
 
 @router.post("/vehicles", response_model=schemas.VehiclePublic, status_code=201, tags=["vehicles"])
-def create_vehicle(_: Dispatcher, db: DbDep, body: schemas.VehicleCreate) -> schemas.VehiclePublic:
+def create_vehicle(
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    _: Dispatcher,
+    db: DbDep,
+    body: schemas.VehicleCreate,
+) -> schemas.VehiclePublic:
     if db.get(Vehicle, body.id) is not None:
         raise unprocessable("id", f"{body.id!r} is taken", "body")
     _need_region(db, body.region)
@@ -172,6 +250,7 @@ def create_vehicle(_: Dispatcher, db: DbDep, body: schemas.VehicleCreate) -> sch
     )
     db.add(vehicle)
     db.flush()
+    _ask_replan(services, tasks, db, vehicle.region_id, f"vehicle added: {vehicle.id}")
     return vehicle_public(vehicle)
 
 
@@ -198,12 +277,18 @@ def get_vehicle(principal: CurrentUser, db: DbDep, vehicle_id: str) -> schemas.V
     responses=NOT_YOURS,
 )
 def update_vehicle(
-    _: Dispatcher, db: DbDep, vehicle_id: str, body: schemas.VehicleUpdate
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    _: Dispatcher,
+    db: DbDep,
+    vehicle_id: str,
+    body: schemas.VehicleUpdate,
 ) -> schemas.VehiclePublic:
     vehicle = db.get(Vehicle, vehicle_id)
     if vehicle is None:
         raise not_found("vehicle", vehicle_id)
     changes = body.model_dump(exclude_unset=True)
+    before = vehicle_public(vehicle).model_dump()
     if "depot" in changes:
         if changes["depot"] is None or db.get(Depot, changes["depot"]) is None:
             raise unprocessable("depot", f"unknown depot {changes['depot']!r}", "body")
@@ -214,7 +299,15 @@ def update_vehicle(
         setattr(vehicle, name, value)
     db.add(vehicle)
     db.flush()
-    return vehicle_public(vehicle)
+    after = vehicle_public(vehicle)
+    changed = planned_fields(
+        before, after.model_dump(), VEHICLE_PLAN_FIELDS & set(body.model_fields_set)
+    )
+    if changed:
+        _ask_replan(
+            services, tasks, db, vehicle.region_id, f"vehicle {vehicle_id}: {', '.join(changed)}"
+        )
+    return after
 
 
 # --- depots --------------------------------------------------------------------------------
@@ -232,11 +325,18 @@ def list_depots(_: Dispatcher, db: DbDep) -> list[schemas.DepotPublic]:
 
 
 @router.post("/depots", response_model=schemas.DepotPublic, status_code=201, tags=["depots"])
-def create_depot(_: Dispatcher, db: DbDep, body: schemas.DepotCreate) -> schemas.DepotPublic:
+def create_depot(
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    _: Dispatcher,
+    db: DbDep,
+    body: schemas.DepotCreate,
+) -> schemas.DepotPublic:
     if db.get(Depot, body.id) is not None or db.get(Site, body.id) is not None:
         raise unprocessable("id", f"{body.id!r} is taken", "body")
     _need_region(db, body.region)
     depot = Depot(id=body.id, name=body.name, lat=body.lat, lon=body.lon, region_id=body.region)
     db.add(depot)
     db.flush()
+    _ask_replan(services, tasks, db, depot.region_id, f"depot added: {depot.id}")
     return _depot_public(depot)
