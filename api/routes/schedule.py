@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -86,6 +86,7 @@ def _feed_sessions(db: DbSession, sessions: list[Session]) -> list[FeedSession]:
                 start=s.start,
                 end=s.end,
                 state=s.state,
+                sequence=s.sequence,
             )
         )
     return out
@@ -350,10 +351,6 @@ def _calendar(
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 
-def _calendar_window(services: ServicesDep) -> datetime:
-    return services.clock.now() - timedelta(days=14)
-
-
 @router.get(
     "/vehicles/{vehicle_id}/calendar.ics",
     tags=["calendars"],
@@ -363,15 +360,15 @@ def _calendar_window(services: ServicesDep) -> datetime:
 def vehicle_calendar(
     services: ServicesDep, principal: CalendarUser, db: DbDep, vehicle_id: str
 ) -> Response:
-    """The vehicle's sessions (from two weeks back) as an iCalendar feed."""
+    """The vehicle's sessions as an iCalendar feed (RFC 5545): from two weeks back, planned
+    ones TENTATIVE, confirmed, under way and done ones CONFIRMED, missed and cancelled ones
+    (for 7 days after their date) CANCELLED; SEQUENCE rises with every change."""
     if not access.may_see_vehicle(principal, vehicle_id):
         raise forbidden("not your vehicle")
     vehicle = db.get(Vehicle, vehicle_id)
     if vehicle is None:
         raise not_found("vehicle", vehicle_id)
-    sessions = plans.upcoming_vehicle_sessions(
-        db, vehicle_id, _calendar_window(services), limit=1000
-    )
+    sessions = plans.feed_sessions(db, services.clock.now(), vehicle_id=vehicle_id)
     return _calendar(services, db, f"RV {vehicle_id}", vehicle.region_id, sessions)
 
 
@@ -384,13 +381,13 @@ def vehicle_calendar(
 def site_calendar(
     services: ServicesDep, principal: CalendarUser, db: DbDep, site_id: str
 ) -> Response:
-    """The site's visits (from two weeks back) as an iCalendar feed."""
+    """The site's visits as an iCalendar feed (as the vehicle's: states and SEQUENCE)."""
     if not access.may_see_site(principal, site_id):
         raise forbidden("not one of your sites")
     site = db.get(Site, site_id)
     if site is None:
         raise not_found("site", site_id)
-    sessions = plans.upcoming_site_sessions(db, site_id, _calendar_window(services), limit=1000)
+    sessions = plans.feed_sessions(db, services.clock.now(), site_id=site_id)
     return _calendar(services, db, f"{site.name or site.id}", site.region_id, sessions)
 
 
