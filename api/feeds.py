@@ -28,6 +28,32 @@ class FeedSession:
     start: datetime
     end: datetime
     state: str
+    sequence: int = 0
+
+
+# RFC 5545 STATUS of a VEVENT for each session state
+FEED_STATUS = {
+    "planned": "TENTATIVE",
+    "confirmed": "CONFIRMED",
+    "in_progress": "CONFIRMED",
+    "done": "CONFIRMED",
+    "missed": "CANCELLED",
+    "cancelled": "CANCELLED",
+}
+STATE_TEXT = {
+    "planned": "计划中 planned",
+    "confirmed": "已确认 confirmed",
+    "in_progress": "进行中 in progress",
+    "done": "已完成 done",
+    "missed": "未成行：车辆未到 missed: the visit did not happen",
+    "cancelled": "已取消 cancelled",
+}
+SUMMARY_PREFIX = {"missed": "未成行 Missed: ", "cancelled": "已取消 Cancelled: "}
+
+
+def one_line(text: str) -> str:
+    """A name on one line (a site name may hold line breaks)."""
+    return " ".join(text.split())
 
 
 def calendar_document(
@@ -39,20 +65,24 @@ def calendar_document(
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", title)
+    # X- properties are not escaped as TEXT by icalendar unless given as vText
+    cal.add("x-wr-calname", icalendar.vText(one_line(title)))
     cal.add("x-wr-timezone", tz.key)
     for session in sessions:
         event = icalendar.Event()
         event.add("uid", f"session-{session.id}@{host}")
         event.add("dtstamp", stamp)
+        event.add("sequence", session.sequence)
         event.add("dtstart", session.start.astimezone(tz))
         event.add("dtend", session.end.astimezone(tz))
-        name = session.site_name or session.site
-        event.add("summary", f"{session.vehicle} @ {name} ({session.slot})")
+        name = one_line(session.site_name or session.site)
+        prefix = SUMMARY_PREFIX.get(session.state, "")
+        event.add("summary", f"{prefix}{session.vehicle} @ {name} ({session.slot})")
         event.add("location", session.address or name)
         event.add("geo", (session.lat, session.lon))
-        event.add("description", f"site {session.site}, vehicle {session.vehicle}, {session.state}")
-        event.add("status", "CANCELLED" if session.state == "cancelled" else "CONFIRMED")
+        state = STATE_TEXT.get(session.state, session.state)
+        event.add("description", f"工地 site {session.site} · 车辆 RV {session.vehicle} · {state}")
+        event.add("status", FEED_STATUS.get(session.state, "TENTATIVE"))
         cal.add_component(event)
     cal.add_missing_timezones()
     return bytes(cal.to_ical())

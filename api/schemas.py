@@ -239,8 +239,15 @@ class VehicleStatusCreate(Strict):
     observed_at: EventTime | None = Field(None, description="default: now")
     lat: Lat | None = None
     lon: Lon | None = None
-    until: EventTime | None = None
-    note: EventText | None = Field(None, max_length=500)
+    until: EventTime | None = Field(
+        None, description="maintenance, breakdown, off duty: the expected return"
+    )
+    note: EventText | None = Field(
+        None, max_length=500, description="the reason, in the driver's words"
+    )
+    late_minutes: int | None = Field(
+        None, ge=0, le=600, description="with en_route: minutes late at the next session"
+    )
 
 
 class EventAccepted(BaseModel):
@@ -272,6 +279,18 @@ class SessionUpdate(Strict):
     pinned: bool
 
 
+class VehicleStatePublic(BaseModel):
+    """A vehicle's current status (the board's row header says why a row is empty)."""
+
+    id: str
+    status: str
+    observed_at: datetime | None
+    unavailable: bool = Field(description="out of service now")
+    unavailable_until: datetime | None = Field(description="expected return; null: not given")
+    note: str | None = Field(description="the reason given with the status")
+    late_minutes: int | None
+
+
 class SchedulePublic(BaseModel):
     region: str
     week: str
@@ -282,6 +301,9 @@ class SchedulePublic(BaseModel):
     vehicles: list[str]
     plan_version: int | None
     sessions: list[SessionPublic]
+    vehicle_states: list[VehicleStatePublic] = Field(
+        default_factory=list, description="dispatchers: each vehicle's status"
+    )
 
 
 class SiteBrief(BaseModel):
@@ -319,6 +341,9 @@ class VisitPublic(BaseModel):
     start: datetime
     end: datetime
     state: str
+    late_minutes: int | None = Field(
+        None, description="the driver expects to arrive this many minutes late"
+    )
 
 
 # --- plans ---------------------------------------------------------------------------------

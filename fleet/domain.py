@@ -48,6 +48,7 @@ class SessionState(StrEnum):
     CONFIRMED = "confirmed"
     IN_PROGRESS = "in_progress"
     DONE = "done"
+    MISSED = "missed"
     CANCELLED = "cancelled"
 
     @property
@@ -57,8 +58,8 @@ class SessionState(StrEnum):
 
     @property
     def survives_removal(self) -> bool:
-        """A session that stays as it is when a new plan no longer lists it."""
-        return self in (SessionState.IN_PROGRESS, SessionState.DONE)
+        """A session that stays as it is when a new plan no longer lists it (it is past)."""
+        return self in (SessionState.IN_PROGRESS, SessionState.DONE, SessionState.MISSED)
 
 
 class PlanStatus(StrEnum):

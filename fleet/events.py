@@ -56,6 +56,7 @@ KEEP_ORIGINAL_BYTES = 512 * 1024
 KEEP_KEY_BYTES = 1024
 MAX_REASON = 1000
 PRODUCER_MAX_REQUEST_BYTES = 1024 * 1024
+MAX_LATE_MINUTES = 600
 
 STATUSES = ("available", "en_route", "on_site", "maintenance", "breakdown", "off_duty")
 UNAVAILABLE_STATUSES = frozenset({"maintenance", "breakdown", "off_duty"})
@@ -197,6 +198,7 @@ class VehicleStatusEvent(_Event):
     lon: float | None = Field(default=None, ge=-180, le=180)
     until: EventTime | None = None
     note: Annotated[StorableStr, Field(max_length=MAX_NOTE)] | None = None
+    late_minutes: int | None = Field(default=None, ge=0, le=MAX_LATE_MINUTES)
 
     @property
     def key(self) -> bytes:
@@ -415,6 +417,10 @@ def check_vehicle_status(
             "until",
             f"{event.until.isoformat()} is not later than observed_at "
             f"{event.observed_at.isoformat()}",
+        )
+    if event.late_minutes is not None and event.status != "en_route":
+        raise EventRejected(
+            "late_minutes", f"goes only with status en_route (got status {event.status!r})"
         )
     return event
 

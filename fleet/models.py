@@ -168,6 +168,9 @@ class VehicleStatusReport(SQLModel, table=True):
     until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     note: str | None = Field(default=None, max_length=500)
     received_at: datetime = Field(sa_type=UTCDateTime)
+    late_minutes: int | None = Field(
+        default=None, description="en_route: expected minutes late at the next session"
+    )
 
 
 class Plan(SQLModel, table=True):
@@ -225,6 +228,9 @@ class Session(SQLModel, table=True):
     headcount_used: int | None = None
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sequence: int = Field(
+        default=0, description="RFC 5545 SEQUENCE: raised at every change of state"
+    )
 
 
 class ProcessedEvent(SQLModel, table=True):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import and_, col, or_, select
 
 from fleet.db import DbSession
 from fleet.domain import (
@@ -36,6 +36,15 @@ log = logging.getLogger(__name__)
 # A driver may report "arrived" this long before the slot starts (to set up).
 ARRIVAL_LEAD = timedelta(hours=2)
 ACTIVE_STATES = (SessionState.PLANNED, SessionState.CONFIRMED, SessionState.IN_PROGRESS)
+
+
+def change_state(session: Session, state: SessionState) -> bool:
+    """Give a session a new state; its calendar SEQUENCE rises with every change."""
+    if session.state == state.value:
+        return False
+    session.state = state.value
+    session.sequence = (session.sequence or 0) + 1
+    return True
 
 
 def region_calendar(region: Region, week: str) -> WeekCalendar:
@@ -255,7 +264,7 @@ def _publish(
             )
             stored[ident] = session
         elif session.state == SessionState.CANCELLED.value:
-            session.state = SessionState.PLANNED.value
+            change_state(session, SessionState.PLANNED)
         session.in_force = True
         session.plan_id = row.id
         session.plan_version = row.version
@@ -266,7 +275,7 @@ def _publish(
     for ident in before - wanted:
         session = stored[ident]
         state = state_after_removal(SessionState(session.state))
-        session.state = state.value
+        change_state(session, state)
         session.in_force = state is not SessionState.CANCELLED
         db.add(session)
     for older in db.exec(
@@ -437,7 +446,7 @@ def confirm_session(db: DbSession, session_id: int) -> Session:
         raise UnknownReference(f"session: no session {session_id}")
     if session.state != SessionState.PLANNED.value:
         raise DomainError(f"state: session {session_id} is {session.state}, not planned")
-    session.state = SessionState.CONFIRMED.value
+    change_state(session, SessionState.CONFIRMED)
     db.add(session)
     db.flush()
     return session
@@ -461,8 +470,7 @@ def start_current_session(db: DbSession, vehicle_id: str, at: datetime) -> Sessi
     session = db.exec(query).first()
     if session is None:
         return None
-    if session.state != SessionState.IN_PROGRESS.value:
-        session.state = SessionState.IN_PROGRESS.value
+    if change_state(session, SessionState.IN_PROGRESS):
         session.started_at = at
         db.add(session)
         db.flush()
@@ -484,7 +492,7 @@ def finish_session(db: DbSession, vehicle_id: str, at: datetime) -> Session | No
     session = db.exec(query).first()
     if session is None:
         return None
-    session.state = SessionState.DONE.value
+    change_state(session, SessionState.DONE)
     session.finished_at = at
     db.add(session)
     db.flush()
@@ -497,9 +505,78 @@ def cancel_sessions(db: DbSession, sessions: Iterable[Session]) -> list[Session]
     for session in sessions:
         if session.state in (SessionState.IN_PROGRESS.value, SessionState.DONE.value):
             continue
-        session.state = SessionState.CANCELLED.value
+        change_state(session, SessionState.CANCELLED)
         session.pinned = False
         db.add(session)
         cancelled.append(session)
     db.flush()
     return cancelled
+
+
+def finish_ended_sessions(db: DbSession, now: datetime) -> int:
+    """Sessions still in progress after their slot's end are done at the slot's end."""
+    query = select(Session).where(
+        Session.state == SessionState.IN_PROGRESS.value, col(Session.end) <= now
+    )
+    count = 0
+    for session in db.exec(query):
+        change_state(session, SessionState.DONE)
+        session.finished_at = session.end
+        db.add(session)
+        count += 1
+    db.flush()
+    return count
+
+
+def mark_missed_sessions(db: DbSession, now: datetime) -> int:
+    """Sessions in force whose slot ended while they were still planned or confirmed
+    (nobody reported arriving) never happened: they are missed."""
+    query = select(Session).where(
+        col(Session.in_force).is_(True),
+        col(Session.state).in_([SessionState.PLANNED.value, SessionState.CONFIRMED.value]),
+        col(Session.end) <= now,
+    )
+    count = 0
+    for session in db.exec(query):
+        change_state(session, SessionState.MISSED)
+        db.add(session)
+        count += 1
+    db.flush()
+    return count
+
+
+FEED_PAST = timedelta(days=14)
+FEED_CANCELLED = timedelta(days=7)
+
+
+def feed_sessions(
+    db: DbSession,
+    now: datetime,
+    *,
+    vehicle_id: str | None = None,
+    site_id: str | None = None,
+    limit: int = 1000,
+) -> list[Session]:
+    """What a calendar feed lists: a vehicle's or a site's sessions from two weeks back,
+    done and missed ones included, and cancelled ones for 7 days after their date."""
+    query = select(Session)
+    if vehicle_id is not None:
+        query = query.where(Session.vehicle_id == vehicle_id)
+    if site_id is not None:
+        query = query.where(Session.site_id == site_id)
+    live = [s.value for s in SessionState if s is not SessionState.CANCELLED]
+    query = query.where(
+        or_(
+            and_(
+                col(Session.in_force).is_(True),
+                col(Session.state).in_(live),
+                col(Session.end) > now - FEED_PAST,
+            ),
+            and_(
+                Session.state == SessionState.CANCELLED.value,
+                col(Session.end) > now - FEED_CANCELLED,
+            ),
+        )
+    )
+    query = query.order_by(col(Session.start), col(Session.id)).limit(limit)
+    return list(db.exec(query))

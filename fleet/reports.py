@@ -8,6 +8,7 @@ status of a vehicle) is the report with the newest ``observed_at``; on a tie, th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -146,6 +147,7 @@ def record_vehicle_status(
     lon: float | None = None,
     until: datetime | None = None,
     note: str | None = None,
+    late_minutes: int | None = None,
 ) -> bool:
     """Keep a status report and, when it is the newest, make it the vehicle's current status.
 
@@ -173,6 +175,7 @@ def record_vehicle_status(
             "until": until,
             "note": note,
             "received_at": received_at,
+            "late_minutes": late_minutes,
         },
     )
     if not is_new:
@@ -251,3 +254,65 @@ def vehicles_unavailable_at(db: DbSession, at: datetime) -> list[str]:
         .where(or_(col(Vehicle.unavailable_until).is_(None), col(Vehicle.unavailable_until) > at))
     )
     return sorted(db.exec(query))
+
+
+# --- what people see of a vehicle's status ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VehicleState:
+    """A vehicle's current status as its newest report says it, for boards and site pages."""
+
+    vehicle_id: str
+    status: str
+    observed_at: datetime | None
+    unavailable_from: datetime | None
+    unavailable_until: datetime | None
+    note: str | None
+    late_minutes: int | None
+
+    def unavailable_at(self, at: datetime) -> bool:
+        return self.unavailable_from is not None and (
+            self.unavailable_from <= at
+            and (self.unavailable_until is None or at < self.unavailable_until)
+        )
+
+
+def vehicle_states(db: DbSession, vehicles: Sequence[Vehicle]) -> dict[str, VehicleState]:
+    """Each vehicle's status with the note and lateness of the report that set it."""
+    event_ids = [v.status_event_id for v in vehicles if v.status_event_id]
+    reports: dict[str, VehicleStatusReport] = {}
+    if event_ids:
+        query = select(VehicleStatusReport).where(col(VehicleStatusReport.event_id).in_(event_ids))
+        reports = {r.event_id: r for r in db.exec(query)}
+    states: dict[str, VehicleState] = {}
+    for vehicle in vehicles:
+        report = reports.get(vehicle.status_event_id or "")
+        states[vehicle.id] = VehicleState(
+            vehicle_id=vehicle.id,
+            status=vehicle.status,
+            observed_at=vehicle.status_observed_at,
+            unavailable_from=vehicle.unavailable_from,
+            unavailable_until=vehicle.unavailable_until,
+            note=report.note if report is not None else None,
+            late_minutes=report.late_minutes if report is not None else None,
+        )
+    return states
+
+
+def late_sessions(db: DbSession, vehicle_ids: Sequence[str], now: datetime) -> dict[int, int]:
+    """Session id -> minutes late, for the next stop of each vehicle whose driver said
+    "running late" (status en_route with ``late_minutes``) and has not reported since."""
+    from fleet.plans import next_stop
+
+    if not vehicle_ids:
+        return {}
+    vehicles = list(db.exec(select(Vehicle).where(col(Vehicle.id).in_(sorted(vehicle_ids)))))
+    late: dict[int, int] = {}
+    for state in vehicle_states(db, vehicles).values():
+        if state.status != VehicleStatus.EN_ROUTE.value or state.late_minutes is None:
+            continue
+        session = next_stop(db, state.vehicle_id, now)
+        if session is not None and session.id is not None:
+            late[session.id] = state.late_minutes
+    return late

@@ -48,6 +48,7 @@ from core.metrics import ServiceMetrics, create_metrics
 from core.metrics_access import MetricsAccess
 from fleet import dead_letters, events
 from fleet.db import DbSession, begin_write, make_engine, session_scope
+from fleet.plans import mark_missed_sessions
 from streams import ingest, isolate, records, rules
 from streams.config import StreamsSettings, Topics
 from streams.health import HealthServer, build_health_app
@@ -483,7 +484,8 @@ async def run_plan_job(
 
 
 async def reconcile(worker: Worker) -> None:
-    """Sessions past their slot's end are done; regions get the plans they are missing."""
+    """Sessions past their slot's end are done (or missed, when they never started);
+    regions get the plans they are missing."""
     now = worker.clock.now()
     max_age = timedelta(hours=worker.settings.next_week_max_age_hours)
 
@@ -492,6 +494,9 @@ async def reconcile(worker: Worker) -> None:
             done = ingest.finish_ended_sessions(db, now)
             if done:
                 log.info("%d sessions done at their slot's end", done)
+            missed = mark_missed_sessions(db, now)
+            if missed:
+                log.info("%d sessions missed (their slot ended, nobody arrived)", missed)
             return ingest.due_plan_requests(
                 db,
                 now,

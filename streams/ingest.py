@@ -29,7 +29,13 @@ from fleet.events import (
     VehicleStatusEvent,
 )
 from fleet.models import HeadcountReport, Plan, Region, Session, Site, Vehicle
-from fleet.plans import finish_session, latest_plan, plan_in_force_id, start_current_session
+from fleet.plans import (
+    finish_ended_sessions,
+    finish_session,
+    latest_plan,
+    plan_in_force_id,
+    start_current_session,
+)
 from fleet.registry import UnknownReference, list_sites, list_vehicles
 from fleet.reports import latest_headcounts, record_vehicle_status
 from streams import rules
@@ -170,6 +176,7 @@ def persist_vehicle_statuses(
                 lon=event.lon,
                 until=event.until,
                 note=event.note,
+                late_minutes=event.late_minutes,
             )
         except UnknownReference as exc:
             batch.rejected.append((index, EventRejected("vehicle_id", str(exc))))
@@ -428,21 +435,6 @@ def _headcount_reason(
         ):
             return rules.headcount_reason(site_id, used[site_id], report.count)
     return None
-
-
-def finish_ended_sessions(db: DbSession, now: datetime) -> int:
-    """Sessions still in progress after their slot's end are done at the slot's end."""
-    query = select(Session).where(
-        Session.state == SessionState.IN_PROGRESS.value, col(Session.end) <= now
-    )
-    count = 0
-    for session in db.exec(query):
-        session.state = SessionState.DONE.value
-        session.finished_at = session.end
-        db.add(session)
-        count += 1
-    db.flush()
-    return count
 
 
 def regions_of(requests: Iterable[PlanRequest]) -> list[str]:

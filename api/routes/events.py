@@ -167,7 +167,11 @@ async def post_vehicle_status(
     body: schemas.VehicleStatusCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Report the vehicle's status (arrived: on_site, leaving: en_route, breakdown, ...)."""
+    """Report the vehicle's status (arrived: on_site, leaving: en_route, breakdown, ...).
+
+    Its driver for their own vehicle, a dispatcher for any vehicle. ``available`` ends an
+    unavailability; ``en_route`` with ``late_minutes`` tells the next site's managers.
+    """
     _storable_path("vehicle_id", vehicle_id)
     if not access.may_see_vehicle(principal, vehicle_id):
         raise forbidden("not your vehicle")
@@ -186,6 +190,7 @@ async def post_vehicle_status(
                 lon=body.lon,
                 until=body.until,
                 note=body.note,
+                late_minutes=body.late_minutes,
             )
             events.check_vehicle_status(
                 event, now, max_future_seconds=services.settings.event_max_future_seconds

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, BackgroundTasks, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +14,7 @@ from sqlmodel import col, select
 
 from api import access, schemas
 from api.deps import CurrentUser, DbDep, Dispatcher, ServicesDep, forbidden
+from api.relay import wall_now
 from api.store import (
     not_found,
     set_closed_dates,
@@ -20,10 +23,18 @@ from api.store import (
     vehicle_public,
     zone_of_region,
 )
-from fleet import registry
+from fleet import events, outbox, registry
+from fleet.db import DbSession
 from fleet.domain import Role
 from fleet.models import Depot, Region, Site, UserSite, Vehicle
+from fleet.replan import (
+    SITE_PLAN_FIELDS,
+    VEHICLE_PLAN_FIELDS,
+    planned_fields,
+    registry_plan_requests,
+)
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 NOT_YOURS: dict[int | str, dict[str, Any]] = {
     403: {"description": "not bound to this object"},
@@ -45,6 +56,38 @@ NOT_NULL_SITE_FIELDS = frozenset(
         "needs",
     }
 )
+
+
+def _ask_replan(
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    db: DbSession,
+    region_id: str | None,
+    reason: str,
+) -> None:
+    """Re-plan the region's weeks: the asks go into the outbox in this change's transaction.
+
+    So a change answered 200 asks for its re-plans exactly once, broker up or down; the
+    relay is woken once the answer has gone.
+    """
+    requests = registry_plan_requests(db, region_id, services.clock.now(), reason)
+    if not requests:
+        return
+    messages = []
+    for request in requests:
+        value = json.loads(request.to_bytes())
+        value["event_id"] = request.cause_event_id
+        messages.append(
+            outbox.Message(
+                events.PLAN_REQUESTS_TOPIC,
+                request.region,
+                json.dumps(value).encode(),
+                f"{request.cause_event_id}:{request.week}",
+            )
+        )
+        log.info("plan requested: %s %s (%s)", request.region, request.week, request.reason)
+    outbox.enqueue(db, messages, wall_now())
+    tasks.add_task(services.relay.notify)
 
 
 def _need_region(db: DbDep, region_id: str) -> None:
@@ -71,7 +114,13 @@ def list_sites(
 
 
 @router.post("/sites", response_model=schemas.SitePublic, status_code=201, tags=["sites"])
-def create_site(_: Dispatcher, db: DbDep, body: schemas.SiteCreate) -> schemas.SitePublic:
+def create_site(
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    _: Dispatcher,
+    db: DbDep,
+    body: schemas.SiteCreate,
+) -> schemas.SitePublic:
     if db.get(Site, body.id) is not None or db.get(Depot, body.id) is not None:
         raise unprocessable("id", f"{body.id!r} is taken", "body")
     _need_region(db, body.region)
@@ -85,6 +134,7 @@ def create_site(_: Dispatcher, db: DbDep, body: schemas.SiteCreate) -> schemas.S
     db.flush()
     set_closed_dates(db, site.id, body.closed_dates)
     db.flush()
+    _ask_replan(services, tasks, db, site.region_id, f"site added: {site.id}")
     return site_public(db, site)
 
 
@@ -105,7 +155,12 @@ def get_site(principal: CurrentUser, db: DbDep, site_id: str) -> schemas.SitePub
     "/sites/{site_id}", response_model=schemas.SitePublic, tags=["sites"], responses=NOT_YOURS
 )
 def update_site(
-    principal: CurrentUser, db: DbDep, site_id: str, body: schemas.SiteUpdate
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    principal: CurrentUser,
+    db: DbDep,
+    site_id: str,
+    body: schemas.SiteUpdate,
 ) -> schemas.SitePublic:
     """Dispatchers change anything; a site's managers only closed days, parking, needs, contact."""
     changes = body.model_dump(exclude_unset=True)
@@ -117,6 +172,7 @@ def update_site(
     site = db.get(Site, site_id)
     if site is None:
         raise not_found("site", site_id)
+    before = site_public(db, site).model_dump()
     for name, value in changes.items():
         if value is None and name in NOT_NULL_SITE_FIELDS:
             raise unprocessable(name, "may not be null", "body")
@@ -128,7 +184,11 @@ def update_site(
             setattr(site, name, value)
     db.add(site)
     db.flush()
-    return site_public(db, site)
+    after = site_public(db, site)
+    changed = planned_fields(before, after.model_dump(), SITE_PLAN_FIELDS & set(changes))
+    if changed:
+        _ask_replan(services, tasks, db, site.region_id, f"site {site_id}: {', '.join(changed)}")
+    return after
 
 
 @router.delete(
@@ -146,15 +206,19 @@ def update_site(
     },
     response_class=Response,
 )
-def delete_site(services: ServicesDep, _: Dispatcher, db: DbDep, site_id: str) -> Response:
+def delete_site(
+    services: ServicesDep, tasks: BackgroundTasks, _: Dispatcher, db: DbDep, site_id: str
+) -> Response:
     """Remove a site; a site with history (sessions, headcounts, ...) is retired instead.
 
     Retiring sets ``active_until`` to today in the site's region, so later weeks are
-    planned without it; its sessions and reports stay for the record.
+    planned without it; its sessions and reports stay for the record. Either way the
+    region's weeks are re-planned.
     """
     site = db.get(Site, site_id)
     if site is None:
         raise not_found("site", site_id)
+    region_id = site.region_id
     try:
         with db.begin_nested():  # whatever still points at the site undoes this and retires it
             for link in db.exec(select(UserSite).where(UserSite.site_id == site_id)).all():
@@ -170,7 +234,9 @@ def delete_site(services: ServicesDep, _: Dispatcher, db: DbDep, site_id: str) -
             site.active_until = today
             db.add(site)
             db.flush()
+        _ask_replan(services, tasks, db, region_id, f"site retired: {site_id}")
         return JSONResponse(jsonable_encoder(site_public(db, site)), status_code=200)
+    _ask_replan(services, tasks, db, region_id, f"site removed: {site_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -185,7 +251,13 @@ def list_vehicles(
 
 
 @router.post("/vehicles", response_model=schemas.VehiclePublic, status_code=201, tags=["vehicles"])
-def create_vehicle(_: Dispatcher, db: DbDep, body: schemas.VehicleCreate) -> schemas.VehiclePublic:
+def create_vehicle(
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    _: Dispatcher,
+    db: DbDep,
+    body: schemas.VehicleCreate,
+) -> schemas.VehiclePublic:
     if db.get(Vehicle, body.id) is not None:
         raise unprocessable("id", f"{body.id!r} is taken", "body")
     _need_region(db, body.region)
@@ -201,6 +273,7 @@ def create_vehicle(_: Dispatcher, db: DbDep, body: schemas.VehicleCreate) -> sch
     )
     db.add(vehicle)
     db.flush()
+    _ask_replan(services, tasks, db, vehicle.region_id, f"vehicle added: {vehicle.id}")
     return vehicle_public(vehicle)
 
 
@@ -227,12 +300,18 @@ def get_vehicle(principal: CurrentUser, db: DbDep, vehicle_id: str) -> schemas.V
     responses=NOT_YOURS,
 )
 def update_vehicle(
-    _: Dispatcher, db: DbDep, vehicle_id: str, body: schemas.VehicleUpdate
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    _: Dispatcher,
+    db: DbDep,
+    vehicle_id: str,
+    body: schemas.VehicleUpdate,
 ) -> schemas.VehiclePublic:
     vehicle = db.get(Vehicle, vehicle_id)
     if vehicle is None:
         raise not_found("vehicle", vehicle_id)
     changes = body.model_dump(exclude_unset=True)
+    before = vehicle_public(vehicle).model_dump()
     if "depot" in changes:
         if changes["depot"] is None or db.get(Depot, changes["depot"]) is None:
             raise unprocessable("depot", f"unknown depot {changes['depot']!r}", "body")
@@ -243,7 +322,15 @@ def update_vehicle(
         setattr(vehicle, name, value)
     db.add(vehicle)
     db.flush()
-    return vehicle_public(vehicle)
+    after = vehicle_public(vehicle)
+    changed = planned_fields(
+        before, after.model_dump(), VEHICLE_PLAN_FIELDS & set(body.model_fields_set)
+    )
+    if changed:
+        _ask_replan(
+            services, tasks, db, vehicle.region_id, f"vehicle {vehicle_id}: {', '.join(changed)}"
+        )
+    return after
 
 
 # --- depots --------------------------------------------------------------------------------
@@ -261,11 +348,18 @@ def list_depots(_: Dispatcher, db: DbDep) -> list[schemas.DepotPublic]:
 
 
 @router.post("/depots", response_model=schemas.DepotPublic, status_code=201, tags=["depots"])
-def create_depot(_: Dispatcher, db: DbDep, body: schemas.DepotCreate) -> schemas.DepotPublic:
+def create_depot(
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    _: Dispatcher,
+    db: DbDep,
+    body: schemas.DepotCreate,
+) -> schemas.DepotPublic:
     if db.get(Depot, body.id) is not None or db.get(Site, body.id) is not None:
         raise unprocessable("id", f"{body.id!r} is taken", "body")
     _need_region(db, body.region)
     depot = Depot(id=body.id, name=body.name, lat=body.lat, lon=body.lon, region_id=body.region)
     db.add(depot)
     db.flush()
+    _ask_replan(services, tasks, db, depot.region_id, f"depot added: {depot.id}")
     return _depot_public(depot)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -45,6 +45,7 @@ from fleet import plans
 from fleet.db import DbSession, session_scope
 from fleet.domain import DomainError, week_start, zone
 from fleet.models import Depot, Plan, Region, Session, Site, Vehicle
+from fleet.reports import late_sessions, vehicle_states
 
 router = APIRouter()
 NOT_YOURS: dict[int | str, dict[str, Any]] = {
@@ -85,6 +86,7 @@ def _feed_sessions(db: DbSession, sessions: list[Session]) -> list[FeedSession]:
                 start=s.start,
                 end=s.end,
                 state=s.state,
+                sequence=s.sequence,
             )
         )
     return out
@@ -121,9 +123,12 @@ def _schedule(services: Services, token: str | None, region: str | None, week: s
         reg = region_or_default(db, region)
         wk = week_or_current(reg, week, services.clock.now())
         tz = region_zone(reg)
+        states: list[dict[str, Any]] = []
         if principal.is_dispatcher:
             rows = schedule_rows(db, reg.id, wk, tz)
-            vehicles = sorted(db.exec(select(Vehicle.id).where(Vehicle.region_id == reg.id)))
+            fleet_rows = list(db.exec(select(Vehicle).where(Vehicle.region_id == reg.id)))
+            vehicles = sorted(v.id for v in fleet_rows)
+            states = _vehicle_states(db, fleet_rows, services.clock.now(), tz)
         elif principal.vehicle is not None:
             rows = schedule_rows(db, reg.id, wk, tz, vehicle=principal.vehicle)
             vehicles = [principal.vehicle]
@@ -140,8 +145,29 @@ def _schedule(services: Services, token: str | None, region: str | None, week: s
             "vehicles": vehicles,
             "plan_version": plan_version_in_force(db, reg.id, wk),
             "sessions": rows,
+            "vehicle_states": states,
         }
     return to_json(body)
+
+
+def _vehicle_states(
+    db: DbSession, vehicles: list[Vehicle], now: datetime, tz: Any
+) -> list[dict[str, Any]]:
+    def local(at: datetime | None) -> datetime | None:
+        return at.astimezone(tz) if at is not None else None
+
+    return [
+        {
+            "id": state.vehicle_id,
+            "status": state.status,
+            "observed_at": local(state.observed_at),
+            "unavailable": state.unavailable_at(now),
+            "unavailable_until": local(state.unavailable_until),
+            "note": state.note,
+            "late_minutes": state.late_minutes,
+        }
+        for state in sorted(vehicle_states(db, vehicles).values(), key=lambda s: s.vehicle_id)
+    ]
 
 
 @router.get(
@@ -280,8 +306,11 @@ def visits(
     if site is None:
         raise not_found("site", site_id)
     tz = zone_of_region(db, site.region_id)
+    now = services.clock.now()
+    upcoming = plans.upcoming_site_sessions(db, site_id, now, limit=200)
+    late = late_sessions(db, sorted({s.vehicle_id for s in upcoming}), now)
     out = []
-    for s in plans.upcoming_site_sessions(db, site_id, services.clock.now(), limit=200):
+    for s in upcoming:
         assert s.id is not None
         out.append(
             schemas.VisitPublic(
@@ -293,6 +322,7 @@ def visits(
                 start=s.start.astimezone(tz),
                 end=s.end.astimezone(tz),
                 state=s.state,
+                late_minutes=late.get(s.id),
             )
         )
     return out
@@ -321,10 +351,6 @@ def _calendar(
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 
-def _calendar_window(services: ServicesDep) -> datetime:
-    return services.clock.now() - timedelta(days=14)
-
-
 @router.get(
     "/vehicles/{vehicle_id}/calendar.ics",
     tags=["calendars"],
@@ -334,15 +360,15 @@ def _calendar_window(services: ServicesDep) -> datetime:
 def vehicle_calendar(
     services: ServicesDep, principal: CalendarUser, db: DbDep, vehicle_id: str
 ) -> Response:
-    """The vehicle's sessions (from two weeks back) as an iCalendar feed."""
+    """The vehicle's sessions as an iCalendar feed (RFC 5545): from two weeks back, planned
+    ones TENTATIVE, confirmed, under way and done ones CONFIRMED, missed and cancelled ones
+    (for 7 days after their date) CANCELLED; SEQUENCE rises with every change."""
     if not access.may_see_vehicle(principal, vehicle_id):
         raise forbidden("not your vehicle")
     vehicle = db.get(Vehicle, vehicle_id)
     if vehicle is None:
         raise not_found("vehicle", vehicle_id)
-    sessions = plans.upcoming_vehicle_sessions(
-        db, vehicle_id, _calendar_window(services), limit=1000
-    )
+    sessions = plans.feed_sessions(db, services.clock.now(), vehicle_id=vehicle_id)
     return _calendar(services, db, f"RV {vehicle_id}", vehicle.region_id, sessions)
 
 
@@ -355,13 +381,13 @@ def vehicle_calendar(
 def site_calendar(
     services: ServicesDep, principal: CalendarUser, db: DbDep, site_id: str
 ) -> Response:
-    """The site's visits (from two weeks back) as an iCalendar feed."""
+    """The site's visits as an iCalendar feed (as the vehicle's: states and SEQUENCE)."""
     if not access.may_see_site(principal, site_id):
         raise forbidden("not one of your sites")
     site = db.get(Site, site_id)
     if site is None:
         raise not_found("site", site_id)
-    sessions = plans.upcoming_site_sessions(db, site_id, _calendar_window(services), limit=1000)
+    sessions = plans.feed_sessions(db, services.clock.now(), site_id=site_id)
     return _calendar(services, db, f"{site.name or site.id}", site.region_id, sessions)
 
 

@@ -4,6 +4,21 @@
 const API = "/api/v1";
 const HOME = { dispatcher: "/board", site_manager: "/site", driver: "/driver" };
 
+// Ids stay ids; what people read is in Chinese and English.
+const STATUS = {
+  available: "可用 Available", en_route: "在途 En route", on_site: "在工地 On site",
+  maintenance: "保养 Maintenance", breakdown: "故障 Broken down", off_duty: "休息 Off duty",
+};
+const STATE = {
+  planned: "计划 planned", confirmed: "已确认 confirmed", in_progress: "进行中 in progress",
+  done: "已完成 done", missed: "未成行 missed", cancelled: "已取消 cancelled",
+};
+
+function statusText(s) { return STATUS[s] || s; }
+function stateText(s) { return STATE[s] || s; }
+// "2026-11-27T18:00:00+08:00" -> "11-27 18:00" (the region's wall clock, as sent)
+function shortTime(iso) { return iso ? iso.slice(5, 10) + " " + iso.slice(11, 16) : ""; }
+
 function token() { return sessionStorage.getItem("rvrota.token"); }
 
 function say(text, bad) {
@@ -104,9 +119,24 @@ function drawGrid(sched) {
   days.forEach(() => sched.slots.forEach((s) => second.append(el("th", { class: "slot" }, s.id + " " + s.start))));
   thead.append(top, second);
   const cells = new Map();
-  for (const s of sched.sessions) cells.set(s.vehicle + "|" + s.day + "|" + s.slot, s);
+  const busy = new Set();
+  for (const s of sched.sessions) { cells.set(s.vehicle + "|" + s.day + "|" + s.slot, s); busy.add(s.vehicle); }
+  const states = new Map((sched.vehicle_states || []).map((st) => [st.id, st]));
   for (const v of sched.vehicles) {
-    const row = el("tr", { "data-vehicle": v }, el("th", { scope: "row" }, v));
+    const st = states.get(v);
+    const head = el("th", { scope: "row" }, el("b", {}, v));
+    if (st) {
+      const line = el("span", { class: "vstatus" + (st.unavailable ? " out" : ""), "data-status": st.status }, statusText(st.status));
+      if (st.unavailable && st.unavailable_until) line.append(" · 至 until " + shortTime(st.unavailable_until));
+      if (st.late_minutes !== null && st.late_minutes !== undefined) line.append(" · 晚到 late " + st.late_minutes + " min");
+      head.append(line);
+    }
+    const row = el("tr", { "data-vehicle": v }, head);
+    if (!busy.has(v)) {
+      row.append(el("td", { class: "empty-row", colSpan: sched.days * sched.slots.length }, emptyReason(st)));
+      tbody.append(row);
+      continue;
+    }
     for (let d = 0; d < sched.days; d++) {
       for (const slot of sched.slots) {
         const s = cells.get(v + "|" + d + "|" + slot.id);
@@ -119,12 +149,24 @@ function drawGrid(sched) {
           pin.addEventListener("click", () => togglePin(s));
           td.append(el("span", { class: "site" }, s.site_name || s.site),
                     el("span", { class: "heads" }, (s.headcount ?? "–") + " 人"), pin);
+          if (s.state === "missed") td.append(el("span", { class: "missed" }, stateText("missed")));
         }
         row.append(td);
       }
     }
     tbody.append(row);
   }
+}
+
+function emptyReason(st) {
+  if (st && st.unavailable) {
+    let text = "停运：" + statusText(st.status) + " Out of service";
+    if (st.note) text += " · " + st.note;
+    text += st.unavailable_until ? " · 预计恢复 back " + shortTime(st.unavailable_until)
+                                 : " · 恢复时间未定 return not given";
+    return text;
+  }
+  return "本周未安排 No sessions planned this week";
 }
 
 function fmt(n, digits) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US", { maximumFractionDigits: digits }); }
@@ -218,7 +260,11 @@ async function loadVisits(siteId) {
   const visits = await api("GET", "/sites/" + encodeURIComponent(siteId) + "/visits");
   if (!visits.length) ul.append(el("li", {}, "暂无安排 No visits planned"));
   for (const v of visits) {
-    ul.append(el("li", { class: "visit" }, el("b", {}, v.date + " " + v.slot), " " + v.start.slice(11, 16) + "–" + v.end.slice(11, 16) + " · RV " + v.vehicle + " · " + v.state));
+    const li = el("li", { class: "visit", "data-session": v.session_id }, el("b", {}, v.date + " " + v.slot), " " + v.start.slice(11, 16) + "–" + v.end.slice(11, 16) + " · RV " + v.vehicle + " · " + stateText(v.state));
+    if (v.late_minutes !== null && v.late_minutes !== undefined) {
+      li.append(" ", el("span", { class: "late" }, "车辆晚到约 " + v.late_minutes + " 分钟 RV about " + v.late_minutes + " min late"));
+    }
+    ul.append(li);
   }
 }
 
@@ -245,12 +291,22 @@ async function initSite(me) {
 
 // --- driver -------------------------------------------------------------------------------
 
+const driver = { vehicle: null, offset: null };
+
+function utcOffset() {
+  if (driver.offset) return driver.offset;  // the region's offset, from the next stop
+  const m = -new Date().getTimezoneOffset(), a = Math.abs(m);
+  return (m >= 0 ? "+" : "-") + String(Math.floor(a / 60)).padStart(2, "0") + ":" + String(a % 60).padStart(2, "0");
+}
+
 async function loadNextStop(vehicle) {
   try {
     const n = await api("GET", "/vehicles/" + encodeURIComponent(vehicle) + "/next-stop");
+    const offset = /([+-]\d{2}:\d{2})$/.exec(n.start);
+    if (offset) driver.offset = offset[1];
     document.getElementById("stop-site").textContent = n.site.name || n.site.id;
     // times carry the region's offset: show them as they are, whatever the phone's zone
-    document.getElementById("stop-window").textContent = n.start.slice(5, 10) + " " + n.slot + " " + n.start.slice(11, 16) + "–" + n.end.slice(11, 16) + " · " + n.state;
+    document.getElementById("stop-window").textContent = n.start.slice(5, 10) + " " + n.slot + " " + n.start.slice(11, 16) + "–" + n.end.slice(11, 16) + " · " + stateText(n.state);
     document.getElementById("stop-address").textContent = n.site.address || n.site.lat.toFixed(5) + ", " + n.site.lon.toFixed(5);
     document.getElementById("link-amap").href = n.links.amap;
     document.getElementById("link-baidu").href = n.links.baidu;
@@ -260,20 +316,72 @@ async function loadNextStop(vehicle) {
   }
 }
 
+async function loadVehicleStatus(vehicle) {
+  const line = document.getElementById("vehicle-status");
+  try {
+    const v = await api("GET", "/vehicles/" + encodeURIComponent(vehicle));
+    let text = "当前状态 Status: " + statusText(v.status);
+    if (v.unavailable_until) text += " · 预计恢复 back " + v.unavailable_until.slice(0, 16).replace("T", " ");
+    line.textContent = text;
+    line.setAttribute("data-status", v.status);
+  } catch (e) { /* keep the last line */ }
+}
+
+async function sendStatus(body, label) {
+  const r = await api("POST", "/vehicles/" + encodeURIComponent(driver.vehicle) + "/status", body, { "Idempotency-Key": idemKey() });
+  say("已报告 Reported: " + label + " (" + r.event_id.slice(0, 8) + ")");
+  setTimeout(() => { loadNextStop(driver.vehicle); loadVehicleStatus(driver.vehicle); }, 1500);
+}
+
+function hideForms() { for (const f of document.querySelectorAll("form.status-form")) f.hidden = true; }
+
 function initDriver(me) {
   if (!me.vehicle) { say("未绑定车辆 No vehicle bound", true); return; }
+  driver.vehicle = me.vehicle;
   loadNextStop(me.vehicle);
-  setInterval(() => loadNextStop(me.vehicle), 30000);
+  loadVehicleStatus(me.vehicle);
+  setInterval(() => { loadNextStop(me.vehicle); loadVehicleStatus(me.vehicle); }, 30000);
   for (const button of document.querySelectorAll("button.status")) {
     button.addEventListener("click", async () => {
-      const status = button.getAttribute("data-status");
-      try {
-        const r = await api("POST", "/vehicles/" + encodeURIComponent(me.vehicle) + "/status", { status }, { "Idempotency-Key": idemKey() });
-        say("已报告 Reported: " + button.textContent + " (" + r.event_id.slice(0, 8) + ")");
-        setTimeout(() => loadNextStop(me.vehicle), 1500);
-      } catch (e) { say(e.message, true); }
+      const form = button.getAttribute("data-form");
+      if (form) {  // these ask for details and a confirmation before anything is sent
+        hideForms();
+        const f = document.getElementById(form);
+        const kind = button.getAttribute("data-outage");
+        if (kind) {
+          f.setAttribute("data-outage", kind);
+          document.getElementById("outage-title").textContent = "报告" + statusText(kind) + "? Report: " + statusText(kind) + "?";
+        }
+        f.hidden = false;
+        f.querySelector("input").focus();
+        return;
+      }
+      hideForms();
+      try { await sendStatus({ status: button.getAttribute("data-status") }, button.textContent); } catch (e) { say(e.message, true); }
     });
   }
+  for (const cancel of document.querySelectorAll("form.status-form button.cancel")) {
+    cancel.addEventListener("click", () => { hideForms(); say("未发送 Not sent"); });
+  }
+  document.getElementById("late-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const minutes = Number(document.getElementById("late-minutes").value);
+    try {
+      await sendStatus({ status: "en_route", late_minutes: minutes }, "晚到 " + minutes + " 分钟 late " + minutes + " min");
+      hideForms();
+    } catch (e) { say(e.message, true); }
+  });
+  document.getElementById("outage-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const kind = f.getAttribute("data-outage");
+    const until = document.getElementById("outage-until").value + ":00" + utcOffset();
+    const note = document.getElementById("outage-reason").value.trim();
+    try {
+      await sendStatus({ status: kind, note, until }, statusText(kind));
+      hideForms();
+    } catch (e) { say(e.message, true); }
+  });
 }
 
 // --- calendar feeds (site managers and drivers) -------------------------------------------
