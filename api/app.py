@@ -91,6 +91,8 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs from the app's own files (no CDN)
+        redoc_url=None,
         openapi_tags=[
             {"name": "auth", "description": "tokens and the caller"},
             {"name": "sites", "description": "construction sites (工地)"},
@@ -129,9 +131,10 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)
 
-    from api import pages
+    from api import docs, pages
 
     app.include_router(pages.router)
+    docs.mount_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
