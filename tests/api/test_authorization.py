@@ -135,6 +135,8 @@ CASES: list[Case] = [
     Case("POST", "/plans", dispatcher_only, lambda: {}),
     Case("POST", "/plans/{id}/publish", dispatcher_only, make=held_plan),
     Case("GET", "/plans/current", dispatcher_only),
+    Case("GET", "/plans", dispatcher_only),
+    Case("GET", "/plans/{id}/diff", dispatcher_only, make=held_plan),
     Case("PATCH", "/sessions/{id}", dispatcher_only, lambda: {"pinned": False}, make=any_session),
 ]
 
