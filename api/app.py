@@ -26,7 +26,16 @@ from api.idempotent_writes import IdempotencyMiddleware
 from api.models import create_api_tables
 from api.observe import ApiMetrics, MetricsMiddleware
 from api.publisher import KafkaPublisher, Publisher
-from api.routes import auth, events, health, plan_history, registry, schedule, users
+from api.routes import (
+    auth,
+    events,
+    export,
+    health,
+    plan_history,
+    registry,
+    schedule,
+    users,
+)
 from core.clock import Clock, clock_from_settings
 from core.metrics import create_metrics
 from core.settings import Settings
@@ -128,6 +137,7 @@ def create_app(
         events.router,
         schedule.router,
         plan_history.router,
+        export.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)

@@ -130,6 +130,7 @@ CASES: list[Case] = [
     Case("GET", "/schedule", anyone),
     Case("GET", "/schedule/version", dispatcher_only),
     Case("GET", "/schedule.geojson", dispatcher_only),
+    Case("GET", "/schedule/export", dispatcher_only),
     Case("GET", "/vehicles/{id}/calendar.ics", driver_own, kind="vehicle"),
     Case("GET", "/sites/{id}/calendar.ics", site_manager_own, kind="site"),
     Case("POST", "/plans", dispatcher_only, lambda: {}),
