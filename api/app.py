@@ -34,7 +34,17 @@ from api.models import create_api_tables
 from api.observe import ApiMetrics, MetricsMiddleware
 from api.publisher import KafkaPublisher, Publisher
 from api.relay import OutboxRelay
-from api.routes import auth, dead_letters, events, health, registry, schedule, users
+from api.routes import (
+    auth,
+    dead_letters,
+    events,
+    export,
+    health,
+    plan_history,
+    registry,
+    schedule,
+    users,
+)
 from core.clock import Clock, clock_from_settings
 from core.metrics import create_metrics
 from core.metrics_access import MetricsAccess
@@ -114,6 +124,8 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs from the app's own files (no CDN)
+        redoc_url=None,
         openapi_tags=[
             {"name": "auth", "description": "tokens and the caller"},
             {"name": "sites", "description": "construction sites (工地)"},
@@ -160,13 +172,16 @@ def create_app(
         events.router,
         schedule.router,
         dead_letters.router,
+        plan_history.router,
+        export.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)
 
-    from api import pages
+    from api import docs, pages
 
     app.include_router(pages.router)
+    docs.mount_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

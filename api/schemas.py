@@ -397,6 +397,63 @@ class PlanPublic(BaseModel):
     sessions: int
 
 
+class PlanVersionPublic(BaseModel):
+    id: int
+    version: int
+    created_at: datetime
+    published_at: datetime | None
+    trigger: str = Field(description="the event or person that caused this version")
+    status: str = Field(description="held, published or superseded")
+    in_force: bool = Field(description="the published version the week runs on")
+    stats: PlanStats
+    sessions: int
+
+
+class DiffVisit(BaseModel):
+    vehicle: str
+    site: str
+    site_name: str | None = None
+    day: int
+    date: date
+    slot: str
+
+
+class DiffMove(BaseModel):
+    site: str
+    from_: DiffVisit = Field(alias="from")
+    to: DiffVisit
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class DiffChanges(BaseModel):
+    added: list[DiffVisit]
+    removed: list[DiffVisit]
+    moved: list[DiffMove]
+
+
+class StatChangePublic(BaseModel):
+    before: float | None
+    after: float | None
+    change: float | None
+
+
+class PlanDiffPublic(BaseModel):
+    plan: int = Field(description="the plan whose changes are shown")
+    plan_version: int
+    against: int = Field(description="the plan it is compared with (default: the one in force)")
+    against_version: int
+    region: str
+    week: str
+    added: list[DiffVisit] = Field(description="in `plan`, not in `against`")
+    removed: list[DiffVisit] = Field(description="in `against`, not in `plan`")
+    moved: list[DiffMove] = Field(description="a site's visit on another vehicle, day or slot")
+    unchanged: int
+    by_vehicle: dict[str, DiffChanges]
+    by_site: dict[str, DiffChanges]
+    stats: dict[str, StatChangePublic] = Field(description="every stat before, after, change")
+
+
 class ScheduleVersion(BaseModel):
     region: str
     week: str

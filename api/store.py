@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
 from api import schemas
-from fleet import plans
+from fleet import plan_history, plans
 from fleet.db import DbSession
 from fleet.domain import DomainError, SlotWindow, parse_iso_week, week_of, week_start, zone
 from fleet.models import Plan, Region, Session, Site, SiteClosure, User, UserSite, Vehicle
@@ -207,22 +207,7 @@ def week_sessions(
 
 def plan_public(db: DbSession, plan: Plan) -> schemas.PlanPublic:
     assert plan.id is not None
-    stats = dict(plan.stats)
-    if stats.get("workers_reached") is None:
-        served = {str(s.get("site")) for s in plan.sessions}
-        scenario_heads = {
-            str(site.get("id")): int(site.get("headcount", 0))
-            for site in (plan.scenario or {}).get("sites", [])
-        }
-        if served and scenario_heads:
-            stats["workers_reached"] = sum(scenario_heads.get(site, 0) for site in served)
-        elif served:
-            heads = db.exec(
-                select(Site.default_headcount).where(col(Site.id).in_(sorted(served)))
-            ).all()
-            stats["workers_reached"] = int(sum(heads))
-        else:
-            stats["workers_reached"] = 0
+    stats = plan_history.plan_stats(db, plan)
     return schemas.PlanPublic(
         id=plan.id,
         region=plan.region_id,

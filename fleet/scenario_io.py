@@ -439,4 +439,3 @@ def store_plan(
         scenario=scenario,
         hold=hold,
     )
-

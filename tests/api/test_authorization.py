@@ -130,11 +130,14 @@ CASES: list[Case] = [
     Case("GET", "/schedule", anyone),
     Case("GET", "/schedule/version", dispatcher_only),
     Case("GET", "/schedule.geojson", dispatcher_only),
+    Case("GET", "/schedule/export", dispatcher_only),
     Case("GET", "/vehicles/{id}/calendar.ics", driver_own, kind="vehicle"),
     Case("GET", "/sites/{id}/calendar.ics", site_manager_own, kind="site"),
     Case("POST", "/plans", dispatcher_only, lambda: {}),
     Case("POST", "/plans/{id}/publish", dispatcher_only, make=held_plan),
     Case("GET", "/plans/current", dispatcher_only),
+    Case("GET", "/plans", dispatcher_only),
+    Case("GET", "/plans/{id}/diff", dispatcher_only, make=held_plan),
     Case("PATCH", "/sessions/{id}", dispatcher_only, lambda: {"pinned": False}, make=any_session),
 ]
 
