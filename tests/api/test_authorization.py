@@ -55,6 +55,26 @@ def held_plan(h: Harness) -> str:
         return str(outcome.plan.id)
 
 
+def dead_letter(h: Harness) -> str:
+    """A letter of a headcount whose count was not a number, as the worker keeps it."""
+    from fleet import dead_letters, events
+
+    raw = b'{"event_id": "x", "site_id": "S001", "count": "many"}'
+    letter = events.DeadLetter.of(
+        raw,
+        b"S001",
+        events.HEADCOUNTS_TOPIC,
+        0,
+        int(uuid.uuid4().int % 1_000_000_000),
+        events.EventRejected("count", "not an integer"),
+        NOW,
+    )
+    with session_scope(h.engine) as db:
+        dead_letters.store(db, [letter])
+        (row,) = dead_letters.list_dead_letters(db, limit=1)
+        return str(row.id)
+
+
 def any_session(h: Harness) -> str:
     from sqlmodel import select
 
@@ -139,6 +159,9 @@ CASES: list[Case] = [
     Case("GET", "/plans", dispatcher_only),
     Case("GET", "/plans/{id}/diff", dispatcher_only, make=held_plan),
     Case("PATCH", "/sessions/{id}", dispatcher_only, lambda: {"pinned": False}, make=any_session),
+    Case("GET", "/audit", dispatcher_only),
+    Case("GET", "/dead-letters", dispatcher_only),
+    Case("POST", "/dead-letters/{id}/replay", dispatcher_only, make=dead_letter),
 ]
 
 
