@@ -47,6 +47,10 @@ def broker(tmp_path: Path) -> Iterator[kafka_local.BrokerConfig]:
         kafka_local.stop(config, timeout=30.0)
 
 
+METRICS_TOKEN = "outbox-test-metrics-token-0123456789"
+METRICS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 def _settings(url: str, bootstrap: str) -> Settings:
     # unknown settings are ignored (extra="ignore"): the same test runs on older code
     return Settings(
@@ -56,6 +60,7 @@ def _settings(url: str, bootstrap: str) -> Settings:
         environment="test",
         outbox_retry_max_seconds=1.0,
         outbox_poll_seconds=0.2,
+        metrics_token=METRICS_TOKEN,
     )
 
 
@@ -147,7 +152,7 @@ def test_writes_while_the_broker_is_down_take_effect_once_after_an_api_restart(
             assert (checks["database"], checks["kafka"]) == (True, False)
             assert checks["outbox_depth"] == WRITES
             assert checks["outbox_oldest_seconds"] > 0
-            metrics = client.get("/metrics").text
+            metrics = client.get("/metrics", headers=METRICS).text
             assert f"rvrota_outbox_depth {float(WRITES)}" in metrics
 
         # the API restarts while the broker is still down; then the broker returns
@@ -165,4 +170,4 @@ def test_writes_while_the_broker_is_down_take_effect_once_after_an_api_restart(
                 assert time.monotonic() < deadline, ready
                 time.sleep(0.2)
             assert ready["status"] == "ok"
-            assert "rvrota_outbox_depth 0.0" in client.get("/metrics").text
+            assert "rvrota_outbox_depth 0.0" in client.get("/metrics", headers=METRICS).text

@@ -7,7 +7,7 @@ worker's prefixed topics through a small prefixing adapter of the real Kafka pub
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -44,6 +44,14 @@ class PrefixedPublisher:
 
     async def send(self, topic: str, key: str, value: bytes) -> None:
         await self.inner.send(self.prefix + topic, key, value)
+
+    async def send_many(
+        self, messages: Sequence[tuple[str, str, bytes]]
+    ) -> list[BaseException | None]:
+        return await self.inner.send_many([(self.prefix + t, k, v) for t, k, v in messages])
+
+    def connected(self) -> bool:
+        return self.inner.connected()
 
     async def ready(self) -> bool:
         return await self.inner.ready()
