@@ -28,8 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.columns import objective_of, price_day
-from solver.opt_colgen import generate_columns, pin_routes, seed_routes, site_profits
+from solver.columns import DayRoute, objective_of, price_day
+from solver.opt_colgen import (
+    generate_columns,
+    pin_routes,
+    previous_routes,
+    seed_routes,
+    site_profits,
+)
 from solver.opt_instance import Instance, PinConflict, TravelLike, compile_instance
 from solver.opt_polish import polish, round_lp
 from solver.opt_proof import prove
@@ -68,7 +74,8 @@ class SolveResult:
 
     ``status``: ``PROVEN_OPTIMAL`` (the bound is the objective up to rounding), else
     CP-SAT's status on the route pool (``OPTIMAL`` there is not a global proof;
-    ``UNKNOWN`` means the polished LP rounding was kept).
+    ``UNKNOWN`` means the polished LP rounding was kept); ``PREVIOUS``: the plan in
+    force was feasible and better than what the search found, so it was kept.
     """
 
     sessions: tuple[SessionKey, ...]
@@ -196,6 +203,10 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
             objective = objective_of(inst, chosen)
             bound = proven_bound if bound is None else min(bound, proven_bound)
             status = "PROVEN_OPTIMAL"
+    kept = _previous_if_better(inst, scenario, travel, objective)
+    if kept is not None:
+        chosen, objective = kept, objective_of(inst, kept)
+        status = "PREVIOUS"
     if bound is not None and bound < objective:
         # valid by construction: only floating-point noise can put it below the plan
         if objective - bound > 1e-6 * max(1.0, abs(objective)):
@@ -206,6 +217,30 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     report("done")
     sessions = sorted(inst.session_key(r.vehicle, r.day, t, s) for r in chosen for t, s in r.stops)
     return SolveResult(tuple(sessions), bound, report.elapsed(), status)
+
+
+def _previous_if_better(
+    inst: Instance, scenario: Scenario, travel: TravelLike | None, objective: float
+) -> list[DayRoute] | None:
+    """``previous`` as routes when it is a feasible plan better than ``objective`` (else None).
+
+    A re-plan never returns a plan worse than the plan in force when that one still holds.
+    """
+    from solver.check import check_plan
+    from solver.travel import TravelTable
+
+    groups = {(v, d) for v, d, _, _ in inst.previous_cells}
+    if not groups:
+        return None
+    routes = previous_routes(inst)
+    if len(routes) != len(groups):
+        return None
+    if objective_of(inst, routes) <= objective + 1e-9 * max(1.0, abs(objective)):
+        return None
+    table = travel if isinstance(travel, TravelTable) else None
+    if check_plan(scenario, scenario.previous, table):
+        return None
+    return routes
 
 
 def _check_pinned_days(inst: Instance) -> None:
