@@ -55,6 +55,21 @@ class Settings(BaseSettings):
     hold_plans_for_approval: bool = Field(
         False, description="default for regions: hold new plans until a dispatcher publishes"
     )
+    default_max_gap_days: int | None = Field(
+        14,
+        ge=0,
+        description="most days a site of real size should wait between visits, unless its "
+        "registry entry says otherwise (none: no default)",
+    )
+    real_size_headcount: int = Field(
+        50, ge=0, description="workers from which a site is of real size (gets the default gap)"
+    )
+    overdue_penalty: float = Field(
+        50.0,
+        ge=0,
+        description="objective cost of one overdue site-day, unless the region's objective "
+        "names its own overdue_penalty",
+    )
     event_max_future_seconds: int = 600
     event_max_bytes: int = 64 * 1024
 
