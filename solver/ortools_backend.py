@@ -315,7 +315,7 @@ def solve_master_mip(
             objective_terms.append((u, -round(inst.shortfall_penalty * SCALE)))
     # ties toward previous: each objective unit is worth more than every previous session kept
     kept = [previous_kept(inst, r) for r in columns]
-    tie = 1 + sum(kept) if any(kept) else 1
+    tie = 1 + len(inst.previous_cells) if any(kept) else 1
     model.maximize(
         sum(c * tie * v for v, c in objective_terms)
         + sum(k * xs[i] for i, k in enumerate(kept) if k)

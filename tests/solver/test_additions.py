@@ -424,3 +424,63 @@ def test_a_short_replan_never_returns_worse_than_the_plan_in_force() -> None:
     second = solve(again, SolveParams(time_limit=0.05, seed=1, workers=1))
     assert check_plan(again, second.sessions) == []
     assert evaluate(again, second.sessions).objective >= evaluate(s, first.sessions).objective
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+def test_cli_pinned_and_forbidden_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    """rvrota plan: a session both pinned and forbidden is an invalid scenario (exit 2)."""
+    from typer.testing import CliRunner
+
+    from rvrota.cli import build_app
+
+    both = [ref("RV1", "A", 0, "lunch")]
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(document(pinned=both, forbidden=both)), encoding="utf-8")
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(build_app(), ["plan", str(path), "-o", str(out)])
+    assert result.exit_code == 2
+    assert "$.forbidden[0]" in result.stderr and "also pinned" in result.stderr
+    assert not out.exists()
+
+
+def test_cli_pin_too_soon_after_the_last_visit_exits_3(tmp_path: Path) -> None:
+    """rvrota plan: a future pin breaking rule 8 against last_visit_day is named (exit 3)."""
+    from typer.testing import CliRunner
+
+    from rvrota.cli import build_app
+
+    doc = document(
+        sites=[site("A", 100, min_gap_days=2, last_visit_day=-1)],
+        pinned=[ref("RV1", "A", 0, "lunch")],
+    )
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(build_app(), ["plan", str(path), "-o", str(out), "--seed", "1"])
+    assert result.exit_code == 3
+    assert "RV1/A/day 0/lunch" in result.stderr and "last visit" in result.stderr
+    assert not out.exists()
+
+
+def test_cli_check_plan_names_rule_11_and_prints_overdue(tmp_path: Path) -> None:
+    """rvrota check-plan: a forbidden session exits 4 naming rule 11; the stats say overdue."""
+    from typer.testing import CliRunner
+
+    from rvrota.cli import build_app
+
+    doc = document(
+        sites=[site("A", 100), site("B", 60, max_gap_days=0)],
+        forbidden=[ref("RV1", "A", 0, "lunch")],
+    )
+    s = parse_scenario(doc)
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    plan = tmp_path / "plan.json"
+    sessions = [sk("RV1", "A", 0, "lunch")]
+    plan.write_text(json.dumps(plan_document(s, sessions, [], evaluate(s, sessions), None, 0)))
+    result = CliRunner().invoke(build_app(), ["check-plan", str(path), str(plan)])
+    assert result.exit_code == 4
+    assert "rule 11: RV1/A/day 0/lunch is forbidden" in result.stdout
+    assert "overdue 2" in result.stdout
