@@ -484,3 +484,52 @@ def test_cli_check_plan_names_rule_11_and_prints_overdue(tmp_path: Path) -> None
     assert result.exit_code == 4
     assert "rule 11: RV1/A/day 0/lunch is forbidden" in result.stdout
     assert "overdue 2" in result.stdout
+
+
+# --- the column-generation bound with overdue days ---------------------------------------
+
+
+def column_generation_bound(s: Any) -> float:
+    """The Lagrangian bound of column generation alone (before any proof tightens it)."""
+    from solver.opt_colgen import generate_columns, pin_routes, seed_routes
+    from solver.opt_instance import compile_instance
+    from solver.ortools_backend import LpMaster
+
+    inst = compile_instance(s, TravelTable.build(s))
+    master = LpMaster(inst)
+    master.add(list(pin_routes(inst).values()))
+    master.add(seed_routes(inst))
+    return generate_columns(inst, master, master.kmax.astype(float), None, lambda _: None).bound
+
+
+def test_the_bound_prices_unavoidable_overdue_days() -> None:
+    """Twins A and B may each wait no day, one vehicle serves one of them a day: every plan
+    has 3 overdue days at 1000, and the bound of column generation knows it."""
+    doc = document(
+        days=3,
+        slots=[{"id": "lunch", "start": "11:30", "end": "13:30"}],
+        objective={"repeat_decay": 0.0, "km_cost": 0.0, "overdue_penalty": 1000},
+        sites=[site("A", 100, max_gap_days=0), site("B", 100, max_gap_days=0)],
+        travel=line_travel(["D1", "A", "B"], {"D1": 0, "A": 10, "B": 10}),
+    )
+    s = parse_scenario(doc)
+    best, _ = best_by_enumeration(s)
+    assert best is not None and best == pytest.approx(200 - 3000)
+    bound = column_generation_bound(s)
+    assert best - 1e-6 <= bound <= 200 - 3000 + 1e-6
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(doc=random_documents_with_additions(max_days=3, max_slots=2, max_sites=3, max_vehicles=2))
+def test_column_generation_bound_is_valid_with_the_additions(doc: dict[str, Any]) -> None:
+    """On random tiny scenarios with the additions the bound is above every feasible plan."""
+    s = parse_scenario(doc)
+    assume(len(s.vehicles) * s.days <= 3 and not check_plan(s, s.pinned))
+    best, _ = best_by_enumeration(s)
+    assert best is not None  # the pins alone are a feasible plan
+    assert column_generation_bound(s) >= best - 1e-6 * max(1.0, abs(best))
