@@ -174,3 +174,23 @@ def parse_key(entry: dict[str, Any]) -> Any:
     from solver.scenario import SessionKey
 
     return SessionKey(entry["vehicle"], entry["site"], entry["day"], entry["slot"])
+
+
+@pytest.mark.parametrize(("text", "expected"), [("", None), ("none", None), ("7", 7)])
+def test_default_max_gap_setting(monkeypatch: pytest.MonkeyPatch, text: str, expected: int) -> None:
+    """RVROTA_DEFAULT_MAX_GAP_DAYS: a number of days, or empty / none for no default."""
+    from core.settings import Settings
+
+    monkeypatch.setenv("RVROTA_DEFAULT_MAX_GAP_DAYS", text)
+    assert Settings().default_max_gap_days == expected
+
+
+def test_default_max_gap_setting_refuses_negative(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A negative default is refused when the settings are read."""
+    from pydantic import ValidationError
+
+    from core.settings import Settings
+
+    monkeypatch.setenv("RVROTA_DEFAULT_MAX_GAP_DAYS", "-1")
+    with pytest.raises(ValidationError, match="default_max_gap_days"):
+        Settings()
