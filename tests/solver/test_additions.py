@@ -174,21 +174,22 @@ def test_last_visit_day_without_min_gap_blocks_nothing() -> None:
 
 
 def test_pinned_past_session_is_exempt_from_the_last_visit_gap() -> None:
-    """A pinned session before frozen_before has happened; a pinned future one is judged."""
+    """A pinned session before frozen_before has happened: its day is exempt (a later session
+    that day too, several sessions a day being allowed); a pinned future one is judged."""
     doc = document(
         sites=[site("A", 1, min_gap_days=3, last_visit_day=-1)],
         frozen_before={"day": 0, "slot": "evening"},
         pinned=[ref("RV1", "A", 0, "lunch")],
     )
     assert check_plan(parse_scenario(doc), [sk("RV1", "A", 0, "lunch")]) == []
+    same_day = [sk("RV1", "A", 0, "lunch"), sk("RV1", "A", 0, "evening")]
+    assert check_plan(parse_scenario(doc), same_day) == []
+    found = check_plan(
+        parse_scenario(doc), [sk("RV1", "A", 0, "lunch"), sk("RV1", "A", 1, "lunch")]
+    )
+    assert rules(found) == [8] and found[0].sessions == (sk("RV1", "A", 1, "lunch"),)
     doc["frozen_before"] = None
     assert rules(check_plan(parse_scenario(doc), [sk("RV1", "A", 0, "lunch")])) == [8]
-    doc["frozen_before"] = {"day": 0, "slot": "evening"}
-    doc["pinned"].append(ref("RV1", "A", 0, "evening"))
-    found = check_plan(
-        parse_scenario(doc), [sk("RV1", "A", 0, "lunch"), sk("RV1", "A", 0, "evening")]
-    )
-    assert rules(found) == [8] and found[0].sessions == (sk("RV1", "A", 0, "evening"),)
 
 
 def test_rule_11_no_forbidden_session() -> None:
