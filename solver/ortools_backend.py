@@ -11,6 +11,17 @@ The day-pattern model (maximise):
     short s  : -u_s - sum_k y_sk <= -m_s
     x, y, z in [0, 1], u in [0, m_s]
 
+Overdue days (the format's additions) with ``-overdue_penalty * o_st``:
+
+    seen sd  : w_sd - sum_c a_cs[day d] x_c <= 0   (w: site s visited on day d)
+    late st  : -o_st - sum_{d in [t - max_gap_s, t]} w_sd <= -1
+               for every day t past last_visit_day + max_gap_days
+
+In the LP a route's sessions count in ``seen`` (a valid, weaker relaxation); the
+integer master uses the exact form (w <= the routes there, all 0/1).
+With ``previous`` sessions, it breaks ties between plans of equal (scaled)
+objective toward the most previous sessions kept, without changing the objective.
+
 Only this module imports ``ortools``; it speaks in index arrays and
 :class:`~solver.columns.DayRoute` columns.
 """
@@ -20,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -42,6 +53,33 @@ class Duals:
     window: list[tuple[int, int, int, float]]  # (site, first day, last day, omega)
     short: FloatArray  # [S] sigma_s
     conv: FloatArray  # [V, D] pi_vd
+    seen: FloatArray | None = None  # [S, D] rho_sd (overdue priced only)
+    late: list[tuple[int, int, tuple[int, ...], float]] = field(default_factory=list)
+    overdue_constant: float = 0.0  # -overdue_penalty * days overdue in every plan
+
+
+OverdueRow = tuple[int, int, tuple[int, ...]]  # (site, day t, days that can end its wait)
+
+
+def overdue_rows(inst: Instance) -> tuple[list[OverdueRow], float]:
+    """Days that may be overdue, each with the visit days that would prevent it, and the
+    objective constant of the days overdue in every plan (no visit can prevent them)."""
+    if not prices_overdue(inst):
+        return [], 0.0
+    hosted = np.asarray(inst.allowed.any(axis=(0, 2)))  # [D, S]
+    rows: list[OverdueRow] = []
+    constant = 0.0
+    for s in range(inst.n_sites):
+        g = int(inst.max_gap[s])
+        if g < 0:
+            continue
+        for t in range(max(0, int(inst.last_visit[s]) + g + 1), inst.n_days):
+            days = tuple(d for d in range(max(0, t - g), t + 1) if hosted[d, s])
+            if days:
+                rows.append((s, t, days))
+            else:
+                constant -= inst.overdue_penalty
+    return rows, constant
 
 
 def max_sessions(inst: Instance) -> FloatArray:
@@ -122,6 +160,23 @@ class LpMaster:
                 if z_sd is not None:
                     row.SetCoefficient(z_sd, 1.0)
             self.win_rows.append(row)
+        self.overdue_rows, self.overdue_constant = overdue_rows(inst)
+        self.seen: dict[tuple[int, int], pywraplp.Constraint] = {}
+        self.late_rows: list[pywraplp.Constraint] = []
+        wvars: dict[tuple[int, int], pywraplp.Variable] = {}
+        for s, _, days in self.overdue_rows:
+            late = solver.Constraint(-inf, -1.0)
+            o = solver.NumVar(0.0, 1.0, "")
+            obj.SetCoefficient(o, -inst.overdue_penalty)
+            late.SetCoefficient(o, -1.0)
+            for d in days:
+                w = wvars.get((s, d))
+                if w is None:
+                    w = wvars[(s, d)] = solver.NumVar(0.0, 1.0, "")
+                    self.seen[(s, d)] = solver.Constraint(-inf, 0.0)
+                    self.seen[(s, d)].SetCoefficient(w, 1.0)
+                late.SetCoefficient(w, -1.0)
+            self.late_rows.append(late)
         self.columns: list[DayRoute] = []
         self.xvars: list[pywraplp.Variable] = []
         self.keys: set[tuple[int, int, tuple[tuple[int, int], ...]]] = set()
@@ -151,6 +206,9 @@ class LpMaster:
             for s, n in per_site.items():
                 self.count[s].SetCoefficient(x, -float(n))
                 self.visit[s].SetCoefficient(x, -1.0)
+                seen = self.seen.get((s, r.day))
+                if seen is not None:
+                    seen.SetCoefficient(x, -float(n))
             self.columns.append(r)
             self.xvars.append(x)
             added += 1
@@ -177,7 +235,17 @@ class LpMaster:
         for (v, d), row in self.conv.items():
             conv[v, d] = row.dual_value()
         xs = np.array([x.solution_value() for x in self.xvars])
-        return True, value, Duals(count, visit, link, window, short, conv), xs
+        seen: FloatArray | None = None
+        if self.seen:
+            seen = np.zeros((inst.n_sites, inst.n_days))
+            for (s, d), row in self.seen.items():
+                seen[s, d] = max(0.0, row.dual_value())
+        late = [
+            (s, t, days, max(0.0, row.dual_value()))
+            for (s, t, days), row in zip(self.overdue_rows, self.late_rows, strict=True)
+        ]
+        duals = Duals(count, visit, link, window, short, conv, seen, late, self.overdue_constant)
+        return True, value, duals, xs
 
 
 @dataclass(frozen=True)
@@ -197,7 +265,20 @@ def rounding_slack(inst: Instance) -> float:
     vehicle-day, one increment per session and one shortfall variable per site non-zero.
     """
     terms = inst.n_vehicles * inst.n_days * (1 + inst.n_slots) + inst.n_sites
+    if prices_overdue(inst):
+        terms += inst.n_sites * inst.n_days
     return 0.5 / SCALE * terms * max(1.0, float(inst.min_visits.max(initial=0)))
+
+
+def prices_overdue(inst: Instance) -> bool:
+    """Whether overdue days enter the objective (a penalty and some site with max_gap_days)."""
+    return inst.overdue_penalty > 0 and bool((inst.max_gap >= 0).any())
+
+
+def previous_kept(inst: Instance, route: DayRoute) -> int:
+    """How many sessions of ``previous`` the route keeps."""
+    kept = inst.previous_cells
+    return sum(1 for t, s in route.stops if (route.vehicle, route.day, t, s) in kept)
 
 
 def solve_master_mip(
@@ -264,6 +345,8 @@ def solve_master_mip(
         if len(zs) > 1:
             model.add_at_most_one(zs)
     constant = 0.0
+    if prices_overdue(inst):
+        constant += _overdue_terms(model, inst, by_cell, zvars, hint_days, xs, objective_terms)
     cells_of_site: dict[int, int] = {}
     for s, _, _ in by_cell:
         cells_of_site[s] = cells_of_site.get(s, 0) + 1
@@ -290,7 +373,13 @@ def solve_master_mip(
             model.add_hint(u, max(0, m - int(hint_n[s])))
             model.add(u + sum(ys[: min(m, kmax)]) >= m)
             objective_terms.append((u, -round(inst.shortfall_penalty * SCALE)))
-    model.maximize(sum(c * v for v, c in objective_terms))
+    # ties toward previous: each objective unit is worth more than every previous session kept
+    kept = [previous_kept(inst, r) for r in columns]
+    tie = 1 + len(inst.previous_cells) if any(kept) else 1
+    model.maximize(
+        sum(c * tie * v for v, c in objective_terms)
+        + sum(k * xs[i] for i, k in enumerate(kept) if k)
+    )
     for i in range(len(columns)):
         model.add_hint(xs[i], 1 if i in hint_set else 0)
 
@@ -310,11 +399,57 @@ def solve_master_mip(
     class _Cb(cp_model.CpSolverSolutionCallback):
         def on_solution_callback(self) -> None:
             if on_solution is not None:
-                on_solution(self.objective_value / SCALE + constant, time.monotonic() - started)
+                value = (self.objective_value // tie) / SCALE + constant
+                on_solution(value, time.monotonic() - started)
 
     status = solver.solve(model, _Cb())
     name = solver.status_name(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return MipOutcome(list(hint), name, None)
     chosen = [i for i in range(len(columns)) if solver.boolean_value(xs[i])]
-    return MipOutcome(chosen, name, solver.objective_value / SCALE + constant)
+    return MipOutcome(chosen, name, (solver.objective_value // tie) / SCALE + constant)
+
+
+def _overdue_terms(
+    model: cp_model.CpModel,
+    inst: Instance,
+    by_cell: dict[tuple[int, int, int], list[int]],
+    zvars: dict[tuple[int, int], cp_model.IntVar],
+    hint_days: set[tuple[int, int]],
+    xs: list[cp_model.IntVar],
+    objective_terms: list[tuple[cp_model.IntVar, int]],
+) -> float:
+    """Add the overdue days exactly; return the constant part (days overdue in every plan)."""
+    by_day: dict[tuple[int, int], set[int]] = {}
+    for (s, d, _), members in by_cell.items():
+        by_day.setdefault((s, d), set()).update(members)
+    penalty = round(inst.overdue_penalty * SCALE)
+    constant = 0.0
+    for s in range(inst.n_sites):
+        g = int(inst.max_gap[s])
+        if g < 0:
+            continue
+        visited: dict[int, cp_model.IntVar] = {}
+        for d in range(inst.n_days):
+            day_members = by_day.get((s, d))
+            if not day_members:
+                continue
+            w = zvars.get((s, d))
+            if w is None:
+                w = model.new_bool_var(f"w{s}_{d}")
+                model.add_hint(w, (s, d) in hint_days)
+            model.add(w <= sum(xs[i] for i in sorted(day_members)))
+            visited[d] = w
+        for t in range(int(inst.last_visit[s]) + g + 1, inst.n_days):
+            if t < 0:
+                continue
+            ws = [visited[d] for d in range(max(0, t - g), t + 1) if d in visited]
+            if not ws:
+                constant -= inst.overdue_penalty
+                continue
+            o = model.new_bool_var(f"o{s}_{t}")
+            late = not any((s, d) in hint_days for d in range(max(0, t - g), t + 1))
+            model.add_hint(o, late)
+            model.add(o + sum(ws) >= 1)
+            objective_terms.append((o, -penalty))
+    return constant
