@@ -264,3 +264,24 @@ def test_delete_site_with_history_retires_it(fresh: Harness) -> None:
     )
     assert h.client.delete("/api/v1/sites/S901", headers=d).status_code == 204
     assert h.client.get("/api/v1/sites/S901", headers=d).status_code == 404
+
+
+def test_nul_in_the_url_or_a_user_name_is_422_not_500(fresh: Harness) -> None:
+    """PostgreSQL cannot compare text holding NUL: such ids, filters and names are 422."""
+    h = fresh
+    for role, headers in who(h).items():
+        for path in (
+            "/api/v1/sites/S%00",
+            "/api/v1/vehicles/RV%0001",
+            "/api/v1/audit?subject=a%00",
+        ):
+            r = h.client.get(path, headers=headers)
+            assert r.status_code == 422, (role, path, r.status_code)
+    r = h.client.post("/api/v1/auth/token", data={"username": "driver\x00", "password": "x-y-z-1"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "username"]
+    r = h.client.post(
+        "/api/v1/users",
+        json={"name": "lin\u0000", "role": "dispatcher", "password": "a-long-secret-77"},
+        headers=h.headers["dispatcher"],
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "name"]
