@@ -1,10 +1,10 @@
 """Property-based testing over the OpenAPI schema (schemathesis) against real servers.
 
 Every operation is called with generated data as each role (dispatcher, site manager,
-driver) and anonymously: no answer is a 5xx, every status code is documented, and every
-body matches its schema. A stateful run chains the dispatcher's calls (ids from one
-answer go into the next). Example counts are bounded so the whole file stays within a
-few minutes.
+driver) and anonymously, the dispatcher also on PostgreSQL: no answer is a 5xx, every
+status code is documented, and every body matches its schema. A stateful run chains the
+dispatcher's calls (ids from one answer go into the next). Example counts are bounded so
+the whole file stays within a few minutes.
 
 The dispatcher fuzzes a server of its own (it may reset passwords, rebind or disable
 users, which would end the other roles' tokens); each call carries a token minted for
@@ -42,6 +42,7 @@ from fleet.models import User
 from tests.api.conftest import SECRET, TAISHANG, api_settings
 from tests.api.live import live_server
 from tests.api.seeding import NOW, PASSWORD, seed
+from tests.fixtures.db import drop_postgres_database, fresh_postgres_database
 
 pytestmark = pytest.mark.kafka
 CHECKS = [
@@ -57,11 +58,12 @@ ROLE_USERS = {"site_manager": "manager", "driver": "driver"}
 class Server:
     base: str
     engine: Engine
-    database: Path
-    pristine: Path
+    database: Path | None = None  # SQLite only: the live file and its seeded copy
+    pristine: Path | None = None
 
     def restore(self) -> None:
         """Put the database back as seeded (SQLite's online backup; the server stays up)."""
+        assert self.database is not None and self.pristine is not None
         source = sqlite3.connect(self.pristine)
         target = sqlite3.connect(self.database, timeout=30)
         try:
@@ -101,6 +103,23 @@ def dispatcher_server(
     tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
 ) -> Iterator[Server]:
     yield from _serve(tmp_path_factory, kafka_bootstrap, "schema-dispatcher")
+
+
+@pytest.fixture(scope="module")
+def postgres_server(kafka_bootstrap: str) -> Iterator[Server]:
+    """The dispatcher's fuzzing once more on PostgreSQL (what it cannot store must be 4xx)."""
+    url, name = fresh_postgres_database()
+    engine = make_engine(url)
+    try:
+        seed(engine, TAISHANG)
+        app_settings = api_settings(url, kafka_bootstrap).model_copy(
+            update={"login_max_failures": 10_000, "login_client_max_failures": 10_000}
+        )
+        with live_server(create_app(app_settings, clock=FixedClock(NOW))) as base:
+            yield Server(base, engine)
+    finally:
+        engine.dispose()
+        drop_postgres_database(name)
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +173,16 @@ def test_dispatcher_calls_conform(case: schemathesis.Case, dispatcher_server: Se
         base_url=dispatcher_server.base,
         headers=dispatcher_headers(dispatcher_server),
         checks=CHECKS,
+    )
+
+
+@schema.parametrize()
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_dispatcher_calls_conform_on_postgresql(
+    case: schemathesis.Case, postgres_server: Server
+) -> None:
+    case.call_and_validate(
+        base_url=postgres_server.base, headers=dispatcher_headers(postgres_server), checks=CHECKS
     )
 
 
