@@ -1,7 +1,9 @@
-"""Request body size limit (``RVROTA_MAX_BODY_BYTES``) as a plain ASGI middleware.
+"""Request limits as a plain ASGI middleware: body size, and no NUL in the URL.
 
-A declared ``Content-Length`` over the limit gets 413 before anything is read; a body
-that streams in without one is counted as it arrives and stopped at the limit.
+A declared ``Content-Length`` over ``RVROTA_MAX_BODY_BYTES`` gets 413 before anything
+is read; a body that streams in without one is counted as it arrives and stopped at the
+limit. A NUL character in the path or the query (``%00``) is never an id or a filter
+here and PostgreSQL cannot compare text with it: 422 naming where it is.
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        where = _nul_in(scope)
+        if where is not None:
+            await _send(
+                send,
+                422,
+                [{"loc": [where], "msg": "NUL (\\u0000) is not allowed", "type": "value_error"}],
+            )
             return
         limit = self.max_bytes
         for name, value in scope.get("headers", ()):
@@ -67,12 +77,26 @@ class BodyLimitMiddleware:
             await _too_large(send, limit)
 
 
+def _nul_in(scope: Scope) -> str | None:
+    if "\x00" in str(scope.get("path", "")) or b"%00" in bytes(scope.get("raw_path") or b""):
+        return "path"
+    if b"%00" in bytes(scope.get("query_string", b"")).lower() or b"\x00" in bytes(
+        scope.get("query_string", b"")
+    ):
+        return "query"
+    return None
+
+
 async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": BodyTooLarge(limit).detail}).encode()
+    await _send(send, 413, BodyTooLarge(limit).detail)
+
+
+async def _send(send: Send, status_code: int, detail: object) -> None:
+    body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status_code,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

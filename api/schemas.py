@@ -174,7 +174,7 @@ class DepotPublic(BaseModel):
 
 
 class UserCreate(Strict):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\s]+$")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\s\x00-\x1f\x7f]+$")
     role: Role
     password: str = Field(
         min_length=10, max_length=200, description="10+ characters, not a common password"

@@ -40,6 +40,9 @@ def login(
     right password. Every sign-in, ok or failed, goes to the audit log.
     """
     settings = services.settings
+    if "\x00" in form.username:  # no user has one, and PostgreSQL cannot compare it
+        detail = [{"loc": ["body", "username"], "msg": "NUL is not allowed", "type": "value_error"}]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
     # Throttle windows and token lifetime run on the wall clock (security, not the domain).
     now = WallClock().now()
     client = client_address(request, services.proxies)

@@ -251,7 +251,7 @@ async def request_plan(
         )
         value = json.loads(message.to_bytes())
         value["event_id"] = event_id
-        answer = {"event_id": event_id, "region": region_id, "week": week}
+        answer = {"event_id": event_id, "region": region_id, "week": week, "coalesced": False}
         return events.PLAN_REQUESTS_TOPIC, region_id, json.dumps(value).encode(), answer
 
     asked_id = _event_id(principal, idempotency_key, f"{request.method} {request.url.path}")

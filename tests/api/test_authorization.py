@@ -133,6 +133,7 @@ CASES: list[Case] = [
         "POST", "/depots", dispatcher_only, lambda: {"id": f"D{uid()}", "lat": 24.9, "lon": 118.7}
     ),
     Case("GET", "/users", dispatcher_only),
+    Case("GET", "/audit", dispatcher_only),
     Case(
         "POST",
         "/users",

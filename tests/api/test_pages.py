@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 
 from api.app import create_app
@@ -213,3 +213,30 @@ def test_pages_send_people_to_their_own_page(web: Site, page: Page) -> None:
     sign_in(page, web, "driver", "/driver")
     page.goto(f"{web.base}/board")
     page.wait_for_url(f"{web.base}/driver")
+
+
+def test_pages_run_under_a_self_only_policy(web: Site, chromium: Browser) -> None:
+    """The policy is in force in Chromium: the page's own script runs, an injected inline
+    script and a script from another host do not (and Chromium reports both)."""
+    context = chromium.new_context()
+    page = context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    try:
+        page.goto(f"{web.base}/login")
+        expect(page.get_by_role("button", name="登录 Sign in")).to_be_visible()
+        page.evaluate(
+            """() => {
+                const inline = document.createElement('script');
+                inline.textContent = 'window.injected = true';
+                document.head.appendChild(inline);
+                const remote = document.createElement('script');
+                remote.src = 'https://example.com/x.js';
+                document.head.appendChild(remote);
+            }"""
+        )
+        page.wait_for_timeout(300)
+        assert page.evaluate("() => window.injected === undefined")
+        assert len(refused) >= 2, refused
+    finally:
+        context.close()

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from core.clock import FixedClock
-from core.settings import PLACEHOLDER_SECRET, get_settings
+from core.settings import PLACEHOLDER_SECRET, Settings, get_settings
 from fleet.db import session_scope
 from fleet.models import SigningKey
 from rvrota.cli import build_app
@@ -33,10 +33,11 @@ ROLES = ("dispatcher", "site_manager", "driver")
 def keyless(
     request: pytest.FixtureRequest, tmp_path: Path, kafka_bootstrap: str
 ) -> Iterator[Harness]:
-    """A fresh app without RVROTA_SECRET_KEY, on SQLite and on PostgreSQL."""
+    """A fresh app as installed: RVROTA_SECRET_KEY at its default (SQLite and PostgreSQL)."""
+    default_key = Settings.model_fields["secret_key"].default
     with (
         database(request.param, tmp_path) as url,
-        running_harness(url, kafka_bootstrap, secret_key=None) as h,
+        running_harness(url, kafka_bootstrap, secret_key=default_key) as h,
     ):
         yield h
 
