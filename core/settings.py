@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     change_min_workers: int = Field(30, ge=0, description="headcount change that re-plans")
     plan_coalesce_seconds: float = Field(2.0, ge=0)
     plan_time_limit: float = Field(5.0, gt=0, description="solver seconds per live re-plan")
+    change_penalty: float = Field(
+        20.0,
+        ge=0,
+        description="live re-plans: what changing a session of the plan in force costs, in "
+        "workers reached (ties and small gains keep the plan people were told)",
+    )
+    lock_hours: float = Field(
+        24.0,
+        ge=0,
+        description="sessions starting within this many hours are confirmed and kept by "
+        "every re-plan (unless their vehicle is out of service or their site closed)",
+    )
     hold_plans_for_approval: bool = Field(
         False, description="default for regions: hold new plans until a dispatcher publishes"
     )

@@ -39,6 +39,7 @@ from fleet.models import Depot, Region, Session, Site, Vehicle
 from fleet.plans import (
     PlanOutcome,
     cancel_sessions,
+    confirm_sessions,
     region_calendar,
     save_plan,
     sessions_in_force,
@@ -254,7 +255,15 @@ def _session_ref(session: Session) -> dict[str, Any]:
 
 
 def build_scenario(
-    db: DbSession, region: str, week: str, now: datetime, *, apply_cancellations: bool = True
+    db: DbSession,
+    region: str,
+    week: str,
+    now: datetime,
+    *,
+    apply_cancellations: bool = True,
+    lock_until: datetime | None = None,
+    change_penalty: float | None = None,
+    keep_confirmed: bool = True,
 ) -> dict[str, Any]:
     """The scenario of a region's week from live state at ``now`` (the service clock's now).
 
@@ -265,6 +274,11 @@ def build_scenario(
     future ones whose vehicle is now unavailable (or whose site is closed that day): those
     are cancelled in the database (the caller's transaction; ``apply_cancellations=False``
     leaves the database alone); the plan in force's sessions as ``previous``.
+
+    The live week's stability: sessions planned to start before ``lock_until`` (the
+    lock-in horizon) are confirmed (when writing) and pinned; ``change_penalty``, when
+    given, prices each change to ``previous``. ``keep_confirmed=False`` pins only what
+    has started or a dispatcher pinned (the way out when confirmed sessions conflict).
     """
     region_row = db.get(Region, region)
     if region_row is None:
@@ -326,10 +340,20 @@ def build_scenario(
         and s.site_id in known_sites
         and s.vehicle_id in unavailable
     ]
+    locked = [
+        s
+        for s in live
+        if lock_until is not None and now < s.start <= lock_until and s.state == "planned"
+    ]
+    if apply_cancellations and locked:
+        confirm_sessions(db, locked)
     pinned = [
         _session_ref(s)
         for s in live
-        if s.pinned or SessionState(s.state).is_fixed or s.start <= now
+        if s.pinned
+        or s.start <= now
+        or (keep_confirmed and (SessionState(s.state).is_fixed or s in locked))
+        or SessionState(s.state).survives_removal
     ]
     previous = [_session_ref(s) for s in live]
 
@@ -342,7 +366,8 @@ def build_scenario(
         "slots": [slot.to_json() for slot in calendar.slots],
         "setup_minutes": region_row.setup_minutes,
         "travel": dict(region_row.travel) or {"model": "haversine"},
-        "objective": dict(region_row.objective),
+        "objective": dict(region_row.objective)
+        | ({"change_penalty": change_penalty} if change_penalty is not None else {}),
         "depots": [_depot_json(d) for d in depots],
         "sites": [
             _site_json(
