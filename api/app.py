@@ -26,7 +26,7 @@ from api.idempotent_writes import IdempotencyMiddleware
 from api.models import create_api_tables
 from api.observe import ApiMetrics, MetricsMiddleware
 from api.publisher import KafkaPublisher, Publisher
-from api.routes import auth, events, health, registry, schedule, users
+from api.routes import auth, events, health, notifications, registry, schedule, users
 from core.clock import Clock, clock_from_settings
 from core.metrics import create_metrics
 from core.settings import Settings
@@ -98,6 +98,7 @@ def create_app(
             {"name": "events", "description": "headcounts and vehicle status, produced to Kafka"},
             {"name": "schedule", "description": "the weekly rotation"},
             {"name": "plans", "description": "re-plans, publishing, pins"},
+            {"name": "notifications", "description": "what changed since you last looked"},
         ],
     )
     app.state.metrics = metrics
@@ -125,6 +126,7 @@ def create_app(
         users.router,
         events.router,
         schedule.router,
+        notifications.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)

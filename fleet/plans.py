@@ -29,6 +29,7 @@ from fleet.domain import (
     state_after_removal,
 )
 from fleet.models import Plan, Region, Session
+from fleet.notify import notify_published
 from fleet.registry import UnknownReference
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ def save_plan(
 
     Unless held for approval (``hold``, default: the region's setting), it is published at
     once: its sessions become the sessions in force, all within the caller's transaction.
+    A plan to publish whose sessions are those in force is stored as ``unchanged`` instead.
     """
     region_row = _region(db, region)
     calendar = region_calendar(region_row, week)
@@ -156,7 +158,8 @@ def save_plan(
         sessions=sessions,
         scenario=scenario,
     )
-    if _same_as_in_force(db, region, week, sessions):
+    held = region_row.hold_plans_for_approval if hold is None else hold
+    if not held and _same_as_in_force(db, region, week, sessions):
         row.status = PlanStatus.UNCHANGED.value
         db.add(row)
         db.flush()
@@ -169,7 +172,6 @@ def save_plan(
         return PlanOutcome(row, published=False, unchanged=True)
     db.add(row)
     db.flush()
-    held = region_row.hold_plans_for_approval if hold is None else hold
     if held:
         log.info("plan %s %s v%d held for approval", region, week, row.version)
         return PlanOutcome(row, published=False)
@@ -325,6 +327,14 @@ def _publish(
     db.add(row)
     db.flush()
     after = {ident for ident, s in stored.items() if s.in_force}
+    notify_published(
+        db,
+        row,
+        [stored[i] for i in sorted(after - before)],
+        [stored[i] for i in sorted(before - after)],
+        calendar.tz,
+        now,
+    )
     assignments: dict[str, VehicleAssignments] = {}
     for vehicle, (added, removed) in plan_changes(before, after).items():
         assignments[vehicle] = VehicleAssignments(

@@ -96,6 +96,8 @@ def uid() -> str:
 CASES: list[Case] = [
     Case("GET", "/me", anyone),
     Case("POST", "/me/feed-token", anyone),
+    Case("GET", "/me/notifications", anyone),
+    Case("POST", "/me/notifications/read", anyone, lambda: {}),
     Case("GET", "/sites", lambda role, _t: role in ("dispatcher", "site_manager")),
     Case("POST", "/sites", dispatcher_only, lambda: {"id": f"N{uid()}", "lat": 24.9, "lon": 118.7}),
     Case("GET", "/sites/{id}", site_manager_own, kind="site"),
