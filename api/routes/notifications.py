@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api import schemas
 from api.deps import CurrentUser, DbDep, ServicesDep
 from fleet import notify
+from fleet.db import session_scope
 from fleet.models import Notification
 
 router = APIRouter(tags=["notifications"])
+POLL_SECONDS = 1.0
+# each server-sent event: ``event`` hello / changed, ``data`` JSON {"newest": id}
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+}
+KEEPALIVE_SECONDS = 15.0
 
 SLOT_TEXT = {"lunch": "午间 lunch", "evening": "晚间 evening"}
 
@@ -116,3 +129,48 @@ def mark_read(
     """Mark the caller's notifications read (all, or up to ``up_to``)."""
     notify.mark_read(db, principal.user_id, services.clock.now(), body.up_to)
     return NotificationsPublic(unread=notify.unread_count(db, principal.user_id), items=[])
+
+
+@router.get(
+    "/me/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}}},
+)
+async def my_stream(
+    services: ServicesDep,
+    principal: CurrentUser,
+    request: Request,
+    max_seconds: int = Query(300, ge=1, le=3600, description="the stream ends after this"),
+) -> StreamingResponse:
+    """Server-sent events: ``changed`` as soon as a new notification is there for the caller
+    (a page reloads what it shows), ``hello`` first; reconnect when the stream ends."""
+    user_id = principal.user_id
+
+    def newest() -> int:
+        with session_scope(services.engine) as db:
+            return notify.newest_id(db, user_id)
+
+    async def stream() -> AsyncIterator[str]:
+        last = await run_in_threadpool(newest)
+        yield f"event: hello\ndata: {json.dumps({'newest': last})}\n\n"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_seconds
+        quiet_since = loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(POLL_SECONDS)
+            if await request.is_disconnected():
+                return
+            current = await run_in_threadpool(newest)
+            if current != last:
+                last = current
+                quiet_since = loop.time()
+                yield f"event: changed\ndata: {json.dumps({'newest': current})}\n\n"
+            elif loop.time() - quiet_since > KEEPALIVE_SECONDS:
+                quiet_since = loop.time()
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
