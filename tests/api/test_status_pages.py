@@ -217,3 +217,16 @@ def test_site_page_lists_what_changed_at_the_managers_sites(web: Web, page: Page
     expect(newest).to_contain_text(f"Visits to site {dropped['site']} changed")
     expect(newest).to_contain_text("headcount S001: 640 -> 90")
     expect(newest.locator("li.change-removed")).to_contain_text("Cancelled")
+
+
+def test_board_shows_missed_sessions(web: Web, page: Page) -> None:
+    """Sessions whose slot ended with nobody arriving are shown as missed on the board."""
+    with session_scope(web.engine) as db:
+        first = plans.upcoming_vehicle_sessions(db, web.seeded.own_vehicle, NOW)[0]
+        assert first.id is not None
+        session_id = first.id
+        assert plans.mark_missed_sessions(db, first.end + timedelta(minutes=1)) >= 1
+    sign_in(page, web, "dispatcher", "/board")
+    cell = page.locator(f'td[data-session="{session_id}"]')
+    expect(cell).to_have_class(re.compile(r"\bstate-missed\b"))
+    expect(cell.locator(".missed")).to_have_text("未成行 missed")
