@@ -76,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--time-limit", type=float, default=5.0)
-    parser.add_argument("--change-penalty", type=float, default=20.0)
+    parser.add_argument("--change-penalty", type=float, default=100.0)
     parser.add_argument("--lock-hours", type=float, default=24.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

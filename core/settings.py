@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     plan_coalesce_seconds: float = Field(2.0, ge=0)
     plan_time_limit: float = Field(5.0, gt=0, description="solver seconds per live re-plan")
     change_penalty: float = Field(
-        20.0,
+        100.0,
         ge=0,
         description="live re-plans: what changing a session of the plan in force costs, in "
         "workers reached (ties and small gains keep the plan people were told)",
