@@ -40,6 +40,7 @@ from api.routes import (
     events,
     export,
     health,
+    notifications,
     plan_history,
     registry,
     schedule,
@@ -136,6 +137,7 @@ def create_app(
             },
             {"name": "schedule", "description": "the weekly rotation"},
             {"name": "plans", "description": "re-plans, publishing, pins"},
+            {"name": "notifications", "description": "what changed since you last looked"},
         ],
     )
     app.state.metrics = metrics
@@ -174,6 +176,7 @@ def create_app(
         dead_letters.router,
         plan_history.router,
         export.router,
+        notifications.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)

@@ -71,6 +71,18 @@ class Settings(BaseSettings):
         description="a re-plan asked with POST /plans and not taken up by the planner this "
         "long (wall clock) is asked again by the next POST",
     )
+    change_penalty: float = Field(
+        100.0,
+        ge=0,
+        description="live re-plans: what changing a session of the plan in force costs, in "
+        "workers reached (ties and small gains keep the plan people were told)",
+    )
+    lock_hours: float = Field(
+        24.0,
+        ge=0,
+        description="sessions starting within this many hours are confirmed and kept by "
+        "every re-plan (unless their vehicle is out of service or their site closed)",
+    )
     hold_plans_for_approval: bool = Field(
         False, description="default for regions: hold new plans until a dispatcher publishes"
     )

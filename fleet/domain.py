@@ -66,6 +66,7 @@ class PlanStatus(StrEnum):
     HELD = "held"
     PUBLISHED = "published"
     SUPERSEDED = "superseded"
+    UNCHANGED = "unchanged"  # a re-plan with the sessions of the plan in force: not published
 
 
 # --- ISO weeks -----------------------------------------------------------------------------

@@ -240,6 +240,25 @@ class Session(SQLModel, table=True):
     )
 
 
+class Notification(SQLModel, table=True):
+    """A published change that touched a user's vehicle or site, for that user to read."""
+
+    __table_args__ = (Index("ix_notification_user_id", "user_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(sa_type=String(16), description="vehicle or site")
+    target: str = Field(max_length=64, description="the vehicle or site id")
+    region_id: str = Field(max_length=64)
+    week: str = Field(max_length=8)
+    plan_version: int
+    reason: str = Field(default="", max_length=200)
+    added: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    removed: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class ProcessedEvent(SQLModel, table=True):
     """Event ids whose effects were applied, so that a redelivery has no second effect."""
 

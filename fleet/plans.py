@@ -29,6 +29,7 @@ from fleet.domain import (
     state_after_removal,
 )
 from fleet.models import Plan, Region, Session
+from fleet.notify import notify_published
 from fleet.registry import UnknownReference
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class PlanOutcome:
     plan: Plan
     published: bool
     assignments: dict[str, VehicleAssignments] = field(default_factory=dict)
+    unchanged: bool = False
 
     @property
     def changed_vehicles(self) -> list[str]:
@@ -136,6 +138,7 @@ def save_plan(
 
     Unless held for approval (``hold``, default: the region's setting), it is published at
     once: its sessions become the sessions in force, all within the caller's transaction.
+    A plan to publish whose sessions are those in force is stored as ``unchanged`` instead.
     """
     region_row = _region(db, region)
     calendar = region_calendar(region_row, week)
@@ -155,13 +158,44 @@ def save_plan(
         sessions=sessions,
         scenario=scenario,
     )
+    held = region_row.hold_plans_for_approval if hold is None else hold
+    if not held and _same_as_in_force(db, region, week, sessions):
+        row.status = PlanStatus.UNCHANGED.value
+        db.add(row)
+        db.flush()
+        log.info(
+            "plan %s %s v%d: same sessions as the plan in force, not published",
+            region,
+            week,
+            row.version,
+        )
+        return PlanOutcome(row, published=False, unchanged=True)
     db.add(row)
     db.flush()
-    held = region_row.hold_plans_for_approval if hold is None else hold
     if held:
         log.info("plan %s %s v%d held for approval", region, week, row.version)
         return PlanOutcome(row, published=False)
     return _publish(db, row, region_row, calendar, now)
+
+
+def _same_as_in_force(
+    db: DbSession, region: str, week: str, entries: Sequence[dict[str, Any]]
+) -> bool:
+    """Would publishing these sessions change nothing for anyone (same sessions, none of
+    the plan in force cancelled since)?"""
+    if plan_in_force_id(db, region, week) is None:
+        return False
+    rows = db.exec(
+        select(Session).where(
+            Session.region_id == region, Session.week == week, col(Session.in_force).is_(True)
+        )
+    ).all()
+    if any(r.state == SessionState.CANCELLED.value for r in rows):
+        return False  # cancelled since the last publish: the drivers must be told
+    wanted = {
+        SessionIdentity(region, week, e["vehicle"], e["site"], e["day"], e["slot"]) for e in entries
+    }
+    return wanted == {identity_of(r) for r in rows}
 
 
 def store_plan(
@@ -293,6 +327,14 @@ def _publish(
     db.add(row)
     db.flush()
     after = {ident for ident, s in stored.items() if s.in_force}
+    notify_published(
+        db,
+        row,
+        [stored[i] for i in sorted(after - before)],
+        [stored[i] for i in sorted(before - after)],
+        calendar.tz,
+        now,
+    )
     assignments: dict[str, VehicleAssignments] = {}
     for vehicle, (added, removed) in plan_changes(before, after).items():
         assignments[vehicle] = VehicleAssignments(
@@ -450,6 +492,29 @@ def confirm_session(db: DbSession, session_id: int) -> Session:
     db.add(session)
     db.flush()
     return session
+
+
+def confirm_sessions(db: DbSession, sessions: Iterable[Session]) -> int:
+    """Confirm the planned ones among ``sessions`` (the lock-in horizon reached them)."""
+    count = 0
+    for session in sessions:
+        if session.state == SessionState.PLANNED.value:
+            change_state(session, SessionState.CONFIRMED)
+            db.add(session)
+            count += 1
+    db.flush()
+    return count
+
+
+def confirm_upcoming(db: DbSession, now: datetime, until: datetime) -> int:
+    """Confirm every planned session in force that starts after ``now`` and by ``until``."""
+    query = select(Session).where(
+        col(Session.in_force).is_(True),
+        Session.state == SessionState.PLANNED.value,
+        col(Session.start) > now,
+        col(Session.start) <= until,
+    )
+    return confirm_sessions(db, list(db.exec(query)))
 
 
 def start_current_session(db: DbSession, vehicle_id: str, at: datetime) -> Session | None:

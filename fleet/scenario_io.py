@@ -39,6 +39,7 @@ from fleet.models import Depot, Region, Session, Site, Vehicle
 from fleet.plans import (
     PlanOutcome,
     cancel_sessions,
+    confirm_sessions,
     last_visit_dates,
     region_calendar,
     save_plan,
@@ -289,6 +290,9 @@ def build_scenario(
     *,
     apply_cancellations: bool = True,
     continuity: Continuity | None = None,
+    lock_until: datetime | None = None,
+    change_penalty: float | None = None,
+    keep_confirmed: bool = True,
 ) -> dict[str, Any]:
     """The scenario of a region's week from live state at ``now`` (the service clock's now).
 
@@ -305,6 +309,11 @@ def build_scenario(
     to come, planned or confirmed), however long ago, else from its first day in the
     registry; ``max_gap_days`` from the registry or the default for sites of real size;
     the objective's ``overdue_penalty`` unless the region names its own.
+
+    The live week's stability: sessions planned to start before ``lock_until`` (the
+    lock-in horizon) are confirmed (when writing) and pinned; ``change_penalty``, when
+    given, prices each change to ``previous``. ``keep_confirmed=False`` pins only what
+    has started or a dispatcher pinned (the way out when confirmed sessions conflict).
     """
     rules = continuity if continuity is not None else Continuity.from_settings()
     region_row = db.get(Region, region)
@@ -368,10 +377,20 @@ def build_scenario(
         and s.site_id in known_sites
         and s.vehicle_id in unavailable
     ]
+    locked = [
+        s
+        for s in live
+        if lock_until is not None and now < s.start <= lock_until and s.state == "planned"
+    ]
+    if apply_cancellations and locked:
+        confirm_sessions(db, locked)
     pinned = [
         _session_ref(s)
         for s in live
-        if s.pinned or SessionState(s.state).is_fixed or s.start <= now
+        if s.pinned
+        or s.start <= now
+        or (keep_confirmed and (SessionState(s.state).is_fixed or s in locked))
+        or SessionState(s.state).survives_removal
     ]
     previous = [_session_ref(s) for s in live]
 
@@ -384,7 +403,8 @@ def build_scenario(
         "slots": [slot.to_json() for slot in calendar.slots],
         "setup_minutes": region_row.setup_minutes,
         "travel": dict(region_row.travel) or {"model": "haversine"},
-        "objective": {"overdue_penalty": rules.overdue_penalty, **dict(region_row.objective)},
+        "objective": {"overdue_penalty": rules.overdue_penalty, **dict(region_row.objective)}
+        | ({"change_penalty": change_penalty} if change_penalty is not None else {}),
         "depots": [_depot_json(d) for d in depots],
         "sites": [
             _site_json(

@@ -48,7 +48,7 @@ from core.metrics import ServiceMetrics, create_metrics
 from core.metrics_access import MetricsAccess
 from fleet import dead_letters, events
 from fleet.db import DbSession, begin_write, make_engine, session_scope
-from fleet.plans import mark_missed_sessions
+from fleet.plans import confirm_upcoming, mark_missed_sessions
 from streams import ingest, isolate, records, rules
 from streams.config import StreamsSettings, Topics
 from streams.health import HealthServer, build_health_app
@@ -465,6 +465,8 @@ async def run_plan_job(
                 workers=settings.plan_workers,
                 trigger=job.trigger,
                 hold=hold,
+                lock_hours=settings.lock_hours,
+                change_penalty=settings.change_penalty,
             ),
         )
     except PlanningFailed as exc:
@@ -488,12 +490,17 @@ async def reconcile(worker: Worker) -> None:
     regions get the plans they are missing."""
     now = worker.clock.now()
     max_age = timedelta(hours=worker.settings.next_week_max_age_hours)
+    lock_hours = worker.settings.lock_hours
+    lock = timedelta(hours=lock_hours)
 
     def work() -> list[events.PlanRequest]:
         with session_scope(worker.engine) as db:
             done = ingest.finish_ended_sessions(db, now)
             if done:
                 log.info("%d sessions done at their slot's end", done)
+            locked = confirm_upcoming(db, now, now + lock)
+            if locked:
+                log.info("%d sessions confirmed: they start within %g h", locked, lock_hours)
             missed = mark_missed_sessions(db, now)
             if missed:
                 log.info("%d sessions missed (their slot ended, nobody arrived)", missed)

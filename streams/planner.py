@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -40,6 +40,7 @@ class PlanRun:
     solve_seconds: float = 0.0
     total_seconds: float = 0.0
     gap: float | None = None
+    unchanged: bool = False
 
 
 def live_first(jobs: Sequence[PlanJob], asked: set[str]) -> list[PlanJob]:
@@ -71,6 +72,53 @@ class PlanningFailed(RuntimeError):
     """The region's week could not be planned (invalid live state or impossible pins)."""
 
 
+def _solve(
+    region: str, week: str, document: dict[str, Any], time_limit: float, workers: int
+) -> dict[str, Any]:
+    from solver.load import ScenarioError, parse_scenario
+    from solver.service import PlanOptions, solve_plan
+
+    try:
+        scenario = parse_scenario(document)
+    except ScenarioError as exc:
+        raise PlanningFailed(f"{region} {week}: live state is not a valid scenario: {exc}") from exc
+    result = solve_plan(scenario, PlanOptions(time_limit=time_limit, workers=workers))
+    kept = previous_if_not_worse(scenario, result)
+    if kept is not None:
+        log.info(
+            "%s %s: the plan in force is as good (%.1f >= %.1f): kept",
+            region,
+            week,
+            kept.stats.objective,
+            result.stats.objective,
+        )
+        result = kept
+    return dict(result.document(scenario))
+
+
+def previous_if_not_worse(scenario: Any, result: Any) -> Any:
+    """The plan in force (the scenario's ``previous``) as the result, when it still keeps
+    every rule and the solver's plan (changes priced) is not better: a time-limited solve
+    never makes people's week worse or different for nothing."""
+    from solver.check import check_plan
+    from solver.evaluate import evaluate
+    from solver.reasons import unserved_reasons
+    from solver.service import PlanResult
+    from solver.travel import TravelTable
+
+    previous = tuple(scenario.previous)
+    if not previous or not set(scenario.pinned) <= set(previous):
+        return None
+    travel = TravelTable.build(scenario)
+    if check_plan(scenario, previous, travel):
+        return None
+    stats = evaluate(scenario, previous, travel)
+    if stats.objective + 1e-6 < result.stats.objective:
+        return None
+    unserved = tuple(unserved_reasons(scenario, previous, travel))
+    return PlanResult(previous, stats, unserved, result.bound, result.solve_seconds, "previous")
+
+
 def plan_week(
     engine: Engine,
     region: str,
@@ -81,30 +129,45 @@ def plan_week(
     workers: int = 2,
     trigger: str = "",
     hold: bool | None = None,
+    lock_hours: float = 0.0,
+    change_penalty: float | None = None,
 ) -> PlanRun:
-    """Build, solve, store. Raises ``PlanningFailed`` naming what is wrong."""
+    """Build, solve, store. Raises ``PlanningFailed`` naming what is wrong.
+
+    Sessions starting within ``lock_hours`` are confirmed and kept; ``change_penalty``
+    prices each change to the plan in force. Should confirmed sessions no longer fit
+    together (a registry change broke them), the week is planned again keeping only
+    what has started or a dispatcher pinned.
+    """
     from fleet.scenario_io import build_scenario, store_plan
-    from solver.load import ScenarioError, parse_scenario
-    from solver.service import PinConflict, PlanOptions, make_plan
+    from solver.service import PinConflict
 
     started = time.perf_counter()
+    lock_until = now + timedelta(hours=lock_hours) if lock_hours > 0 else None
     with session_scope(engine) as db:
-        document = build_scenario(db, region, week, now)
-    try:
-        scenario = parse_scenario(document)
-    except ScenarioError as exc:
-        raise PlanningFailed(f"{region} {week}: live state is not a valid scenario: {exc}") from exc
+        document = build_scenario(
+            db, region, week, now, lock_until=lock_until, change_penalty=change_penalty
+        )
     solve_started = time.perf_counter()
     try:
-        plan = make_plan(scenario, PlanOptions(time_limit=time_limit, workers=workers))
+        plan = _solve(region, week, document, time_limit, workers)
     except PinConflict as exc:
-        raise PlanningFailed(f"{region} {week}: {exc}") from exc
+        log.warning("%s %s: %s; planning again with only what has started kept", region, week, exc)
+        with session_scope(engine) as db:
+            document = build_scenario(
+                db, region, week, now, change_penalty=change_penalty, keep_confirmed=False
+            )
+        try:
+            plan = _solve(region, week, document, time_limit, workers)
+        except PinConflict as again:
+            raise PlanningFailed(f"{region} {week}: {again}") from again
     solve_seconds = time.perf_counter() - solve_started
     with session_scope(engine) as db:
         outcome = store_plan(
             db, region, week, plan, now, trigger=trigger, scenario=document, hold=hold
         )
         version = outcome.plan.version
+        unchanged = outcome.unchanged
         assignments = [
             VehicleAssignment(
                 vehicle_id=vehicle,
@@ -129,13 +192,14 @@ def plan_week(
         solve_seconds=solve_seconds,
         total_seconds=time.perf_counter() - started,
         gap=float(gap) if isinstance(gap, int | float) else None,
+        unchanged=unchanged,
     )
     log.info(
         "planned %s %s v%d (%s) in %.2f s, solver %.2f s, %d vehicles changed: %s",
         region,
         week,
         version,
-        "published" if published else "held",
+        "unchanged" if unchanged else "published" if published else "held",
         run.total_seconds,
         solve_seconds,
         len(assignments),

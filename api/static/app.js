@@ -277,6 +277,8 @@ async function initSite(me) {
   }
   select.addEventListener("change", () => loadVisits(select.value).catch((e) => say(e.message, true)));
   if (me.sites.length) await loadVisits(me.sites[0]);
+  await loadChanges();
+  followChanges(async () => { await loadChanges(); if (select.value) await loadVisits(select.value); });
   document.getElementById("headcount-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const body = { count: Number(document.getElementById("count").value) };
@@ -340,6 +342,8 @@ function initDriver(me) {
   driver.vehicle = me.vehicle;
   loadNextStop(me.vehicle);
   loadVehicleStatus(me.vehicle);
+  loadChanges().catch((e) => say(e.message, true));
+  followChanges(async () => { await loadNextStop(me.vehicle); await loadChanges(); });
   setInterval(() => { loadNextStop(me.vehicle); loadVehicleStatus(me.vehicle); }, 30000);
   for (const button of document.querySelectorAll("button.status")) {
     button.addEventListener("click", async () => {
@@ -382,6 +386,55 @@ function initDriver(me) {
       hideForms();
     } catch (e) { say(e.message, true); }
   });
+}
+
+// --- what changed since you last looked (site managers and drivers) -----------------------
+
+async function loadChanges() {
+  const ul = document.getElementById("changes");
+  if (!ul) return;
+  const data = await api("GET", "/me/notifications");
+  ul.replaceChildren();
+  if (!data.items.length) ul.append(el("li", { class: "muted" }, "暂无变动 Nothing has changed"));
+  for (const n of data.items.slice(0, 10)) {
+    const li = el("li", { class: "change" + (n.read ? "" : " unread"), "data-notification": n.id },
+      el("b", {}, (n.read ? "" : "新 New · ") + n.title));
+    if (n.reason) li.append(el("span", { class: "reason" }, "原因 Reason: " + n.reason));
+    const list = el("ul");
+    for (const c of n.changes) list.append(el("li", { class: "change-" + c.change }, c.text));
+    li.append(list);
+    ul.append(li);
+  }
+  if (data.unread > 0 && data.items.length) {
+    // seen now: marked read, still shown as new until the next visit
+    await api("POST", "/me/notifications/read", { up_to: data.items[0].id }, { "Idempotency-Key": idemKey() });
+  }
+}
+
+// Server-sent events over fetch (an EventSource cannot send the bearer header): every
+// "changed" event reloads what the page shows; the stream is reopened when it ends.
+async function followChanges(onChange) {
+  for (;;) {
+    try {
+      const res = await fetch(API + "/me/stream", { headers: { Authorization: "Bearer " + token() } });
+      if (res.status === 401) { location.href = "/login"; return; }
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          if (/^event: changed$/m.test(block)) await onChange();
+        }
+      }
+    } catch (e) { /* reconnect below */ }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
 }
 
 // --- calendar feeds (site managers and drivers) -------------------------------------------

@@ -47,3 +47,36 @@ def test_geojson_routes_start_and_end_at_the_depot() -> None:
     ]  # fmt: skip
     assert route["properties"]["date"] == date(2026, 11, 23).isoformat()
     assert route["properties"]["sites"] == ["S1", "S2"]
+
+
+def test_each_state_has_its_rfc5545_status_and_sequence() -> None:
+    """planned TENTATIVE; confirmed, under way, done CONFIRMED; missed, cancelled CANCELLED."""
+    import dataclasses
+
+    base = _session(1, "S1", 0, 11)
+    states = ["planned", "confirmed", "in_progress", "done", "missed", "cancelled"]
+    sessions = [
+        dataclasses.replace(base, id=i, state=state, sequence=i) for i, state in enumerate(states)
+    ]
+    doc = calendar_document("RV1", sessions, TZ, datetime(2026, 11, 23, tzinfo=UTC), "h")
+    events = {
+        int(str(e["UID"]).split("-")[1].split("@")[0]): e
+        for e in icalendar.Calendar.from_ical(doc).walk("VEVENT")
+    }
+    got = [(str(events[i]["STATUS"]), int(events[i]["SEQUENCE"])) for i in range(len(states))]
+    assert got == [
+        ("TENTATIVE", 0),
+        ("CONFIRMED", 1),
+        ("CONFIRMED", 2),
+        ("CONFIRMED", 3),
+        ("CANCELLED", 4),
+        ("CANCELLED", 5),
+    ]
+    assert "missed" in str(events[4]["DESCRIPTION"]) and "Missed" in str(events[4]["SUMMARY"])
+
+
+def test_a_line_break_in_a_name_stays_one_line() -> None:
+    doc = calendar_document(
+        "东园\n三期", [_session(1, "S1", 0, 11)], TZ, datetime(2026, 11, 23, tzinfo=UTC), "h"
+    )
+    assert str(icalendar.Calendar.from_ical(doc)["X-WR-CALNAME"]) == "东园 三期"

@@ -8,6 +8,8 @@ must be in the database for a page to show them are recorded with ``fleet.report
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -163,3 +165,68 @@ def test_board_shows_each_vehicles_status_and_why_its_row_is_empty(web: Web, pag
     other = page.locator(f'#grid tr[data-vehicle="{web.seeded.own_vehicle}"]')
     expect(other.locator("th .vstatus")).to_contain_text("Available")
     expect(other.locator("td.busy").first).to_be_visible()
+
+
+def _publish_without(web: Web, keep: Any, trigger: str) -> dict[str, Any]:
+    """Publish the hand plan without the first session ``keep`` rejects."""
+    data = json.loads(TAISHANG.read_text())
+    plan = hand_plan(data)
+    dropped = next(s for s in plan["sessions"] if not keep(s))
+    plan["sessions"].remove(dropped)
+    with session_scope(web.engine) as db:
+        plans.store_plan(db, region="default", week="2026-W48", plan=plan, now=NOW, trigger=trigger)
+    return dropped
+
+
+def test_driver_page_shows_a_change_within_seconds_of_the_publish(
+    web: Web, phone_page: Page
+) -> None:
+    """The driver page follows server-sent events: a published change to the driver's RV
+    appears in "what changed" within seconds, with the reason, and is read once seen."""
+    page = phone_page
+    vehicle = web.seeded.own_vehicle
+    sign_in(page, web, "driver", "/driver")
+    expect(page.locator("#changes > li").first).to_be_visible()
+    before = page.locator("#changes li.change").count()
+    page.wait_for_timeout(1500)  # the event stream is open
+    dropped = _publish_without(web, lambda s: s["vehicle"] != vehicle, "vehicle RV1: maintenance")
+    started = time.monotonic()
+    newest = page.locator("#changes li.change").first
+    expect(page.locator("#changes li.change")).to_have_count(before + 1, timeout=5000)
+    took = time.monotonic() - started
+    expect(newest).to_have_class(re.compile(r"\bunread\b"))
+    expect(newest).to_contain_text("Your RV RV1's stops changed")
+    expect(newest).to_contain_text("vehicle RV1: maintenance")
+    expect(newest.locator("li.change-removed")).to_contain_text("Cancelled")
+    expect(newest.locator("li.change-removed")).to_contain_text(dropped["slot"][:5])
+    assert took < 5, took
+    page.reload()
+    expect(page.locator("#changes li.change").first).not_to_have_class(re.compile(r"\bunread\b"))
+
+
+def test_site_page_lists_what_changed_at_the_managers_sites(web: Web, page: Page) -> None:
+    with session_scope(web.engine) as db:
+        sites = users.user_sites(db, web.seeded.users["site_manager"])
+    sign_in(page, web, "manager", "/site")
+    expect(page.locator("#changes > li").first).to_be_visible()
+    before = page.locator("#changes li.change").count()
+    page.wait_for_timeout(1500)
+    dropped = _publish_without(web, lambda s: s["site"] not in sites, "headcount S001: 640 -> 90")
+    expect(page.locator("#changes li.change")).to_have_count(before + 1, timeout=5000)
+    newest = page.locator("#changes li.change").first
+    expect(newest).to_contain_text(f"Visits to site {dropped['site']} changed")
+    expect(newest).to_contain_text("headcount S001: 640 -> 90")
+    expect(newest.locator("li.change-removed")).to_contain_text("Cancelled")
+
+
+def test_board_shows_missed_sessions(web: Web, page: Page) -> None:
+    """Sessions whose slot ended with nobody arriving are shown as missed on the board."""
+    with session_scope(web.engine) as db:
+        first = plans.upcoming_vehicle_sessions(db, web.seeded.own_vehicle, NOW)[0]
+        assert first.id is not None
+        session_id = first.id
+        assert plans.mark_missed_sessions(db, first.end + timedelta(minutes=1)) >= 1
+    sign_in(page, web, "dispatcher", "/board")
+    cell = page.locator(f'td[data-session="{session_id}"]')
+    expect(cell).to_have_class(re.compile(r"\bstate-missed\b"))
+    expect(cell.locator(".missed")).to_have_text("未成行 missed")

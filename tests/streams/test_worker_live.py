@@ -173,3 +173,29 @@ def test_breakdown_then_available_gives_the_vehicle_its_sessions_back(live: Live
     back = wait_until(lambda: future(vehicle), 60, "RV2 has sessions again")
     assert live.version() > broken_version
     assert all(s.start > now for s in back)
+
+
+def test_a_replan_without_input_change_publishes_no_changed_session(live: Live) -> None:
+    """A dispatcher's re-plan with nothing changed: the plan in force stays as it is, and
+    the new version is stored as unchanged (nobody is told anything)."""
+
+    def in_force() -> set[tuple[str, str, int, str, str]]:
+        return {(s.vehicle_id, s.site_id, s.day, s.slot, s.week) for s in live.sessions(week=WEEK)}
+
+    def newest() -> tuple[int, str]:
+        with session_scope(live.engine) as db:
+            plan = plans.latest_plan(db, REGION, WEEK)
+            assert plan is not None
+            return plan.version, plan.status
+
+    wait_until(lambda: live.sessions(state="confirmed"), 30, "the lock-in horizon confirmed")
+    before, version = in_force(), live.version()
+    latest, _ = newest()
+    r = live.client.post(
+        "/api/v1/plans", json={"region": REGION, "week": WEEK}, headers=live.dispatcher
+    )
+    assert r.status_code == 202, r.text
+    wait_until(lambda: newest()[0] > latest, 60, "the re-plan stored")
+    assert newest()[1] == "unchanged"
+    assert live.version() == version
+    assert in_force() == before
