@@ -270,44 +270,56 @@ async def _parse_batch(
     return parsed, rejected
 
 
+Letter = tuple[events.DeadLetter, bytes | None]
+
+
 async def _apply(
     worker: Worker,
-    size: int,
+    messages: Sequence[Any],
     run: Callable[[DbSession, int, int], T],
-    letters: Sequence[events.DeadLetter] = (),
-) -> tuple[list[tuple[int, T]], list[tuple[int, events.EventRejected]]]:
-    """``run(db, start, end)`` over items ``0..size`` in the database thread, in one
-    transaction if it can be, isolating the events at fault (``streams.isolate``); the
-    batch's dead ``letters`` are kept in the same transaction (idempotent per position).
-    Returns each applied part's (first index, result) and the refused (index, reason)."""
+    rejected_of: Callable[[T], Sequence[tuple[int, events.EventRejected]]],
+    letters: Sequence[Letter] = (),
+) -> tuple[list[tuple[int, T, list[Letter]]], list[tuple[int, events.EventRejected]]]:
+    """``run(db, start, end)`` over the events of ``messages`` in the database thread, in
+    one transaction if it can be, isolating the events at fault (``streams.isolate``).
+    The batch's dead ``letters`` and those of the events a part rejects
+    (``rejected_of(result)``, by index in the part) are kept in the same transaction
+    (idempotent per position). Returns each applied part's (first index, result, its
+    letters) and the events the database refused (index, reason)."""
 
-    def transaction(start: int, end: int) -> isolate.Applied[T]:
+    def transaction(start: int, end: int) -> isolate.Applied[tuple[T, list[Letter]]]:
+        def part(db: DbSession, a: int, b: int) -> tuple[T, list[Letter]]:
+            result = run(db, start + a, start + b)
+            late = worker.letters_of(
+                [(messages[start + a + i], error) for i, error in rejected_of(result)]
+            )
+            dead_letters.store(db, [letter for letter, _ in late])
+            return result, late
+
         with session_scope(worker.engine) as db:
             begin_write(db)
-            dead_letters.store(db, letters)
-            return isolate.apply_in_savepoints(
-                db, end - start, lambda db, a, b: run(db, start + a, start + b)
-            )
+            dead_letters.store(db, [letter for letter, _ in letters])
+            return isolate.apply_in_savepoints(db, end - start, part)
 
-    if not size:
+    if not messages:
         if letters:
             await worker.db(lambda: transaction(0, 0), "keeping dead letters")
         return [], []
 
-    async def attempt(start: int, end: int) -> isolate.Applied[T]:
+    async def attempt(start: int, end: int) -> isolate.Applied[tuple[T, list[Letter]]]:
         return await worker.in_thread(worker.db_pool, lambda: transaction(start, end))
 
     applied = await isolate.apply_isolating(
-        size,
+        len(messages),
         attempt,
         worker.database_up,
         worker.wait_for_database,
         stopping=lambda: worker.stopping,
     )
-    parts: list[tuple[int, T]] = []
+    parts: list[tuple[int, T, list[Letter]]] = []
     refused = list(applied.refused)
     for start, inner in applied.parts:
-        parts += [(start + a, result) for a, result in inner.parts]
+        parts += [(start + a, result, late) for a, (result, late) in inner.parts]
         refused += [(start + i, error) for i, error in inner.refused]
     return parts, refused
 
@@ -340,18 +352,20 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> No
 
     early = worker.letters_of(rejected)
     sending = asyncio.ensure_future(worker.send_dead_letters(early))  # beside the database
-    parts, refused = await _apply(worker, len(items), work, [letter for letter, _ in early])
+    messages = [message for message, _ in parsed]
+    parts, refused = await _apply(worker, messages, work, lambda r: r[0].rejected, early)
     requests: list[events.PlanRequest] = []
     accepted = len(items) - len(refused)
     latest: dict[str, Any] = {}
-    late: list[tuple[Any, events.EventRejected]] = []
-    for start, (result, part_requests) in parts:
-        late += [(parsed[start + index][0], error) for index, error in result.rejected]
+    late: list[Letter] = []
+    for start, (result, part_requests), letters in parts:
+        rejected += [(messages[start + index], error) for index, error in result.rejected]
+        late += letters
         accepted -= len(result.rejected)
         latest.update(result.latest)
         requests += part_requests
-    late += [(parsed[index][0], error) for index, error in refused]
-    await worker.keep_dead_letters(late)
+    await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
+    await worker.send_dead_letters(late)
     await sending
     worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
@@ -369,18 +383,19 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
 
     early = worker.letters_of(rejected)
     sending = asyncio.ensure_future(worker.send_dead_letters(early))  # beside the database
-    parts, refused = await _apply(worker, len(items), work, [letter for letter, _ in early])
+    messages = [message for message, _ in parsed]
+    parts, refused = await _apply(worker, messages, work, lambda r: r.rejected, early)
     accepted = len(items) - len(refused)
-    late: list[tuple[Any, events.EventRejected]] = []
-    for start, result in parts:
-        late += [(parsed[start + index][0], error) for index, error in result.rejected]
+    late: list[Letter] = []
+    for start, result, letters in parts:
+        rejected += [(messages[start + index], error) for index, error in result.rejected]
+        late += letters
         accepted -= len(result.rejected)
-    late += [(parsed[index][0], error) for index, error in refused]
 
     def plan_requests() -> list[events.PlanRequest]:
         requests: list[events.PlanRequest] = []
         with session_scope(worker.engine) as db:
-            for _, result in parts:
+            for _, result, _ in parts:
                 causes = {e.vehicle_id: e.event_id for e in result.new}
                 requests += ingest.vehicle_plan_requests(
                     db, result.views, result.vehicle_regions, causes, now
@@ -388,7 +403,8 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
         return requests
 
     requests = await worker.db(plan_requests, "checking vehicle plan requests") if parts else []
-    await worker.keep_dead_letters(late)
+    await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
+    await worker.send_dead_letters(late)
     await sending
     worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.vehicle_status).inc(accepted)
