@@ -334,36 +334,39 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> No
     generation = worker.headcounts.generation
     held = worker.headcounts.get_many({item.site_id for item in items})
 
-    def work(
-        db: DbSession, start: int, end: int
-    ) -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
+    def work(db: DbSession, start: int, end: int) -> ingest.HeadcountBatch:
         result = ingest.persist_headcounts(db, items[start:end], now, known_latest=held)
-        requests = ingest.headcount_plan_requests(
-            db,
-            result.latest,
-            result.site_regions,
-            now,
-            min_fraction=settings.change_min_fraction,
-            min_workers=settings.change_min_workers,
-            figures=worker.plan_figures,
-        )
         held.update(result.latest)  # the next part of a split batch sees this one's reports
-        return result, requests
+        return result
 
     early = worker.letters_of(rejected)
     sending = asyncio.ensure_future(worker.send_dead_letters(early))  # beside the database
     messages = [message for message, _ in parsed]
-    parts, refused = await _apply(worker, messages, work, lambda r: r[0].rejected, early)
-    requests: list[events.PlanRequest] = []
+    parts, refused = await _apply(worker, messages, work, lambda r: r.rejected, early)
     accepted = len(items) - len(refused)
-    latest: dict[str, Any] = {}
+    latest: dict[str, rules.Observation] = {}
+    site_regions: dict[str, str] = {}
     late: list[Letter] = []
-    for start, (result, part_requests), letters in parts:
+    for start, result, letters in parts:
         rejected += [(messages[start + index], error) for index, error in result.rejected]
         late += letters
         accepted -= len(result.rejected)
         latest.update(result.latest)
-        requests += part_requests
+        site_regions.update(result.site_regions)
+
+    def plan_requests() -> list[events.PlanRequest]:
+        with session_scope(worker.engine) as db:
+            return ingest.headcount_plan_requests(
+                db,
+                latest,
+                site_regions,
+                now,
+                min_fraction=settings.change_min_fraction,
+                min_workers=settings.change_min_workers,
+                figures=worker.plan_figures,
+            )
+
+    requests = await worker.db(plan_requests, "checking headcount plan requests") if latest else []
     await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
     await worker.send_dead_letters(late)
     await sending
@@ -728,12 +731,13 @@ def create_app(
     ]
 
     batch_size = settings.ingest_batch_size
+    # the batch under way may take most of the stop budget; the rest is for the final
+    # commit before the process ends anyway (streams.stopping)
+    drain = max(settings.stop_drain_seconds - 2.0, settings.stop_drain_seconds / 2)
 
     @app.agent(headcounts, concurrency=1, name="ingest-headcounts")
     async def ingest_headcounts(stream: Any) -> None:
-        await pipelined(
-            stream, batch_size, lambda b: handle_headcounts(worker, b), settings.stop_drain_seconds
-        )
+        await pipelined(stream, batch_size, lambda b: handle_headcounts(worker, b), drain)
 
     @app.agent(statuses, concurrency=1, name="ingest-vehicle-statuses")
     async def ingest_vehicle_statuses(stream: Any) -> None:
@@ -741,7 +745,7 @@ def create_app(
             stream,
             batch_size,
             lambda b: handle_vehicle_statuses(worker, b),
-            settings.stop_drain_seconds,
+            drain,
         )
 
     @app.agent(plan_requests, concurrency=1, name="plan-regions")
