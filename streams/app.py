@@ -4,9 +4,11 @@ Agents (each with concurrency 1, faust-streaming #606):
 
 - ``ingest_headcounts`` / ``ingest_vehicle_statuses``: raw events in batches; each one is
   validated (``fleet.events``), bad ones go to the dead-letter topic with their original
-  bytes, source topic, partition, offset and a reason naming the field; accepted ones are
-  persisted in one transaction per batch (idempotent per event id), and material changes
-  ask for a plan. The newest headcount per site and each vehicle's current status live in
+  bytes, source topic, partition, offset and a reason naming the field, and to the
+  ``dead_letter`` table (the dispatchers' view); accepted ones are persisted in one
+  transaction per batch (idempotent per event id), an event the database refuses for its
+  content is isolated and dead-lettered (``streams.isolate``), and material changes ask
+  for a plan. The newest headcount per site and each vehicle's current status live in
   the database; a per-process cache of the newest headcounts (``streams.state``) is
   emptied whenever partitions move.
 - ``plan_regions``: plan requests coalesced per region and week over

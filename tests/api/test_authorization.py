@@ -55,6 +55,22 @@ def held_plan(h: Harness) -> str:
         return str(outcome.plan.id)
 
 
+def dead_letter(h: Harness) -> str:
+    """A replayable dead letter of a headcount for a site not yet known."""
+    import json
+
+    from fleet import dead_letters, events
+
+    offset = uuid.uuid4().int % 10**9
+    value = json.dumps({"event_id": f"dl{offset}", "site_id": "S404", "count": 1}).encode()
+    rejected = events.EventRejected("site_id", "no site 'S404'")
+    letter = events.DeadLetter.of(value, b"S404", events.HEADCOUNTS_TOPIC, 0, offset, rejected, NOW)
+    with session_scope(h.engine) as db:
+        dead_letters.store(db, [letter])
+        found = dead_letters.list_dead_letters(db, topic=events.HEADCOUNTS_TOPIC, limit=200)
+        return str(next(r.id for r in found if r.offset == offset))
+
+
 def any_session(h: Harness) -> str:
     from sqlmodel import select
 
@@ -136,6 +152,8 @@ CASES: list[Case] = [
     Case("POST", "/plans/{id}/publish", dispatcher_only, make=held_plan),
     Case("GET", "/plans/current", dispatcher_only),
     Case("PATCH", "/sessions/{id}", dispatcher_only, lambda: {"pinned": False}, make=any_session),
+    Case("GET", "/dead-letters", dispatcher_only),
+    Case("POST", "/dead-letters/{id}/replay", dispatcher_only, make=dead_letter),
 ]
 
 
