@@ -355,6 +355,9 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> No
         accepted -= len(result.rejected)
         latest.update(result.latest)
         site_regions.update(result.site_regions)
+    # the letters of the rejected (kept in the batch's transaction) go out beside the
+    # plan-request check
+    sending_late = asyncio.ensure_future(worker.send_dead_letters(late))
 
     def plan_requests() -> list[events.PlanRequest]:
         with session_scope(worker.engine) as db:
@@ -370,8 +373,7 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> No
 
     requests = await worker.db(plan_requests, "checking headcount plan requests") if latest else []
     await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
-    await worker.send_dead_letters(late)
-    await sending
+    await asyncio.gather(sending, sending_late)
     worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
     worker.headcounts.update(generation, latest)
@@ -396,6 +398,7 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
         rejected += [(messages[start + index], error) for index, error in result.rejected]
         late += letters
         accepted -= len(result.rejected)
+    sending_late = asyncio.ensure_future(worker.send_dead_letters(late))
 
     def plan_requests() -> list[events.PlanRequest]:
         requests: list[events.PlanRequest] = []
@@ -409,8 +412,7 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
 
     requests = await worker.db(plan_requests, "checking vehicle plan requests") if parts else []
     await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
-    await worker.send_dead_letters(late)
-    await sending
+    await asyncio.gather(sending, sending_late)
     worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.vehicle_status).inc(accepted)
     await worker.request_plans(_dedupe(requests))
