@@ -4,9 +4,11 @@ Agents (each with concurrency 1, faust-streaming #606):
 
 - ``ingest_headcounts`` / ``ingest_vehicle_statuses``: raw events in batches; each one is
   validated (``fleet.events``), bad ones go to the dead-letter topic with their original
-  bytes, source topic, partition, offset and a reason naming the field; accepted ones are
-  persisted in one transaction per batch (idempotent per event id), and material changes
-  ask for a plan. The newest headcount per site and each vehicle's current status live in
+  bytes, source topic, partition, offset and a reason naming the field, and to the
+  ``dead_letter`` table (the dispatchers' view); accepted ones are persisted in one
+  transaction per batch (idempotent per event id), an event the database refuses for its
+  content is isolated and dead-lettered (``streams.isolate``), and material changes ask
+  for a plan. The newest headcount per site and each vehicle's current status live in
   the database; a per-process cache of the newest headcounts (``streams.state``) is
   emptied whenever partitions move.
 - ``plan_regions``: plan requests coalesced per region and week over
@@ -273,44 +275,56 @@ async def _parse_batch(
     return parsed, rejected
 
 
+Letter = tuple[events.DeadLetter, bytes | None]
+
+
 async def _apply(
     worker: Worker,
-    size: int,
+    messages: Sequence[Any],
     run: Callable[[DbSession, int, int], T],
-    letters: Sequence[events.DeadLetter] = (),
-) -> tuple[list[tuple[int, T]], list[tuple[int, events.EventRejected]]]:
-    """``run(db, start, end)`` over items ``0..size`` in the database thread, in one
-    transaction if it can be, isolating the events at fault (``streams.isolate``); the
-    batch's dead ``letters`` are kept in the same transaction (idempotent per position).
-    Returns each applied part's (first index, result) and the refused (index, reason)."""
+    rejected_of: Callable[[T], Sequence[tuple[int, events.EventRejected]]],
+    letters: Sequence[Letter] = (),
+) -> tuple[list[tuple[int, T, list[Letter]]], list[tuple[int, events.EventRejected]]]:
+    """``run(db, start, end)`` over the events of ``messages`` in the database thread, in
+    one transaction if it can be, isolating the events at fault (``streams.isolate``).
+    The batch's dead ``letters`` and those of the events a part rejects
+    (``rejected_of(result)``, by index in the part) are kept in the same transaction
+    (idempotent per position). Returns each applied part's (first index, result, its
+    letters) and the events the database refused (index, reason)."""
 
-    def transaction(start: int, end: int) -> isolate.Applied[T]:
+    def transaction(start: int, end: int) -> isolate.Applied[tuple[T, list[Letter]]]:
+        def part(db: DbSession, a: int, b: int) -> tuple[T, list[Letter]]:
+            result = run(db, start + a, start + b)
+            late = worker.letters_of(
+                [(messages[start + a + i], error) for i, error in rejected_of(result)]
+            )
+            dead_letters.store(db, [letter for letter, _ in late])
+            return result, late
+
         with session_scope(worker.engine) as db:
             begin_write(db)
-            dead_letters.store(db, letters)
-            return isolate.apply_in_savepoints(
-                db, end - start, lambda db, a, b: run(db, start + a, start + b)
-            )
+            dead_letters.store(db, [letter for letter, _ in letters])
+            return isolate.apply_in_savepoints(db, end - start, part)
 
-    if not size:
+    if not messages:
         if letters:
             await worker.db(lambda: transaction(0, 0), "keeping dead letters")
         return [], []
 
-    async def attempt(start: int, end: int) -> isolate.Applied[T]:
+    async def attempt(start: int, end: int) -> isolate.Applied[tuple[T, list[Letter]]]:
         return await worker.in_thread(worker.db_pool, lambda: transaction(start, end))
 
     applied = await isolate.apply_isolating(
-        size,
+        len(messages),
         attempt,
         worker.database_up,
         worker.wait_for_database,
         stopping=lambda: worker.stopping,
     )
-    parts: list[tuple[int, T]] = []
+    parts: list[tuple[int, T, list[Letter]]] = []
     refused = list(applied.refused)
     for start, inner in applied.parts:
-        parts += [(start + a, result) for a, result in inner.parts]
+        parts += [(start + a, result, late) for a, (result, late) in inner.parts]
         refused += [(start + i, error) for i, error in inner.refused]
     return parts, refused
 
@@ -325,37 +339,44 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> No
     generation = worker.headcounts.generation
     held = worker.headcounts.get_many({item.site_id for item in items})
 
-    def work(
-        db: DbSession, start: int, end: int
-    ) -> tuple[ingest.HeadcountBatch, list[events.PlanRequest]]:
+    def work(db: DbSession, start: int, end: int) -> ingest.HeadcountBatch:
         result = ingest.persist_headcounts(db, items[start:end], now, known_latest=held)
-        requests = ingest.headcount_plan_requests(
-            db,
-            result.latest,
-            result.site_regions,
-            now,
-            min_fraction=settings.change_min_fraction,
-            min_workers=settings.change_min_workers,
-            figures=worker.plan_figures,
-        )
         held.update(result.latest)  # the next part of a split batch sees this one's reports
-        return result, requests
+        return result
 
     early = worker.letters_of(rejected)
     sending = asyncio.ensure_future(worker.send_dead_letters(early))  # beside the database
-    parts, refused = await _apply(worker, len(items), work, [letter for letter, _ in early])
-    requests: list[events.PlanRequest] = []
+    messages = [message for message, _ in parsed]
+    parts, refused = await _apply(worker, messages, work, lambda r: r.rejected, early)
     accepted = len(items) - len(refused)
-    latest: dict[str, Any] = {}
-    late: list[tuple[Any, events.EventRejected]] = []
-    for start, (result, part_requests) in parts:
-        late += [(parsed[start + index][0], error) for index, error in result.rejected]
+    latest: dict[str, rules.Observation] = {}
+    site_regions: dict[str, str] = {}
+    late: list[Letter] = []
+    for start, result, letters in parts:
+        rejected += [(messages[start + index], error) for index, error in result.rejected]
+        late += letters
         accepted -= len(result.rejected)
         latest.update(result.latest)
-        requests += part_requests
-    late += [(parsed[index][0], error) for index, error in refused]
-    await worker.keep_dead_letters(late)
-    await sending
+        site_regions.update(result.site_regions)
+    # the letters of the rejected (kept in the batch's transaction) go out beside the
+    # plan-request check
+    sending_late = asyncio.ensure_future(worker.send_dead_letters(late))
+
+    def plan_requests() -> list[events.PlanRequest]:
+        with session_scope(worker.engine) as db:
+            return ingest.headcount_plan_requests(
+                db,
+                latest,
+                site_regions,
+                now,
+                min_fraction=settings.change_min_fraction,
+                min_workers=settings.change_min_workers,
+                figures=worker.plan_figures,
+            )
+
+    requests = await worker.db(plan_requests, "checking headcount plan requests") if latest else []
+    await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
+    await asyncio.gather(sending, sending_late)
     worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
     worker.headcounts.update(generation, latest)
@@ -372,18 +393,20 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
 
     early = worker.letters_of(rejected)
     sending = asyncio.ensure_future(worker.send_dead_letters(early))  # beside the database
-    parts, refused = await _apply(worker, len(items), work, [letter for letter, _ in early])
+    messages = [message for message, _ in parsed]
+    parts, refused = await _apply(worker, messages, work, lambda r: r.rejected, early)
     accepted = len(items) - len(refused)
-    late: list[tuple[Any, events.EventRejected]] = []
-    for start, result in parts:
-        late += [(parsed[start + index][0], error) for index, error in result.rejected]
+    late: list[Letter] = []
+    for start, result, letters in parts:
+        rejected += [(messages[start + index], error) for index, error in result.rejected]
+        late += letters
         accepted -= len(result.rejected)
-    late += [(parsed[index][0], error) for index, error in refused]
+    sending_late = asyncio.ensure_future(worker.send_dead_letters(late))
 
     def plan_requests() -> list[events.PlanRequest]:
         requests: list[events.PlanRequest] = []
         with session_scope(worker.engine) as db:
-            for _, result in parts:
+            for _, result, _ in parts:
                 causes = {e.vehicle_id: e.event_id for e in result.new}
                 requests += ingest.vehicle_plan_requests(
                     db, result.views, result.vehicle_regions, causes, now
@@ -391,8 +414,8 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
         return requests
 
     requests = await worker.db(plan_requests, "checking vehicle plan requests") if parts else []
-    await worker.keep_dead_letters(late)
-    await sending
+    await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
+    await asyncio.gather(sending, sending_late)
     worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.vehicle_status).inc(accepted)
     await worker.request_plans(_dedupe(requests))
@@ -730,12 +753,13 @@ def create_app(
     ]
 
     batch_size = settings.ingest_batch_size
+    # the batch under way may take most of the stop budget; the rest is for the final
+    # commit before the process ends anyway (streams.stopping)
+    drain = max(settings.stop_drain_seconds - 2.0, settings.stop_drain_seconds / 2)
 
     @app.agent(headcounts, concurrency=1, name="ingest-headcounts")
     async def ingest_headcounts(stream: Any) -> None:
-        await pipelined(
-            stream, batch_size, lambda b: handle_headcounts(worker, b), settings.stop_drain_seconds
-        )
+        await pipelined(stream, batch_size, lambda b: handle_headcounts(worker, b), drain)
 
     @app.agent(statuses, concurrency=1, name="ingest-vehicle-statuses")
     async def ingest_vehicle_statuses(stream: Any) -> None:
@@ -743,7 +767,7 @@ def create_app(
             stream,
             batch_size,
             lambda b: handle_vehicle_statuses(worker, b),
-            settings.stop_drain_seconds,
+            drain,
         )
 
     @app.agent(plan_requests, concurrency=1, name="plan-regions")

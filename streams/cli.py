@@ -62,11 +62,11 @@ def run_worker() -> None:
     """Run the stream processors until SIGTERM/SIGINT (Faust worker)."""
     import asyncio
 
-    import faust
-
     from streams.admin import ensure_topics
     from streams.app import create_app
     from streams.config import StreamsSettings, Topics
+    from streams.logfilter import install_repeat_filter
+    from streams.stopping import DeadlineWorker
 
     settings = StreamsSettings()
     topics = Topics.with_prefix(settings.topic_prefix)
@@ -78,12 +78,14 @@ def run_worker() -> None:
             settings.kafka_replication,
         )
     )
+    install_repeat_filter(settings.log_repeat_seconds)
     app = create_app(settings)
-    worker = faust.Worker(
+    worker = DeadlineWorker(
         app,
         loglevel=settings.log_level.lower(),
         override_logging=False,
         redirect_stdouts=False,
+        stop_seconds=settings.stop_drain_seconds,
     )
     worker.execute_from_commandline()
 

@@ -22,7 +22,13 @@ class StreamsSettings(Settings):
         1000, ge=1, description="most events persisted per transaction (a batch is what waits)"
     )
     stop_drain_seconds: float = Field(
-        15.0, gt=0, description="on stop, how long a batch under way may take to finish"
+        15.0,
+        gt=0,
+        description="on stop, how long a batch under way may take to finish; the process "
+        "ends this long after SIGTERM at the latest (broker or database down)",
+    )
+    log_repeat_seconds: float = Field(
+        10.0, gt=0, description="a warning repeated (a broker that is down) logged once per"
     )
     stream_buffer_size: int = Field(
         16384, ge=1, description="events buffered per stream ahead of the agent (Faust)"

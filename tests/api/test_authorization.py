@@ -56,23 +56,19 @@ def held_plan(h: Harness) -> str:
 
 
 def dead_letter(h: Harness) -> str:
-    """A letter of a headcount whose count was not a number, as the worker keeps it."""
+    """A replayable dead letter of a headcount for a site not yet known."""
+    import json
+
     from fleet import dead_letters, events
 
-    raw = b'{"event_id": "x", "site_id": "S001", "count": "many"}'
-    letter = events.DeadLetter.of(
-        raw,
-        b"S001",
-        events.HEADCOUNTS_TOPIC,
-        0,
-        int(uuid.uuid4().int % 1_000_000_000),
-        events.EventRejected("count", "not an integer"),
-        NOW,
-    )
+    offset = uuid.uuid4().int % 10**9
+    value = json.dumps({"event_id": f"dl{offset}", "site_id": "S404", "count": 1}).encode()
+    rejected = events.EventRejected("site_id", "no site 'S404'")
+    letter = events.DeadLetter.of(value, b"S404", events.HEADCOUNTS_TOPIC, 0, offset, rejected, NOW)
     with session_scope(h.engine) as db:
         dead_letters.store(db, [letter])
-        (row,) = dead_letters.list_dead_letters(db, limit=1)
-        return str(row.id)
+        found = dead_letters.list_dead_letters(db, topic=events.HEADCOUNTS_TOPIC, limit=200)
+        return str(next(r.id for r in found if r.offset == offset))
 
 
 def any_session(h: Harness) -> str:
@@ -163,7 +159,6 @@ CASES: list[Case] = [
     Case("GET", "/plans", dispatcher_only),
     Case("GET", "/plans/{id}/diff", dispatcher_only, make=held_plan),
     Case("PATCH", "/sessions/{id}", dispatcher_only, lambda: {"pinned": False}, make=any_session),
-    Case("GET", "/audit", dispatcher_only),
     Case("GET", "/dead-letters", dispatcher_only),
     Case("POST", "/dead-letters/{id}/replay", dispatcher_only, make=dead_letter),
 ]

@@ -50,27 +50,13 @@ def _persisted(database_url: str) -> int:
 
 
 def _block_inserts(database_url: str, blocked: bool) -> None:
-    """A trigger refusing every insert into headcountreport (SQLite or PostgreSQL)."""
-    sqlite = database_url.startswith("sqlite")
-    if blocked and sqlite:
-        statements = [
-            "CREATE TRIGGER block_headcounts BEFORE INSERT ON headcountreport "
-            "BEGIN SELECT RAISE(ABORT, 'inserts blocked by the test'); END"
-        ]
-    elif blocked:
-        statements = [
-            "CREATE FUNCTION block_headcounts() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'inserts blocked by the test'; END $$",
-            "CREATE TRIGGER block_headcounts BEFORE INSERT ON headcountreport "
-            "FOR EACH ROW EXECUTE FUNCTION block_headcounts()",
-        ]
-    elif sqlite:
-        statements = ["DROP TRIGGER block_headcounts"]
+    """Make every insert into headcountreport fail for the database's own reason, not an
+    event's: the table is renamed away (a missing table; SQLite or PostgreSQL). A trigger
+    refusing inserts would be a content error now, and its events dead letters."""
+    if blocked:
+        statements = ["ALTER TABLE headcountreport RENAME TO headcountreport_away"]
     else:
-        statements = [
-            "DROP TRIGGER block_headcounts ON headcountreport",
-            "DROP FUNCTION block_headcounts()",
-        ]
+        statements = ["ALTER TABLE headcountreport_away RENAME TO headcountreport"]
     execute(database_url, statements)
 
 
@@ -146,7 +132,7 @@ async def test_a_partition_that_cannot_move_makes_the_worker_not_ready_until_it_
         )
 
     await await_until(not_ready, 60, "/readyz to report the stuck partition")
-    assert _persisted(database_url) == 0
+    assert count_rows(database_url, "headcountreport_away") == 0
     _block_inserts(database_url, False)
     await await_until(lambda: _persisted(database_url) == 3, 60, "the batch after the unblock")
     await await_until(lambda: _readyz(worker)[0] == 200, 30, "/readyz ready again")
