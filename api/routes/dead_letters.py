@@ -17,9 +17,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import schemas
 from api.deps import DbDep, Dispatcher, ServicesDep
-from api.publisher import PublishError
+from api.relay import wall_now
 from api.store import not_found
-from fleet import dead_letters, events
+from fleet import dead_letters, events, outbox
 from fleet.db import session_scope
 from fleet.models import DeadLetterRecord
 
@@ -67,7 +67,6 @@ def _conflict(message: str) -> HTTPException:
 RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such dead letter"},
     409: {"description": "this letter cannot be replayed (cut original, key, topic)"},
-    503: {"description": "the event broker is not reachable"},
 }
 
 
@@ -101,18 +100,18 @@ async def replay_dead_letter(
         text_key = None
     if text_key is None:
         raise _conflict("the original key is missing or not UTF-8; it cannot be replayed")
-    try:
-        await services.publisher.send(topic, text_key, value)
-    except PublishError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
-
     def mark() -> schemas.DeadLetterReplayed:
+        # the original goes into the outbox in the same transaction as the mark: a replay
+        # answered 202 is produced once, broker up or down
         with session_scope(services.engine) as db:
             record = dead_letters.mark_replayed(db, letter_id, services.clock.now())
             if record is None or record.replayed_at is None:
                 raise not_found("dead letter", letter_id)
+            outbox.enqueue(db, [outbox.Message(topic, text_key, value)], wall_now())
             return schemas.DeadLetterReplayed(
                 id=letter_id, topic=topic, replays=record.replays, replayed_at=record.replayed_at
             )
 
-    return await run_in_threadpool(mark)
+    replayed = await run_in_threadpool(mark)
+    services.relay.notify()
+    return replayed
