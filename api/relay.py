@@ -2,17 +2,18 @@
 
 One relay runs in each API process, as a background task started and stopped by the
 app's lifespan. A turn reads the oldest unsent rows in insertion order, hands them to
-the idempotent producer (which keeps the order per partition, hence per key) and marks
-those the broker acknowledged as sent. A write in this process wakes the relay at once;
-rows written by other processes are found by polling. On PostgreSQL a turn holds a
-transaction-scoped advisory lock from the read to the mark, so that of several replicas
-one relays at a time; on SQLite one process serves.
+the idempotent producer (which keeps the order per partition, hence per key), waits
+until the broker has acknowledged them (the producer retries by itself while the broker
+is away) and marks them sent; a row the producer gave up on is offered again after a
+backoff. A write in this process wakes the relay at once; rows written by other
+processes are found by polling. On PostgreSQL the relay of one replica at a time holds
+the lease (an advisory lock on a connection of its own, no transaction held open); on
+SQLite one process serves.
 
-While the broker is away the relay waits (the producer reconnects with backoff) and
-the rows stay in the outbox; a failed turn is retried with exponential backoff and
-rate-limited logs. A row whose acknowledgement was lost may be published twice: the
-consumers apply an event once per ``event_id``. Sent rows are deleted after
-``outbox_retention_seconds``.
+Nothing is lost when the API stops mid-turn: the rows stay unsent and are published by
+the next relay. A row whose acknowledgement was lost that way may be published twice;
+the consumers apply an event once per ``event_id``. Failures are logged rate-limited.
+Sent rows are deleted after ``outbox_retention_seconds``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,6 @@ class OutboxRelay:
         retry_seconds: float = 0.2,
         retry_max_seconds: float = 5.0,
         retention_seconds: float = 86400.0,
-        stop_seconds: float = 5.0,
     ) -> None:
         self.engine = engine
         self.publisher = publisher
@@ -97,10 +97,9 @@ class OutboxRelay:
         self.retry_seconds = retry_seconds
         self.retry_max_seconds = max(retry_seconds, retry_max_seconds)
         self.retention = timedelta(seconds=retention_seconds)
-        self.stop_seconds = stop_seconds
         self._exclusive = outbox.turns_are_taken(engine)
         self._wake = asyncio.Event()
-        self._stopping = False
+        self._lease: Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._next_prune = 0.0
         self._publish_failures = RepeatedFailure(log, "outbox relay: publishing failed")
@@ -128,22 +127,16 @@ class OutboxRelay:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
-        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        """Finish the turn under way (bounded), then end; unsent rows stay in the outbox."""
+        """End now; whatever is not yet acknowledged stays in the outbox, unsent."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self.stop_seconds)
-        except TimeoutError:
+        if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await _in_thread(self._drop_lease)
 
     async def _idle(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -151,18 +144,22 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         delay = self.retry_seconds
-        while not self._stopping:
+        while True:
             if not self.publisher.connected():
                 # the producer reconnects (with backoff and its own logs); rows wait
                 await self._idle(self.poll_seconds)
                 continue
             self._wake.clear()
             try:
+                if not await _in_thread(self._hold_lease):
+                    await self._idle(self.poll_seconds)  # another replica relays
+                    continue
                 count = await self.run_once()
             except PublishError as exc:
                 self._publish_failures.failed(exc)
             except Exception as exc:  # noqa: BLE001 - the relay outlives any one failure
                 self._database_failures.failed(exc)
+                await _in_thread(self._drop_lease)
             else:
                 self._publish_failures.recovered()
                 self._database_failures.recovered()
@@ -174,23 +171,53 @@ class OutboxRelay:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_seconds)
 
+    def _hold_lease(self) -> bool:
+        """True when this process may relay (PostgreSQL: it holds, or now takes, the lease)."""
+        if not self._exclusive:
+            return True
+        if self._lease is not None:
+            try:
+                outbox.lease_alive(self._lease)
+                return True
+            except Exception:  # noqa: BLE001 - the connection went, and the lease with it
+                self._drop_lease()
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            if outbox.take_relay_lease(conn):
+                self._lease = conn
+                log.info("outbox relay: this process relays (lease taken)")
+                return True
+        except Exception:
+            conn.invalidate()
+            conn.close()
+            raise
+        conn.close()
+        return False
+
+    def _drop_lease(self) -> None:
+        conn, self._lease = self._lease, None
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):  # a lost connection has released it already
+            outbox.release_relay_lease(conn)
+        # never back to the pool holding a session lock
+        conn.invalidate()
+        conn.close()
+
     async def run_once(self) -> int:
         """One turn: publish up to ``batch_size`` unsent rows; the number acknowledged.
 
-        Raises ``PublishError`` when some row was not acknowledged (those acknowledged
-        are marked sent all the same).
+        Waits until the producer has an outcome for each row (an acknowledgement, or a
+        failure once it gives up). Raises ``PublishError`` when some row failed; those
+        acknowledged are marked sent all the same.
         """
-        conn = await _in_thread(self.engine.connect)
-        try:
-            rows = await _in_thread(self._read, conn)
-            if not rows:
-                return 0
-            outcomes = await self.publisher.send_many([(r.topic, r.key, r.value) for r in rows])
-            ids = sendable(rows, outcomes)
-            now = wall_now()
-            await _in_thread(self._mark, conn, ids, now)
-        finally:
-            await _in_thread(conn.close)
+        rows = await _in_thread(self._read)
+        if not rows:
+            return 0
+        outcomes = await self.publisher.send_many([(r.topic, r.key, r.value) for r in rows])
+        ids = sendable(rows, outcomes)
+        now = wall_now()
+        await _in_thread(self._mark, ids, now)
         sent = set(ids)
         for row in rows:
             if row.id in sent:
@@ -203,18 +230,13 @@ class OutboxRelay:
             raise PublishError(f"{len(failures)} of {len(rows)} not acknowledged: {failures[0]}")
         return len(ids)
 
-    def _read(self, conn: Connection) -> list[outbox.Pending]:
-        if self._exclusive and not outbox.take_relay_turn(conn):
-            conn.rollback()  # another replica's turn
-            return []
-        rows = outbox.pending(conn, self.batch_size)
-        if not self._exclusive or not rows:
-            conn.commit()  # SQLite: no read transaction across the publish
-        return rows
+    def _read(self) -> list[outbox.Pending]:
+        with self.engine.connect() as conn:
+            return outbox.pending(conn, self.batch_size)
 
-    def _mark(self, conn: Connection, ids: Sequence[int], now: datetime) -> None:
-        outbox.mark_sent(conn, ids, now)
-        conn.commit()
+    def _mark(self, ids: Sequence[int], now: datetime) -> None:
+        with self.engine.begin() as conn:
+            outbox.mark_sent(conn, ids, now)
 
     async def _maybe_prune(self) -> None:
         loop = asyncio.get_running_loop()
