@@ -100,6 +100,7 @@ class OutboxRelay:
         self._exclusive = outbox.turns_are_taken(engine)
         self._wake = asyncio.Event()
         self._lease: Connection | None = None
+        self._acked: list[int] = []  # acknowledged, to be marked sent by the next turn
         self._task: asyncio.Task[None] | None = None
         self._next_prune = 0.0
         self._publish_failures = RepeatedFailure(log, "outbox relay: publishing failed")
@@ -136,6 +137,10 @@ class OutboxRelay:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        try:  # what was acknowledged is marked, or it would be published again
+            await self._flush_marks()
+        except Exception as exc:  # noqa: BLE001 - at worst those rows are published twice
+            log.warning("outbox relay: could not mark the last acknowledged rows: %s", exc)
         await _in_thread(self._drop_lease)
 
     async def _idle(self, seconds: float) -> None:
@@ -165,7 +170,7 @@ class OutboxRelay:
                 self._database_failures.recovered()
                 delay = self.retry_seconds
                 await self._maybe_prune()
-                if count < self.batch_size:
+                if count == 0:  # nothing published, nothing left to mark: wait for rows
                     await self._idle(self.poll_seconds)
                 continue
             await asyncio.sleep(delay)
@@ -205,19 +210,27 @@ class OutboxRelay:
         conn.close()
 
     async def run_once(self) -> int:
-        """One turn: publish up to ``batch_size`` unsent rows; the number acknowledged.
+        """One turn: mark what the last turn got acknowledged, then publish up to
+        ``batch_size`` unsent rows; the number acknowledged (to be marked next turn).
 
-        Waits until the producer has an outcome for each row (an acknowledgement, or a
-        failure once it gives up). Raises ``PublishError`` when some row failed; those
-        acknowledged are marked sent all the same.
+        Marking and reading share one transaction (a turn costs one thread hop and one
+        commit); the loop runs the next turn at once after a turn that published, so
+        the marks are written promptly, and ``stop`` writes the last ones. Waits until
+        the producer has an outcome for each row (an acknowledgement, or a failure once
+        it gives up). Raises ``PublishError`` when some row failed.
         """
-        rows = await _in_thread(self._read)
+        acked, self._acked = self._acked, []
+        try:
+            rows = await _in_thread(self._mark_and_read, acked, wall_now())
+        except BaseException:
+            self._acked = acked + self._acked  # not marked: mark them next time
+            raise
         if not rows:
             return 0
         outcomes = await self.publisher.send_many([(r.topic, r.key, r.value) for r in rows])
         ids = sendable(rows, outcomes)
+        self._acked = ids
         now = wall_now()
-        await _in_thread(self._mark, ids, now)
         sent = set(ids)
         for row in rows:
             if row.id in sent:
@@ -230,13 +243,15 @@ class OutboxRelay:
             raise PublishError(f"{len(failures)} of {len(rows)} not acknowledged: {failures[0]}")
         return len(ids)
 
-    def _read(self) -> list[outbox.Pending]:
-        with self.engine.connect() as conn:
+    def _mark_and_read(self, acked: Sequence[int], now: datetime) -> list[outbox.Pending]:
+        with self.engine.begin() as conn:
+            outbox.mark_sent(conn, acked, now)
             return outbox.pending(conn, self.batch_size)
 
-    def _mark(self, ids: Sequence[int], now: datetime) -> None:
-        with self.engine.begin() as conn:
-            outbox.mark_sent(conn, ids, now)
+    async def _flush_marks(self) -> None:
+        acked, self._acked = self._acked, []
+        if acked:
+            await _in_thread(self._mark_and_read, acked, wall_now())
 
     async def _maybe_prune(self) -> None:
         loop = asyncio.get_running_loop()
