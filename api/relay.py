@@ -4,8 +4,9 @@ One relay runs in each API process, as a background task started and stopped by 
 app's lifespan. A turn reads the oldest unsent rows in insertion order, hands them to
 the idempotent producer (which keeps the order per partition, hence per key), waits
 until the broker has acknowledged them (the producer retries by itself while the broker
-is away) and marks them sent; a row the producer gave up on is offered again after a
-backoff. A write in this process wakes the relay at once; rows written by other
+is away) and marks them sent (in groups, every ``MARK_EVERY_SECONDS`` at most, so that
+the relay seldom competes with the API's writes for SQLite's one writer); a row the
+producer gave up on is offered again after a backoff. A write in this process wakes the relay at once; rows written by other
 processes are found by polling. On PostgreSQL the relay of one replica at a time holds
 the lease (an advisory lock on a connection of its own, no transaction held open); on
 SQLite one process serves.
@@ -36,6 +37,7 @@ from fleet import outbox
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 PRUNE_EVERY_SECONDS = 60.0
+MARK_EVERY_SECONDS = 0.05
 
 
 def wall_now() -> datetime:
@@ -100,7 +102,8 @@ class OutboxRelay:
         self._exclusive = outbox.turns_are_taken(engine)
         self._wake = asyncio.Event()
         self._lease: Connection | None = None
-        self._acked: list[int] = []  # acknowledged, to be marked sent by the next turn
+        self._acked: list[int] = []  # acknowledged, not yet marked sent
+        self._next_mark = 0.0
         self._task: asyncio.Task[None] | None = None
         self._next_prune = 0.0
         self._publish_failures = RepeatedFailure(log, "outbox relay: publishing failed")
@@ -170,8 +173,10 @@ class OutboxRelay:
                 self._database_failures.recovered()
                 delay = self.retry_seconds
                 await self._maybe_prune()
-                if count == 0:  # nothing published, nothing left to mark: wait for rows
-                    await self._idle(self.poll_seconds)
+                if count < self.batch_size:
+                    # what is acknowledged is marked by the next turn (at most
+                    # MARK_EVERY_SECONDS after the last mark): soon, when idle
+                    await self._idle(MARK_EVERY_SECONDS if self._acked else self.poll_seconds)
                 continue
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_seconds)
@@ -210,26 +215,30 @@ class OutboxRelay:
         conn.close()
 
     async def run_once(self) -> int:
-        """One turn: mark what the last turn got acknowledged, then publish up to
-        ``batch_size`` unsent rows; the number acknowledged (to be marked next turn).
+        """One turn: publish up to ``batch_size`` unsent rows; the number acknowledged.
 
-        Marking and reading share one transaction (a turn costs one thread hop and one
-        commit); the loop runs the next turn at once after a turn that published, so
-        the marks are written promptly, and ``stop`` writes the last ones. Waits until
-        the producer has an outcome for each row (an acknowledgement, or a failure once
-        it gives up). Raises ``PublishError`` when some row failed.
+        Rows acknowledged are marked sent in groups (every ``MARK_EVERY_SECONDS``, when
+        the relay goes idle, and at ``stop``), together with the turn's read: one write
+        transaction for many turns, so that the relay does not contend with the API's
+        writes for SQLite's one writer. Until then a turn skips them. Waits until the
+        producer has an outcome for each row (an acknowledgement, or a failure once it
+        gives up). Raises ``PublishError`` when some row failed.
         """
-        acked, self._acked = self._acked, []
-        try:
-            rows = await _in_thread(self._mark_and_read, acked, wall_now())
-        except BaseException:
-            self._acked = acked + self._acked  # not marked: mark them next time
-            raise
+        loop = asyncio.get_running_loop()
+        mark = bool(self._acked) and loop.time() >= self._next_mark
+        acked = self._acked if mark else []
+        limit = self.batch_size + len(self._acked) - len(acked)
+        rows = await _in_thread(self._mark_and_read, acked, limit, wall_now())
+        if mark:
+            self._acked = self._acked[len(acked) :]
+            self._next_mark = loop.time() + MARK_EVERY_SECONDS
+        skip = set(self._acked)
+        rows = [r for r in rows if r.id not in skip][: self.batch_size]
         if not rows:
             return 0
         outcomes = await self.publisher.send_many([(r.topic, r.key, r.value) for r in rows])
         ids = sendable(rows, outcomes)
-        self._acked = ids
+        self._acked.extend(ids)
         now = wall_now()
         sent = set(ids)
         for row in rows:
@@ -243,15 +252,23 @@ class OutboxRelay:
             raise PublishError(f"{len(failures)} of {len(rows)} not acknowledged: {failures[0]}")
         return len(ids)
 
-    def _mark_and_read(self, acked: Sequence[int], now: datetime) -> list[outbox.Pending]:
+    def _mark_and_read(
+        self, acked: Sequence[int], limit: int, now: datetime
+    ) -> list[outbox.Pending]:
+        """Mark ``acked`` sent and read the ``limit`` oldest unsent rows, in one
+        transaction."""
         with self.engine.begin() as conn:
             outbox.mark_sent(conn, acked, now)
-            return outbox.pending(conn, self.batch_size)
+            return outbox.pending(conn, limit) if limit > 0 else []
 
     async def _flush_marks(self) -> None:
         acked, self._acked = self._acked, []
         if acked:
-            await _in_thread(self._mark_and_read, acked, wall_now())
+            try:
+                await _in_thread(self._mark_and_read, acked, 0, wall_now())
+            except BaseException:
+                self._acked = acked + self._acked
+                raise
 
     async def _maybe_prune(self) -> None:
         loop = asyncio.get_running_loop()
