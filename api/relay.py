@@ -6,8 +6,9 @@ the idempotent producer (which keeps the order per partition, hence per key), wa
 until the broker has acknowledged them (the producer retries by itself while the broker
 is away) and marks them sent (in groups, every ``MARK_EVERY_SECONDS`` at most, so that
 the relay seldom competes with the API's writes for SQLite's one writer); a row the
-producer gave up on is offered again after a backoff. A write in this process wakes the relay at once; rows written by other
-processes are found by polling. On PostgreSQL the relay of one replica at a time holds
+producer gave up on is offered again after a backoff. A write in this process wakes the
+relay (which lingers ``outbox_linger_seconds`` for more to join the turn); rows written
+by other processes are found by polling. On PostgreSQL the relay of one replica at a time holds
 the lease (an advisory lock on a connection of its own, no transaction held open); on
 SQLite one process serves.
 
@@ -90,6 +91,7 @@ class OutboxRelay:
         retry_seconds: float = 0.2,
         retry_max_seconds: float = 5.0,
         retention_seconds: float = 86400.0,
+        linger_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
         self.publisher = publisher
@@ -99,6 +101,7 @@ class OutboxRelay:
         self.retry_seconds = retry_seconds
         self.retry_max_seconds = max(retry_seconds, retry_max_seconds)
         self.retention = timedelta(seconds=retention_seconds)
+        self.linger_seconds = linger_seconds
         self._exclusive = outbox.turns_are_taken(engine)
         self._wake = asyncio.Event()
         self._lease: Connection | None = None
@@ -121,6 +124,7 @@ class OutboxRelay:
             poll_seconds=settings.outbox_poll_seconds,
             retry_max_seconds=settings.outbox_retry_max_seconds,
             retention_seconds=settings.outbox_retention_seconds,
+            linger_seconds=settings.outbox_linger_seconds,
         )
 
     def notify(self) -> None:
@@ -147,8 +151,12 @@ class OutboxRelay:
         await _in_thread(self._drop_lease)
 
     async def _idle(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            return
+        if self.linger_seconds > 0:  # woken by a write: let the next few join this turn
+            await asyncio.sleep(self.linger_seconds)
 
     async def _run(self) -> None:
         delay = self.retry_seconds
