@@ -27,6 +27,7 @@ from api.idempotent_writes import IdempotencyMiddleware
 from api.models import create_api_tables
 from api.observe import ApiMetrics, MetricsMiddleware
 from api.publisher import KafkaPublisher, Publisher
+from api.quietlog import quiet_kafka_logs
 from api.relay import OutboxRelay
 from api.routes import auth, events, health, registry, schedule, users
 from core.clock import Clock, clock_from_settings
@@ -72,6 +73,7 @@ def create_app(
         # dropped per burst costs a file open and a schema parse on SQLite.
         engine = make_engine(settings.database_url, pool_size=20, max_overflow=30)
         await run_in_threadpool(create_api_tables, engine)
+        loud_again = quiet_kafka_logs()  # a broker that is away: not a line per retry
         the_publisher = (
             publisher
             if publisher is not None
@@ -94,6 +96,7 @@ def create_app(
             await relay.stop()
             await the_publisher.stop()
             engine.dispose()
+            loud_again()
 
     app = FastAPI(
         title="rvrota",
