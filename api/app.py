@@ -33,6 +33,7 @@ from api.limits import BodyLimitMiddleware
 from api.models import create_api_tables
 from api.observe import ApiMetrics, MetricsMiddleware
 from api.publisher import KafkaPublisher, Publisher
+from api.quietlog import quiet_kafka_logs
 from api.relay import OutboxRelay
 from api.routes import (
     auth,
@@ -95,6 +96,7 @@ def create_app(
         await run_in_threadpool(create_api_tables, engine)
         keys = KeySource(settings, engine)
         await run_in_threadpool(keys.start)
+        loud_again = quiet_kafka_logs()  # a broker that is away: not a line per retry
         the_publisher = (
             publisher
             if publisher is not None
@@ -119,6 +121,7 @@ def create_app(
             await relay.stop()
             await the_publisher.stop()
             engine.dispose()
+            loud_again()
 
     app = FastAPI(
         title="rvrota",

@@ -42,7 +42,9 @@ class Publisher(Protocol):
     ) -> list[BaseException | None]:
         """Write (topic, key, value) messages in order; per message, None or its failure.
 
-        Raises ``PublishError`` when the broker is not connected (nothing was sent).
+        Waits until each is acknowledged or failed (while the broker is away the producer
+        retries, so this may take as long as the outage). Raises ``PublishError`` when the
+        producer is not connected (nothing was sent).
         """
         ...
 
@@ -150,12 +152,12 @@ class KafkaPublisher:
                 refused = exc  # no metadata, full buffer: the broker is away; stop here
                 break
         if futures:
-            await asyncio.wait(futures, timeout=self.send_timeout)
+            # no timeout: the idempotent producer retries until the broker has a message
+            # (or gives up on it, failing its future); resending earlier would queue a copy
+            await asyncio.wait(futures)
         outcomes: list[BaseException | None] = []
         for future in futures:
-            if not future.done():
-                outcomes.append(TimeoutError(f"no acknowledgement within {self.send_timeout} s"))
-            elif future.cancelled():
+            if future.cancelled():
                 outcomes.append(asyncio.CancelledError())
             else:
                 outcomes.append(future.exception())

@@ -2,17 +2,20 @@
 
 One relay runs in each API process, as a background task started and stopped by the
 app's lifespan. A turn reads the oldest unsent rows in insertion order, hands them to
-the idempotent producer (which keeps the order per partition, hence per key) and marks
-those the broker acknowledged as sent. A write in this process wakes the relay at once;
-rows written by other processes are found by polling. On PostgreSQL a turn holds a
-transaction-scoped advisory lock from the read to the mark, so that of several replicas
-one relays at a time; on SQLite one process serves.
+the idempotent producer (which keeps the order per partition, hence per key), waits
+until the broker has acknowledged them (the producer retries by itself while the broker
+is away) and marks them sent (in groups, every ``MARK_EVERY_SECONDS`` at most, so that
+the relay seldom competes with the API's writes for SQLite's one writer); a row the
+producer gave up on is offered again after a backoff. A write in this process wakes the
+relay (which lingers ``outbox_linger_seconds`` for more to join the turn); rows written
+by other processes are found by polling. On PostgreSQL the relay of one replica at a time holds
+the lease (an advisory lock on a connection of its own, no transaction held open); on
+SQLite one process serves.
 
-While the broker is away the relay waits (the producer reconnects with backoff) and
-the rows stay in the outbox; a failed turn is retried with exponential backoff and
-rate-limited logs. A row whose acknowledgement was lost may be published twice: the
-consumers apply an event once per ``event_id``. Sent rows are deleted after
-``outbox_retention_seconds``.
+Nothing is lost when the API stops mid-turn: the rows stay unsent and are published by
+the next relay. A row whose acknowledgement was lost that way may be published twice;
+the consumers apply an event once per ``event_id``. Failures are logged rate-limited.
+Sent rows are deleted after ``outbox_retention_seconds``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from fleet import outbox
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 PRUNE_EVERY_SECONDS = 60.0
+MARK_EVERY_SECONDS = 0.05
 
 
 def wall_now() -> datetime:
@@ -87,7 +91,7 @@ class OutboxRelay:
         retry_seconds: float = 0.2,
         retry_max_seconds: float = 5.0,
         retention_seconds: float = 86400.0,
-        stop_seconds: float = 5.0,
+        linger_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
         self.publisher = publisher
@@ -97,10 +101,12 @@ class OutboxRelay:
         self.retry_seconds = retry_seconds
         self.retry_max_seconds = max(retry_seconds, retry_max_seconds)
         self.retention = timedelta(seconds=retention_seconds)
-        self.stop_seconds = stop_seconds
+        self.linger_seconds = linger_seconds
         self._exclusive = outbox.turns_are_taken(engine)
         self._wake = asyncio.Event()
-        self._stopping = False
+        self._lease: Connection | None = None
+        self._acked: list[int] = []  # acknowledged, not yet marked sent
+        self._next_mark = 0.0
         self._task: asyncio.Task[None] | None = None
         self._next_prune = 0.0
         self._publish_failures = RepeatedFailure(log, "outbox relay: publishing failed")
@@ -118,6 +124,7 @@ class OutboxRelay:
             poll_seconds=settings.outbox_poll_seconds,
             retry_max_seconds=settings.outbox_retry_max_seconds,
             retention_seconds=settings.outbox_retention_seconds,
+            linger_seconds=settings.outbox_linger_seconds,
         )
 
     def notify(self) -> None:
@@ -128,69 +135,119 @@ class OutboxRelay:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
-        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        """Finish the turn under way (bounded), then end; unsent rows stay in the outbox."""
+        """End now; whatever is not yet acknowledged stays in the outbox, unsent."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self.stop_seconds)
-        except TimeoutError:
+        if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        try:  # what was acknowledged is marked, or it would be published again
+            await self._flush_marks()
+        except Exception as exc:  # noqa: BLE001 - at worst those rows are published twice
+            log.warning("outbox relay: could not mark the last acknowledged rows: %s", exc)
+        await _in_thread(self._drop_lease)
 
     async def _idle(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            return
+        if self.linger_seconds > 0:  # woken by a write: let the next few join this turn
+            await asyncio.sleep(self.linger_seconds)
 
     async def _run(self) -> None:
         delay = self.retry_seconds
-        while not self._stopping:
+        while True:
             if not self.publisher.connected():
                 # the producer reconnects (with backoff and its own logs); rows wait
                 await self._idle(self.poll_seconds)
                 continue
             self._wake.clear()
             try:
+                if not await _in_thread(self._hold_lease):
+                    await self._idle(self.poll_seconds)  # another replica relays
+                    continue
                 count = await self.run_once()
             except PublishError as exc:
                 self._publish_failures.failed(exc)
             except Exception as exc:  # noqa: BLE001 - the relay outlives any one failure
                 self._database_failures.failed(exc)
+                await _in_thread(self._drop_lease)
             else:
                 self._publish_failures.recovered()
                 self._database_failures.recovered()
                 delay = self.retry_seconds
                 await self._maybe_prune()
                 if count < self.batch_size:
-                    await self._idle(self.poll_seconds)
+                    # what is acknowledged is marked by the next turn (at most
+                    # MARK_EVERY_SECONDS after the last mark): soon, when idle
+                    await self._idle(MARK_EVERY_SECONDS if self._acked else self.poll_seconds)
                 continue
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_seconds)
 
+    def _hold_lease(self) -> bool:
+        """True when this process may relay (PostgreSQL: it holds, or now takes, the lease)."""
+        if not self._exclusive:
+            return True
+        if self._lease is not None:
+            try:
+                outbox.lease_alive(self._lease)
+                return True
+            except Exception:  # noqa: BLE001 - the connection went, and the lease with it
+                self._drop_lease()
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            if outbox.take_relay_lease(conn):
+                self._lease = conn
+                log.info("outbox relay: this process relays (lease taken)")
+                return True
+        except Exception:
+            conn.invalidate()
+            conn.close()
+            raise
+        conn.close()
+        return False
+
+    def _drop_lease(self) -> None:
+        conn, self._lease = self._lease, None
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):  # a lost connection has released it already
+            outbox.release_relay_lease(conn)
+        # never back to the pool holding a session lock
+        conn.invalidate()
+        conn.close()
+
     async def run_once(self) -> int:
         """One turn: publish up to ``batch_size`` unsent rows; the number acknowledged.
 
-        Raises ``PublishError`` when some row was not acknowledged (those acknowledged
-        are marked sent all the same).
+        Rows acknowledged are marked sent in groups (every ``MARK_EVERY_SECONDS``, when
+        the relay goes idle, and at ``stop``), together with the turn's read: one write
+        transaction for many turns, so that the relay does not contend with the API's
+        writes for SQLite's one writer. Until then a turn skips them. Waits until the
+        producer has an outcome for each row (an acknowledgement, or a failure once it
+        gives up). Raises ``PublishError`` when some row failed.
         """
-        conn = await _in_thread(self.engine.connect)
-        try:
-            rows = await _in_thread(self._read, conn)
-            if not rows:
-                return 0
-            outcomes = await self.publisher.send_many([(r.topic, r.key, r.value) for r in rows])
-            ids = sendable(rows, outcomes)
-            now = wall_now()
-            await _in_thread(self._mark, conn, ids, now)
-        finally:
-            await _in_thread(conn.close)
+        loop = asyncio.get_running_loop()
+        mark = bool(self._acked) and loop.time() >= self._next_mark
+        acked = self._acked if mark else []
+        limit = self.batch_size + len(self._acked) - len(acked)
+        rows = await _in_thread(self._mark_and_read, acked, limit, wall_now())
+        if mark:
+            self._acked = self._acked[len(acked) :]
+            self._next_mark = loop.time() + MARK_EVERY_SECONDS
+        skip = set(self._acked)
+        rows = [r for r in rows if r.id not in skip][: self.batch_size]
+        if not rows:
+            return 0
+        outcomes = await self.publisher.send_many([(r.topic, r.key, r.value) for r in rows])
+        ids = sendable(rows, outcomes)
+        self._acked.extend(ids)
+        now = wall_now()
         sent = set(ids)
         for row in rows:
             if row.id in sent:
@@ -203,18 +260,23 @@ class OutboxRelay:
             raise PublishError(f"{len(failures)} of {len(rows)} not acknowledged: {failures[0]}")
         return len(ids)
 
-    def _read(self, conn: Connection) -> list[outbox.Pending]:
-        if self._exclusive and not outbox.take_relay_turn(conn):
-            conn.rollback()  # another replica's turn
-            return []
-        rows = outbox.pending(conn, self.batch_size)
-        if not self._exclusive or not rows:
-            conn.commit()  # SQLite: no read transaction across the publish
-        return rows
+    def _mark_and_read(
+        self, acked: Sequence[int], limit: int, now: datetime
+    ) -> list[outbox.Pending]:
+        """Mark ``acked`` sent and read the ``limit`` oldest unsent rows, in one
+        transaction."""
+        with self.engine.begin() as conn:
+            outbox.mark_sent(conn, acked, now)
+            return outbox.pending(conn, limit) if limit > 0 else []
 
-    def _mark(self, conn: Connection, ids: Sequence[int], now: datetime) -> None:
-        outbox.mark_sent(conn, ids, now)
-        conn.commit()
+    async def _flush_marks(self) -> None:
+        acked, self._acked = self._acked, []
+        if acked:
+            try:
+                await _in_thread(self._mark_and_read, acked, 0, wall_now())
+            except BaseException:
+                self._acked = acked + self._acked
+                raise
 
     async def _maybe_prune(self) -> None:
         loop = asyncio.get_running_loop()

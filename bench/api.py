@@ -1,14 +1,18 @@
-"""HTTP API benchmark: next stop and weekly schedule latency, and errors under concurrency.
+"""HTTP API benchmark: next stop and weekly schedule latency, errors under concurrency,
+and the write path through the outbox with the broker up and down.
 
 Seeds a fresh database with region-150 (150 sites, 12 RVs) and its hand rotation as the
-plan in force, starts ``rvrota serve`` in a subprocess (uvicorn, one process), and drives
-it with httpx (async). Every figure is printed next to a trivial endpoint (``/healthz``)
-measured in the same run, so the ratio says what the endpoint itself costs on this machine.
+plan in force, starts a private Kafka broker (free ports, temporary directory) and
+``rvrota serve`` in a subprocess (uvicorn, one process), and drives it with httpx
+(async). Every figure is printed next to a trivial endpoint (``/healthz``) measured in
+the same run, so the ratio says what the endpoint itself costs on this machine. The
+write phases (bench/api_writes.py) stop the broker and start it again.
 
-    python bench/api.py [--seconds 5] [--rate 200] [--database-url URL]
+    python bench/api.py [--seconds 5] [--rate 200] [--database-url URL] [--skip-writes]
 
 Targets (issue #5): next-stop p99 <= 20 ms at 200 requests/s; weekly schedule for 12 RVs
-p99 <= 50 ms; no errors under 50 concurrent clients.
+p99 <= 50 ms; no errors under 50 concurrent clients. Issue #10: API write p99 with the
+broker up and down side by side; outbox-to-topic p99 <= 100 ms at 200 writes/s.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import re
 import socket
@@ -33,9 +38,12 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.api_writes import write_phases  # noqa: E402
 from fleet import plans, users  # noqa: E402
 from fleet.db import create_all, make_engine, session_scope  # noqa: E402
 from fleet.scenario_io import import_scenario, scenario_week  # noqa: E402
+from streams import kafka_local  # noqa: E402
+from streams.admin import ensure_topics  # noqa: E402
 from tests.api.seeding import hand_plan  # noqa: E402
 
 SCENARIO = REPO.parent / "shared" / "scenarios" / "region-150.json"
@@ -234,7 +242,12 @@ async def cpu_per_request(
 
 
 async def drive(
-    base: str, week: str, rate: float, seconds: float, server_pid: int | None = None
+    base: str,
+    week: str,
+    rate: float,
+    seconds: float,
+    server_pid: int | None = None,
+    broker: kafka_local.BrokerConfig | None = None,
 ) -> list[str]:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits) as client:
@@ -304,6 +317,28 @@ async def drive(
         lines.append(
             cc.line(healthz) + f"  target no errors: {'met' if cc.errors == 0 else 'NOT met'}"
         )
+        if broker is not None:
+            config = broker
+            sites = [str(x["id"]) for x in json.loads(SCENARIO.read_text())["sites"]]
+
+            async def stop_broker() -> None:
+                await asyncio.to_thread(kafka_local.stop, config, 30.0)
+
+            async def start_broker() -> None:
+                await asyncio.to_thread(kafka_local.start, config, 180.0)
+
+            lines += await write_phases(
+                client,
+                config.bootstrap,
+                dispatcher,
+                sites,
+                rate,
+                seconds,
+                healthz.pct(0.99),
+                stop_broker,
+                start_broker,
+                (lambda: process_cpu_seconds(server_pid)) if server_pid else lambda: None,
+            )
         return lines
 
 
@@ -327,16 +362,31 @@ def main() -> None:
         "--database-url", default=None, help="an EMPTY database (default: temp SQLite)"
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--skip-writes", action="store_true", help="reads only (no broker, no write phases)"
+    )
     args = parser.parse_args()
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker goes away on purpose
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         week = seed(url)
+        broker = None
+        bootstrap = f"127.0.0.1:{free_port()}"  # reads need no broker
+        if not args.skip_writes:
+            controller = free_port()
+            broker = kafka_local.BrokerConfig(
+                home=Path(tmp) / "kafka", port=free_port(), controller_port=controller
+            )
+            kafka_local.start(broker, timeout=180.0)
+            bootstrap = broker.bootstrap
+            asyncio.run(ensure_topics(bootstrap, ["rvrota.site-headcounts"], broker.partitions))
         port = free_port()
         env = {
             **os.environ,
             "RVROTA_DATABASE_URL": url,
             "RVROTA_SECRET_KEY": "bench-secret-0123456789abcdef0123456789",
-            "RVROTA_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # reads need no broker
+            "RVROTA_KAFKA_BOOTSTRAP": bootstrap,
+            "RVROTA_OUTBOX_RETRY_MAX_SECONDS": "1",
             "RVROTA_CLOCK_START": CLOCK_START,
             "RVROTA_CLOCK_SPEED": "1",
             "RVROTA_LOG_LEVEL": "ERROR",
@@ -377,13 +427,15 @@ def main() -> None:
             )
             pid = server.pid if args.workers == 1 else None
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:  # uvloop: a lighter client
-                for line in runner.run(drive(base, week, args.rate, args.seconds, pid)):
+                for line in runner.run(drive(base, week, args.rate, args.seconds, pid, broker)):
                     print(line)
             for reason, count in WHY.most_common():
                 print(f"error x{count}: {reason}")
         finally:
             server.terminate()
             server.wait(10)
+            if broker is not None:
+                kafka_local.stop(broker, timeout=30.0)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(
         0.5, gt=0, description="relay: look for rows written by other API processes this often"
     )
+    outbox_linger_seconds: float = Field(
+        0.005, ge=0, description="relay: after a write wakes it, wait this long for more"
+    )
     outbox_retry_max_seconds: float = Field(
         5.0, gt=0, description="relay and producer: longest wait between retries (broker down)"
     )

@@ -5,9 +5,9 @@ beside it, in one transaction (``accept``): once that commits, the event is acce
 whatever the broker does, and a retry with the same key gets the same answer. The API's
 relay (``api.relay``) reads the unsent rows in insertion order (``pending``), publishes
 them and marks them sent (``mark_sent``); sent rows are deleted after a retention
-(``prune``). On PostgreSQL several API replicas take turns (``take_relay_turn``, a
-transaction-scoped advisory lock), so that the rows of one key reach the topic in the
-order they were accepted; SQLite serves one API process.
+(``prune``). On PostgreSQL one of several API replicas relays at a time
+(``take_relay_lease``, a session-level advisory lock), so that the rows of one key reach
+the topic in the order they were accepted; SQLite serves one API process.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ __all__ = [
     "mark_sent",
     "pending",
     "prune",
-    "take_relay_turn",
+    "lease_alive",
+    "release_relay_lease",
+    "take_relay_lease",
     "turns_are_taken",
 ]
 
@@ -147,19 +149,27 @@ def turns_are_taken(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def take_relay_turn(conn: Connection) -> bool:
-    """Inside the caller's transaction: True when this relay may publish now.
+def take_relay_lease(conn: Connection) -> bool:
+    """On a connection of its own (autocommit): True when this process may relay now.
 
-    On PostgreSQL a transaction-scoped advisory lock: one replica at a time reads,
-    publishes and marks a batch, so that no row is published twice by two replicas
-    and the rows of one key keep their order; the lock goes with the transaction (also
-    when its process dies). Elsewhere always True (one process).
+    On PostgreSQL a session-level advisory lock: one replica at a time reads, publishes
+    and marks rows, so that no row is published by two replicas at once and the rows of
+    one key keep their order. The lock lasts as long as the connection (it goes when
+    its process dies) and holds no transaction open. Elsewhere always True.
     """
     if conn.dialect.name != "postgresql":
         return True
-    return bool(
-        conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": RELAY_LOCK}).scalar()
-    )
+    return bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RELAY_LOCK}).scalar())
+
+
+def lease_alive(conn: Connection) -> None:
+    """Raise when the connection that holds the lease is gone (and the lease with it)."""
+    conn.execute(text("SELECT 1"))
+
+
+def release_relay_lease(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RELAY_LOCK})
 
 
 def pending(conn: Connection, limit: int) -> list[Pending]:

@@ -8,6 +8,7 @@ stops and starts again; SQLite and PostgreSQL are both real.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -171,3 +172,93 @@ def test_writes_while_the_broker_is_down_take_effect_once_after_an_api_restart(
                 time.sleep(0.2)
             assert ready["status"] == "ok"
             assert "rvrota_outbox_depth 0.0" in client.get("/metrics", headers=METRICS).text
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_writes_while_the_broker_is_down_are_published_once_when_it_returns(
+    kind: str, tmp_path: Path, broker: kafka_local.BrokerConfig
+) -> None:
+    """The same API lives through the outage: what its producer held while the broker
+    was away reaches the topic once (no copy queued by a retry), in the order of writing."""
+    site = str(json.loads(TAISHANG.read_text())["sites"][0]["id"])
+    with database(kind, tmp_path) as url:
+        engine = make_engine(url)
+        seed(engine, TAISHANG)
+        engine.dispose()
+        kafka_local.start(broker, timeout=180.0)
+        with TestClient(
+            create_app(_settings(url, broker.bootstrap), clock=FixedClock(NOW))
+        ) as client:
+            headers = _login(client)
+            deadline = time.monotonic() + 60
+            while client.get("/readyz").json()["checks"].get("kafka") is not True:
+                assert time.monotonic() < deadline, "the API did not reach the broker"
+                time.sleep(0.2)
+            assert kafka_local.stop(broker, timeout=30.0)
+            accepted = []
+            for i in range(30):
+                r = client.post(
+                    f"/api/v1/sites/{site}/headcounts", json={"count": i}, headers=headers
+                )
+                assert r.status_code == 202, r.text
+                accepted.append(r.json()["event_id"])
+            time.sleep(3.0)  # the relay tries while the broker is away
+            kafka_local.start(broker, timeout=180.0)
+            found = _wait_until_published(broker.bootstrap, set(accepted), 120.0)
+            assert {e: found[e] for e in accepted} == dict.fromkeys(accepted, 1)
+            counts = [
+                json.loads(v)["count"]
+                for _k, v in topic_messages(broker.bootstrap, events.HEADCOUNTS_TOPIC)
+            ]
+            assert counts == list(range(30)), "one key's events out of order"
+
+
+def test_two_api_replicas_publish_each_write_once_in_order(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    """Two API processes on one PostgreSQL database: one relays at a time (the lease),
+    each write reaches its topic once, one site's reports in the order they were written,
+    also when the replica that relayed stops half-way."""
+    sites = [str(s["id"]) for s in json.loads(TAISHANG.read_text())["sites"]][:3]
+    with database("postgresql", tmp_path) as url:
+        engine = make_engine(url)
+        seed(engine, TAISHANG)
+        engine.dispose()
+        settings = _settings(url, kafka_bootstrap)
+        accepted: dict[str, list[tuple[int, str]]] = {s: [] for s in sites}
+
+        def write(client: TestClient, headers: dict[str, str], i: int) -> None:
+            site = sites[i % len(sites)]
+            r = client.post(
+                f"/api/v1/sites/{site}/headcounts", json={"count": 1000 + i}, headers=headers
+            )
+            assert r.status_code == 202, r.text
+            accepted[site].append((1000 + i, r.json()["event_id"]))
+
+        with TestClient(create_app(settings, clock=FixedClock(NOW))) as second:
+            with TestClient(create_app(settings, clock=FixedClock(NOW))) as first:
+                replicas = [(first, _login(first)), (second, _login(second))]
+                for i in range(120):  # through both replicas in turn
+                    write(*replicas[i % 2], i)
+                published = re.findall(
+                    r"^rvrota_outbox_published_total\{[^}]*\} (\S+)$",
+                    first.get("/metrics", headers=METRICS).text
+                    + second.get("/metrics", headers=METRICS).text,
+                    re.M,
+                )
+            # one replica stopped (and gave its lease back, if it held it): the other relays
+            for i in range(120, 180):
+                write(*replicas[1], i)
+            wanted = {e for rows in accepted.values() for _c, e in rows}
+            _wait_until_published(kafka_bootstrap, wanted, 60.0)
+            assert published, "no relay published while both replicas ran"
+        messages = topic_messages(kafka_bootstrap, events.HEADCOUNTS_TOPIC)
+        seen = Counter(str(json.loads(v)["event_id"]) for _k, v in messages)
+        assert {e: seen[e] for e in wanted} == dict.fromkeys(wanted, 1)
+        for site in sites:
+            mine = [
+                json.loads(v)["count"]
+                for k, v in messages
+                if k == site.encode() and json.loads(v)["event_id"] in wanted
+            ]
+            assert mine == [c for c, _e in accepted[site]], f"{site}: out of order"
