@@ -300,6 +300,9 @@ class SchedulePublic(BaseModel):
     days: int
     vehicles: list[str]
     plan_version: int | None
+    now: datetime = Field(
+        description="the service's clock, in the region's zone (the board's now line)"
+    )
     sessions: list[SessionPublic]
     vehicle_states: list[VehicleStatePublic] = Field(
         default_factory=list, description="dispatchers: each vehicle's status"

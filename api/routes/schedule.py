@@ -144,6 +144,7 @@ def _schedule(services: Services, token: str | None, region: str | None, week: s
             "days": reg.days,
             "vehicles": vehicles,
             "plan_version": plan_version_in_force(db, reg.id, wk),
+            "now": services.clock.now().astimezone(tz),
             "sessions": rows,
             "vehicle_states": states,
         }
