@@ -275,10 +275,6 @@ class SessionPublic(BaseModel):
     headcount: int | None = Field(description="headcount the plan used for the site")
 
 
-class SessionUpdate(Strict):
-    pinned: bool
-
-
 class VehicleStatePublic(BaseModel):
     """A vehicle's current status (the board's row header says why a row is empty)."""
 

@@ -37,6 +37,7 @@ from fleet.models import Depot, Region, Session, Site, Vehicle
 from fleet.plans import (
     PlanOutcome,
     cancel_sessions,
+    forbidden_sessions,
     region_calendar,
     save_plan,
     sessions_in_force,
@@ -262,7 +263,8 @@ def build_scenario(
     sessions done, under way, confirmed, pinned by a dispatcher or already started, except
     future ones whose vehicle is now unavailable (or whose site is closed that day): those
     are cancelled in the database (the caller's transaction; ``apply_cancellations=False``
-    leaves the database alone); the plan in force's sessions as ``previous``.
+    leaves the database alone); the plan in force's sessions as ``previous``; as
+    ``forbidden`` the future sessions a dispatcher or a site's manager took out by hand.
     """
     region_row = db.get(Region, region)
     if region_row is None:
@@ -324,10 +326,17 @@ def build_scenario(
         and s.site_id in known_sites
         and s.vehicle_id in unavailable
     ]
+    forbidden = [
+        _session_ref(s)
+        for s in forbidden_sessions(db, region, week)
+        if s.start > now and s.site_id in known_sites and s.vehicle_id in unavailable
+    ]
+    taken_out = {(f["vehicle"], f["site"], f["day"], f["slot"]) for f in forbidden}
     pinned = [
         _session_ref(s)
         for s in live
-        if s.pinned or SessionState(s.state).is_fixed or s.start <= now
+        if (s.pinned or SessionState(s.state).is_fixed or s.start <= now)
+        and (s.vehicle_id, s.site_id, s.day, s.slot) not in taken_out
     ]
     previous = [_session_ref(s) for s in live]
 
@@ -363,6 +372,8 @@ def build_scenario(
         doc["pinned"] = pinned
     if previous:
         doc["previous"] = previous
+    if forbidden:
+        doc["forbidden"] = forbidden
     return doc
 
 
