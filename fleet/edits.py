@@ -36,6 +36,7 @@ from solver.travel import TravelTable
 
 log = logging.getLogger(__name__)
 
+STORE_RESERVE = 0.3  # seconds kept from the live re-plan time for storing the new version
 # a rule of the format (check.Violation.rule) -> the code of a refused edit
 RULE_OF_VIOLATION = {
     1: "unknown",
@@ -320,6 +321,7 @@ def replan_around(
     forbidden session), then store the version, the edit's marks and the announcements.
 
     ``announce_at`` is the wall-clock time of the outbox rows (default: ``now``)."""
+    began = time.perf_counter()
     with session_scope(engine) as db:
         document = build_scenario(db, region, week, now, apply_cancellations=False)
     pinned = [p for p in _refs(document.get("pinned")) if not (unpin and _same(p, unpin))]
@@ -337,7 +339,9 @@ def replan_around(
         raise DomainError(f"week: the live state of {week} is not a valid scenario: {exc}") from exc
     started_at = time.perf_counter()
     try:
-        plan = make_plan(scenario, PlanOptions(time_limit=time_limit, workers=1))
+        # the whole edit keeps to the live re-plan time: reading the week counts in it
+        left = max(0.5, time_limit - (time.perf_counter() - began) - STORE_RESERVE)
+        plan = make_plan(scenario, PlanOptions(time_limit=left, workers=1))
     except PinConflict as exc:
         where = pin or forbid or unpin
         assert where is not None

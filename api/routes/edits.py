@@ -291,7 +291,11 @@ def decline_session(
     responses={404: {"description": "no such site"}},
 )
 async def site_options(
-    services: ServicesDep, _: Dispatcher, site_id: str, week: str | None = WEEK
+    services: ServicesDep,
+    _: Dispatcher,
+    site_id: str,
+    week: str | None = WEEK,
+    limit: int = Query(10, ge=1, le=100, description="at most this many options"),
 ) -> list[edit_schemas.SiteOption]:
     """The best (vehicle, date, slot) to serve the site that week, best first, each with
     the change of the stats and the sessions it displaces (empty when none fits)."""
@@ -305,6 +309,6 @@ async def site_options(
             wk = week_or_current(region, week, services.clock.now())
             region_id = region.id
         live = _live(services, region_id, wk)
-        return [edit_schemas.SiteOption(**o) for o in edits.options(live, site_id)]
+        return [edit_schemas.SiteOption(**o) for o in edits.options(live, site_id, limit)]
 
     return await run_in_threadpool(work)

@@ -209,6 +209,7 @@ function drawGrid(sched) {
     });
     tbody.append(row);
   }
+  table.dispatchEvent(new CustomEvent("grid-drawn", { detail: sched })); // hand edits (edits.js)
 }
 
 function emptyReason(st) {
