@@ -126,11 +126,13 @@ def main() -> None:
 
             chosen = rng.sample(sites, min(args.repeat, len(sites)))
             edits: list[dict[str, object]] = []
+            counts = {"options": 0, "empty": 0, "priced": 0, "refused": 0}
 
             def options() -> None:
                 site = chosen[len(edits) % len(chosen)]
                 found = get(f"/api/v1/sites/{site}/options?week={week}")
                 assert isinstance(found, list)
+                counts["options" if found else "empty"] += 1
                 edits.append(
                     {k: found[0][k] for k in ("vehicle", "site", "date", "slot")}
                     if found
@@ -141,6 +143,7 @@ def main() -> None:
                 body = edits[rng.randrange(len(edits))]
                 r = client.post("/api/v1/sessions?dry_run=true", json=body, headers=headers)
                 assert r.status_code in (200, 409), r.text[:200]
+                counts["priced" if r.status_code == 200 else "refused"] += 1
 
             health = timed(lambda: client.get("/healthz"), args.repeat)
             opts = timed(options, args.repeat)
@@ -155,6 +158,10 @@ def main() -> None:
             print(line("GET /healthz", health))
             print(line("POST /sessions?dry_run=true (check + price)", dry))
             print(line("GET /sites/{id}/options", opts))
+            print(
+                f"sites with options {counts['options']}, without {counts['empty']}; "
+                f"dry runs priced {counts['priced']}, refused {counts['refused']}"
+            )
             if kept_ms:
                 print(
                     line(

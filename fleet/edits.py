@@ -36,7 +36,7 @@ from solver.travel import TravelTable
 
 log = logging.getLogger(__name__)
 
-STORE_RESERVE = 0.3  # seconds kept from the live re-plan time for storing the new version
+STORE_RESERVE = 1.0  # seconds kept from the live re-plan time: store, announce, answer
 # a rule of the format (check.Violation.rule) -> the code of a refused edit
 RULE_OF_VIOLATION = {
     1: "unknown",
