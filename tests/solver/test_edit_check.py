@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from solver.check import check_plan
 from solver.edit_check import RULE_CODES, check_edit, price_edit, site_options
 from solver.evaluate import evaluate
+from solver.hand import hand_rotation
+from solver.load import parse_scenario
 from solver.scenario import SessionKey
-from tests.solver.tiny import ref, scenario, site, sk, vehicle
+from tests.solver.tiny import (
+    random_documents_with_additions,
+    ref,
+    scenario,
+    site,
+    sk,
+    vehicle,
+)
 
 CLOSE_SLOTS = [
     {"id": "lunch", "start": "11:30", "end": "13:30"},
@@ -222,3 +234,36 @@ def test_site_options_best_first_and_all_feasible() -> None:
         assert o.price.objective == pytest.approx(
             evaluate(s, after).objective - evaluate(s, plan).objective
         )
+
+
+# --- property: a priced edit gives a feasible plan, and the price is the evaluator's -------
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_documents_with_additions(max_days=3, max_sites=4, max_vehicles=2))
+def test_every_accepted_edit_prices_a_feasible_plan_exactly(doc: dict[str, Any]) -> None:
+    doc = {k: v for k, v in doc.items() if k not in ("pinned", "frozen_before")}
+    s = parse_scenario(doc)
+    plan = hand_rotation(s)
+    assert check_plan(s, plan) == []
+    before = evaluate(s, plan)
+    for rv in s.vehicles:
+        for site_ in s.sites:
+            for day in range(s.days):
+                for slot in s.slots:
+                    add = SessionKey(rv.id, site_.id, day, slot.id)
+                    for remove in [None, *plan[:2]]:
+                        if add in s.forbidden_set or add == remove:
+                            continue
+                        if check_edit(s, add, moving=remove) is not None:
+                            continue
+                        price = price_edit(s, plan, add, remove=remove)
+                        gone = set(price.displaced) | ({remove} if remove else set())
+                        after = (set(plan) - gone) | {add}
+                        assert check_plan(s, after) == [], (add, remove, price.displaced)
+                        full = evaluate(s, after)
+                        assert price.objective == pytest.approx(full.objective - before.objective)
+                        assert price.km == pytest.approx(full.km - before.km)
+                        assert price.sessions == full.sessions - before.sessions
+                        assert price.overdue == full.overdue - before.overdue
+                        assert price.changes == full.changes - before.changes
