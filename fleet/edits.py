@@ -302,6 +302,29 @@ def _row(db: DbSession, region: str, week: str, key: SessionKey) -> Session | No
     ).first()
 
 
+def _waiting_session(db: DbSession, region: str, week: str, key: SessionKey) -> Session:
+    """A pinned session of a version held for approval: stored, not in force until then."""
+    region_row = db.get(Region, region)
+    assert region_row is not None
+    calendar = region_calendar(region_row, week)
+    start, end = calendar.bounds(key.day, key.slot)
+    row = Session(
+        region_id=region,
+        week=week,
+        vehicle_id=key.vehicle,
+        site_id=key.site,
+        day=key.day,
+        slot=key.slot,
+        date=calendar.date_of(key.day),
+        start=start,
+        end=end,
+        in_force=False,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
 def replan_around(
     engine: Engine,
     region: str,
@@ -368,8 +391,8 @@ def replan_around(
                 touched = row
         if pin is not None:
             row = _row(db, region, week, pin)
-            if row is None:  # the region holds plans: the session waits for the publish
-                raise DomainError("plan: the new version is held for approval; publish it first")
+            if row is None:  # the region holds plans: the pinned session waits for the publish
+                row = _waiting_session(db, region, week, pin)
             row.pinned, row.forbidden, row.forbidden_reason = True, False, None
             db.add(row)
             touched = row

@@ -352,3 +352,54 @@ def test_pinned_sessions_stay_through_edits(h: Harness) -> None:
     assert pinned
     for row in pinned:
         assert (row.vehicle_id, row.site_id, row.day, row.slot) in in_plan
+
+
+def test_a_repeated_idempotency_key_makes_one_version(h: Harness) -> None:
+    option = free_option(h, "S027")
+    body = {
+        "vehicle": option["vehicle"],
+        "site": "S027",
+        "date": option["date"],
+        "slot": option["slot"],
+    }
+    key = {"Idempotency-Key": f"edit-{option['vehicle']}-{option['date']}-{option['slot']}"}
+    first = add(h, body, **key)
+    assert first.status_code == 201, first.text
+    version = schedule(h)["plan_version"]
+    again = add(h, body, **key)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert schedule(h)["plan_version"] == version
+
+
+def test_an_edit_in_a_region_that_holds_plans_waits_for_the_publish(h: Harness) -> None:
+    from fleet.models import Region
+
+    def hold(value: bool) -> None:
+        with session_scope(h.engine) as db:
+            region = db.get(Region, "default")
+            assert region is not None
+            region.hold_plans_for_approval = value
+            db.add(region)
+
+    option = free_option(h, "S037")
+    body = {
+        "vehicle": option["vehicle"],
+        "site": "S037",
+        "date": option["date"],
+        "slot": option["slot"],
+    }
+    cell = (option["vehicle"], "S037", option["date"], option["slot"])
+    hold(True)
+    try:
+        r = add(h, body)
+        assert r.status_code == 201, r.text
+        kept = r.json()
+        assert kept["plan"]["status"] == "held" and kept["session"]["pinned"] is True
+        assert cell not in cells(h)
+        published = h.client.post(f"/api/v1/plans/{kept['plan']['id']}/publish", headers=d(h))
+        assert published.status_code == 200, published.text
+        assert cell in cells(h)
+        row = next(s for s in schedule(h)["sessions"] if s["id"] == kept["session"]["id"])
+        assert row["pinned"] is True
+    finally:
+        hold(False)
