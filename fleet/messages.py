@@ -1,105 +1,54 @@
-"""The words of the hand edits for people, in Chinese and English (one catalogue, no I/O).
+"""The words of the hand edits for people, in Chinese and English.
 
 A refused edit (``solver.edit_check.Refusal``: a rule code and its facts) becomes a
 sentence with vehicle ids, site names, dates with their weekday and minutes:
 "RV2 needs 52 min to reach Bridge lot 3 plus 30 min set-up, and has 45". Every
 template exists in both languages (a test fails on one that does not); the caller's
 language is ``zh``, ``en`` or None for both, Chinese first.
+
+The words live in gettext catalogues, ``fleet/locale/<lang>/LC_MESSAGES/rvrota.po``
+(read by Babel), with the same message ids in each language; this module only fills
+in the names, dates and minutes.
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
+
+from babel.messages.pofile import read_po
 
 LANGUAGES = ("zh", "en")
 BOTH_SEPARATOR = " · "
+LOCALE = Path(__file__).with_name("locale")
+DOMAIN = "rvrota"
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-WEEKDAYS = {
-    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-SLOT_LABELS = {
-    "zh": {"lunch": "午休", "evening": "晚间", "morning": "上午", "afternoon": "下午"},
-    "en": {"lunch": "lunch", "evening": "evening", "morning": "morning", "afternoon": "afternoon"},
-}
-FIELD_LABELS = {
-    "zh": {"vehicle": "车辆", "site": "工地", "day": "日期", "slot": "时段"},
-    "en": {"vehicle": "vehicle", "site": "site", "day": "date", "slot": "slot"},
-}
 
-# rule code -> language -> template (str.format fields are filled by ``_words``)
-RULES: dict[str, dict[str, str]] = {
-    "unknown": {
-        "zh": "没有这个{field}：{value}",
-        "en": "there is no {field} {value}",
-    },
-    "vehicle_busy": {
-        "zh": "{vehicle} 在{when}已安排在 {other_site}",
-        "en": "{vehicle} is already at {other_site} on {when}",
-    },
-    "slot_not_hosted": {
-        "zh": "{site}不接待{slot}时段（只接待：{hosted}）",
-        "en": "{site} does not host the {slot} slot (only: {hosted})",
-    },
-    "site_closed": {
-        "zh": "{site}在{date}不开放",
-        "en": "{site} is closed on {date}",
-    },
-    "amenity_missing": {
-        "zh": "{site}需要{missing}，{vehicle} 没有",
-        "en": "{site} needs {missing}, which {vehicle} does not have",
-    },
-    "vehicle_unavailable": {
-        "zh": "{vehicle} 在{when}停用",
-        "en": "{vehicle} is out of service on {when}",
-    },
-    "capacity": {
-        "zh": "{site}在{when}只能停 {capacity} 辆车，已有 {vehicles}",
-        "en": "{site} has room for {capacity} RV on {when}, taken by {vehicles}",
-    },
-    "travel_time": {
-        "zh": "{date}{vehicle} 从{from_site}（{from_slot}）到{to_site}（{to_slot}）"
-        "需行车 {drive} 分钟加布置 {setup} 分钟，只有 {available} 分钟",
-        "en": "{vehicle} needs {drive} min to reach {to_site} from {from_site} on {date} plus "
-        "{setup} min set-up, and has {available}",
-    },
-    "driving_limit": {
-        "zh": "{vehicle} 在{date}要行车 {drive} 分钟，上限 {limit} 分钟",
-        "en": "{vehicle} would drive {drive} min on {date}, limit {limit}",
-    },
-    "min_gap": {
-        "zh": "{site}在{other_date}已有探访，与{date}只隔 {apart} 天，至少要隔 {gap} 天",
-        "en": "{site} is visited on {other_date}, {apart} days before or after {date}; "
-        "visits must be at least {gap} days apart",
-    },
-    "frozen": {
-        "zh": "{when}已经过去，只能改{open_when}及以后的安排",
-        "en": "{when} has passed; only {open_when} and later can change",
-    },
-    "started": {
-        "zh": "{vehicle} 在{site}（{when}）的探访已经开始或结束，不能再改",
-        "en": "the visit of {vehicle} to {site} on {when} has started or ended and cannot change",
-    },
-}
+class MissingMessage(KeyError):
+    """A message id without words in a language's catalogue."""
 
-# other texts of the hand edits
-TEXTS: dict[str, dict[str, str]] = {
-    "not_future": {
-        "zh": "只能取出还没开始的探访",
-        "en": "only a visit that has not started can be taken out",
-    },
-    "no_plan": {
-        "zh": "{week} 周还没有生效的方案",
-        "en": "week {week} has no plan in force yet",
-    },
-    "pins_conflict": {
-        "zh": "固定的探访不能同时成立：{reason}",
-        "en": "the pinned visits cannot all hold: {reason}",
-    },
-}
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    """The ``fleet/locale/<lang>/LC_MESSAGES/rvrota.po`` catalogue (read once, by Babel)."""
+    if lang not in LANGUAGES:
+        raise MissingMessage(f"language {lang!r}")
+    path = LOCALE / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as fh:
+        read = read_po(fh, locale=lang, domain=DOMAIN)
+    return {str(m.id): str(m.string) for m in read if m.id and isinstance(m.string, str)}
+
+
+def words(key: str, lang: str) -> str:
+    """The words of ``key`` in ``lang``; a missing or empty entry is an error, never a blank."""
+    found = catalogue(lang).get(key)
+    if not found:
+        raise MissingMessage(f"{key!r} has no {lang} words")
+    return found
 
 
 @dataclass(frozen=True)
@@ -139,19 +88,26 @@ def pick_language(accept_language: str | None) -> str | None:
 
 
 def format_date(day: date, lang: str) -> str:
-    weekday = WEEKDAYS[lang][day.weekday()]
-    if lang == "zh":
-        return f"{day.month}月{day.day}日（{weekday}）"
-    return f"{weekday} {day.day} {day.strftime('%b')}"
+    return words("date.format", lang).format(
+        weekday=words(f"weekday.{day.weekday()}", lang),
+        day=day.day,
+        month=day.month,
+        month_name=MONTHS_EN[day.month - 1],
+    )
 
 
 def slot_label(slot: str, lang: str) -> str:
-    return SLOT_LABELS[lang].get(slot, slot)
+    """A slot's label; a slot the catalogue does not know keeps its id."""
+    return catalogue(lang).get(f"slot.{slot}") or slot
+
+
+def _when(day_words: str, slot: str, lang: str) -> str:
+    return words("when.format", lang).format(date=day_words, slot=slot_label(slot, lang))
 
 
 def _join(values: object, lang: str) -> str:
     items = [str(v) for v in values] if isinstance(values, list | tuple) else [str(values)]
-    return ("、" if lang == "zh" else ", ").join(items)
+    return words("list.separator", lang).join(items)
 
 
 def _words(
@@ -169,33 +125,31 @@ def _words(
 
     day_known = isinstance(day, int) and 0 <= day < 366
     when_date = format_date(week.date_of(day), lang) if day_known else str(day)
-    words: dict[str, object] = {
+    out: dict[str, object] = {
         "vehicle": vehicle,
         "site": name(site),
         "date": when_date,
         "slot": slot_label(slot, lang),
-        "when": f"{when_date}{slot_label(slot, lang)}"
-        if lang == "zh"
-        else f"{when_date} {slot_label(slot, lang)}",
+        "when": _when(when_date, slot, lang),
     }
     f = dict(facts)
     if rule == "unknown":
         field = str(f.get("field", ""))
-        words["field"] = FIELD_LABELS[lang].get(field, field)
-        words["value"] = f.get("value", "")
+        out["field"] = catalogue(lang).get(f"field.{field}") or field
+        out["value"] = f.get("value", "")
     if "other_site" in f:
-        words["other_site"] = name(f["other_site"])
+        out["other_site"] = name(f["other_site"])
     if "hosted" in f:
         hosted = f["hosted"]
         labels = [slot_label(str(s), lang) for s in hosted] if isinstance(hosted, list) else []
-        words["hosted"] = _join(labels or ["-"], lang)
+        out["hosted"] = _join(labels or ["-"], lang)
     if "missing" in f:
-        words["missing"] = _join(f["missing"], lang)
+        out["missing"] = _join(f["missing"], lang)
     if "capacity" in f:
-        words["capacity"] = f["capacity"]
-        words["vehicles"] = _join(f.get("vehicles", []), lang)
+        out["capacity"] = f["capacity"]
+        out["vehicles"] = _join(f.get("vehicles", []), lang)
     if rule == "travel_time":
-        words.update(
+        out.update(
             from_site=name(f["from_site"]),
             to_site=name(f["to_site"]),
             from_slot=slot_label(str(f["from_slot"]), lang),
@@ -205,11 +159,11 @@ def _words(
             available=f["available_minutes"],
         )
     if rule == "driving_limit":
-        words.update(drive=f["drive_minutes"], limit=f["limit_minutes"])
+        out.update(drive=f["drive_minutes"], limit=f["limit_minutes"])
     if rule == "min_gap":
         other = f["other_day"]
         assert isinstance(other, int)
-        words.update(
+        out.update(
             other_date=format_date(week.date_of(other), lang),
             apart=f["apart"],
             gap=f["min_gap_days"],
@@ -218,11 +172,8 @@ def _words(
         open_day = f["open_day"]
         assert isinstance(open_day, int)
         open_date = format_date(week.date_of(open_day), lang)
-        open_slot = slot_label(str(f["open_slot"]), lang)
-        words["open_when"] = (
-            f"{open_date}{open_slot}" if lang == "zh" else f"{open_date} {open_slot}"
-        )
-    return words
+        out["open_when"] = _when(open_date, str(f["open_slot"]), lang)
+    return out
 
 
 def _both(texts: Mapping[str, str], lang: str | None) -> str:
@@ -242,10 +193,9 @@ def refusal_text(
     lang: str | None = None,
 ) -> str:
     """The refused edit in plain words (``lang`` zh or en; None: both)."""
-    templates = RULES[rule]
     texts = {
-        x: string.Formatter().vformat(
-            templates[x], (), _words(rule, vehicle, site, day, slot, facts, week, x)
+        x: words(f"rule.{rule}", x).format_map(
+            _words(rule, vehicle, site, day, slot, facts, week, x)
         )
         for x in LANGUAGES
     }
@@ -253,5 +203,5 @@ def refusal_text(
 
 
 def text(key: str, lang: str | None = None, **values: object) -> str:
-    """One of the other texts (``TEXTS``) with its fields filled in."""
-    return _both({x: TEXTS[key][x].format(**values) for x in LANGUAGES}, lang)
+    """One of the other texts (``text.<key>`` in the catalogues) with its fields filled in."""
+    return _both({x: words(f"text.{key}", x).format(**values) for x in LANGUAGES}, lang)

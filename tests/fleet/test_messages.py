@@ -37,13 +37,31 @@ FACTS: dict[str, dict[str, object]] = {
 }
 
 
-def test_every_rule_code_has_both_languages() -> None:
-    assert set(messages.RULES) == set(RULE_CODES)
-    for code, templates in messages.RULES.items():
-        assert set(templates) == {"zh", "en"}, code
-        assert all(templates[lang].strip() for lang in ("zh", "en")), code
-    for key, templates in messages.TEXTS.items():
-        assert set(templates) == {"zh", "en"}, key
+def test_every_message_exists_in_both_catalogues() -> None:
+    """Both .po catalogues hold the same message ids, each with words; every rule has one."""
+    zh, en = messages.catalogue("zh"), messages.catalogue("en")
+    assert set(zh) == set(en)
+    for key in zh:
+        assert zh[key].strip() and en[key].strip(), key
+    for code in RULE_CODES:
+        assert f"rule.{code}" in zh, code
+    for day in range(7):
+        assert f"weekday.{day}" in zh
+    # the same placeholders on both sides: no language can lose a name, a date or a minute
+    import string
+
+    def fields(text: str) -> set[str]:
+        return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+    for key in zh:
+        assert fields(zh[key]) == fields(en[key]) or key == "date.format", key
+
+
+def test_a_missing_message_is_an_error_not_a_blank() -> None:
+    with pytest.raises(messages.MissingMessage):
+        messages.words("rule.no_such_rule", "en")
+    with pytest.raises(messages.MissingMessage):
+        messages.catalogue("fr")
 
 
 @pytest.mark.parametrize("code", RULE_CODES)
@@ -66,8 +84,8 @@ def test_each_rule_in_words(code: str) -> None:
 def test_travel_time_says_the_minutes() -> None:
     en = refusal_text("travel_time", "RV2", "S020", 3, "evening", FACTS["travel_time"], WEEK, "en")
     assert en == (
-        "RV2 needs 52 min to reach Bridge lot 3 from 东港码头 on Thu 26 Nov plus 30 min set-up, "
-        "and has 45"
+        "RV2 needs 52 min to reach Bridge lot 3 (evening) from 东港码头 (lunch) on Thu 26 Nov plus "
+        "30 min set-up, and has 45"
     )
     zh = refusal_text("travel_time", "RV2", "S020", 3, "evening", FACTS["travel_time"], WEEK, "zh")
     assert "52 分钟" in zh and "30 分钟" in zh and "45 分钟" in zh and "晚间" in zh
