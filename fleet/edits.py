@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from fleet import events, outbox
@@ -325,6 +326,60 @@ def _waiting_session(db: DbSession, region: str, week: str, key: SessionKey) -> 
     return row
 
 
+def _store(
+    engine: Engine,
+    region: str,
+    week: str,
+    now: datetime,
+    plan: dict[str, Any],
+    document: dict[str, Any],
+    trigger: str,
+    pin: SessionKey | None,
+    unpin: SessionKey | None,
+    forbid: SessionKey | None,
+    reason: str | None,
+    solve_seconds: float,
+    announce_at: datetime | None,
+) -> EditOutcome:
+    """One transaction: the new version, the edit's marks on its sessions, the announcements."""
+    with session_scope(engine) as db:
+        outcome = store_plan(db, region, week, plan, now, trigger=trigger, scenario=document)
+        touched: Session | None = None
+        if unpin is not None:
+            old = _row(db, region, week, unpin)
+            if old is not None:
+                old.pinned = False
+                db.add(old)
+                touched = old
+        if forbid is not None:
+            row = _row(db, region, week, forbid)
+            if row is not None:
+                row.forbidden, row.forbidden_reason, row.pinned = True, reason, False
+                db.add(row)
+                touched = row
+        if pin is not None:
+            row = _row(db, region, week, pin)
+            if row is None:  # the region holds plans: the pinned session waits for the publish
+                row = _waiting_session(db, region, week, pin)
+            row.pinned, row.forbidden, row.forbidden_reason = True, False, None
+            db.add(row)
+            touched = row
+        assert touched is not None and touched.id is not None
+        plan_row: Plan = outcome.plan
+        assert plan_row.id is not None
+        messages = _announcements(outcome, plan)
+        outbox.enqueue(db, messages, announce_at or now)
+        db.flush()
+        return EditOutcome(
+            touched.id,
+            plan_row.id,
+            plan_row.version,
+            outcome.published,
+            solve_seconds,
+            messages,
+        )
+
+
 def replan_around(
     engine: Engine,
     region: str,
@@ -374,42 +429,29 @@ def replan_around(
         }
         raise refused from exc
     solve_seconds = time.perf_counter() - started_at
-    with session_scope(engine) as db:
-        outcome = store_plan(db, region, week, plan, now, trigger=trigger, scenario=document)
-        touched: Session | None = None
-        if unpin is not None:
-            old = _row(db, region, week, unpin)
-            if old is not None:
-                old.pinned = False
-                db.add(old)
-                touched = old
-        if forbid is not None:
-            row = _row(db, region, week, forbid)
-            if row is not None:
-                row.forbidden, row.forbidden_reason, row.pinned = True, reason, False
-                db.add(row)
-                touched = row
-        if pin is not None:
-            row = _row(db, region, week, pin)
-            if row is None:  # the region holds plans: the pinned session waits for the publish
-                row = _waiting_session(db, region, week, pin)
-            row.pinned, row.forbidden, row.forbidden_reason = True, False, None
-            db.add(row)
-            touched = row
-        assert touched is not None and touched.id is not None
-        plan_row: Plan = outcome.plan
-        assert plan_row.id is not None
-        messages = _announcements(outcome, plan)
-        outbox.enqueue(db, messages, announce_at or now)
-        db.flush()
-        result = EditOutcome(
-            touched.id,
-            plan_row.id,
-            plan_row.version,
-            outcome.published,
-            solve_seconds,
-            messages,
-        )
+    for attempt in (1, 2):
+        try:
+            result = _store(
+                engine,
+                region,
+                week,
+                now,
+                plan,
+                document,
+                trigger,
+                pin,
+                unpin,
+                forbid,
+                reason,
+                solve_seconds,
+                announce_at,
+            )
+            break
+        except IntegrityError:
+            # the planner stored a version of this week meanwhile: take the next number
+            if attempt == 2:
+                raise
+            log.warning("hand edit %s %s: version taken meanwhile; storing again", region, week)
     log.info(
         "hand edit %s %s v%d (%s) solved in %.2f s: %s",
         region,

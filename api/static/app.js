@@ -426,6 +426,7 @@ async function loadVisits(siteId) {
     }
     ul.append(li);
   }
+  ul.dispatchEvent(new CustomEvent("visits-drawn", { detail: { site: siteId, visits } })); // edits.js
 }
 
 async function initSite(me) {

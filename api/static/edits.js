@@ -168,7 +168,46 @@ function decorate(sched) {
   }
 }
 
+// --- site managers: a visit the site cannot host --------------------------------------------
+
+function declineForm(li, visit, siteId) {
+  if (li.querySelector("form.decline")) return;
+  const label = "为什么不能接待 Why the site cannot host it";
+  const input = el("input", { type: "text", maxLength: 500, required: true, class: "reason" });
+  input.setAttribute("aria-label", label);
+  const send = el("button", { type: "submit", class: "primary" }, "告知调度 Tell the dispatcher");
+  const cancel = el("button", { type: "button" }, "取消 Cancel");
+  const form = el("form", { class: "decline" }, el("label", {}, label + " ", input), send, cancel);
+  cancel.addEventListener("click", () => form.remove());
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", "/sessions/" + visit.session_id + "/decline", { reason: input.value.trim() }, Object.assign({ "Idempotency-Key": idemKey() }, BOTH));
+      say("已告知调度，本周已重新排班 The dispatcher is told and the week is planned again: " + visit.date + " " + slotWords(visit.slot).join(" ") + " · RV " + visit.vehicle);
+      await loadVisits(siteId);
+    } catch (e) { say("未能取消 Not declined: " + e.message, true); }
+  });
+  li.append(form);
+  input.focus();
+}
+
+function decorateVisits(detail) {
+  for (const visit of detail.visits) {
+    if (visit.state !== "planned" && visit.state !== "confirmed") continue;
+    const li = document.querySelector('#visits li.visit[data-session="' + visit.session_id + '"]');
+    if (!li) continue;
+    const button = el("button", { type: "button", class: "decline" }, "不能接待 Cannot host");
+    button.setAttribute("aria-label", "不能接待 " + visit.date + " " + slotWords(visit.slot)[0] + " · cannot host " + visit.date + " " + slotWords(visit.slot)[1]);
+    button.addEventListener("click", () => declineForm(li, visit, detail.site));
+    li.append(" ", button);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  if (document.body.getAttribute("data-page") === "site") {
+    document.getElementById("visits").addEventListener("visits-drawn", (ev) => decorateVisits(ev.detail));
+    return;
+  }
   if (document.body.getAttribute("data-page") !== "board") return;
   document.getElementById("grid").addEventListener("grid-drawn", (ev) => decorate(ev.detail));
   document.getElementById("edit-keep").addEventListener("click", () => keep());

@@ -168,3 +168,23 @@ def test_a_refused_edit_says_why_in_plain_words(board: Board, page: Page) -> Non
     expect(page.get_by_role("button", name="保留 Keep")).to_be_disabled()
     page.get_by_role("button", name="取消 Cancel").click()
     assert board.get("/schedule")["plan_version"] == version
+
+
+def test_a_site_manager_declines_a_visit(board: Board, page: Page) -> None:
+    page.goto(f"{board.base}/login")
+    page.get_by_label("用户名 User name").fill("manager")
+    page.get_by_label("密码 Password").fill(PASSWORD)
+    page.get_by_role("button", name="登录 Sign in").click()
+    page.wait_for_url(f"{board.base}/site")
+    first = page.locator("#visits li.visit").first
+    expect(first).to_be_visible()
+    session_id = int(first.get_attribute("data-session") or 0)
+    first.get_by_role("button", name="Cannot host").click()
+    first.get_by_label("Why the site cannot host it").fill("混凝土浇筑 concrete pour")
+    first.get_by_role("button", name="Tell the dispatcher").click()
+    expect(page.locator("#message")).to_contain_text("planned again", timeout=20000)
+    expect(page.locator(f'#visits li.visit[data-session="{session_id}"]')).to_have_count(0)
+    with session_scope(board.engine) as db:
+        row = db.get(Session, session_id)
+        assert row is not None and row.forbidden and row.state == "cancelled"
+        assert row.forbidden_reason is not None and "concrete pour" in row.forbidden_reason
