@@ -205,3 +205,21 @@ def refusal_text(
 def text(key: str, lang: str | None = None, **values: object) -> str:
     """One of the other texts (``text.<key>`` in the catalogues) with its fields filled in."""
     return _both({x: words(f"text.{key}", x).format(**values) for x in LANGUAGES}, lang)
+
+
+EDIT_KINDS = ("add", "move", "take_out", "decline")
+
+
+def edit_trigger(
+    kind: str, who: str, vehicle: str, site: str, day: int, slot: str, week: Week
+) -> str:
+    """The cause of a version made by a hand edit, in both languages (the versions list)."""
+
+    def one(lang: str) -> str:
+        when = _when(format_date(week.date_of(day), lang), slot, lang)
+        name = week.site_names.get(site) or site
+        return words(f"edit.{kind}", lang).format(
+            who=who, vehicle=vehicle, site=name, site_id=site, when=when
+        )
+
+    return BOTH_SEPARATOR.join(one(x) for x in LANGUAGES)

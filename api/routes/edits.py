@@ -32,7 +32,7 @@ from fleet import edits, plans
 from fleet.db import session_scope
 from fleet.domain import DomainError, week_of
 from fleet.edits import EditOutcome, EditRefused, LiveWeek
-from fleet.messages import pick_language, slot_label
+from fleet.messages import edit_trigger, pick_language
 from fleet.models import Plan, Session, Site
 from solver.scenario import SessionKey
 
@@ -74,10 +74,8 @@ def _kept(services: Services, outcome: EditOutcome) -> edit_schemas.EditKept:
         )
 
 
-def _trigger(principal: Principal, what: str, live: LiveWeek, key: SessionKey) -> str:
-    site = live.words.site_names.get(key.site, key.site)
-    when = f"{live.calendar.date_of(key.day).isoformat()} {slot_label(key.slot, 'en')}"
-    return f"hand edit by {principal.name}: {what} {key.vehicle} at {site} ({key.site}) {when}"
+def _trigger(principal: Principal, kind: str, live: LiveWeek, key: SessionKey) -> str:
+    return edit_trigger(kind, principal.name, key.vehicle, key.site, key.day, key.slot, live.words)
 
 
 def _replan(
@@ -206,7 +204,7 @@ def update_session(
         outcome = _replan(
             services,
             live,
-            _trigger(principal, "move to", live, new),
+            _trigger(principal, "move", live, new),
             reason=f"moved by {principal.name}",
             pin=new,
             forbid=old,
@@ -222,7 +220,12 @@ def update_session(
 
 
 def _take_out(
-    services: Services, principal: Principal, row: Session, reason: str, lang: str | None
+    services: Services,
+    principal: Principal,
+    row: Session,
+    reason: str,
+    lang: str | None,
+    kind: str = "take_out",
 ) -> JSONResponse:
     now = services.clock.now()
     live = _live(services, row.region_id, row.week)
@@ -231,7 +234,7 @@ def _take_out(
         return _refused(EditRefused("started", key, {}, live.words), lang)
     try:
         outcome = _replan(
-            services, live, _trigger(principal, "take out", live, key), reason=reason, forbid=key
+            services, live, _trigger(principal, kind, live, key), reason=reason, forbid=key
         )
     except EditRefused as exc:
         return _refused(exc, lang)
@@ -279,7 +282,7 @@ def decline_session(
     ):
         raise forbidden("not one of your sites")
     reason = f"declined by {principal.name}: {body.reason}"
-    return _take_out(services, principal, row, reason, pick_language(lang))
+    return _take_out(services, principal, row, reason, pick_language(lang), "decline")
 
 
 # --- where does it fit ---------------------------------------------------------------------

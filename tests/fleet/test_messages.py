@@ -121,3 +121,12 @@ def test_pick_language(header: str | None, lang: str | None) -> None:
 def test_other_texts_fill_their_fields() -> None:
     assert text("no_plan", "en", week="2026-W48") == "week 2026-W48 has no plan in force yet"
     assert "2026-W48" in text("no_plan", None, week="2026-W48").split(" · ")[0]
+
+
+@pytest.mark.parametrize("kind", messages.EDIT_KINDS)
+def test_the_cause_of_an_edited_version_in_both_languages(kind: str) -> None:
+    cause = messages.edit_trigger(kind, "li.wei", "RV2", "S020", 3, "evening", WEEK)
+    zh, en = cause.split(" · ")
+    for words in (zh, en):
+        assert "li.wei" in words and "RV2" in words and "Bridge lot 3" in words
+    assert "11月26日（周四）晚间" in zh and "Thu 26 Nov evening" in en
