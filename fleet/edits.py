@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -38,20 +38,6 @@ from solver.travel import TravelTable
 log = logging.getLogger(__name__)
 
 STORE_RESERVE = 1.0  # seconds kept from the live re-plan time: store, announce, answer
-# a rule of the format (check.Violation.rule) -> the code of a refused edit
-RULE_OF_VIOLATION = {
-    1: "unknown",
-    2: "vehicle_busy",
-    3: "slot_not_hosted",
-    4: "vehicle_unavailable",
-    5: "capacity",
-    6: "travel_time",
-    7: "driving_limit",
-    8: "min_gap",
-    9: "frozen",
-    10: "frozen",
-    11: "unknown",
-}
 
 
 class EditRefused(Exception):
@@ -92,9 +78,6 @@ class LiveWeek:
     travel: TravelTable
     plan: PlanIndex
     words: Week
-
-    def key(self, vehicle: str, site: str, day: int, slot: str) -> SessionKey:
-        return SessionKey(vehicle, site, day, slot)
 
     def day_of(self, when: date, vehicle: str, site: str, slot: str) -> int:
         """The day index of a date of this week; ``unknown`` for a date outside it."""
@@ -151,8 +134,6 @@ def _without(scenario: Scenario, key: SessionKey) -> Scenario:
     """The scenario with ``key`` lifted from its ``forbidden`` list (a hand edit puts it back)."""
     if key not in scenario.forbidden_set:
         return scenario
-    from dataclasses import replace
-
     return replace(scenario, forbidden=tuple(k for k in scenario.forbidden if k != key))
 
 
