@@ -89,7 +89,10 @@ class EditRefusal(BaseModel):
 
     detail: str
     rule: str = Field(description="a rule code: unknown, vehicle_busy, slot_not_hosted, ...")
-    facts: dict[str, object] = Field(default_factory=dict)
+    facts: dict[str, object] = Field(
+        default_factory=dict,
+        description="what the detail says, as data: minutes, capacity, dates (YYYY-MM-DD), ...",
+    )
 
 
 class SiteOption(EditSession):

@@ -57,6 +57,22 @@ class EditRefused(Exception):
     def of(cls, refusal: Refusal, week: Week) -> EditRefused:
         return cls(refusal.rule, refusal.session, refusal.facts, week)
 
+    def public_facts(self) -> dict[str, object]:
+        """The facts for an API answer: days as dates (ids stay ids), the session named."""
+        out: dict[str, object] = {}
+        for key, value in self.facts.items():
+            if key.endswith("_day") and isinstance(value, int):
+                out[key.removesuffix("_day") + "_date"] = self.week.date_of(value).isoformat()
+            else:
+                out[key] = value
+        s = self.session
+        out.setdefault("vehicle", s.vehicle)
+        out.setdefault("site", s.site)
+        out.setdefault("slot", s.slot)
+        if "date" not in out and self.rule != "unknown":
+            out["date"] = self.week.date_of(s.day).isoformat()
+        return out
+
     def detail(self, lang: str | None) -> str:
         if self.words is not None:
             return self.words[lang] if lang in self.words else " · ".join(self.words.values())

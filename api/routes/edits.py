@@ -55,7 +55,9 @@ def _json(model: BaseModel, status: int) -> JSONResponse:
 
 
 def _refused(exc: EditRefused, lang: str | None) -> JSONResponse:
-    body = edit_schemas.EditRefusal(detail=exc.detail(lang), rule=exc.rule, facts=exc.facts)
+    body = edit_schemas.EditRefusal(
+        detail=exc.detail(lang), rule=exc.rule, facts=exc.public_facts()
+    )
     return _json(body, 409)
 
 

@@ -292,6 +292,7 @@ def test_min_gap(h: Harness) -> None:
         add(h, {"vehicle": vehicle, "site": "S020", "date": on(day), "slot": slot}, **EN), "min_gap"
     )
     assert "3 days" in body["detail"]
+    assert body["facts"]["other_date"] == anchor["date"] and body["facts"]["date"] == on(day)
 
 
 def test_travel_time_and_driving_limit(h: Harness) -> None:
