@@ -129,8 +129,10 @@ function statsSentence(stats, sessions) {
 }
 
 async function loadBoard() {
+  const ticket = (board.ticket = (board.ticket || 0) + 1);
   const q = board.week ? "?week=" + encodeURIComponent(board.week) : "";
   const sched = await api("GET", "/schedule" + q);
+  if (ticket !== board.ticket) return; // a newer load (another week) is under way: it wins
   board.schedule = sched;
   board.week = sched.week;
   document.getElementById("week").value = sched.week;

@@ -80,6 +80,7 @@ async function openAdd(vehicle, day, slot) {
   document.getElementById("edit-title").textContent = "在 " + vehicle + " " + w.zh + " 加一场 · Add a visit: " + vehicle + " " + w.en;
   const select = document.getElementById("edit-site");
   select.parentElement.hidden = false;
+  document.getElementById("edit-move").hidden = true;
   select.replaceChildren(el("option", { value: "" }, "选择工地 Choose a site"));
   for (const s of await loadSites()) select.append(el("option", { value: s.id }, (s.name || s.id) + " (" + s.id + ")"));
   select.onchange = () => {
@@ -94,10 +95,35 @@ function openMove(session, vehicle, day, slot) {
   closePanel();
   panel().hidden = false;
   document.getElementById("edit-site").parentElement.hidden = true;
+  document.getElementById("edit-move").hidden = true;
   const name = session.site_name || session.site;
   document.getElementById("edit-title").textContent = "把 " + name + "（" + session.vehicle + " " + from.zh + "）调到 " + vehicle + " " + w.zh +
     " · Move " + name + " (" + session.vehicle + " " + from.en + ") to " + vehicle + " " + w.en;
   showPrice({ kind: "move", method: "PATCH", path: "/sessions/" + session.id, body: { vehicle, date: w.date, slot } });
+}
+
+// the keyboard's way to move: choose the RV, the date and the slot
+function openMoveForm(session) {
+  const from = visitWords(session), name = session.site_name || session.site;
+  closePanel();
+  panel().hidden = false;
+  document.getElementById("edit-site").parentElement.hidden = true;
+  document.getElementById("edit-move").hidden = false;
+  document.getElementById("edit-title").textContent = "调动 " + name + "（" + session.vehicle + " " + from.zh + "）· Move " + name + " (" + session.vehicle + " " + from.en + ")";
+  const sched = board.schedule;
+  const vehicle = document.getElementById("move-vehicle"), date = document.getElementById("move-date"), slot = document.getElementById("move-slot");
+  vehicle.replaceChildren(...sched.vehicles.map((v) => el("option", { value: v, selected: v === session.vehicle }, v)));
+  const days = [];
+  for (let d = 0; d < sched.days; d++) days.push(cellWords(d, session.slot));
+  date.replaceChildren(...days.map((w, d) => el("option", { value: String(d), selected: d === session.day }, w.date + " " + weekdayOf(utcDate(w.date)).join(" "))));
+  slot.replaceChildren(...sched.slots.map((s) => el("option", { value: s.id, selected: s.id === session.slot }, slotWords(s.id).join(" "))));
+  const changed = () => {
+    const day = Number(date.value);
+    if (vehicle.value === session.vehicle && day === session.day && slot.value === session.slot) { edit.pending = null; document.getElementById("edit-keep").disabled = true; return; }
+    showPrice({ kind: "move", method: "PATCH", path: "/sessions/" + session.id, body: { vehicle: vehicle.value, date: cellWords(day, slot.value).date, slot: slot.value } });
+  };
+  for (const s of [vehicle, date, slot]) s.onchange = changed;
+  vehicle.focus();
 }
 
 async function keep() {
@@ -163,7 +189,11 @@ function decorate(sched) {
       out.setAttribute("aria-label", "取出 " + name + " " + w.zh + " · take out " + name + " " + w.en);
       out.title = out.getAttribute("aria-label");
       out.addEventListener("click", () => takeOut(s));
-      td.append(out);
+      const move = el("button", { type: "button", class: "move" }, "⇄");
+      move.setAttribute("aria-label", "调动 " + name + " " + w.zh + " · move " + name + " " + w.en);
+      move.title = move.getAttribute("aria-label");
+      move.addEventListener("click", () => openMoveForm(s));
+      td.append(move, out);
     }
   }
 }

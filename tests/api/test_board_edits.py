@@ -188,3 +188,27 @@ def test_a_site_manager_declines_a_visit(board: Board, page: Page) -> None:
         row = db.get(Session, session_id)
         assert row is not None and row.forbidden and row.state == "cancelled"
         assert row.forbidden_reason is not None and "concrete pour" in row.forbidden_reason
+
+
+def test_move_with_the_keyboard(board: Board, page: Page) -> None:
+    """Without a mouse: the ⇄ button, then the RV, date and slot chosen in lists."""
+    sessions = [s for s in board.get("/schedule")["sessions"] if s["day"] >= 2 and not s["pinned"]]
+    mover = sessions[0]
+    option = board.get(f"/sites/{mover['site']}/options")[0]
+    open_board(page, board)
+    name = mover.get("site_name") or mover["site"]
+    td = page.locator(f'#grid td[data-session="{mover["id"]}"]')
+    td.get_by_role("button", name="move " + name).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#edit-move")).to_be_visible()
+    page.get_by_label("车辆 RV").select_option(option["vehicle"])
+    page.get_by_label("日期 Date").select_option(str(option["day"]))
+    page.get_by_label("时段 Slot").select_option(option["slot"])
+    expect(page.locator("#edit-price")).to_contain_text("workers reached")
+    keep = page.get_by_role("button", name="保留 Keep")
+    expect(keep).to_be_enabled()
+    keep.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#message")).to_contain_text("Kept", timeout=20000)
+    target = cell(page, option["vehicle"], option["day"], option["slot"])
+    expect(target.locator(".site")).to_have_text(name, timeout=20000)
