@@ -38,6 +38,7 @@ from api.relay import OutboxRelay
 from api.routes import (
     auth,
     dead_letters,
+    edits,
     events,
     export,
     health,
@@ -176,6 +177,7 @@ def create_app(
         users.router,
         events.router,
         schedule.router,
+        edits.router,
         dead_letters.router,
         plan_history.router,
         export.router,

@@ -275,10 +275,6 @@ class SessionPublic(BaseModel):
     headcount: int | None = Field(description="headcount the plan used for the site")
 
 
-class SessionUpdate(Strict):
-    pinned: bool
-
-
 class VehicleStatePublic(BaseModel):
     """A vehicle's current status (the board's row header says why a row is empty)."""
 
@@ -300,6 +296,9 @@ class SchedulePublic(BaseModel):
     days: int
     vehicles: list[str]
     plan_version: int | None
+    now: datetime = Field(
+        description="the service's clock, in the region's zone (the board's now line)"
+    )
     sessions: list[SessionPublic]
     vehicle_states: list[VehicleStatePublic] = Field(
         default_factory=list, description="dispatchers: each vehicle's status"

@@ -238,6 +238,12 @@ class Session(SQLModel, table=True):
     sequence: int = Field(
         default=0, description="RFC 5545 SEQUENCE: raised at every change of state"
     )
+    forbidden: bool = Field(
+        default=False,
+        description="taken out by hand (DELETE, decline): in the week's forbidden list until "
+        "a hand edit puts it back",
+    )
+    forbidden_reason: str | None = Field(default=None, max_length=500)
 
 
 class Notification(SQLModel, table=True):
@@ -297,6 +303,8 @@ class DeadLetterRecord(SQLModel, table=True):
     rejected_at: datetime = Field(sa_type=UTCDateTime)
     replayed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     replays: int = 0
+
+
 class SigningKey(SQLModel, table=True):
     """A key that signs access tokens when ``RVROTA_SECRET_KEY`` is not set (``fleet.signing``).
 

@@ -422,6 +422,18 @@ def sessions_in_force(
     return list(db.exec(query))
 
 
+def forbidden_sessions(db: DbSession, region: str, week: str) -> list[Session]:
+    """The week's sessions taken out by hand (its ``forbidden`` list), in identity order."""
+    query = (
+        select(Session)
+        .where(Session.region_id == region, Session.week == week, col(Session.forbidden).is_(True))
+        .order_by(
+            col(Session.vehicle_id), col(Session.day), col(Session.slot), col(Session.site_id)
+        )
+    )
+    return list(db.exec(query))
+
+
 def week_schedule(
     db: DbSession,
     region: str,

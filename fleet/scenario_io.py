@@ -40,6 +40,7 @@ from fleet.plans import (
     PlanOutcome,
     cancel_sessions,
     confirm_sessions,
+    forbidden_sessions,
     last_visit_dates,
     region_calendar,
     save_plan,
@@ -302,7 +303,8 @@ def build_scenario(
     sessions done, under way, confirmed, pinned by a dispatcher or already started, except
     future ones whose vehicle is now unavailable (or whose site is closed that day): those
     are cancelled in the database (the caller's transaction; ``apply_cancellations=False``
-    leaves the database alone); the plan in force's sessions as ``previous``.
+    leaves the database alone); the plan in force's sessions as ``previous``; as
+    ``forbidden`` the future sessions a dispatcher or a site's manager took out by hand.
 
     Continuity across weeks (``continuity``, default from the settings): each site's
     ``last_visit_day`` from its last session done or under way before the week (or still
@@ -377,6 +379,13 @@ def build_scenario(
         and s.site_id in known_sites
         and s.vehicle_id in unavailable
     ]
+    forbidden = [
+        _session_ref(s)
+        for s in forbidden_sessions(db, region, week)
+        if s.start > now and s.site_id in known_sites and s.vehicle_id in unavailable
+    ]
+    taken_out = {(f["vehicle"], f["site"], f["day"], f["slot"]) for f in forbidden}
+    live = [s for s in live if (s.vehicle_id, s.site_id, s.day, s.slot) not in taken_out]
     locked = [
         s
         for s in live
@@ -432,6 +441,8 @@ def build_scenario(
         doc["pinned"] = pinned
     if previous:
         doc["previous"] = previous
+    if forbidden:
+        doc["forbidden"] = forbidden
     return doc
 
 

@@ -24,7 +24,6 @@ from api.deps import (
     forbidden,
     principal_from_token,
 )
-from api.errors import domain_error
 from api.feeds import FeedSession, calendar_document, geojson_document
 from api.geo import navigation_links
 from api.store import (
@@ -36,14 +35,13 @@ from api.store import (
     region_slots,
     region_zone,
     schedule_rows,
-    session_public,
     week_or_current,
     week_sessions,
     zone_of_region,
 )
 from fleet import plans
 from fleet.db import DbSession, session_scope
-from fleet.domain import DomainError, week_start, zone
+from fleet.domain import week_start, zone
 from fleet.models import Depot, Plan, Region, Session, Site, Vehicle
 from fleet.reports import late_sessions, vehicle_states
 
@@ -144,6 +142,7 @@ def _schedule(services: Services, token: str | None, region: str | None, week: s
             "days": reg.days,
             "vehicles": vehicles,
             "plan_version": plan_version_in_force(db, reg.id, wk),
+            "now": services.clock.now().astimezone(tz),
             "sessions": rows,
             "vehicle_states": states,
         }
@@ -389,31 +388,6 @@ def site_calendar(
         raise not_found("site", site_id)
     sessions = plans.feed_sessions(db, services.clock.now(), site_id=site_id)
     return _calendar(services, db, f"{site.name or site.id}", site.region_id, sessions)
-
-
-# --- pins ----------------------------------------------------------------------------------
-
-
-@router.patch(
-    "/sessions/{session_id}",
-    response_model=schemas.SessionPublic,
-    tags=["plans"],
-    responses=NOT_YOURS,
-)
-def pin_session(
-    _: Dispatcher, db: DbDep, session_id: schemas.DbId, body: schemas.SessionUpdate
-) -> schemas.SessionPublic:
-    """Pin or unpin a session: a pinned session stays in every new plan."""
-    if db.get(Session, session_id) is None:
-        raise not_found("session", session_id)
-    try:
-        session = plans.set_pinned(db, session_id, body.pinned)
-    except DomainError as exc:
-        raise domain_error(exc) from exc
-    site = db.get(Site, session.site_id)
-    return session_public(
-        session, site.name if site else None, zone_of_region(db, session.region_id)
-    )
 
 
 # --- plans ---------------------------------------------------------------------------------

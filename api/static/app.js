@@ -84,47 +84,110 @@ function initLogin() {
 
 // --- dispatcher board ---------------------------------------------------------------------
 
-const board = { week: null, version: null, schedule: null };
+const board = { week: null, version: null, schedule: null, plan: null, versions: [] };
+const WEEKDAYS = [["周一", "Mon"], ["周二", "Tue"], ["周三", "Wed"], ["周四", "Thu"], ["周五", "Fri"], ["周六", "Sat"], ["周日", "Sun"]];
+const SLOT_WORDS = { lunch: ["午休", "lunch"], evening: ["晚间", "evening"], morning: ["上午", "morning"] };
+const STATE_WORDS = {
+  planned: ["已计划", "planned"], confirmed: ["已确认", "confirmed"], in_progress: ["进行中", "under way"],
+  done: ["已完成", "done"], missed: ["未到", "missed"], cancelled: ["已取消", "cancelled"],
+};
+const STATUS_WORDS = { published: ["已发布", "published"], held: ["待批准", "held for approval"], superseded: ["已被取代", "superseded"] };
+
+function utcDate(iso) { const [y, m, d] = iso.slice(0, 10).split("-").map(Number); return new Date(Date.UTC(y, m - 1, d)); }
+function isoDate(d) { return d.toISOString().slice(0, 10); }
+function addDays(d, n) { return new Date(d.getTime() + n * 86400000); }
+function weekdayOf(d) { return WEEKDAYS[(d.getUTCDay() + 6) % 7]; }
+function isoWeek(d) {
+  const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+  t.setUTCDate(t.getUTCDate() + 4 - (t.getUTCDay() || 7)); // the Thursday of its week
+  const year = t.getUTCFullYear();
+  const week = Math.ceil(((t - Date.UTC(year, 0, 1)) / 86400000 + 1) / 7);
+  return year + "-W" + String(week).padStart(2, "0");
+}
+function slotWords(id) { return SLOT_WORDS[id] || [id, id]; }
+function stateWords(id) { return STATE_WORDS[id] || [id, id]; }
+function shortDate(d) { return (d.getUTCMonth() + 1) + "/" + d.getUTCDate(); }
+function visitWords(v) {
+  const d = utcDate(v.date), [wz, we] = weekdayOf(d), [sz, se] = slotWords(v.slot);
+  return { zh: shortDate(d) + " " + wz + sz, en: we + " " + se, date: shortDate(d) };
+}
+function fmt(n, digits) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US", { maximumFractionDigits: digits }); }
+
+// "within 0.1% of the best possible week", rounded up so that it stays true
+function bestWords(stats) {
+  const gap = stats ? stats.gap : null;
+  if (gap === null || gap === undefined) return { value: "–", zh: "未算出最佳可能的一周", en: "best possible week not computed" };
+  if (gap <= 0) return { value: "最佳 best", zh: "就是最佳可能的一周", en: "the best possible week" };
+  const pct = Math.ceil(gap * 1000) / 10;
+  return { value: pct + "%", zh: "与最佳可能的一周相差不到 " + pct + "%", en: "within " + pct + "% of the best possible week" };
+}
+
+function statsSentence(stats, sessions) {
+  const best = bestWords(stats);
+  return "覆盖 " + fmt(stats.workers_reached, 0) + " 名职工 · " + fmt(stats.km, 1) + " 公里 · " + fmt(stats.sessions ?? sessions, 0) + " 场 · " + best.zh +
+    " / " + fmt(stats.workers_reached, 0) + " workers reached · " + fmt(stats.km, 1) + " km · " + fmt(stats.sessions ?? sessions, 0) + " visits · " + best.en;
+}
 
 async function loadBoard() {
+  const ticket = (board.ticket = (board.ticket || 0) + 1);
   const q = board.week ? "?week=" + encodeURIComponent(board.week) : "";
   const sched = await api("GET", "/schedule" + q);
+  if (ticket !== board.ticket) return; // a newer load (another week) is under way: it wins
   board.schedule = sched;
   board.week = sched.week;
   document.getElementById("week").value = sched.week;
+  const first = utcDate(sched.start_date), last = addDays(first, sched.days - 1);
+  document.getElementById("week-dates").textContent = isoDate(first) + " – " + isoDate(last);
   drawGrid(sched);
-  try {
-    const plan = await api("GET", "/plans/current?week=" + sched.week + "&region=" + sched.region);
-    drawPlan(plan);
-  } catch (e) {
-    drawPlan(null);
-  }
-  const v = await api("GET", "/schedule/version?week=" + sched.week + "&region=" + sched.region);
+  const where = "week=" + sched.week + "&region=" + encodeURIComponent(sched.region);
+  try { board.plan = await api("GET", "/plans/current?" + where); } catch (e) { board.plan = null; }
+  drawPlan(board.plan);
+  board.versions = await api("GET", "/plans?" + where);
+  drawVersions(board.versions);
+  const v = await api("GET", "/schedule/version?" + where);
   board.version = v.changed;
+}
+
+function columnsOf(sched) {
+  const cols = [];
+  const start = utcDate(sched.start_date);
+  for (let d = 0; d < sched.days; d++) {
+    const date = isoDate(addDays(start, d));
+    for (const slot of sched.slots) cols.push({ day: d, date, slot, from: date + "T" + slot.start, to: date + "T" + slot.end });
+  }
+  return cols;
 }
 
 function drawGrid(sched) {
   const table = document.getElementById("grid");
   const thead = table.tHead, tbody = table.tBodies[0];
   thead.replaceChildren(); tbody.replaceChildren();
-  const days = [];
-  const start = new Date(sched.start_date + "T00:00:00");
-  for (let d = 0; d < sched.days; d++) {
-    const date = new Date(start.getTime() + d * 86400000);
-    days.push(date.toLocaleDateString("zh-CN", { month: "numeric", day: "numeric", weekday: "short" }));
-  }
-  const top = el("tr", {}, el("th", { rowSpan: 2 }, "车辆 RV"));
+  const cols = columnsOf(sched);
+  const now = (sched.now || "").slice(0, 16); // local "YYYY-MM-DDTHH:MM" in the region's zone
+  const nowIndex = cols.findIndex((c) => c.to > now);
+  const nowCol = nowIndex >= 0 && cols[0].date + "T00:00" <= now ? nowIndex : -1; // this week only
+  const start = utcDate(sched.start_date);
+  const top = el("tr", {}, el("th", { rowSpan: 2, class: "rv", scope: "col" }, "车辆 RV"));
   const second = el("tr");
-  days.forEach((label) => top.append(el("th", { colSpan: sched.slots.length, class: "day" }, label)));
-  days.forEach(() => sched.slots.forEach((s) => second.append(el("th", { class: "slot" }, s.id + " " + s.start))));
+  for (let d = 0; d < sched.days; d++) {
+    const date = addDays(start, d), [wz, we] = weekdayOf(date);
+    top.append(el("th", { colSpan: sched.slots.length, class: "day", scope: "colgroup", "data-date": isoDate(date) }, shortDate(date) + " " + wz + " " + we));
+  }
+  cols.forEach((c, i) => {
+    const [sz, se] = slotWords(c.slot.id);
+    const th = el("th", { class: "slot", scope: "col" }, sz + " " + se + " " + c.slot.start);
+    if (i === nowCol) { th.classList.add("now-col"); th.append(el("span", { class: "now-mark" }, " 现在 now " + now.slice(11, 16))); }
+    second.append(th);
+  });
   thead.append(top, second);
+  table.style.minWidth = (4.5 + cols.length * 4.6) + "rem"; // narrow screens scroll, the RV column stays
   const cells = new Map();
   const busy = new Set();
   for (const s of sched.sessions) { cells.set(s.vehicle + "|" + s.day + "|" + s.slot, s); busy.add(s.vehicle); }
   const states = new Map((sched.vehicle_states || []).map((st) => [st.id, st]));
   for (const v of sched.vehicles) {
     const st = states.get(v);
-    const head = el("th", { scope: "row" }, el("b", {}, v));
+    const head = el("th", { scope: "row", class: "rv" }, el("b", {}, v));
     if (st) {
       const line = el("span", { class: "vstatus" + (st.unavailable ? " out" : ""), "data-status": st.status }, statusText(st.status));
       if (st.unavailable && st.unavailable_until) line.append(" · 至 until " + shortTime(st.unavailable_until));
@@ -133,29 +196,22 @@ function drawGrid(sched) {
     }
     const row = el("tr", { "data-vehicle": v }, head);
     if (!busy.has(v)) {
-      row.append(el("td", { class: "empty-row", colSpan: sched.days * sched.slots.length }, emptyReason(st)));
+      row.append(el("td", { class: "empty-row", colSpan: cols.length }, emptyReason(st)));
       tbody.append(row);
       continue;
     }
-    for (let d = 0; d < sched.days; d++) {
-      for (const slot of sched.slots) {
-        const s = cells.get(v + "|" + d + "|" + slot.id);
-        const td = el("td", { class: "cell" });
-        if (s) {
-          td.classList.add("busy", "state-" + s.state);
-          td.setAttribute("data-session", s.id);
-          const pin = el("button", { type: "button", class: "pin" + (s.pinned ? " on" : ""), title: "pin 固定" }, s.pinned ? "★" : "☆");
-          pin.setAttribute("aria-pressed", String(s.pinned));
-          pin.addEventListener("click", () => togglePin(s));
-          td.append(el("span", { class: "site" }, s.site_name || s.site),
-                    el("span", { class: "heads" }, (s.headcount ?? "–") + " 人"), pin);
-          if (s.state === "missed") td.append(el("span", { class: "missed" }, stateText("missed")));
-        }
-        row.append(td);
-      }
-    }
+    cols.forEach((c, i) => {
+      const td = el("td", { class: "cell", "data-day": String(c.day), "data-slot": c.slot.id });
+      if (i === nowCol) td.classList.add("now-col");
+      const past = c.to <= now;
+      if (past) td.classList.add("past");
+      const s = cells.get(v + "|" + c.day + "|" + c.slot.id);
+      if (s) drawSession(td, s, past);
+      row.append(td);
+    });
     tbody.append(row);
   }
+  table.dispatchEvent(new CustomEvent("grid-drawn", { detail: sched })); // hand edits (edits.js)
 }
 
 function emptyReason(st) {
@@ -169,18 +225,97 @@ function emptyReason(st) {
   return "本周未安排 No sessions planned this week";
 }
 
-function fmt(n, digits) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US", { maximumFractionDigits: digits }); }
+
+function drawSession(td, s, past) {
+  td.classList.add("busy", "state-" + s.state);
+  td.setAttribute("data-session", s.id);
+  const name = s.site_name || s.site, when = visitWords(s);
+  const [stz, ste] = stateWords(s.state);
+  const unreported = past && (s.state === "planned" || s.state === "confirmed");
+  if (unreported) td.classList.add("unreported");
+  const pin = el("button", { type: "button", class: "pin" + (s.pinned ? " on" : "") }, s.pinned ? "★" : "☆");
+  pin.setAttribute("aria-pressed", String(s.pinned));
+  pin.setAttribute("aria-label", (s.pinned ? "取消固定 " : "固定 ") + name + " " + when.zh + " · " + (s.pinned ? "unpin " : "pin ") + name + " " + when.en);
+  pin.title = pin.getAttribute("aria-label");
+  pin.addEventListener("click", () => togglePin(s));
+  td.append(el("span", { class: "site" }, name),
+            el("span", { class: "heads" }, (s.headcount ?? "–") + " 人 "),
+            el("span", { class: "state" }, unreported ? "未报告 not reported" : stz + " " + ste), pin);
+}
 
 function drawPlan(plan) {
-  document.getElementById("stat-workers").textContent = plan ? fmt(plan.stats.workers_reached, 0) : "–";
-  document.getElementById("stat-km").textContent = plan ? fmt(plan.stats.km, 1) : "–";
-  document.getElementById("stat-objective").textContent = plan ? fmt(plan.stats.objective, 1) : "–";
-  document.getElementById("stat-bound").textContent = plan ? fmt(plan.stats.bound, 1) : "–";
-  document.getElementById("stat-gap").textContent = plan && plan.stats.gap !== null && plan.stats.gap !== undefined ? (plan.stats.gap * 100).toFixed(2) + "%" : "–";
-  document.getElementById("plan-version").textContent = plan ? "版本 version " + plan.version + " · " + plan.status : "无方案 no plan";
+  const stats = plan ? plan.stats : null;
+  document.getElementById("stat-workers").textContent = stats ? fmt(stats.workers_reached, 0) : "–";
+  document.getElementById("stat-km").textContent = stats ? fmt(stats.km, 1) : "–";
+  document.getElementById("stat-sessions").textContent = stats ? fmt(stats.sessions ?? plan.sessions, 0) : "–";
+  const best = bestWords(stats);
+  document.getElementById("stat-best").textContent = best.value;
+  document.getElementById("stat-best-words").textContent = best.zh + " · " + best.en;
+  document.getElementById("plan-version").textContent = plan ? "版本 version " + plan.version + " · " + STATUS_WORDS[plan.status].join(" ") : "无方案 no plan";
   const ul = document.getElementById("unserved");
   ul.replaceChildren();
   for (const u of (plan ? plan.unserved : [])) ul.append(el("li", {}, el("b", {}, u.site), " ", u.reason));
+}
+
+function localTime(iso, tz) {
+  return new Date(iso).toLocaleString("zh-CN", { timeZone: tz, month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
+}
+
+function drawVersions(versions) {
+  const ol = document.getElementById("versions");
+  ol.replaceChildren();
+  const inForce = versions.find((v) => v.in_force);
+  if (!versions.length) ol.append(el("li", {}, "本周还没有方案 No plan for this week yet"));
+  for (const v of versions) {
+    const status = v.in_force ? ["生效中", "in force"] : STATUS_WORDS[v.status] || [v.status, v.status];
+    const li = el("li", { class: "version" + (v.in_force ? " in-force" : ""), "data-plan": String(v.id) },
+      el("b", {}, "第 " + v.version + " 版 Version " + v.version), " · " + status.join(" ") + " · " + localTime(v.created_at, board.schedule.timezone),
+      el("div", { class: "trigger" }, "起因 Cause: " + (v.trigger || "—")),
+      el("div", { class: "muted" }, statsSentence(v.stats, v.sessions)));
+    if (inForce && !v.in_force) {
+      const b = el("button", { type: "button", class: "compare" }, "与生效方案比较 Compare with the plan in force");
+      b.setAttribute("aria-label", "第 " + v.version + " 版与生效方案比较 · Compare version " + v.version + " with the plan in force");
+      b.addEventListener("click", () => showDiff(v, inForce).catch((e) => say(e.message, true)));
+      li.append(b);
+    }
+    ol.append(li);
+  }
+}
+
+async function showDiff(chosen, inForce) {
+  // always from the older version to the newer one
+  const [older, newer] = chosen.version < inForce.version ? [chosen, inForce] : [inForce, chosen];
+  const d = await api("GET", "/plans/" + newer.id + "/diff?against=" + older.id);
+  const box = document.getElementById("diff");
+  box.hidden = false;
+  document.getElementById("diff-title").textContent = "从第 " + older.version + " 版到第 " + newer.version + " 版 From version " + older.version + " to version " + newer.version;
+  document.getElementById("diff-summary").textContent = "新增 " + d.added.length + " 场 · 取消 " + d.removed.length + " 场 · 调动 " + d.moved.length + " 场 · 不变 " + d.unchanged + " 场 / " +
+    d.added.length + " added · " + d.removed.length + " removed · " + d.moved.length + " moved · " + d.unchanged + " unchanged";
+  const stats = document.getElementById("diff-stats");
+  stats.replaceChildren();
+  const shown = [["workers_reached", "覆盖职工", "workers reached", 0], ["km", "里程（公里）", "km", 1], ["sessions", "场次", "visits", 0]];
+  for (const [key, zh, en, digits] of shown) {
+    const s = d.stats[key];
+    if (!s) continue;
+    const change = s.change === null ? "" : " (" + (s.change > 0 ? "+" : "") + fmt(s.change, digits) + ")";
+    stats.append(el("li", { "data-stat": key }, zh + " " + en + ": " + fmt(s.before, digits) + " → " + fmt(s.after, digits) + change));
+  }
+  const bBefore = bestWords({ gap: d.stats.gap ? d.stats.gap.before : null }), bAfter = bestWords({ gap: d.stats.gap ? d.stats.gap.after : null });
+  stats.append(el("li", { "data-stat": "best" }, bBefore.zh + " → " + bAfter.zh + " · " + bBefore.en + " → " + bAfter.en));
+  const vehicles = document.getElementById("diff-vehicles");
+  vehicles.replaceChildren();
+  const siteName = (v) => v.site_name || v.site;
+  for (const [vehicle, ch] of Object.entries(d.by_vehicle)) {
+    const ul = el("ul");
+    for (const v of ch.added) { const w = visitWords(v); ul.append(el("li", { class: "added" }, "＋ 新增 added: " + siteName(v) + " " + w.zh + " · " + w.en)); }
+    for (const v of ch.removed) { const w = visitWords(v); ul.append(el("li", { class: "removed" }, "－ 取消 removed: " + siteName(v) + " " + w.zh + " · " + w.en)); }
+    for (const m of ch.moved) {
+      const a = visitWords(m.from), b = visitWords(m.to);
+      ul.append(el("li", { class: "moved" }, "↔ 调动 moved: " + siteName(m.to) + " " + m.from.vehicle + " " + a.zh + " → " + m.to.vehicle + " " + b.zh + " · " + a.en + " → " + b.en));
+    }
+    vehicles.append(el("div", { class: "diff-vehicle", "data-vehicle": vehicle }, el("h4", {}, "车辆 RV " + vehicle), ul));
+  }
+  box.scrollIntoView({ block: "nearest" });
 }
 
 async function togglePin(s) {
@@ -189,6 +324,20 @@ async function togglePin(s) {
     say((s.pinned ? "已取消固定 Unpinned " : "已固定 Pinned ") + s.vehicle + " · " + (s.site_name || s.site));
     await loadBoard();
   } catch (e) { say(e.message, true); }
+}
+
+async function download(format) {
+  const sched = board.schedule;
+  const path = "/schedule/export?format=" + format + "&week=" + sched.week + "&region=" + encodeURIComponent(sched.region);
+  const res = await fetch(API + path, { headers: { Authorization: "Bearer " + token() } });
+  if (!res.ok) throw new Error(errorText(await res.json().catch(() => null), res.status));
+  const url = URL.createObjectURL(await res.blob());
+  const a = el("a", { href: url, download: "rvrota-" + sched.region + "-" + sched.week + "." + format });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  say("已导出 Exported " + format.toUpperCase());
 }
 
 async function pollBoard() {
@@ -239,6 +388,12 @@ async function replayLetter(d) {
   } catch (e) { say(e.message, true); }
 }
 
+function goToWeek(week) {
+  board.week = week;
+  document.getElementById("diff").hidden = true;
+  loadBoard().catch((e) => say(e.message, true));
+}
+
 function initBoard() {
   document.getElementById("replan").addEventListener("click", async () => {
     try {
@@ -246,7 +401,14 @@ function initBoard() {
       say("已请求重新排班 Re-plan requested (" + r.event_id.slice(0, 8) + ")");
     } catch (e) { say(e.message, true); }
   });
-  document.getElementById("week").addEventListener("change", (ev) => { board.week = ev.target.value || null; loadBoard().catch((e) => say(e.message, true)); });
+  const step = (days) => () => { if (board.schedule) goToWeek(isoWeek(addDays(utcDate(board.schedule.start_date), days))); };
+  document.getElementById("week-prev").addEventListener("click", step(-7));
+  document.getElementById("week-next").addEventListener("click", step(7));
+  document.getElementById("week-this").addEventListener("click", () => goToWeek(null));
+  document.getElementById("week").addEventListener("change", (ev) => goToWeek(ev.target.value || null));
+  document.getElementById("export-csv").addEventListener("click", () => download("csv").catch((e) => say(e.message, true)));
+  document.getElementById("export-xlsx").addEventListener("click", () => download("xlsx").catch((e) => say(e.message, true)));
+  document.getElementById("print").addEventListener("click", () => window.print());
   loadBoard().catch((e) => say(e.message, true));
   loadDeadLetters().catch((e) => say(e.message, true));
   setInterval(pollBoard, 3000);
@@ -266,6 +428,7 @@ async function loadVisits(siteId) {
     }
     ul.append(li);
   }
+  ul.dispatchEvent(new CustomEvent("visits-drawn", { detail: { site: siteId, visits } })); // edits.js
 }
 
 async function initSite(me) {

@@ -78,15 +78,93 @@ def any_session(h: Harness) -> str:
         return str(db.exec(select(Session.id).limit(1)).one())
 
 
+def future_session(h: Harness) -> str:
+    """A session in force, not started, of a day after the first (DELETE takes it out)."""
+    from sqlmodel import col, select
+
+    with session_scope(h.engine) as db:
+        query = (
+            select(Session.id)
+            .where(col(Session.in_force).is_(True), Session.state == "planned", Session.day >= 1)
+            .order_by(col(Session.id))
+            .limit(1)
+        )
+        return str(db.exec(query).one())
+
+
+def site_session(h: Harness, site: str) -> str:
+    """A future session at ``site`` (one is stored when the plan has none there)."""
+    from sqlmodel import select
+
+    from fleet.models import Region
+
+    with session_scope(h.engine) as db:
+        found = db.exec(
+            select(Session.id).where(
+                Session.site_id == site, Session.state == "planned", Session.day >= 1
+            )
+        ).first()
+        if found is not None:
+            return str(found)
+        region = db.get(Region, h.seeded.region)
+        assert region is not None
+        calendar = plans.region_calendar(region, h.seeded.week)
+        taken = set(db.exec(select(Session.vehicle_id, Session.day, Session.slot)).all())
+        vehicle, day, slot = next(
+            (v, d, s)
+            for d in range(1, calendar.days)
+            for s in calendar.slot_ids
+            for v in (h.seeded.own_vehicle, h.seeded.other_vehicle)
+            if (v, d, s) not in taken
+        )
+        start, end = calendar.bounds(day, slot)
+        row = Session(
+            region_id=region.id,
+            week=h.seeded.week,
+            vehicle_id=vehicle,
+            site_id=site,
+            day=day,
+            slot=slot,
+            date=calendar.date_of(day),
+            start=start,
+            end=end,
+        )
+        db.add(row)
+        db.flush()
+        return str(row.id)
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
     path: str  # {own}/{other} filled by target
     allowed: Callable[[str, str], bool]  # (role, target) -> allowed
     body: Callable[[], Any] | None = None
-    kind: str = "none"  # "site", "vehicle", or "none": what {id} stands for
+    kind: str = "none"  # "site", "vehicle", "site_session" or "none": what {id} stands for
     make: Callable[[Harness], str] | None = None  # a fresh object for {id}
     form: bool = False
+    make_body: Callable[[Harness, str], Any] | None = None  # a body fitting the live week
+
+
+def best_option(h: Harness, site: str) -> dict[str, Any]:
+    """The best free place for a session of ``site`` (GET /sites/{id}/options)."""
+    r = h.client.get(f"/api/v1/sites/{site}/options", headers=h.headers["dispatcher"])
+    assert r.status_code == 200 and r.json(), r.text
+    option: dict[str, Any] = r.json()[0]
+    return {k: option[k] for k in ("vehicle", "site", "date", "slot")}
+
+
+def new_session_body(h: Harness, _ident: str) -> dict[str, Any]:
+    return best_option(h, "S034")
+
+
+def move_body(h: Harness, ident: str) -> dict[str, Any]:
+    with session_scope(h.engine) as db:
+        row = db.get(Session, int(ident))
+        assert row is not None
+        site = row.site_id
+    target = best_option(h, site)
+    return {k: target[k] for k in ("vehicle", "date", "slot")}
 
 
 def dispatcher_only(role: str, _target: str) -> bool:
@@ -159,6 +237,24 @@ CASES: list[Case] = [
     Case("GET", "/plans", dispatcher_only),
     Case("GET", "/plans/{id}/diff", dispatcher_only, make=held_plan),
     Case("PATCH", "/sessions/{id}", dispatcher_only, lambda: {"pinned": False}, make=any_session),
+    Case("POST", "/sessions", dispatcher_only, lambda: {}, make_body=new_session_body),
+    Case(
+        "PATCH",
+        "/sessions/{id}",
+        dispatcher_only,
+        lambda: {"vehicle": "move"},
+        make=future_session,
+        make_body=move_body,
+    ),
+    Case("DELETE", "/sessions/{id}", dispatcher_only, make=future_session),
+    Case(
+        "POST",
+        "/sessions/{id}/decline",
+        site_manager_own,
+        lambda: {"reason": "concrete pour"},
+        kind="site_session",
+    ),
+    Case("GET", "/sites/{id}/options", dispatcher_only, kind="site"),
     Case("GET", "/dead-letters", dispatcher_only),
     Case("POST", "/dead-letters/{id}/replay", dispatcher_only, make=dead_letter),
 ]
@@ -171,7 +267,7 @@ def _params() -> list[Any]:
         for target in targets:
             for role in ROLES:
                 name = f"{case.method} {case.path} {role} {target}"
-                if case.body is not None and case.method == "PATCH" and case.kind == "site":
+                if case.body is not None and case.method == "PATCH":
                     name += " " + ",".join(case.body())
                 out.append(pytest.param(case, role, target, id=name))
     return out
@@ -187,6 +283,8 @@ def test_authorization_matrix(harness: Harness, case: Case, role: str, target: s
         ident = s.own_site if target == "own" else s.other_site
     elif case.kind == "vehicle":
         ident = s.own_vehicle if target == "own" else s.other_vehicle
+    elif case.kind == "site_session":
+        ident = site_session(harness, s.own_site if target == "own" else s.other_site)
     elif case.make is not None:
         ident = case.make(harness)
     path = "/api/v1" + case.path.replace("{id}", ident)
@@ -196,6 +294,8 @@ def test_authorization_matrix(harness: Harness, case: Case, role: str, target: s
     elif role != "none":
         headers = dict(harness.headers[role])
     body = case.body() if case.body is not None else None
+    if case.make_body is not None and role == "dispatcher":
+        body = case.make_body(harness, ident)
     r = harness.client.request(case.method, path, headers=headers, json=body)
     if role in ("none", "bad"):
         expected = "401"

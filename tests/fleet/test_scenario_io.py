@@ -296,3 +296,37 @@ def test_inactive_sites_and_other_weeks(small_region: Engine) -> None:
     assert w49["sites"][1]["closed_days"] == [6]
     rv2 = next(v for v in w49["vehicles"] if v["id"] == "RV2")
     assert rv2["unavailable"] == []
+
+
+def test_sessions_taken_out_by_hand_are_the_weeks_forbidden_list(small_region: Engine) -> None:
+    """A future session taken out (even a pinned one) is forbidden and never pinned; a past one
+    is not listed; the planner's scenario is valid and the plan keeps to it (rule 11)."""
+    from solver.check import check_plan
+    from solver.service import PlanOptions, solve_plan
+
+    with session_scope(small_region) as db:
+        store_plan(
+            db,
+            "default",
+            WEEK,
+            plan_doc(
+                ("RV2", "S1", 4, "lunch"), ("RV1", "S2", 0, "lunch"), ("RV1", "S3", 5, "lunch")
+            ),
+            BEFORE_WEEK,
+        )
+    now = at("2026-11-24T08:00:00+08:00")  # Tuesday: Monday has passed
+    with session_scope(small_region) as db:
+        rows = {(s.vehicle_id, s.day): s for s in sessions_in_force(db, "default", WEEK)}
+        for key in (("RV2", 4), ("RV1", 0)):
+            rows[key].forbidden = True
+            rows[key].pinned = True
+            db.add(rows[key])
+    with session_scope(small_region) as db:
+        doc = build_scenario(db, "default", WEEK, now, apply_cancellations=False)
+    friday = {"vehicle": "RV2", "site": "S1", "day": 4, "slot": "lunch"}
+    assert doc["forbidden"] == [friday]
+    assert friday not in doc.get("pinned", [])
+    scenario = parse_scenario(doc)
+    result = solve_plan(scenario, PlanOptions(time_limit=1.0, seed=1))
+    assert check_plan(scenario, result.sessions) == []
+    assert all(s != scenario.forbidden[0] for s in result.sessions)

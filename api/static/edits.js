@@ -1,0 +1,245 @@
+// rvrota board: the dispatcher's hand edits (add by click, move by drag, take out), each
+// priced by a dry run before it is kept. Uses app.js (api, el, say, board, loadBoard, ...).
+"use strict";
+
+const edit = { pending: null, sites: null };
+const BOTH = { "Accept-Language": "*" }; // rule details in both languages, like the board
+
+function signed(n, digits) {
+  if (n === null || n === undefined) return "–";
+  const s = fmt(Math.abs(n), digits);
+  return (n > 0 ? "+" : n < 0 ? "−" : "±") + s;
+}
+
+function cellWords(day, slot) {
+  const d = addDays(utcDate(board.schedule.start_date), day);
+  const [wz, we] = weekdayOf(d), [sz, se] = slotWords(slot);
+  return { zh: shortDate(d) + " " + wz + sz, en: we + " " + shortDate(d) + " " + se, date: isoDate(d) };
+}
+
+function priceWords(p) {
+  const pr = p.price;
+  const zh = "覆盖职工 " + signed(pr.workers_reached, 0) + " · 里程 " + signed(pr.km, 1) + " 公里 · 总体得分 " + signed(pr.objective, 0);
+  const en = "workers reached " + signed(pr.workers_reached, 0) + " · km " + signed(pr.km, 1) + " · overall score " + signed(pr.objective, 0);
+  return zh + " / " + en;
+}
+
+function displacedWords(p) {
+  if (!p.displaced.length) return "不影响其他探访 Displaces no other visit";
+  return "让出 Displaces: " + p.displaced.map((s) => {
+    const w = cellWords(s.day, s.slot);
+    return (s.site_name || s.site) + " (" + s.vehicle + " " + w.zh + " · " + w.en + ")";
+  }).join("; ");
+}
+
+function panel() { return document.getElementById("edit-panel"); }
+
+function closePanel() {
+  edit.pending = null;
+  panel().hidden = true;
+  document.getElementById("edit-price").textContent = "";
+  document.getElementById("edit-displaced").textContent = "";
+  document.getElementById("edit-refused").textContent = "";
+  document.getElementById("edit-keep").disabled = true;
+}
+
+function showRefusal(text) {
+  document.getElementById("edit-price").textContent = "";
+  document.getElementById("edit-displaced").textContent = "";
+  document.getElementById("edit-refused").textContent = "不能这样改 Not possible: " + text;
+  document.getElementById("edit-keep").disabled = true;
+}
+
+async function showPrice(pending) {
+  edit.pending = pending;
+  document.getElementById("edit-refused").textContent = "";
+  document.getElementById("edit-keep").disabled = true;
+  document.getElementById("edit-price").textContent = "正在计算代价… Working out the price…";
+  try {
+    const p = await api(pending.method, pending.path + "?dry_run=true", pending.body, BOTH);
+    if (edit.pending !== pending) return;
+    document.getElementById("edit-price").textContent = "代价 Price: " + priceWords(p);
+    document.getElementById("edit-displaced").textContent = displacedWords(p);
+    document.getElementById("edit-keep").disabled = false;
+  } catch (e) {
+    if (edit.pending === pending) showRefusal(e.message);
+  }
+}
+
+async function loadSites() {
+  if (edit.sites) return edit.sites;
+  const sites = await api("GET", "/sites?region=" + encodeURIComponent(board.schedule.region));
+  edit.sites = sites.slice().sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id, "zh-CN"));
+  return edit.sites;
+}
+
+async function openAdd(vehicle, day, slot) {
+  const w = cellWords(day, slot);
+  closePanel();
+  panel().hidden = false;
+  document.getElementById("edit-title").textContent = "在 " + vehicle + " " + w.zh + " 加一场 · Add a visit: " + vehicle + " " + w.en;
+  const select = document.getElementById("edit-site");
+  select.parentElement.hidden = false;
+  document.getElementById("edit-move").hidden = true;
+  select.replaceChildren(el("option", { value: "" }, "选择工地 Choose a site"));
+  for (const s of await loadSites()) select.append(el("option", { value: s.id }, (s.name || s.id) + " (" + s.id + ")"));
+  select.onchange = () => {
+    if (!select.value) { closePanel(); return; }
+    showPrice({ kind: "add", method: "POST", path: "/sessions", body: { region: board.schedule.region, vehicle, site: select.value, date: w.date, slot } });
+  };
+  select.focus();
+}
+
+function openMove(session, vehicle, day, slot) {
+  const w = cellWords(day, slot), from = visitWords(session);
+  closePanel();
+  panel().hidden = false;
+  document.getElementById("edit-site").parentElement.hidden = true;
+  document.getElementById("edit-move").hidden = true;
+  const name = session.site_name || session.site;
+  document.getElementById("edit-title").textContent = "把 " + name + "（" + session.vehicle + " " + from.zh + "）调到 " + vehicle + " " + w.zh +
+    " · Move " + name + " (" + session.vehicle + " " + from.en + ") to " + vehicle + " " + w.en;
+  showPrice({ kind: "move", method: "PATCH", path: "/sessions/" + session.id, body: { vehicle, date: w.date, slot } });
+}
+
+// the keyboard's way to move: choose the RV, the date and the slot
+function openMoveForm(session) {
+  const from = visitWords(session), name = session.site_name || session.site;
+  closePanel();
+  panel().hidden = false;
+  document.getElementById("edit-site").parentElement.hidden = true;
+  document.getElementById("edit-move").hidden = false;
+  document.getElementById("edit-title").textContent = "调动 " + name + "（" + session.vehicle + " " + from.zh + "）· Move " + name + " (" + session.vehicle + " " + from.en + ")";
+  const sched = board.schedule;
+  const vehicle = document.getElementById("move-vehicle"), date = document.getElementById("move-date"), slot = document.getElementById("move-slot");
+  vehicle.replaceChildren(...sched.vehicles.map((v) => el("option", { value: v, selected: v === session.vehicle }, v)));
+  const days = [];
+  for (let d = 0; d < sched.days; d++) days.push(cellWords(d, session.slot));
+  date.replaceChildren(...days.map((w, d) => el("option", { value: String(d), selected: d === session.day }, w.date + " " + weekdayOf(utcDate(w.date)).join(" "))));
+  slot.replaceChildren(...sched.slots.map((s) => el("option", { value: s.id, selected: s.id === session.slot }, slotWords(s.id).join(" "))));
+  const changed = () => {
+    const day = Number(date.value);
+    if (vehicle.value === session.vehicle && day === session.day && slot.value === session.slot) { edit.pending = null; document.getElementById("edit-keep").disabled = true; return; }
+    showPrice({ kind: "move", method: "PATCH", path: "/sessions/" + session.id, body: { vehicle: vehicle.value, date: cellWords(day, slot.value).date, slot: slot.value } });
+  };
+  for (const s of [vehicle, date, slot]) s.onchange = changed;
+  vehicle.focus();
+}
+
+async function keep() {
+  const pending = edit.pending;
+  if (!pending) return;
+  document.getElementById("edit-keep").disabled = true;
+  document.getElementById("edit-price").textContent = "正在重新排班… Re-planning the week around it…";
+  try {
+    const r = await api(pending.method, pending.path, pending.body, Object.assign({ "Idempotency-Key": idemKey() }, BOTH));
+    closePanel();
+    const s = r.session;
+    say("已保留 Kept: " + (s.site_name || s.site) + " · " + s.vehicle + " · " + s.date + " " + slotWords(s.slot).join(" ") + " · 第 " + r.plan.version + " 版 version " + r.plan.version);
+    await loadBoard();
+  } catch (e) { showRefusal(e.message); }
+}
+
+async function takeOut(session) {
+  const w = visitWords(session), name = session.site_name || session.site;
+  try {
+    await api("DELETE", "/sessions/" + session.id, undefined, Object.assign({ "Idempotency-Key": idemKey() }, BOTH));
+    say("已取出 Taken out: " + name + " · " + session.vehicle + " " + w.zh + " · " + w.en);
+    await loadBoard();
+  } catch (e) { say("不能取出 Cannot take out: " + e.message, true); }
+}
+
+function sessionById(id) { return board.schedule.sessions.find((s) => String(s.id) === String(id)); }
+
+function decorate(sched) {
+  const now = (sched.now || "").slice(0, 16);
+  for (const row of document.querySelectorAll("#grid tbody tr[data-vehicle]")) {
+    const vehicle = row.getAttribute("data-vehicle");
+    for (const td of row.querySelectorAll("td.cell")) {
+      const day = Number(td.getAttribute("data-day")), slot = td.getAttribute("data-slot");
+      const open = !td.classList.contains("past");
+      if (open) {
+        td.addEventListener("dragover", (ev) => { ev.preventDefault(); td.classList.add("drop"); });
+        td.addEventListener("dragleave", () => td.classList.remove("drop"));
+        td.addEventListener("drop", (ev) => {
+          ev.preventDefault(); td.classList.remove("drop");
+          const s = sessionById(ev.dataTransfer.getData("text/plain"));
+          if (s) openMove(s, vehicle, day, slot);
+        });
+      }
+      const id = td.getAttribute("data-session");
+      if (!id) {
+        if (!open) continue;
+        const w = cellWords(day, slot);
+        const add = el("button", { type: "button", class: "add" }, "＋");
+        add.setAttribute("aria-label", "加一场 " + vehicle + " " + w.zh + " · add a visit " + vehicle + " " + w.en);
+        add.title = add.getAttribute("aria-label");
+        add.addEventListener("click", () => openAdd(vehicle, day, slot).catch((e) => say(e.message, true)));
+        td.classList.add("free");
+        td.append(add);
+        td.addEventListener("click", (ev) => { if (ev.target === td) add.click(); });
+        continue;
+      }
+      const s = sessionById(id);
+      if (!s || s.start.slice(0, 16) <= now || !open) continue;
+      td.draggable = true;
+      td.addEventListener("dragstart", (ev) => { ev.dataTransfer.setData("text/plain", String(s.id)); ev.dataTransfer.effectAllowed = "move"; });
+      const w = visitWords(s), name = s.site_name || s.site;
+      const out = el("button", { type: "button", class: "take-out" }, "✕");
+      out.setAttribute("aria-label", "取出 " + name + " " + w.zh + " · take out " + name + " " + w.en);
+      out.title = out.getAttribute("aria-label");
+      out.addEventListener("click", () => takeOut(s));
+      const move = el("button", { type: "button", class: "move" }, "⇄");
+      move.setAttribute("aria-label", "调动 " + name + " " + w.zh + " · move " + name + " " + w.en);
+      move.title = move.getAttribute("aria-label");
+      move.addEventListener("click", () => openMoveForm(s));
+      td.append(move, out);
+    }
+  }
+}
+
+// --- site managers: a visit the site cannot host --------------------------------------------
+
+function declineForm(li, visit, siteId) {
+  if (li.querySelector("form.decline")) return;
+  const label = "为什么不能接待 Why the site cannot host it";
+  const input = el("input", { type: "text", maxLength: 500, required: true, class: "reason" });
+  input.setAttribute("aria-label", label);
+  const send = el("button", { type: "submit", class: "primary" }, "告知调度 Tell the dispatcher");
+  const cancel = el("button", { type: "button" }, "取消 Cancel");
+  const form = el("form", { class: "decline" }, el("label", {}, label + " ", input), send, cancel);
+  cancel.addEventListener("click", () => form.remove());
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", "/sessions/" + visit.session_id + "/decline", { reason: input.value.trim() }, Object.assign({ "Idempotency-Key": idemKey() }, BOTH));
+      say("已告知调度，本周已重新排班 The dispatcher is told and the week is planned again: " + visit.date + " " + slotWords(visit.slot).join(" ") + " · RV " + visit.vehicle);
+      await loadVisits(siteId);
+    } catch (e) { say("未能取消 Not declined: " + e.message, true); }
+  });
+  li.append(form);
+  input.focus();
+}
+
+function decorateVisits(detail) {
+  for (const visit of detail.visits) {
+    if (visit.state !== "planned" && visit.state !== "confirmed") continue;
+    const li = document.querySelector('#visits li.visit[data-session="' + visit.session_id + '"]');
+    if (!li) continue;
+    const button = el("button", { type: "button", class: "decline" }, "不能接待 Cannot host");
+    button.setAttribute("aria-label", "不能接待 " + visit.date + " " + slotWords(visit.slot)[0] + " · cannot host " + visit.date + " " + slotWords(visit.slot)[1]);
+    button.addEventListener("click", () => declineForm(li, visit, detail.site));
+    li.append(" ", button);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  if (document.body.getAttribute("data-page") === "site") {
+    document.getElementById("visits").addEventListener("visits-drawn", (ev) => decorateVisits(ev.detail));
+    return;
+  }
+  if (document.body.getAttribute("data-page") !== "board") return;
+  document.getElementById("grid").addEventListener("grid-drawn", (ev) => decorate(ev.detail));
+  document.getElementById("edit-keep").addEventListener("click", () => keep());
+  document.getElementById("edit-cancel").addEventListener("click", () => { closePanel(); say("未改动 Nothing changed"); });
+});
