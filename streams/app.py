@@ -206,6 +206,11 @@ class Worker:
             await asyncio.sleep(min(DB_RETRY_SECONDS * attempt, 10.0))
 
     async def request_plans(self, requests: Sequence[events.PlanRequest]) -> None:
+        if self.stopping and requests:
+            # the publisher is stopping or stopped (a timer ran into the stop); what the
+            # reconciler asks for is derived again from the database at the next start
+            log.info("stopping: %d plan requests left for the next start", len(requests))
+            return
         for request in requests:
             await self.publisher.send_plan_request(request)
             log.info("plan requested: %s %s (%s)", request.region, request.week, request.reason)
@@ -777,7 +782,8 @@ def create_app(
 
     @app.timer(settings.reconcile_seconds, on_leader=True, name="reconcile-plans")
     async def reconcile_plans() -> None:
-        await reconcile(worker)
+        if not worker.stopping:
+            await reconcile(worker)
 
     @app.timer(2.0, name="consumer-lag")
     async def consumer_lag() -> None:

@@ -64,7 +64,9 @@ class NotificationsPublic(BaseModel):
 
 
 class MarkRead(schemas.Strict):
-    up_to: int | None = Field(None, ge=1, description="mark read up to this id; default: all")
+    up_to: int | None = Field(
+        None, ge=1, le=2_147_483_647, description="mark read up to this id; default: all"
+    )
 
 
 def _change(kind: str, entry: dict[str, Any]) -> ChangePublic:
