@@ -47,7 +47,7 @@ class Heuristic:
         self.best = self.state.snapshot()
         self.best_objective = self.state.objective
         positive = inst.headcount[inst.headcount > 0]
-        self.threshold0 = 0.05 * (float(positive.mean()) if len(positive) else 1.0)
+        self.threshold0 = 0.01 * (float(positive.mean()) if len(positive) else 1.0)
 
     # --- building blocks -------------------------------------------------------
 
@@ -161,7 +161,7 @@ class Heuristic:
         if not len(free):
             return
         rng = self.rng
-        k_max = max(3, min(40, int(0.08 * len(free)) + 2))
+        k_max = max(3, min(12, int(0.08 * len(free)) + 2))
         k = rng.randint(2, k_max)
         kind = rng.random()
         km = self.inst.km
