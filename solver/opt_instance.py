@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -95,6 +96,21 @@ class Instance:
             powers = np.zeros(count)
             powers[0] = 1.0
         return self.headcount[s] * powers
+
+    @cached_property
+    def previous_cells(self) -> frozenset[tuple[int, int, int, int]]:
+        """(vehicle, day, slot, site) of every ``previous`` session that names known ids."""
+        vehicle = {vid: i for i, vid in enumerate(self.vehicle_ids)}
+        site = {sid: i for i, sid in enumerate(self.site_ids)}
+        slot = {tid: i for i, tid in enumerate(self.slot_ids)}
+        return frozenset(
+            (vehicle[p.vehicle], p.day, slot[p.slot], site[p.site])
+            for p in self.scenario.previous
+            if p.vehicle in vehicle
+            and p.site in site
+            and p.slot in slot
+            and 0 <= p.day < self.n_days
+        )
 
     def overdue(self, s: int, visit_days: set[int]) -> int:
         """Overdue days of site ``s`` with sessions on ``visit_days`` (format additions)."""

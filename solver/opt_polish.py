@@ -31,6 +31,7 @@ class _State:
         self.stop_sets = [set(r.stops) for r in pool]
         top = max((len(r.stops) for r in pool), default=0) * max(1, inst.n_vehicles)
         top = max(1, top * max(1, inst.n_days))
+        self.overdue_priced = inst.overdue_penalty > 0 and bool((inst.max_gap >= 0).any())
         self.score: list[list[float]] = []
         for s in range(inst.n_sites):
             cum = np.concatenate(([0.0], np.cumsum(inst.increment_values(s, top))))
@@ -52,6 +53,7 @@ class _State:
         Both routes belong to the same vehicle-day, so ``old`` never blocks ``new``'s day.
         """
         old_stops = self.stop_sets[old] if old >= 0 else set()
+        day_of = self.pool[new if new >= 0 else old].day
         change = 0.0
         counts: dict[int, int] = {}
         if new >= 0:
@@ -78,7 +80,18 @@ class _State:
             if c:
                 base = self.n[s]
                 change += self.score[s][base + c] - self.score[s][base]
+                if self.overdue_priced and self.inst.max_gap[s] >= 0:
+                    change -= self.inst.overdue_penalty * self._overdue_change(s, day_of, c)
         return change
+
+    def _overdue_change(self, s: int, day: int, c: int) -> int:
+        """Change in overdue days of site ``s`` when its sessions on ``day`` change by ``c``."""
+        visits = self.days[s]
+        if (visits[day] > 0) == (visits[day] + c > 0):
+            return 0
+        before = {d for d, n in enumerate(visits) if n > 0}
+        after = before ^ {day}
+        return self.inst.overdue(s, after) - self.inst.overdue(s, before)
 
 
 def polish(

@@ -39,8 +39,6 @@ def prove(
     """
     if inst.n_slots > 2:
         return None
-    if inst.overdue_penalty > 0 and bool((inst.max_gap >= 0).any()):
-        return None  # the integer master does not price overdue days: no proof from it
     per_vd_cap, total_cap = PER_VEHICLE_DAY_CAP, TOTAL_CAP
     n_v, n_d = inst.n_vehicles, inst.n_days
     best = np.zeros((n_v, n_d))

@@ -31,8 +31,14 @@ import numpy as np
 from solver.bounds import cheap_bound
 from solver.columns import DayRoute, objective_of, price_day
 from solver.heur_search import Heuristic, iterations_for
-from solver.heur_warm import plan_feasible, previous_plan
-from solver.opt_colgen import generate_columns, pin_routes, seed_routes, site_profits
+from solver.heur_warm import previous_plan
+from solver.opt_colgen import (
+    generate_columns,
+    pin_routes,
+    previous_routes,
+    seed_routes,
+    site_profits,
+)
 from solver.opt_instance import Instance, PinConflict, TravelLike, compile_instance
 from solver.opt_polish import polish, round_lp
 from solver.opt_proof import prove
@@ -71,7 +77,8 @@ class SolveResult:
 
     ``status``: ``PROVEN_OPTIMAL`` (the bound is the objective up to rounding), else
     CP-SAT's status on the route pool (``OPTIMAL`` there is not a global proof;
-    ``UNKNOWN`` means the polished LP rounding was kept).
+    ``UNKNOWN`` means the polished LP rounding was kept); ``PREVIOUS``: the plan in
+    force was feasible and better than what the search found, so it was kept.
     """
 
     sessions: tuple[SessionKey, ...]
@@ -150,12 +157,12 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     heur = Heuristic(inst, params.seed)
     heur.construct(deadline(heuristic_share))
     prev = previous_plan(inst)
-    keep_prev = bool(prev) and plan_feasible(inst, prev)
     if prev:
         warm = Heuristic(inst, params.seed)
         warm.start_from(prev)
         warm.construct(deadline(heuristic_share))
-        if warm.best_objective > heur.best_objective:
+        # ties go to the plan in force (fewer changes for the same objective)
+        if warm.best_objective >= heur.best_objective - 1e-9 * max(1.0, abs(heur.best_objective)):
             heur = warm
     best = heur.result().routes
     report.objective = objective_of(inst, best)
@@ -183,8 +190,10 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
                 found = heur.result().routes
                 if objective_of(inst, found) > objective:
                     best, objective = found, objective_of(inst, found)
-    if keep_prev and objective_of(inst, prev) > objective:
-        best, objective = prev, objective_of(inst, prev)
+    kept = _previous_if_better(inst, scenario, travel, objective)
+    if kept is not None:
+        best, objective = kept, objective_of(inst, kept)
+        status = "PREVIOUS"
     if bound < objective:
         # valid by construction: only floating-point noise can put it below the plan
         if objective - bound > 1e-6 * max(1.0, abs(objective)):
@@ -301,6 +310,30 @@ def _exact(
             lp_bound = proven_bound if lp_bound is None else min(lp_bound, proven_bound)
             status = "PROVEN_OPTIMAL"
     return best, objective, status, lp_bound
+
+
+def _previous_if_better(
+    inst: Instance, scenario: Scenario, travel: TravelLike | None, objective: float
+) -> list[DayRoute] | None:
+    """``previous`` as routes when it is a feasible plan better than ``objective`` (else None).
+
+    A re-plan never returns a plan worse than the plan in force when that one still holds.
+    """
+    from solver.check import check_plan
+    from solver.travel import TravelTable
+
+    groups = {(v, d) for v, d, _, _ in inst.previous_cells}
+    if not groups:
+        return None
+    routes = previous_routes(inst)
+    if len(routes) != len(groups):
+        return None
+    if objective_of(inst, routes) <= objective + 1e-9 * max(1.0, abs(objective)):
+        return None
+    table = travel if isinstance(travel, TravelTable) else None
+    if check_plan(scenario, scenario.previous, table):
+        return None
+    return routes
 
 
 def _check_pinned_days(inst: Instance) -> None:

@@ -11,6 +11,14 @@ The day-pattern model (maximise):
     short s  : -u_s - sum_k y_sk <= -m_s
     x, y, z in [0, 1], u in [0, m_s]
 
+The LP leaves out the overdue days of the format's additions (their penalty only
+lowers the objective, so the LP and its Lagrangian bounds stay upper bounds). The
+integer master prices them exactly: ``w_sd`` (site s visited on day d) <= the
+sessions there, and for every day t past ``last_visit_day + max_gap_days``
+``o_st + sum_{d in [t - max_gap, t]} w_sd >= 1`` with ``-overdue_penalty * o_st``.
+With ``previous`` sessions, it breaks ties between plans of equal (scaled)
+objective toward the most previous sessions kept, without changing the objective.
+
 Only this module imports ``ortools``; it speaks in index arrays and
 :class:`~solver.columns.DayRoute` columns.
 """
@@ -197,7 +205,20 @@ def rounding_slack(inst: Instance) -> float:
     vehicle-day, one increment per session and one shortfall variable per site non-zero.
     """
     terms = inst.n_vehicles * inst.n_days * (1 + inst.n_slots) + inst.n_sites
+    if prices_overdue(inst):
+        terms += inst.n_sites * inst.n_days
     return 0.5 / SCALE * terms * max(1.0, float(inst.min_visits.max(initial=0)))
+
+
+def prices_overdue(inst: Instance) -> bool:
+    """Whether overdue days enter the objective (a penalty and some site with max_gap_days)."""
+    return inst.overdue_penalty > 0 and bool((inst.max_gap >= 0).any())
+
+
+def previous_kept(inst: Instance, route: DayRoute) -> int:
+    """How many sessions of ``previous`` the route keeps."""
+    kept = inst.previous_cells
+    return sum(1 for t, s in route.stops if (route.vehicle, route.day, t, s) in kept)
 
 
 def solve_master_mip(
@@ -264,6 +285,8 @@ def solve_master_mip(
         if len(zs) > 1:
             model.add_at_most_one(zs)
     constant = 0.0
+    if prices_overdue(inst):
+        constant += _overdue_terms(model, inst, by_cell, zvars, hint_days, xs, objective_terms)
     cells_of_site: dict[int, int] = {}
     for s, _, _ in by_cell:
         cells_of_site[s] = cells_of_site.get(s, 0) + 1
@@ -290,7 +313,13 @@ def solve_master_mip(
             model.add_hint(u, max(0, m - int(hint_n[s])))
             model.add(u + sum(ys[: min(m, kmax)]) >= m)
             objective_terms.append((u, -round(inst.shortfall_penalty * SCALE)))
-    model.maximize(sum(c * v for v, c in objective_terms))
+    # ties toward previous: each objective unit is worth more than every previous session kept
+    kept = [previous_kept(inst, r) for r in columns]
+    tie = 1 + sum(kept) if any(kept) else 1
+    model.maximize(
+        sum(c * tie * v for v, c in objective_terms)
+        + sum(k * xs[i] for i, k in enumerate(kept) if k)
+    )
     for i in range(len(columns)):
         model.add_hint(xs[i], 1 if i in hint_set else 0)
 
@@ -310,11 +339,57 @@ def solve_master_mip(
     class _Cb(cp_model.CpSolverSolutionCallback):
         def on_solution_callback(self) -> None:
             if on_solution is not None:
-                on_solution(self.objective_value / SCALE + constant, time.monotonic() - started)
+                value = (self.objective_value // tie) / SCALE + constant
+                on_solution(value, time.monotonic() - started)
 
     status = solver.solve(model, _Cb())
     name = solver.status_name(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return MipOutcome(list(hint), name, None)
     chosen = [i for i in range(len(columns)) if solver.boolean_value(xs[i])]
-    return MipOutcome(chosen, name, solver.objective_value / SCALE + constant)
+    return MipOutcome(chosen, name, (solver.objective_value // tie) / SCALE + constant)
+
+
+def _overdue_terms(
+    model: cp_model.CpModel,
+    inst: Instance,
+    by_cell: dict[tuple[int, int, int], list[int]],
+    zvars: dict[tuple[int, int], cp_model.IntVar],
+    hint_days: set[tuple[int, int]],
+    xs: list[cp_model.IntVar],
+    objective_terms: list[tuple[cp_model.IntVar, int]],
+) -> float:
+    """Add the overdue days exactly; return the constant part (days overdue in every plan)."""
+    by_day: dict[tuple[int, int], set[int]] = {}
+    for (s, d, _), members in by_cell.items():
+        by_day.setdefault((s, d), set()).update(members)
+    penalty = round(inst.overdue_penalty * SCALE)
+    constant = 0.0
+    for s in range(inst.n_sites):
+        g = int(inst.max_gap[s])
+        if g < 0:
+            continue
+        visited: dict[int, cp_model.IntVar] = {}
+        for d in range(inst.n_days):
+            day_members = by_day.get((s, d))
+            if not day_members:
+                continue
+            w = zvars.get((s, d))
+            if w is None:
+                w = model.new_bool_var(f"w{s}_{d}")
+                model.add_hint(w, (s, d) in hint_days)
+            model.add(w <= sum(xs[i] for i in sorted(day_members)))
+            visited[d] = w
+        for t in range(int(inst.last_visit[s]) + g + 1, inst.n_days):
+            if t < 0:
+                continue
+            ws = [visited[d] for d in range(max(0, t - g), t + 1) if d in visited]
+            if not ws:
+                constant -= inst.overdue_penalty
+                continue
+            o = model.new_bool_var(f"o{s}_{t}")
+            late = not any((s, d) in hint_days for d in range(max(0, t - g), t + 1))
+            model.add_hint(o, late)
+            model.add(o + sum(ws) >= 1)
+            objective_terms.append((o, -penalty))
+    return constant

@@ -3,16 +3,31 @@ overdue_penalty and forbidden, read by the loader, judged by the checker and the
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, event, given, settings
 
 from solver.check import Violation, check_plan
 from solver.evaluate import evaluate, overdue_days
+from solver.hand import hand_rotation
 from solver.load import ScenarioError, parse_scenario, scenario_to_dict
 from solver.planfile import plan_document
-from tests.solver.tiny import document, ref, scenario, site, sk
+from solver.reasons import best_move, unserved_reasons
+from solver.travel import TravelTable
+from tests.solver.test_exhaustive import assert_optimal, best_by_enumeration
+from tests.solver.tiny import (
+    document,
+    line_travel,
+    random_documents_with_additions,
+    ref,
+    scenario,
+    site,
+    sk,
+)
 
 
 def rules(violations: list[Violation]) -> list[int]:
@@ -246,6 +261,21 @@ PLANNED = {
         days=2,
         sites=[site("A", 100, min_gap_days=2, last_visit_day=-1), site("B", 60), site("C", 30)],
     ),
+    "overdue makes a small site worth visits": document(
+        days=3,
+        slots=[{"id": "lunch", "start": "11:30", "end": "13:30"}],
+        objective={"repeat_decay": 0.5, "km_cost": 1.0, "overdue_penalty": 45},
+        sites=[site("A", 100), site("B", 30, max_gap_days=1, last_visit_day=-1), site("C", 60)],
+    ),
+    "overdue against min_gap and last visit": document(
+        days=3,
+        objective={"repeat_decay": 0.5, "km_cost": 1.0, "overdue_penalty": 70},
+        sites=[
+            site("A", 100, min_gap_days=2, max_gap_days=0, last_visit_day=-1),
+            site("B", 20, max_gap_days=0, last_visit_day=-2, closed_days=[1]),
+            site("C", 60, max_gap_days=2),
+        ],
+    ),
     "weight reorders sites": document(
         days=1,
         objective={"repeat_decay": 0.0, "km_cost": 1.0, "shortfall_penalty": 1000},
@@ -257,8 +287,6 @@ PLANNED = {
 @pytest.mark.parametrize("name", list(PLANNED))
 def test_planner_honours_the_additions_optimally(name: str) -> None:
     """The planner's plan is feasible by rules 1-11 and its objective is the exhaustive best."""
-    from tests.solver.test_exhaustive import assert_optimal
-
     assert_optimal(parse_scenario(PLANNED[name]))
 
 
@@ -274,3 +302,125 @@ def test_forbidden_and_last_visit_change_the_plan() -> None:
     early: Any = make_plan(parse_scenario(PLANNED["last visit blocks day 0"]), fast)
     a_days = {s["day"] for s in early["sessions"] if s["site"] == "A"}
     assert a_days == {1}
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(doc=random_documents_with_additions(max_days=3, max_slots=2, max_sites=3, max_vehicles=2))
+def test_random_tiny_instance_with_additions_is_solved_optimally(doc: dict[str, Any]) -> None:
+    """Random tiny scenario with the additions (at most 3 vehicle-days): optimal, or PinConflict."""
+    s = parse_scenario(doc)
+    assume(len(s.vehicles) * s.days <= 3)
+    event(assert_optimal(s))
+
+
+# --- stability ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        [ref("RV1", "A", 0, "lunch"), ref("RV1", "B", 1, "lunch")],
+        [ref("RV1", "B", 0, "lunch"), ref("RV1", "A", 1, "lunch")],
+    ],
+)
+def test_ties_are_broken_toward_the_plan_in_force(kept: list[dict[str, Any]]) -> None:
+    """A and B are twins (same place, same workers): two optima mirror each other; with
+    either one as ``previous`` (no change penalty) the planner returns it, same objective."""
+    from solver.service import PlanOptions, make_plan
+
+    places = {"D1": 0, "A": 10, "B": 10}
+    doc = document(
+        days=2,
+        slots=[{"id": "lunch", "start": "11:30", "end": "13:30"}],
+        sites=[site("A", 100), site("B", 100)],
+        travel=line_travel(["D1", "A", "B"], places),
+        previous=kept,
+    )
+    s = parse_scenario(doc)
+    plan: Any = make_plan(s, PlanOptions(time_limit=5.0, seed=5, workers=1))
+    best, _ = best_by_enumeration(s)
+    assert plan["stats"]["objective"] == pytest.approx(best)
+    assert plan["stats"]["changes"] == 0
+    got = [(x["site"], x["day"]) for x in plan["sessions"]]
+    assert got == [(k["site"], k["day"]) for k in kept]
+
+
+# --- unserved reasons --------------------------------------------------------------------
+
+
+def test_reason_names_the_last_visit_gap() -> None:
+    """Every open day is too soon after the last visit: the reason says so with the day."""
+    s = scenario(sites=[site("A", 100, min_gap_days=3, last_visit_day=-1), site("B", 5)])
+    text = next(u.reason for u in unserved_reasons(s, []) if u.site == "A")
+    assert "within its min_gap_days 3 of its last visit (day -1)" in text
+
+
+def test_reason_names_the_forbidden_sessions() -> None:
+    """The only open slots are taken out by hand: no candidate, and the reason names it."""
+    s = scenario(
+        days=1,
+        sites=[site("A", 100)],
+        forbidden=[ref("RV1", "A", 0, "lunch"), ref("RV1", "A", 0, "evening")],
+    )
+    assert "taken out by hand (forbidden)" in unserved_reasons(s, [])[0].reason
+
+
+def test_stated_moves_are_true_with_weights_and_overdue() -> None:
+    """On taishang-week with weights, max gaps, last visits, a ban and an overdue penalty,
+    every best single change quoted for the hand rotation is feasible and exact."""
+    path = Path(__file__).resolve().parents[3] / "shared/scenarios/taishang-week.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for i, entry in enumerate(doc["sites"]):
+        entry["max_gap_days"] = i % 3
+        entry["weight"] = 0.5 + (i % 4) * 0.5
+        entry["last_visit_day"] = -1 - (i % 5)
+    doc["objective"]["overdue_penalty"] = 40
+    s = parse_scenario(doc)
+    table = TravelTable.build(s)
+    plan = hand_rotation(s, table)
+    assert check_plan(s, plan, table) == []
+    base = evaluate(s, plan, table).objective
+    unserved = unserved_reasons(s, plan, table)
+    assert len(unserved) >= 5
+    for u in unserved:
+        move = best_move(s, plan, u.site, table)
+        assert move is not None, u.reason
+        moved = move.apply(plan)
+        assert check_plan(s, moved, table) == []
+        assert evaluate(s, moved, table).objective - base == pytest.approx(move.gain, abs=1e-6)
+
+
+def test_replacing_a_site_counts_the_overdue_day_it_causes() -> None:
+    """Replacing B's only session makes B overdue that day: the quoted gain includes it."""
+    s = scenario(
+        days=1,
+        slots=[{"id": "lunch", "start": "11:30", "end": "13:30"}],
+        sites=[site("A", 100), site("B", 60, max_gap_days=0)],
+        objective={"km_cost": 1.0, "overdue_penalty": 25},
+    )
+    plan = [sk("RV1", "B", 0, "lunch")]
+    move = best_move(s, plan, "A")
+    assert move is not None and move.remove == sk("RV1", "B", 0, "lunch")
+    assert move.gain == pytest.approx(
+        evaluate(s, move.apply(plan)).objective - evaluate(s, plan).objective
+    )
+    assert move.gain == pytest.approx(100 - 60 - 25 - (20 - 40))
+
+
+def test_a_short_replan_never_returns_worse_than_the_plan_in_force() -> None:
+    """taishang-week: a 5 s plan becomes ``previous``; a re-plan with almost no time still
+    returns a plan at least as good (the plan in force is feasible), and it checks."""
+    from solver.optimise import SolveParams, solve
+
+    path = Path(__file__).resolve().parents[3] / "shared/scenarios/taishang-week.json"
+    s = parse_scenario(json.loads(path.read_text(encoding="utf-8")))
+    first = solve(s, SolveParams(time_limit=5.0, seed=1, workers=1))
+    again = dataclasses.replace(s, previous=first.sessions)
+    second = solve(again, SolveParams(time_limit=0.05, seed=1, workers=1))
+    assert check_plan(again, second.sessions) == []
+    assert evaluate(again, second.sessions).objective >= evaluate(s, first.sessions).objective
