@@ -240,7 +240,12 @@ def _exact(
 
     cg = generate_columns(inst, master, kmax, deadline(0.6), on_round)
     lp_bound = cg.bound if math.isfinite(cg.bound) else None
-    if cg.duals is not None and cg.converged:
+
+    def time_left(share: float) -> bool:
+        """Still before ``share`` of the limit (always, in a seeded run)."""
+        return deterministic or time.monotonic() < started + limit * share
+
+    if cg.duals is not None and cg.converged and time_left(0.7):
         # with a strong start the reduced-profit proof is cheap: try it before CP-SAT
         proof_limit = limit * 0.25 if deterministic else started + limit * 0.8
         proved = prove(
@@ -259,7 +264,8 @@ def _exact(
             proven_bound = proven_bound if lp_bound is None else min(lp_bound, proven_bound)
             return best, objective_of(inst, best), "PROVEN_OPTIMAL", proven_bound
 
-    if not use_mip:
+    if not use_mip or not time_left(0.65):
+        # too late for CP-SAT to pay: the heuristic takes the rest of the time
         return start_plan, start_objective, "HEURISTIC", lp_bound
     # pool for the integer master: generated columns plus the best routes at the final duals
     pool = list(master.columns)
