@@ -47,7 +47,11 @@ class Heuristic:
         self.best = self.state.snapshot()
         self.best_objective = self.state.objective
         positive = inst.headcount[inst.headcount > 0]
-        self.threshold0 = 0.01 * (float(positive.mean()) if len(positive) else 1.0)
+        # the acceptance threshold starts at a share of a typical session's value that
+        # shrinks with the plan's size (small weeks need bolder moves to leave an optimum)
+        cells = max(1, int(self.state.fillable.sum()))
+        typical = float(positive.mean()) if len(positive) else 1.0
+        self.threshold0 = typical * min(0.05, 3.0 / cells)
 
     # --- building blocks -------------------------------------------------------
 

@@ -248,6 +248,7 @@ def _exact(
     if cg.duals is not None and cg.converged and time_left(0.7):
         # with a strong start the reduced-profit proof is cheap: try it before CP-SAT
         proof_limit = limit * 0.25 if deterministic else started + limit * 0.8
+        better: list[list[DayRoute]] = []
         proved = prove(
             inst,
             master,
@@ -258,11 +259,16 @@ def _exact(
             proof_limit,
             params.seed,
             params.workers,
+            better,
         )
         if proved is not None:
             best, proven_bound = proved
             proven_bound = proven_bound if lp_bound is None else min(lp_bound, proven_bound)
             return best, objective_of(inst, best), "PROVEN_OPTIMAL", proven_bound
+        if better:
+            # the reduced pool held a better plan than the heuristic's: start from it
+            master.add(better[0])
+            start_plan, start_objective = better[0], objective_of(inst, better[0])
 
     if not use_mip or not time_left(0.65):
         # too late for CP-SAT to pay: the heuristic takes the rest of the time
