@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-in-production"
@@ -55,6 +55,21 @@ class Settings(BaseSettings):
     hold_plans_for_approval: bool = Field(
         False, description="default for regions: hold new plans until a dispatcher publishes"
     )
+    default_max_gap_days: int | None = Field(
+        14,
+        ge=0,
+        description="most days a site of real size should wait between visits, unless its "
+        "registry entry says otherwise (empty or 'none': no default)",
+    )
+    real_size_headcount: int = Field(
+        50, ge=0, description="workers from which a site is of real size (gets the default gap)"
+    )
+    overdue_penalty: float = Field(
+        50.0,
+        ge=0,
+        description="objective cost of one overdue site-day, unless the region's objective "
+        "names its own overdue_penalty",
+    )
     event_max_future_seconds: int = 600
     event_max_bytes: int = 64 * 1024
 
@@ -64,6 +79,13 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     worker_port: int = Field(6066, description="worker's /healthz, /readyz, /metrics port")
+
+    @field_validator("default_max_gap_days", mode="before")
+    @classmethod
+    def _none_for_empty(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "null"):
+            return None
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -426,3 +426,38 @@ class WeekCalendar:
             for day in range(self.days)
             for order, slot in enumerate(self.slots)
         ]
+
+
+# --- continuity across weeks (rotation-format additions) -----------------------------------
+
+
+def last_visit_day(
+    first: date, last_visit: date | None, registered_on: date | None, min_gap_days: int
+) -> int | None:
+    """A site's ``last_visit_day`` for the week starting ``first`` (None: leave it out).
+
+    A visited site: the day of its last visit before the week, counted from ``first``
+    (-1 is the day before). A site never visited waits from its first day in the registry,
+    so that waiting makes it overdue; that day is put at least ``min_gap_days`` (and one)
+    before the week, since it was no visit and must not block a first one. A site that
+    entered the registry during or after the week's first day (or on an unknown day) gets
+    none: it waits from the day before the week, the format's default.
+    """
+    if last_visit is not None:
+        if last_visit >= first:
+            raise DomainError(f"last visit {last_visit} is not before the week of {first}")
+        return (last_visit - first).days
+    if registered_on is None or registered_on >= first:
+        return None
+    return min((registered_on - first).days, -max(1, min_gap_days))
+
+
+def site_max_gap_days(
+    own: int | None, headcount: int, default: int | None, real_size: int
+) -> int | None:
+    """The site's own ``max_gap_days``, else the default for sites of real size, else None."""
+    if own is not None:
+        return own
+    if default is not None and headcount >= real_size:
+        return default
+    return None

@@ -10,7 +10,7 @@ SQLModel's database session as ``fleet.db.DbSession`` next to it.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Integer, String, Table, UniqueConstraint
@@ -61,6 +61,13 @@ class Site(SQLModel, table=True):
     active_from: date | None = None
     active_until: date | None = None
     contact: str | None = Field(default=None, max_length=500)
+    max_gap_days: int | None = Field(
+        default=None, description="most days without a session; None: the region's default"
+    )
+    registered_on: date | None = Field(
+        default_factory=lambda: datetime.now(UTC).date(),
+        description="first day in the registry (a never-visited site waits from then)",
+    )
 
 
 class SiteClosure(SQLModel, table=True):

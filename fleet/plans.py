@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 
 from fleet.db import DbSession
@@ -501,3 +501,33 @@ def cancel_sessions(db: DbSession, sessions: Iterable[Session]) -> list[Session]
         cancelled.append(session)
     db.flush()
     return cancelled
+
+
+# States of a session that count as a visit of its site before a week: it happened or is
+# under way; a planned or confirmed one counts while it is still to come (missed and
+# cancelled ones never count).
+_VISITED = (SessionState.DONE.value, SessionState.IN_PROGRESS.value)
+_EXPECTED = (SessionState.PLANNED.value, SessionState.CONFIRMED.value)
+
+
+def last_visit_dates(
+    db: DbSession, site_ids: Sequence[str], before: date, now: datetime
+) -> dict[str, date]:
+    """Per site, the date of its last session before ``before``, however long ago.
+
+    Sessions done or under way count; planned or confirmed ones count only while in force
+    and not yet started at ``now`` (a past one that was never reported did not happen).
+    """
+    if not site_ids:
+        return {}
+    happened = col(Session.state).in_(_VISITED)
+    expected = and_(
+        col(Session.state).in_(_EXPECTED), col(Session.in_force).is_(True), col(Session.start) > now
+    )
+    query = (
+        select(Session.site_id, func.max(Session.date))
+        .where(col(Session.site_id).in_(list(site_ids)), Session.date < before)
+        .where(or_(happened, expected))
+        .group_by(col(Session.site_id))
+    )
+    return {site_id: day for site_id, day in db.exec(query) if day is not None}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import select
@@ -30,7 +30,9 @@ from fleet.domain import (
     closed_days_of_week,
     day_bounds,
     format_iso_week,
+    last_visit_day,
     natural_key,
+    site_max_gap_days,
     split_closed_days,
     week_of,
     zone,
@@ -39,6 +41,7 @@ from fleet.models import Depot, Region, Session, Site, Vehicle
 from fleet.plans import (
     PlanOutcome,
     cancel_sessions,
+    last_visit_dates,
     region_calendar,
     save_plan,
     sessions_in_force,
@@ -65,6 +68,7 @@ SCENARIO_FORMAT = "rvrota.scenario/1"
 IMPORT_REASON = "scenario import"
 
 __all__ = [
+    "Continuity",
     "ImportSummary",
     "build_scenario",
     "import_scenario",
@@ -72,6 +76,31 @@ __all__ = [
     "scenario_week",
     "store_plan",
 ]
+
+
+@dataclass(frozen=True)
+class Continuity:
+    """How the live system fills the format's additions for sites (rotation-format.md).
+
+    ``default_max_gap_days`` applies to sites of at least ``real_size_headcount`` workers
+    whose registry entry has no ``max_gap_days``; ``overdue_penalty`` to regions whose
+    objective names none.
+    """
+
+    default_max_gap_days: int | None = 14
+    real_size_headcount: int = 50
+    overdue_penalty: float = 50.0
+
+    @classmethod
+    def from_settings(cls) -> Continuity:
+        from core.settings import get_settings
+
+        settings = get_settings()
+        return cls(
+            default_max_gap_days=settings.default_max_gap_days,
+            real_size_headcount=settings.real_size_headcount,
+            overdue_penalty=settings.overdue_penalty,
+        )
 
 
 @dataclass
@@ -152,24 +181,25 @@ def import_scenario(db: DbSession, data: dict[str, Any], region: str = "default"
     for site in scenario.sites:
         raw = raw_sites[site.id]
         weekdays, dates = split_closed_days(first, scenario.days, site.closed_days)
-        upsert_site(
-            db,
-            Site(
-                id=site.id,
-                name=site.name,
-                address=site.address,
-                lat=site.lat,
-                lon=site.lon,
-                region_id=region,
-                default_headcount=site.headcount,
-                slots=None if list(site.slots) == all_slots else list(site.slots),
-                closed_weekdays=weekdays,
-                parking_capacity=site.capacity,
-                min_gap_days=site.min_gap_days,
-                min_visits=site.min_visits,
-                needs=_ordered_unique(raw.get("needs")),
-            ),
+        row = Site(
+            id=site.id,
+            name=site.name,
+            address=site.address,
+            lat=site.lat,
+            lon=site.lon,
+            region_id=region,
+            default_headcount=site.headcount,
+            slots=None if list(site.slots) == all_slots else list(site.slots),
+            closed_weekdays=weekdays,
+            parking_capacity=site.capacity,
+            min_gap_days=site.min_gap_days,
+            min_visits=site.min_visits,
+            needs=_ordered_unique(raw.get("needs")),
+            max_gap_days=site.max_gap_days,
         )
+        if db.get(Site, site.id) is None:
+            row.registered_on = first  # a new site enters the registry with its week
+        upsert_site(db, row)
         replace_site_closures(db, site.id, first, last, dates)
         summary.sites.append(site.id)
     horizon = (day_bounds(first, tz)[0], day_bounds(last, tz)[1])
@@ -254,7 +284,13 @@ def _session_ref(session: Session) -> dict[str, Any]:
 
 
 def build_scenario(
-    db: DbSession, region: str, week: str, now: datetime, *, apply_cancellations: bool = True
+    db: DbSession,
+    region: str,
+    week: str,
+    now: datetime,
+    *,
+    apply_cancellations: bool = True,
+    continuity: Continuity | None = None,
 ) -> dict[str, Any]:
     """The scenario of a region's week from live state at ``now`` (the service clock's now).
 
@@ -265,7 +301,14 @@ def build_scenario(
     future ones whose vehicle is now unavailable (or whose site is closed that day): those
     are cancelled in the database (the caller's transaction; ``apply_cancellations=False``
     leaves the database alone); the plan in force's sessions as ``previous``.
+
+    Continuity across weeks (``continuity``, default from the settings): each site's
+    ``last_visit_day`` from its last session done or under way before the week (or still
+    to come, planned or confirmed), however long ago, else from its first day in the
+    registry; ``max_gap_days`` from the registry or the default for sites of real size;
+    the objective's ``overdue_penalty`` unless the region names its own.
     """
+    rules = continuity if continuity is not None else Continuity.from_settings()
     region_row = db.get(Region, region)
     if region_row is None:
         raise UnknownReference(f"region: no region {region!r}")
@@ -283,6 +326,7 @@ def build_scenario(
     site_ids = [s.id for s in sites]
     headcounts = latest_headcounts(db, site_ids)
     closures = site_closures(db, site_ids, first, last)
+    last_visits = last_visit_dates(db, site_ids, first, now)
     closed: dict[str, list[int]] = {
         s.id: closed_days_of_week(first, calendar.days, s.closed_weekdays, closures.get(s.id, []))
         for s in sites
@@ -342,11 +386,16 @@ def build_scenario(
         "slots": [slot.to_json() for slot in calendar.slots],
         "setup_minutes": region_row.setup_minutes,
         "travel": dict(region_row.travel) or {"model": "haversine"},
-        "objective": dict(region_row.objective),
+        "objective": {"overdue_penalty": rules.overdue_penalty, **dict(region_row.objective)},
         "depots": [_depot_json(d) for d in depots],
         "sites": [
             _site_json(
-                s, headcounts[s.id].count if s.id in headcounts else None, closed[s.id], calendar
+                s,
+                headcounts[s.id].count if s.id in headcounts else None,
+                closed[s.id],
+                calendar,
+                rules,
+                last_visits.get(s.id),
             )
             for s in sites
         ],
@@ -377,18 +426,24 @@ def _depot_json(depot: Depot) -> dict[str, Any]:
 
 
 def _site_json(
-    site: Site, reported: int | None, closed_days: list[int], calendar: WeekCalendar
+    site: Site,
+    reported: int | None,
+    closed_days: list[int],
+    calendar: WeekCalendar,
+    rules: Continuity,
+    last_visit: date | None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"id": site.id}
     if site.name is not None:
         out["name"] = site.name
     if site.address is not None:
         out["address"] = site.address
+    headcount = reported if reported is not None else site.default_headcount
     out.update(
         {
             "lat": site.lat,
             "lon": site.lon,
-            "headcount": reported if reported is not None else site.default_headcount,
+            "headcount": headcount,
             "slots": [s for s in calendar.slot_ids if site.slots is None or s in site.slots],
             "closed_days": closed_days,
             "capacity": site.parking_capacity,
@@ -397,6 +452,14 @@ def _site_json(
             "needs": list(site.needs),
         }
     )
+    lvd = last_visit_day(calendar.start_date, last_visit, site.registered_on, site.min_gap_days)
+    if lvd is not None:
+        out["last_visit_day"] = lvd
+    max_gap = site_max_gap_days(
+        site.max_gap_days, headcount, rules.default_max_gap_days, rules.real_size_headcount
+    )
+    if max_gap is not None:
+        out["max_gap_days"] = max_gap
     return out
 
 

@@ -132,26 +132,17 @@ def check_plan(
         days = sorted(by_day)
         if site.last_visit_day is not None:
             for d in days:
-                if site.gap_allows(d):
+                if scenario.last_visit_allows(site, d):
                     continue
-                # a pinned session before frozen_before has happened: it is exempt
-                late = [
-                    s
-                    for s in known
-                    if s.site == site_id
-                    and s.day == d
-                    and not (s in pinned and scenario.is_before_frozen(s.day, s.slot))
-                ]
-                if late:
-                    out.append(
-                        Violation(
-                            8,
-                            f"{site_id} is served on day {d}, {d - site.last_visit_day} days "
-                            f"after its last visit (day {site.last_visit_day}), "
-                            f"min_gap_days {gap}",
-                            tuple(late),
-                        )
+                late = tuple(s for s in known if s.site == site_id and s.day == d)
+                out.append(
+                    Violation(
+                        8,
+                        f"{site_id} is served on day {d}, {d - site.last_visit_day} days "
+                        f"after its last visit (day {site.last_visit_day}), min_gap_days {gap}",
+                        late,
                     )
+                )
         for d1, d2 in zip(days, days[1:], strict=False):
             if d2 - d1 < gap:
                 out.append(

@@ -130,7 +130,7 @@ def plan(
         f"[{time.perf_counter() - started:7.1f}s] done ({result.status}): objective "
         f"{stats.objective:,.1f}  bound {_num(result.bound)}  value {stats.value:,.1f}  "
         f"km {stats.km:,.1f}  sessions {stats.sessions}  shortfall {stats.shortfall}  "
-        f"unserved {len(result.unserved)}",
+        f"overdue {stats.overdue}  unserved {len(result.unserved)}",
         err=True,
     )
     if plot is not None:
@@ -171,7 +171,7 @@ def check(
     typer.echo(
         f"{'infeasible' if violations else 'feasible'}: objective {stats.objective:,.1f}  "
         f"value {stats.value:,.1f}  km {stats.km:,.1f}  sessions {stats.sessions}  "
-        f"shortfall {stats.shortfall}  changes {stats.changes}"
+        f"shortfall {stats.shortfall}  changes {stats.changes}  overdue {stats.overdue}"
     )
     if violations:
         raise typer.Exit(EXIT_INFEASIBLE)

@@ -24,7 +24,9 @@ def hand_rotation(scenario: Scenario, travel: TravelTable | None = None) -> list
                 site = order[(ptr + k) % len(order)]
                 if any(abs(day - d2) < site.min_gap_days for d2 in served_days[site.id]):
                     continue
-                if not site.gap_allows(day):  # too soon after its last visit before the week
+                if not scenario.last_visit_allows(
+                    site, day
+                ):  # too soon after its last visit before the week
                     continue
                 if not scenario.vehicle_equipped(vehicle, site):
                     continue

@@ -44,6 +44,8 @@ class ColumnGeneration:
 def site_profits(inst: Instance, duals: Duals, v: int, d: int) -> FloatArray:
     """Gain per session of vehicle ``v`` at (slot, site) on day ``d`` under the duals: [T, S]."""
     gain = duals.count[None, :] - duals.link[:, d, :].T + inst.prev_reward[v, d]
+    if duals.seen is not None:  # overdue priced: a session ends its site's wait that day
+        gain = gain + duals.seen[None, :, d]
     return np.asarray(gain, dtype=np.float64)
 
 
@@ -71,6 +73,18 @@ def lagrangian_bound(inst: Instance, duals: Duals, best: FloatArray, kmax: Float
         total += omega
     has_z = hosted.any(axis=1).T  # [S, D]
     total += float(np.maximum(0.0, zcoef)[has_z].sum())
+    if duals.late:
+        # overdue: -lambda per late row, o_st in [0, 1], w_sd in [0, 1]
+        total += duals.overdue_constant
+        seen = duals.seen if duals.seen is not None else np.zeros((inst.n_sites, inst.n_days))
+        wcoef: dict[tuple[int, int], float] = {}
+        for s, _, days, lam in duals.late:
+            total += max(0.0, lam - inst.overdue_penalty) - lam
+            for d in days:
+                wcoef[(s, d)] = wcoef.get((s, d), -float(seen[s, d])) + lam
+        total += sum(max(0.0, c) for c in wcoef.values())
+    else:
+        total += duals.overdue_constant
     return total
 
 

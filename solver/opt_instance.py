@@ -209,7 +209,7 @@ def compile_instance(scenario: Scenario, travel: TravelLike) -> Instance:
     too_soon = np.zeros((n_d, n_s), dtype=bool)
     for si, site in enumerate(sites):
         for d in range(n_d):
-            too_soon[d, si] = not site.gap_allows(d)
+            too_soon[d, si] = not scenario.last_visit_allows(site, d)
     allowed &= ~too_soon[None, :, None, :]
 
     frozen = np.zeros((n_d, n_t), dtype=bool)

@@ -11,11 +11,14 @@ The day-pattern model (maximise):
     short s  : -u_s - sum_k y_sk <= -m_s
     x, y, z in [0, 1], u in [0, m_s]
 
-The LP leaves out the overdue days of the format's additions (their penalty only
-lowers the objective, so the LP and its Lagrangian bounds stay upper bounds). The
-integer master prices them exactly: ``w_sd`` (site s visited on day d) <= the
-sessions there, and for every day t past ``last_visit_day + max_gap_days``
-``o_st + sum_{d in [t - max_gap, t]} w_sd >= 1`` with ``-overdue_penalty * o_st``.
+Overdue days (the format's additions) with ``-overdue_penalty * o_st``:
+
+    seen sd  : w_sd - sum_c a_cs[day d] x_c <= 0   (w: site s visited on day d)
+    late st  : -o_st - sum_{d in [t - max_gap_s, t]} w_sd <= -1
+               for every day t past last_visit_day + max_gap_days
+
+In the LP a route's sessions count in ``seen`` (a valid, weaker relaxation); the
+integer master uses the exact form (w <= the routes there, all 0/1).
 With ``previous`` sessions, it breaks ties between plans of equal (scaled)
 objective toward the most previous sessions kept, without changing the objective.
 
@@ -28,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -50,6 +53,33 @@ class Duals:
     window: list[tuple[int, int, int, float]]  # (site, first day, last day, omega)
     short: FloatArray  # [S] sigma_s
     conv: FloatArray  # [V, D] pi_vd
+    seen: FloatArray | None = None  # [S, D] rho_sd (overdue priced only)
+    late: list[tuple[int, int, tuple[int, ...], float]] = field(default_factory=list)
+    overdue_constant: float = 0.0  # -overdue_penalty * days overdue in every plan
+
+
+OverdueRow = tuple[int, int, tuple[int, ...]]  # (site, day t, days that can end its wait)
+
+
+def overdue_rows(inst: Instance) -> tuple[list[OverdueRow], float]:
+    """Days that may be overdue, each with the visit days that would prevent it, and the
+    objective constant of the days overdue in every plan (no visit can prevent them)."""
+    if not prices_overdue(inst):
+        return [], 0.0
+    hosted = np.asarray(inst.allowed.any(axis=(0, 2)))  # [D, S]
+    rows: list[OverdueRow] = []
+    constant = 0.0
+    for s in range(inst.n_sites):
+        g = int(inst.max_gap[s])
+        if g < 0:
+            continue
+        for t in range(max(0, int(inst.last_visit[s]) + g + 1), inst.n_days):
+            days = tuple(d for d in range(max(0, t - g), t + 1) if hosted[d, s])
+            if days:
+                rows.append((s, t, days))
+            else:
+                constant -= inst.overdue_penalty
+    return rows, constant
 
 
 def max_sessions(inst: Instance) -> FloatArray:
@@ -130,6 +160,23 @@ class LpMaster:
                 if z_sd is not None:
                     row.SetCoefficient(z_sd, 1.0)
             self.win_rows.append(row)
+        self.overdue_rows, self.overdue_constant = overdue_rows(inst)
+        self.seen: dict[tuple[int, int], pywraplp.Constraint] = {}
+        self.late_rows: list[pywraplp.Constraint] = []
+        wvars: dict[tuple[int, int], pywraplp.Variable] = {}
+        for s, _, days in self.overdue_rows:
+            late = solver.Constraint(-inf, -1.0)
+            o = solver.NumVar(0.0, 1.0, "")
+            obj.SetCoefficient(o, -inst.overdue_penalty)
+            late.SetCoefficient(o, -1.0)
+            for d in days:
+                w = wvars.get((s, d))
+                if w is None:
+                    w = wvars[(s, d)] = solver.NumVar(0.0, 1.0, "")
+                    self.seen[(s, d)] = solver.Constraint(-inf, 0.0)
+                    self.seen[(s, d)].SetCoefficient(w, 1.0)
+                late.SetCoefficient(w, -1.0)
+            self.late_rows.append(late)
         self.columns: list[DayRoute] = []
         self.xvars: list[pywraplp.Variable] = []
         self.keys: set[tuple[int, int, tuple[tuple[int, int], ...]]] = set()
@@ -159,6 +206,9 @@ class LpMaster:
             for s, n in per_site.items():
                 self.count[s].SetCoefficient(x, -float(n))
                 self.visit[s].SetCoefficient(x, -1.0)
+                seen = self.seen.get((s, r.day))
+                if seen is not None:
+                    seen.SetCoefficient(x, -float(n))
             self.columns.append(r)
             self.xvars.append(x)
             added += 1
@@ -185,7 +235,17 @@ class LpMaster:
         for (v, d), row in self.conv.items():
             conv[v, d] = row.dual_value()
         xs = np.array([x.solution_value() for x in self.xvars])
-        return True, value, Duals(count, visit, link, window, short, conv), xs
+        seen: FloatArray | None = None
+        if self.seen:
+            seen = np.zeros((inst.n_sites, inst.n_days))
+            for (s, d), row in self.seen.items():
+                seen[s, d] = max(0.0, row.dual_value())
+        late = [
+            (s, t, days, max(0.0, row.dual_value()))
+            for (s, t, days), row in zip(self.overdue_rows, self.late_rows, strict=True)
+        ]
+        duals = Duals(count, visit, link, window, short, conv, seen, late, self.overdue_constant)
+        return True, value, duals, xs
 
 
 @dataclass(frozen=True)
@@ -315,7 +375,7 @@ def solve_master_mip(
             objective_terms.append((u, -round(inst.shortfall_penalty * SCALE)))
     # ties toward previous: each objective unit is worth more than every previous session kept
     kept = [previous_kept(inst, r) for r in columns]
-    tie = 1 + sum(kept) if any(kept) else 1
+    tie = 1 + len(inst.previous_cells) if any(kept) else 1
     model.maximize(
         sum(c * tie * v for v, c in objective_terms)
         + sum(k * xs[i] for i, k in enumerate(kept) if k)

@@ -180,7 +180,7 @@ def _reason(
 
 
 def _no_candidate_text(scenario: Scenario, site: Site, points: list[tuple[int, str]]) -> str:
-    soon = [(d, s) for d, s in points if not site.gap_allows(d)]
+    soon = [(d, s) for d, s in points if not scenario.last_visit_allows(site, d)]
     if len(soon) == len(points):
         return (
             f"every open slot ({_points_text(scenario, points)}) is within its min_gap_days "
@@ -236,7 +236,7 @@ def _candidates(scenario: Scenario, site: Site) -> list[tuple[Vehicle, int, str]
         for day, slot in _open_points(scenario, site)
         if scenario.vehicle_available(vehicle, day, slot)
         and (vehicle.id, day, slot) not in pinned_slots
-        and site.gap_allows(day)
+        and scenario.last_visit_allows(site, day)
         and SessionKey(vehicle.id, site.id, day, slot) not in forbidden
     ]
 

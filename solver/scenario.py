@@ -163,6 +163,21 @@ class Scenario:
     def forbidden_set(self) -> frozenset[SessionKey]:
         return frozenset(self.forbidden)
 
+    @cached_property
+    def happened_days(self) -> frozenset[tuple[str, int]]:
+        """(site, day) of every pinned session earlier than ``frozen_before`` (it happened)."""
+        return frozenset(
+            (p.site, p.day) for p in self.pinned if self.is_before_frozen(p.day, p.slot)
+        )
+
+    def last_visit_allows(self, site: Site, day: int) -> bool:
+        """Rule 8 against ``last_visit_day`` for a session of ``site`` on ``day``.
+
+        A day on which a pinned session earlier than ``frozen_before`` took place is exempt:
+        the site was visited that day already.
+        """
+        return site.gap_allows(day) or (site.id, day) in self.happened_days
+
     def is_before_frozen(self, day: int, slot: str) -> bool:
         """True when (day, slot) is earlier than ``frozen_before`` (that time has passed)."""
         if self.frozen_before is None:

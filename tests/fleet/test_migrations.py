@@ -27,7 +27,7 @@ def test_upgrade_gives_the_models_schema(database_url: str) -> None:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, SQLModel.metadata) == []
         assert set(SQLModel.metadata.tables) <= set(inspect(engine).get_table_names())
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0003_format"
     finally:
         engine.dispose()
 
@@ -80,7 +80,7 @@ def test_a_database_whose_api_made_its_idempotency_table_upgrades(database_url: 
                 )
             )
         upgrade(database_url)
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0003_format"
         with engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(idempotency)).scalar_one() == 1
             context = MigrationContext.configure(conn, opts={"compare_type": True})

@@ -174,21 +174,22 @@ def test_last_visit_day_without_min_gap_blocks_nothing() -> None:
 
 
 def test_pinned_past_session_is_exempt_from_the_last_visit_gap() -> None:
-    """A pinned session before frozen_before has happened; a pinned future one is judged."""
+    """A pinned session before frozen_before has happened: its day is exempt (a later session
+    that day too, several sessions a day being allowed); a pinned future one is judged."""
     doc = document(
         sites=[site("A", 1, min_gap_days=3, last_visit_day=-1)],
         frozen_before={"day": 0, "slot": "evening"},
         pinned=[ref("RV1", "A", 0, "lunch")],
     )
     assert check_plan(parse_scenario(doc), [sk("RV1", "A", 0, "lunch")]) == []
+    same_day = [sk("RV1", "A", 0, "lunch"), sk("RV1", "A", 0, "evening")]
+    assert check_plan(parse_scenario(doc), same_day) == []
+    found = check_plan(
+        parse_scenario(doc), [sk("RV1", "A", 0, "lunch"), sk("RV1", "A", 1, "lunch")]
+    )
+    assert rules(found) == [8] and found[0].sessions == (sk("RV1", "A", 1, "lunch"),)
     doc["frozen_before"] = None
     assert rules(check_plan(parse_scenario(doc), [sk("RV1", "A", 0, "lunch")])) == [8]
-    doc["frozen_before"] = {"day": 0, "slot": "evening"}
-    doc["pinned"].append(ref("RV1", "A", 0, "evening"))
-    found = check_plan(
-        parse_scenario(doc), [sk("RV1", "A", 0, "lunch"), sk("RV1", "A", 0, "evening")]
-    )
-    assert rules(found) == [8] and found[0].sessions == (sk("RV1", "A", 0, "evening"),)
 
 
 def test_rule_11_no_forbidden_session() -> None:
@@ -424,3 +425,112 @@ def test_a_short_replan_never_returns_worse_than_the_plan_in_force() -> None:
     second = solve(again, SolveParams(time_limit=0.05, seed=1, workers=1))
     assert check_plan(again, second.sessions) == []
     assert evaluate(again, second.sessions).objective >= evaluate(s, first.sessions).objective
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+def test_cli_pinned_and_forbidden_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    """rvrota plan: a session both pinned and forbidden is an invalid scenario (exit 2)."""
+    from typer.testing import CliRunner
+
+    from rvrota.cli import build_app
+
+    both = [ref("RV1", "A", 0, "lunch")]
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(document(pinned=both, forbidden=both)), encoding="utf-8")
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(build_app(), ["plan", str(path), "-o", str(out)])
+    assert result.exit_code == 2
+    assert "$.forbidden[0]" in result.stderr and "also pinned" in result.stderr
+    assert not out.exists()
+
+
+def test_cli_pin_too_soon_after_the_last_visit_exits_3(tmp_path: Path) -> None:
+    """rvrota plan: a future pin breaking rule 8 against last_visit_day is named (exit 3)."""
+    from typer.testing import CliRunner
+
+    from rvrota.cli import build_app
+
+    doc = document(
+        sites=[site("A", 100, min_gap_days=2, last_visit_day=-1)],
+        pinned=[ref("RV1", "A", 0, "lunch")],
+    )
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(build_app(), ["plan", str(path), "-o", str(out), "--seed", "1"])
+    assert result.exit_code == 3
+    assert "RV1/A/day 0/lunch" in result.stderr and "last visit" in result.stderr
+    assert not out.exists()
+
+
+def test_cli_check_plan_names_rule_11_and_prints_overdue(tmp_path: Path) -> None:
+    """rvrota check-plan: a forbidden session exits 4 naming rule 11; the stats say overdue."""
+    from typer.testing import CliRunner
+
+    from rvrota.cli import build_app
+
+    doc = document(
+        sites=[site("A", 100), site("B", 60, max_gap_days=0)],
+        forbidden=[ref("RV1", "A", 0, "lunch")],
+    )
+    s = parse_scenario(doc)
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    plan = tmp_path / "plan.json"
+    sessions = [sk("RV1", "A", 0, "lunch")]
+    plan.write_text(json.dumps(plan_document(s, sessions, [], evaluate(s, sessions), None, 0)))
+    result = CliRunner().invoke(build_app(), ["check-plan", str(path), str(plan)])
+    assert result.exit_code == 4
+    assert "rule 11: RV1/A/day 0/lunch is forbidden" in result.stdout
+    assert "overdue 2" in result.stdout
+
+
+# --- the column-generation bound with overdue days ---------------------------------------
+
+
+def column_generation_bound(s: Any) -> float:
+    """The Lagrangian bound of column generation alone (before any proof tightens it)."""
+    from solver.opt_colgen import generate_columns, pin_routes, seed_routes
+    from solver.opt_instance import compile_instance
+    from solver.ortools_backend import LpMaster
+
+    inst = compile_instance(s, TravelTable.build(s))
+    master = LpMaster(inst)
+    master.add(list(pin_routes(inst).values()))
+    master.add(seed_routes(inst))
+    return generate_columns(inst, master, master.kmax.astype(float), None, lambda _: None).bound
+
+
+def test_the_bound_prices_unavoidable_overdue_days() -> None:
+    """Twins A and B may each wait no day, one vehicle serves one of them a day: every plan
+    has 3 overdue days at 1000, and the bound of column generation knows it."""
+    doc = document(
+        days=3,
+        slots=[{"id": "lunch", "start": "11:30", "end": "13:30"}],
+        objective={"repeat_decay": 0.0, "km_cost": 0.0, "overdue_penalty": 1000},
+        sites=[site("A", 100, max_gap_days=0), site("B", 100, max_gap_days=0)],
+        travel=line_travel(["D1", "A", "B"], {"D1": 0, "A": 10, "B": 10}),
+    )
+    s = parse_scenario(doc)
+    best, _ = best_by_enumeration(s)
+    assert best is not None and best == pytest.approx(200 - 3000)
+    bound = column_generation_bound(s)
+    assert best - 1e-6 <= bound <= 200 - 3000 + 1e-6
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(doc=random_documents_with_additions(max_days=3, max_slots=2, max_sites=3, max_vehicles=2))
+def test_column_generation_bound_is_valid_with_the_additions(doc: dict[str, Any]) -> None:
+    """On random tiny scenarios with the additions the bound is above every feasible plan."""
+    s = parse_scenario(doc)
+    assume(len(s.vehicles) * s.days <= 3 and not check_plan(s, s.pinned))
+    best, _ = best_by_enumeration(s)
+    assert best is not None  # the pins alone are a feasible plan
+    assert column_generation_bound(s) >= best - 1e-6 * max(1.0, abs(best))

@@ -87,3 +87,40 @@ def test_stats_and_feasibility_agree_with_the_peer_evaluator(
             stats.changes,
             stats.overdue,
         )
+
+
+@pytest.mark.skipif(not (PEERS / "rotation.py").is_file(), reason="shared peer tools absent")
+@settings(
+    max_examples=4, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    docs=st.lists(
+        random_documents_with_additions(max_days=4, max_sites=4), min_size=12, max_size=12
+    )
+)
+def test_planner_plans_with_the_additions_pass_the_peer_evaluator(
+    docs: list[dict[str, Any]],
+) -> None:
+    """Plans written by ``rvrota plan`` on files with the additions are feasible for the peer
+    evaluator, and their stats are its stats."""
+    from solver.service import PinConflict, PlanOptions, make_plan
+
+    pairs = []
+    for doc in docs:
+        doc["previous"] = list(
+            {json.dumps(p, sort_keys=True): p for p in doc.get("previous", [])}.values()
+        )
+        try:
+            plan = make_plan(parse_scenario(doc), PlanOptions(time_limit=2.0, seed=1, workers=1))
+        except PinConflict:
+            continue
+        pairs.append((doc, plan))
+    for (errors, theirs), (_, plan) in zip(peer_judgements(pairs), pairs, strict=True):
+        ours: Any = plan["stats"]
+        assert errors == []
+        assert theirs["objective"] == pytest.approx(ours["objective"], rel=1e-9, abs=1e-6)
+        assert (theirs["shortfall"], theirs["changes"], theirs["overdue"]) == (
+            ours["shortfall"],
+            ours["changes"],
+            ours["overdue"],
+        )
