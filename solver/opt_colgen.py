@@ -158,6 +158,13 @@ def _mix(center: Duals, lp: Duals, alpha: float) -> Duals:
         (s, first, last, alpha * oc + (1.0 - alpha) * ol)
         for (s, first, last, oc), (_, _, _, ol) in zip(center.window, lp.window, strict=True)
     ]
+    late = [
+        (s, t, days, alpha * oc + (1.0 - alpha) * ol)
+        for (s, t, days, oc), (_, _, _, ol) in zip(center.late, lp.late, strict=True)
+    ]
+    seen = None
+    if center.seen is not None and lp.seen is not None:
+        seen = mix(center.seen, lp.seen)
     return Duals(
         mix(center.count, lp.count),
         mix(center.visit, lp.visit),
@@ -165,6 +172,9 @@ def _mix(center: Duals, lp: Duals, alpha: float) -> Duals:
         window,
         mix(center.short, lp.short),
         mix(center.conv, lp.conv),
+        seen,
+        late,
+        lp.overdue_constant,
     )
 
 
