@@ -250,9 +250,11 @@ def _exact(
         """Still before ``share`` of the limit (always, in a seeded run)."""
         return deterministic or time.monotonic() < started + limit * share
 
-    if cg.duals is not None and cg.converged and time_left(0.7):
+    # the proof is cheap when the heuristic's plan is (nearly) optimal: small ones may
+    # still try it late
+    if cg.duals is not None and cg.converged and time_left(0.85 if use_mip else 0.7):
         # with a strong start the reduced-profit proof is cheap: try it before CP-SAT
-        proof_limit = limit * 0.25 if deterministic else started + limit * 0.8
+        proof_limit = limit * 0.25 if deterministic else started + limit * 0.92
         better: list[list[DayRoute]] = []
         proved = prove(
             inst,
