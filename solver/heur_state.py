@@ -294,6 +294,3 @@ class PlanState:
                 if stops:
                     out.append(make_route(self.inst, v, d, stops))
         return out
-
-    def site_gains(self, cells: IntArray) -> FloatArray:
-        return np.asarray(self.gain[cells], dtype=np.float64)
