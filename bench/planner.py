@@ -10,6 +10,9 @@ sessions of the other vehicles moved.
 
     python bench/planner.py            # 30 s taishang, 120 s region-150, 5 s re-plans
     python bench/planner.py --quick    # 10 s / 30 s / 5 s
+    python bench/planner.py --peers    # beside PyVRP on the *-exact files, 5 s and 30 s
+    python bench/planner.py --peers --files region-1000-exact --limits 120
+    python bench/planner.py --full     # full-featured files: gap to the bound, wall, RSS
 """
 
 from __future__ import annotations
@@ -30,7 +33,14 @@ from solver.optimise import Progress, SolveParams, SolveResult, gap_of, solve
 from solver.scenario import Scenario, SessionKey, TimePoint, Unavailability
 from solver.travel import TravelTable
 
-SCENARIOS = Path(__file__).resolve().parent.parent.parent / "shared" / "scenarios"
+SCENARIOS = next(
+    (
+        p / "shared" / "scenarios"
+        for p in Path(__file__).resolve().parents[1:3]
+        if (p / "shared" / "scenarios").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "scenarios",
+)
 
 # shared/scenarios/README.md, measured with an independent implementation on 2 cores
 REFERENCE: dict[str, list[tuple[str, float, float | None]]] = {
@@ -211,7 +221,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs (10 s / 30 s)")
     parser.add_argument("--seed", type=int, default=None, help="deterministic runs")
     parser.add_argument("--only", choices=["taishang-week", "region-150"], default=None)
+    parser.add_argument("--peers", action="store_true", help="rvrota beside PyVRP (subprocesses)")
+    parser.add_argument("--full", action="store_true", help="full-featured files, rvrota only")
+    parser.add_argument("--files", default=None, help="comma-separated scenario names")
+    parser.add_argument("--limits", default=None, help="comma-separated time limits (s)")
+    parser.add_argument("--rounds", type=int, default=1, help="repeats of each pair of runs")
     args = parser.parse_args(argv)
+    if args.peers or args.full:
+        from planner_peers import compare, full_featured
+
+        limits = [float(x) for x in args.limits.split(",")] if args.limits else None
+        if args.peers:
+            files = (
+                args.files.split(",") if args.files else ["region-150-exact", "region-400-exact"]
+            )
+            return 0 if compare(files, limits or [5.0, 30.0], args.rounds) else 1
+        files = args.files.split(",") if args.files else ["region-150", "region-400", "region-1000"]
+        return 0 if full_featured(files, limits) else 1
     limits = (
         {"taishang-week": 10.0, "region-150": 30.0}
         if args.quick

@@ -41,6 +41,17 @@ def write_json_atomic(path: Path, document: object) -> None:
         raise
 
 
+def process_age() -> float:
+    """Seconds since this process started (Linux ``/proc``; 0 where that is not available)."""
+    try:
+        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        ticks = os.sysconf("SC_CLK_TCK")
+        return max(0.0, uptime - int(stat[19]) / ticks)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _num(value: Any) -> str:
     return "-" if value is None else f"{float(value):,.1f}"
 
@@ -96,6 +107,9 @@ def plan(
     def report(progress: Any) -> None:
         typer.echo(progress_line(progress, started), err=True)
 
+    if seed is None:
+        # the limit is the command's: interpreter start, imports and reading count too
+        time_limit = max(0.0, time_limit - process_age())
     options = PlanOptions(time_limit=time_limit, seed=seed, workers=workers, progress=report)
     try:
         result = solve_plan(problem, options)

@@ -45,6 +45,7 @@ class PlanState:
         self.cell_d = (cells // n_t) % n_d
         self.cell_vd = cells // n_t
         self.site_of = np.full(self.n_cells, -1, dtype=np.int64)
+        self._near: IntArray | None = None
         depots = np.repeat(inst.depot_node, n_d * n_t) if n_v else np.zeros(0, dtype=np.int64)
         self.prev_node = depots.astype(np.int64).copy()  # neighbours of each cell's slot
         self.next_node = depots.astype(np.int64).copy()
@@ -254,6 +255,23 @@ class PlanState:
         self._refresh_site(s)
         return delta
 
+    # --- neighbourhoods ---------------------------------------------------------
+
+    NEAR = 48  # sites kept as each site's neighbours for the swap search
+
+    def near_mask(self, *nodes: int) -> BoolArray:
+        """Sites among the nearest of any of ``nodes`` (sites or depots); all sites if few."""
+        if self.n_s <= 2 * self.NEAR:
+            return np.ones(self.n_s, dtype=bool)
+        if self._near is None:
+            k = self.NEAR
+            both = np.minimum(self.inst.km[:, : self.n_s], self.inst.km[: self.n_s, :].T)
+            self._near = np.argpartition(both, k, axis=1)[:, :k]
+        mask = np.zeros(self.n_s, dtype=bool)
+        for node in nodes:
+            mask[self._near[node]] = True
+        return mask
+
     # --- views -----------------------------------------------------------------
 
     def occupied(self) -> IntArray:
@@ -276,6 +294,3 @@ class PlanState:
                 if stops:
                     out.append(make_route(self.inst, v, d, stops))
         return out
-
-    def site_gains(self, cells: IntArray) -> FloatArray:
-        return np.asarray(self.gain[cells], dtype=np.float64)

@@ -114,8 +114,11 @@ def swap_search(
                 return made
             if st.site_of[c1] < 0 or st.locked[c1]:
                 continue
-            cands = np.flatnonzero((st.site_of >= 0) & ~st.locked)
-            keep = (st.cell_vd[cands] != st.cell_vd[c1]) & (st.site_of[cands] != st.site_of[c1])
+            a = int(st.site_of[c1])
+            near = st.near_mask(a, int(st.prev_node[c1]), int(st.next_node[c1]))
+            movable = (st.site_of >= 0) & ~st.locked
+            cands = np.flatnonzero(movable & near[np.maximum(st.site_of, 0)])
+            keep = (st.cell_vd[cands] != st.cell_vd[c1]) & (st.site_of[cands] != a)
             cands = cands[keep]
             if not len(cands):
                 continue

@@ -1,17 +1,13 @@
-"""The plan in force (``previous``) in index form, and whether it is still feasible.
+"""The plan in force (``previous``) in index form: the heuristic's warm start.
 
-A live re-plan starts from the plan in force: its vehicle-days seed the heuristic
-and the column pool, and when it is feasible for the new scenario as a whole it is
-a candidate answer itself, so a re-plan is never worse than keeping it.
+A live re-plan starts from the plan in force: its sessions that still fit seed the
+heuristic (and its feasible vehicle-days the column pool, :mod:`solver.opt_colgen`);
+:func:`solver.optimise.solve` returns it as it is when it is feasible and better.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-
-import numpy as np
-
-from solver.columns import DayRoute, make_route, route_feasible
+from solver.columns import DayRoute, make_route
 from solver.opt_instance import Instance
 
 
@@ -25,26 +21,3 @@ def previous_plan(inst: Instance) -> list[DayRoute]:
         if p.vehicle in vehicle and p.site in site and p.slot in slot and 0 <= p.day < inst.n_days:
             by_vd.setdefault((vehicle[p.vehicle], p.day), set()).add((slot[p.slot], site[p.site]))
     return [make_route(inst, v, d, tuple(sorted(stops))) for (v, d), stops in sorted(by_vd.items())]
-
-
-def plan_feasible(inst: Instance, routes: list[DayRoute]) -> bool:
-    """Rules 2-10 for a whole plan of day routes (pins via ``forced``, frozen via ``allowed``)."""
-    covered = {(r.vehicle, r.day) for r in routes}
-    for v, d in zip(*np.nonzero((inst.forced >= 0).any(axis=2)), strict=True):
-        if (int(v), int(d)) not in covered:
-            return False  # a pinned vehicle-day left out
-    load: Counter[tuple[int, int, int]] = Counter()
-    days: dict[int, set[int]] = {}
-    for r in routes:
-        if not route_feasible(inst, r.vehicle, r.day, r.stops):
-            return False
-        for t, s in r.stops:
-            load[(s, r.day, t)] += 1
-            days.setdefault(s, set()).add(r.day)
-    if any(n > int(inst.capacity[s]) for (s, _, _), n in load.items()):
-        return False
-    for s, visit_days in days.items():
-        ordered = sorted(visit_days)
-        if any(b - a < int(inst.gap[s]) for a, b in zip(ordered, ordered[1:], strict=False)):
-            return False
-    return True

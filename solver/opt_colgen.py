@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 _EPS = 1e-6
 MAX_ROUNDS = 400
 ROUTES_PER_ROUND = 10  # per vehicle-day
+SMOOTHING = 0.5  # weight of the best-bound multipliers in the pricing duals
 
 
 @dataclass
@@ -147,6 +148,47 @@ def previous_routes(inst: Instance) -> list[DayRoute]:
     return routes
 
 
+def _mix(center: Duals, lp: Duals, alpha: float) -> Duals:
+    """``alpha * center + (1 - alpha) * lp``, row by row (non-negative where both are)."""
+
+    def mix(a: FloatArray, b: FloatArray) -> FloatArray:
+        return np.asarray(alpha * a + (1.0 - alpha) * b, dtype=np.float64)
+
+    window = [
+        (s, first, last, alpha * oc + (1.0 - alpha) * ol)
+        for (s, first, last, oc), (_, _, _, ol) in zip(center.window, lp.window, strict=True)
+    ]
+    late = [
+        (s, t, days, alpha * oc + (1.0 - alpha) * ol)
+        for (s, t, days, oc), (_, _, _, ol) in zip(center.late, lp.late, strict=True)
+    ]
+    seen = None
+    if center.seen is not None and lp.seen is not None:
+        seen = mix(center.seen, lp.seen)
+    return Duals(
+        mix(center.count, lp.count),
+        mix(center.visit, lp.visit),
+        mix(center.link, lp.link),
+        window,
+        mix(center.short, lp.short),
+        mix(center.conv, lp.conv),
+        seen,
+        late,
+        lp.overdue_constant,
+    )
+
+
+def _prices_out(inst: Instance, duals: Duals, route: DayRoute) -> bool:
+    """The route's reduced profit under the LP duals is positive (it would enter the LP)."""
+    v, d = route.vehicle, route.day
+    gain = site_profits(inst, duals, v, d)
+    value = sum(float(gain[t, s]) for t, s in route.stops)
+    value += sum(float(duals.visit[s]) for s in {s for _, s in route.stops})
+    value -= inst.km_cost * route.km
+    pi = float(duals.conv[v, d])
+    return value - pi > _EPS * max(1.0, abs(pi))
+
+
 def generate_columns(
     inst: Instance,
     master: LpMaster,
@@ -165,21 +207,32 @@ def generate_columns(
     lp_value = math.nan
     xs = np.zeros(0)
     converged = False
+    center: Duals | None = None  # the multipliers of the best bound so far
     for rnd in range(MAX_ROUNDS):
         ok, lp_value, duals, xs = master.solve()
         if not ok or duals is None:
             log.warning("master LP not optimal in round %d", rnd)
             break
-        best = np.zeros((n_v, n_d))
-        new: list[DayRoute] = []
-        for v in range(n_v):
-            for d in range(n_d):
-                profit = site_profits(inst, duals, v, d)
-                priced = price_day(inst, v, d, profit, ROUTES_PER_ROUND, duals.visit)
-                best[v, d] = priced.best
-                pi = float(duals.conv[v, d])
-                new.extend(r for p, r in priced.routes if p - pi > _EPS * max(1.0, abs(pi)))
-        best_bound = min(best_bound, lagrangian_bound(inst, duals, best, kmax))
+        # Wentges smoothing: price between the best-bound multipliers and the LP duals;
+        # when that finds nothing the LP duals would take, price at the LP duals
+        alpha = SMOOTHING if center is not None else 0.0
+        while True:
+            at = duals if center is None or alpha == 0.0 else _mix(center, duals, alpha)
+            best = np.zeros((n_v, n_d))
+            new: list[DayRoute] = []
+            for v in range(n_v):
+                for d in range(n_d):
+                    priced = price_day(
+                        inst, v, d, site_profits(inst, at, v, d), ROUTES_PER_ROUND, at.visit
+                    )
+                    best[v, d] = priced.best
+                    new.extend(r for _, r in priced.routes if _prices_out(inst, duals, r))
+            bound = lagrangian_bound(inst, at, best, kmax)
+            if bound < best_bound:
+                best_bound, center = bound, at
+            if new or alpha == 0.0:
+                break
+            alpha = 0.0
         on_round(best_bound)
         if master.add(new) == 0:
             converged = True

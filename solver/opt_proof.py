@@ -32,10 +32,13 @@ def prove(
     limit: float,
     seed: int | None,
     workers: int,
+    better: list[list[DayRoute]] | None = None,
 ) -> tuple[list[DayRoute], float] | None:
     """Prove ``chosen`` optimal or find the optimum; (plan, bound) or None without proof.
 
     ``limit`` is passed to :func:`solve_master_mip` (deadline, or deterministic units).
+    A plan better than ``chosen`` found on the way without a proof is appended to
+    ``better`` when given.
     """
     if inst.n_slots > 2:
         return None
@@ -64,8 +67,11 @@ def prove(
     outcome = solve_master_mip(
         inst, pool, [master.profit(r) for r in pool], hint, limit, seed, workers
     )
-    if outcome.status != "OPTIMAL":
-        return None
     found = [pool[i] for i in outcome.chosen]
+    if outcome.status != "OPTIMAL":
+        found_better = outcome.objective is not None and objective_of(inst, found) > objective
+        if better is not None and found_better:
+            better.append(found)
+        return None
     best_plan = found if objective_of(inst, found) > objective else chosen
     return best_plan, max(objective, objective_of(inst, found)) + 2 * slack
