@@ -17,5 +17,6 @@ export RVROTA_ENVIRONMENT=test
 
 python3 -m ruff check .
 python3 -m mypy
+python3 -m mypy --strict fleet solver
 lint-imports
 python3 -m pytest -ra "$@"

@@ -95,7 +95,8 @@ class Instance:
         if self.decay == 0.0 and count > 0:
             powers = np.zeros(count)
             powers[0] = 1.0
-        return self.headcount[s] * powers
+        values: FloatArray = self.headcount[s] * powers
+        return values
 
     @cached_property
     def previous_cells(self) -> frozenset[tuple[int, int, int, int]]:
