@@ -1,0 +1,146 @@
+"""Check-ins at sessions (``rvrota.checkins``): their window, and keeping each once.
+
+A check-in names a session by its id (a string in the event, the session's integer id
+in the database). ``persist_checkins`` keeps every accepted check-in once per
+``event_id``; a QR check-in of a (session, device) already kept is a duplicate (one phone
+counts once per session); what breaks a rule that needs the session (unknown session,
+outside its window, an amenity the vehicle has not) is rejected by index, naming the
+field, for the caller to dead-letter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+
+from fleet.db import DbSession
+from fleet.events import (
+    MAX_FUTURE_SECONDS,
+    CheckinEvent,
+    CheckinWindow,
+    EventRejected,
+    check_checkin,
+)
+from fleet.models import Checkin, Session, Vehicle
+
+MAX_SESSION_ID = 2**63 - 1
+
+
+def session_number(session_id: str) -> int | None:
+    """The database id a check-in's ``session_id`` names, or None when it names none."""
+    if not session_id.isascii() or not session_id.isdigit() or len(session_id) > 19:
+        return None
+    number = int(session_id)
+    return number if 0 < number <= MAX_SESSION_ID else None
+
+
+@dataclass(frozen=True)
+class SessionWindow:
+    """A session a check-in may name: its vehicle and its check-in window."""
+
+    session_id: int
+    vehicle_id: str
+    site_id: str
+    window: CheckinWindow
+
+
+def session_window(db: DbSession, session_id: str | int) -> SessionWindow | None:
+    """The session (in force in a published plan) and its window, or None."""
+    number = session_id if isinstance(session_id, int) else session_number(session_id)
+    if number is None:
+        return None
+    row = db.get(Session, number)
+    if row is None or not row.in_force or row.id is None:
+        return None
+    vehicle = db.get(Vehicle, row.vehicle_id)
+    amenities = frozenset(str(a) for a in (vehicle.amenities if vehicle is not None else []))
+    return SessionWindow(
+        row.id, row.vehicle_id, row.site_id, CheckinWindow(row.start, row.end, amenities)
+    )
+
+
+@dataclass
+class CheckinBatch:
+    """What one batch of check-ins did."""
+
+    new: list[CheckinEvent] = field(default_factory=list)
+    duplicates: int = 0
+    rejected: list[tuple[int, EventRejected]] = field(default_factory=list)
+
+
+def _insert_ignoring_duplicates(db: DbSession, rows: list[dict[str, Any]]) -> set[str]:
+    if not rows:
+        return set()
+    table: Any = Checkin.__table__  # type: ignore[attr-defined]
+    dialect = db.get_bind().dialect.name
+    insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert_fn(table).on_conflict_do_nothing().returning(table.c.event_id)
+    return {str(row[0]) for row in db.execute(stmt, rows)}
+
+
+def persist_checkins(
+    db: DbSession,
+    items: Sequence[CheckinEvent],
+    received_at: datetime,
+    now: datetime,
+    *,
+    max_future_seconds: int = MAX_FUTURE_SECONDS,
+) -> CheckinBatch:
+    """Keep each check-in once; reject by index what breaks a rule of its session."""
+    batch = CheckinBatch()
+    windows: dict[str, SessionWindow | None] = {}
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, event in enumerate(items):
+        if event.session_id not in windows:
+            windows[event.session_id] = session_window(db, event.session_id)
+        found = windows[event.session_id]
+        if found is None:
+            batch.rejected.append(
+                (index, EventRejected("session_id", f"no session {event.session_id!r} in force"))
+            )
+            continue
+        try:
+            check_checkin(event, found.window, now, max_future_seconds=max_future_seconds)
+        except EventRejected as exc:
+            batch.rejected.append((index, exc))
+            continue
+        if event.event_id in seen:
+            batch.duplicates += 1
+            continue
+        seen.add(event.event_id)
+        rows.append(
+            {
+                "event_id": event.event_id,
+                "session_id": found.session_id,
+                "checked_in_at": event.checked_in_at,
+                "amenity": event.amenity,
+                "member_no": event.member_no,
+                "device": event.device,
+                "qr_device": event.device if event.source == "qr" else None,
+                "source": event.source,
+                "count": event.count,
+                "received_at": received_at,
+            }
+        )
+    # one statement per row: a (session, device) repeated inside the batch must not
+    # make the whole insert conflict in one go on PostgreSQL
+    inserted: set[str] = set()
+    for row in rows:
+        inserted |= _insert_ignoring_duplicates(db, [row])
+    batch.new = [e for e in items if e.event_id in inserted and e.event_id in seen]
+    batch.new = list({e.event_id: e for e in batch.new}.values())
+    batch.duplicates += len(rows) - len(batch.new)
+    return batch
+
+
+def person_visits(db: DbSession, session_id: int) -> int:
+    """The person-visits kept for a session (QR check-ins and staff counts)."""
+    counts = db.exec(select(Checkin.count).where(col(Checkin.session_id) == session_id)).all()
+    return sum(int(c) for c in counts)
