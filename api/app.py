@@ -36,6 +36,7 @@ from api.publisher import KafkaPublisher, Publisher
 from api.relay import OutboxRelay
 from api.routes import (
     auth,
+    checkins,
     dead_letters,
     events,
     export,
@@ -177,6 +178,7 @@ def create_app(
         plan_history.router,
         export.router,
         notifications.router,
+        checkins.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)

@@ -84,9 +84,40 @@ class Case:
     path: str  # {own}/{other} filled by target
     allowed: Callable[[str, str], bool]  # (role, target) -> allowed
     body: Callable[[], Any] | None = None
-    kind: str = "none"  # "site", "vehicle", or "none": what {id} stands for
+    kind: str = "none"  # "site", "vehicle", "session" or "none": what {id} stands for
     make: Callable[[Harness], str] | None = None  # a fresh object for {id}
     form: bool = False
+    public: bool = False  # no password: every caller, with any header or none, gets 2xx
+    body_for: Callable[[Harness], Any] | None = None  # a body that needs the harness
+
+
+def vehicle_session(h: Harness, vehicle: str) -> Session:
+    """The first session in force of ``vehicle`` (the clock is set into it for its case)."""
+    from sqlmodel import col, select
+
+    with session_scope(h.engine) as db:
+        row = db.exec(
+            select(Session)
+            .where(Session.vehicle_id == vehicle, col(Session.in_force).is_(True))
+            .order_by(col(Session.start))
+        ).first()
+        assert row is not None
+        return Session.model_validate(row)
+
+
+def checkin_body(h: Harness) -> dict[str, Any]:
+    """A phone's check-in at the driver's first session, with its QR token."""
+    from api.checkin_tokens import issue_checkin_token
+    from api.security import KeyRing
+    from tests.api.conftest import SECRET
+
+    own = vehicle_session(h, h.seeded.own_vehicle)
+    token = issue_checkin_token(own.id or 0, KeyRing.single(SECRET))
+    return {"token": token, "device": f"matrix-{uid()}"}
+
+
+def driver_only_own(role: str, target: str) -> bool:
+    return role == "driver" and target == "own"
 
 
 def dispatcher_only(role: str, _target: str) -> bool:
@@ -161,6 +192,11 @@ CASES: list[Case] = [
     Case("PATCH", "/sessions/{id}", dispatcher_only, lambda: {"pinned": False}, make=any_session),
     Case("GET", "/dead-letters", dispatcher_only),
     Case("POST", "/dead-letters/{id}/replay", dispatcher_only, make=dead_letter),
+    Case("GET", "/sessions/{id}/checkin-token", driver_own, kind="session"),
+    Case(
+        "POST", "/sessions/{id}/door-counts", driver_only_own, lambda: {"count": 3}, kind="session"
+    ),
+    Case("POST", "/checkins", anyone, public=True, body_for=checkin_body),
 ]
 
 
@@ -187,17 +223,30 @@ def test_authorization_matrix(harness: Harness, case: Case, role: str, target: s
         ident = s.own_site if target == "own" else s.other_site
     elif case.kind == "vehicle":
         ident = s.own_vehicle if target == "own" else s.other_vehicle
+    elif case.kind == "session":
+        vehicle = s.own_vehicle if target == "own" else s.other_vehicle
+        ident = str(vehicle_session(harness, vehicle).id)
     elif case.make is not None:
         ident = case.make(harness)
     path = "/api/v1" + case.path.replace("{id}", ident)
+    saved = harness.clock.at
+    if case.kind == "session" or case.public:  # check-ins count only around the session
+        harness.clock.at = vehicle_session(harness, s.own_vehicle).start
     headers: dict[str, str] = {}
     if role == "bad":
         headers = dict(BAD_TOKEN)
     elif role != "none":
         headers = dict(harness.headers[role])
     body = case.body() if case.body is not None else None
-    r = harness.client.request(case.method, path, headers=headers, json=body)
-    if role in ("none", "bad"):
+    if case.body_for is not None:
+        body = case.body_for(harness)
+    try:
+        r = harness.client.request(case.method, path, headers=headers, json=body)
+    finally:
+        harness.clock.at = saved
+    if case.public:
+        assert r.status_code == 202, r.text
+    elif role in ("none", "bad"):
         expected = "401"
         assert r.status_code == 401, r.text
         assert r.headers.get("www-authenticate") == "Bearer"
