@@ -183,9 +183,10 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)
 
-    from api import docs, pages
+    from api import checkin_page, docs, pages
 
     app.include_router(pages.router)
+    app.include_router(checkin_page.router)
     docs.mount_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

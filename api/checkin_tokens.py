@@ -11,6 +11,7 @@ from __future__ import annotations
 import jwt
 
 from api.security import ALGORITHM, KeyRing
+from fleet.checkins import session_number
 
 AUDIENCE = "rvrota-checkin"
 MAX_TOKEN = 2048
@@ -48,6 +49,7 @@ def read_checkin_token(token: str, keys: KeyRing) -> int:
         raise
     except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise TokenRefused(f"is not a valid check-in token ({type(exc).__name__})") from exc
-    if not isinstance(sid, str) or not sid.isdigit() or len(sid) > 19:
+    number = session_number(sid) if isinstance(sid, str) else None
+    if number is None:
         raise TokenRefused("names no session")
-    return int(sid)
+    return number

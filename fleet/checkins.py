@@ -29,12 +29,12 @@ from fleet.events import (
 )
 from fleet.models import Checkin, Session, Vehicle
 
-MAX_SESSION_ID = 2**63 - 1
+MAX_SESSION_ID = 2_147_483_647  # the id column is a 32-bit integer
 
 
 def session_number(session_id: str) -> int | None:
     """The database id a check-in's ``session_id`` names, or None when it names none."""
-    if not session_id.isascii() or not session_id.isdigit() or len(session_id) > 19:
+    if not session_id.isascii() or not session_id.isdigit() or len(session_id) > 10:
         return None
     number = int(session_id)
     return number if 0 < number <= MAX_SESSION_ID else None
@@ -53,7 +53,7 @@ class SessionWindow:
 def session_window(db: DbSession, session_id: str | int) -> SessionWindow | None:
     """The session (in force in a published plan) and its window, or None."""
     number = session_id if isinstance(session_id, int) else session_number(session_id)
-    if number is None:
+    if number is None or not 0 < number <= MAX_SESSION_ID:
         return None
     row = db.get(Session, number)
     if row is None or not row.in_force or row.id is None:

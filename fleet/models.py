@@ -322,6 +322,8 @@ class DeadLetterRecord(SQLModel, table=True):
     rejected_at: datetime = Field(sa_type=UTCDateTime)
     replayed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     replays: int = 0
+
+
 class SigningKey(SQLModel, table=True):
     """A key that signs access tokens when ``RVROTA_SECRET_KEY`` is not set (``fleet.signing``).
 

@@ -12,6 +12,7 @@ session and the device, so a phone that checks in twice makes one event.
 
 from __future__ import annotations
 
+import io
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -27,7 +28,7 @@ from api.checkin_tokens import MAX_TOKEN, TokenRefused, issue_checkin_token, rea
 from api.deps import CurrentUser, Services, ServicesDep, forbidden
 from api.relay import wall_now
 from api.routes.events import RESPONSES, IdempotencyKey, _produce_once
-from api.schemas import EventText, Strict
+from api.schemas import DbId, EventText, Strict
 from api.store import not_found, unprocessable
 from api.throttle import Throttle
 from fleet import checkins, events, outbox
@@ -66,6 +67,7 @@ class CheckinToken(BaseModel):
     url: str = Field(description="the phone page's link (what the QR code holds)")
     opens: str
     closes: str
+    open_now: bool = Field(description="check-ins are taken now (service clock)")
     qr_svg: str = Field(description="the link as a QR code, SVG")
 
 
@@ -118,7 +120,7 @@ def _refused(reason: str) -> HTTPException:
     responses={403: {"description": "not your vehicle"}, 404: {"description": "no session"}},
 )
 async def checkin_token(
-    services: ServicesDep, principal: CurrentUser, request: Request, session_id: int
+    services: ServicesDep, principal: CurrentUser, request: Request, session_id: DbId
 ) -> CheckinToken:
     """The session's QR token and the phone link (its vehicle's driver and dispatchers)."""
     found = await run_in_threadpool(_window, services, session_id)
@@ -131,14 +133,16 @@ async def checkin_token(
     ring = await run_in_threadpool(services.keys.ring)
     token = issue_checkin_token(found.session_id, ring)
     url = f"{str(request.base_url).rstrip('/')}/checkin?t={token}"
-    qr = segno.make(url, error="m")
-    svg = qr.svg_inline(scale=8, border=2, dark="#000", light="#fff", omitsize=False)
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, xmldecl=False)
+    svg = buffer.getvalue().decode()
     return CheckinToken(
         session_id=found.session_id,
         token=token,
         url=url,
         opens=found.window.opens.isoformat(),
         closes=found.window.closes.isoformat(),
+        open_now=found.window.covers(services.clock.now()),
         qr_svg=svg,
     )
 
@@ -215,7 +219,7 @@ async def post_door_count(
     services: ServicesDep,
     principal: CurrentUser,
     request: Request,
-    session_id: int,
+    session_id: DbId,
     body: DoorCountCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
