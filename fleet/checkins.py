@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -144,3 +145,102 @@ def person_visits(db: DbSession, session_id: int) -> int:
     """The person-visits kept for a session (QR check-ins and staff counts)."""
     counts = db.exec(select(Checkin.count).where(col(Checkin.session_id) == session_id)).all()
     return sum(int(c) for c in counts)
+
+
+# --- what the workers and the union see ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublicVisit:
+    """An upcoming visit as a site's workers see it: no contact data, no plate, no driver."""
+
+    session_id: int
+    date: str
+    slot: str
+    start: datetime
+    end: datetime
+    amenities: list[str]
+
+
+def public_visits(db: DbSession, site_id: str, now: datetime, limit: int = 50) -> list[PublicVisit]:
+    """The site's sessions in force that have not ended, soonest first (not cancelled)."""
+    rows = db.exec(
+        select(Session, Vehicle.amenities)
+        .join(Vehicle, col(Vehicle.id) == col(Session.vehicle_id))
+        .where(
+            Session.site_id == site_id,
+            col(Session.in_force).is_(True),
+            col(Session.state).not_in(["cancelled", "missed"]),
+            col(Session.end) > now,
+        )
+        .order_by(col(Session.start))
+        .limit(limit)
+    ).all()
+    return [
+        PublicVisit(
+            session_id=int(row.id or 0),
+            date=row.date.isoformat(),
+            slot=row.slot,
+            start=row.start,
+            end=row.end,
+            amenities=sorted(str(a) for a in (amenities or [])),
+        )
+        for row, amenities in rows
+    ]
+
+
+@dataclass
+class ServiceReport:
+    """Person-visits (QR check-ins and staff counts) of a region's sessions in a date range."""
+
+    region: str
+    date_from: str
+    date_to: str
+    person_visits: int = 0
+    checkins: int = 0
+    sessions_with_checkins: int = 0
+    by_site: dict[str, int] = field(default_factory=dict)
+    by_amenity: dict[str, int] = field(default_factory=dict)
+    by_week: dict[str, int] = field(default_factory=dict)
+    site_names: dict[str, str] = field(default_factory=dict)
+
+
+def service_report(db: DbSession, region: str, date_from: date, date_to: date) -> ServiceReport:
+    """Check-ins of the region's sessions dated ``date_from`` .. ``date_to`` (every state)."""
+    from fleet.models import Site
+
+    report = ServiceReport(region, date_from.isoformat(), date_to.isoformat())
+    query = (
+        sa_select(
+            col(Checkin.count),
+            col(Checkin.amenity),
+            col(Session.id),
+            col(Session.site_id),
+            col(Session.week),
+        )
+        .join(Session, col(Session.id) == col(Checkin.session_id))
+        .where(
+            col(Session.region_id) == region,
+            col(Session.date) >= date_from,
+            col(Session.date) <= date_to,
+        )
+    )
+    rows = db.execute(query).all()
+    sessions: set[int] = set()
+    for count, amenity, session_id, site_id, week in rows:
+        n = int(count)
+        report.person_visits += n
+        report.checkins += 1
+        sessions.add(int(session_id or 0))
+        report.by_site[site_id] = report.by_site.get(site_id, 0) + n
+        key = amenity or "none"
+        report.by_amenity[key] = report.by_amenity.get(key, 0) + n
+        report.by_week[week] = report.by_week.get(week, 0) + n
+    report.sessions_with_checkins = len(sessions)
+    if report.by_site:
+        names = db.exec(select(Site.id, Site.name).where(col(Site.id).in_(list(report.by_site))))
+        report.site_names = {str(i): str(n or i) for i, n in names}
+    report.by_site = dict(sorted(report.by_site.items()))
+    report.by_amenity = dict(sorted(report.by_amenity.items()))
+    report.by_week = dict(sorted(report.by_week.items()))
+    return report

@@ -12,24 +12,27 @@ session and the device, so a phone that checks in twice makes one event.
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import io
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
 import segno
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api import access
 from api.checkin_tokens import MAX_TOKEN, TokenRefused, issue_checkin_token, read_checkin_token
-from api.deps import CurrentUser, Services, ServicesDep, forbidden
+from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
 from api.relay import wall_now
 from api.routes.events import RESPONSES, IdempotencyKey, _produce_once
 from api.schemas import DbId, EventText, Strict
-from api.store import not_found, unprocessable
+from api.store import not_found, region_or_default, unprocessable
 from api.throttle import Throttle
 from fleet import checkins, events, outbox
 from fleet.checkins import SessionWindow
@@ -261,3 +264,147 @@ async def post_door_count(
         return events.CHECKINS_TOPIC, event.session_id, event.to_bytes(), answer
 
     return await _produce_once(services, principal, idempotency_key, request, build)
+
+
+# --- what the workers and the union see ----------------------------------------------------
+
+
+class PublicVisitOut(BaseModel):
+    session_id: int
+    date: str
+    slot: str
+    start: str
+    end: str
+    amenities: list[str]
+
+
+class PublicSite(BaseModel):
+    site_id: str
+    name: str
+    visits: list[PublicVisitOut]
+
+
+@router.get(
+    "/sites/{site_id}/public",
+    response_model=PublicSite,
+    responses={404: {"description": "no such site"}, 422: {"description": "a bad site id"}},
+)
+async def site_public(services: ServicesDep, site_id: str) -> PublicSite:
+    """A site's upcoming visits for its workers (anyone): date, slot, the RV's amenities.
+
+    No contact data, no plate, no driver: only what a worker needs to come.
+    """
+    problem = events.text_problem(site_id)
+    if problem is not None or len(site_id) > events.MAX_ID:
+        raise unprocessable("site_id", problem or "is too long", "path")
+    now = services.clock.now()
+
+    def read() -> PublicSite:
+        from fleet.models import Site
+
+        with session_scope(services.engine) as db:
+            site = db.get(Site, site_id)
+            if site is None:
+                raise not_found("site", site_id)
+            visits = checkins.public_visits(db, site_id, now)
+            return PublicSite(
+                site_id=site.id,
+                name=site.name or site.id,
+                visits=[
+                    PublicVisitOut(
+                        session_id=v.session_id,
+                        date=v.date,
+                        slot=v.slot,
+                        start=v.start.isoformat(),
+                        end=v.end.isoformat(),
+                        amenities=v.amenities,
+                    )
+                    for v in visits
+                ],
+            )
+
+    return await run_in_threadpool(read)
+
+
+class ServiceReportOut(BaseModel):
+    region: str
+    date_from: str
+    date_to: str
+    person_visits: int
+    checkins: int
+    sessions_with_checkins: int
+    by_site: dict[str, int]
+    by_amenity: dict[str, int]
+    by_week: dict[str, int]
+    site_names: dict[str, str]
+
+
+MAX_REPORT_DAYS = 731
+
+
+@router.get(
+    "/reports/service",
+    response_model=ServiceReportOut,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
+        422: {"description": "a bad region or date range"},
+    },
+)
+async def service_report(
+    services: ServicesDep,
+    _: Dispatcher,
+    date_from: Annotated[date, Query(alias="from")],
+    date_to: Annotated[date, Query(alias="to")],
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the API's name
+) -> Response:
+    """Person-visits (check-ins and door counts) of a region's sessions dated from..to,
+    every state of their sessions, by site, amenity and week; ``format=csv`` for a file."""
+    if date_to < date_from:
+        raise unprocessable("to", "is before from")
+    if (date_to - date_from).days > MAX_REPORT_DAYS:
+        raise unprocessable("to", f"the range is longer than {MAX_REPORT_DAYS} days")
+    if region is not None and events.text_problem(region) is not None:
+        raise unprocessable("region", str(events.text_problem(region)))
+
+    def read() -> checkins.ServiceReport:
+        with session_scope(services.engine) as db:
+            try:
+                found = region_or_default(db, region)
+            except HTTPException as exc:
+                raise unprocessable("region", str(exc.detail)) from exc
+            return checkins.service_report(db, found.id, date_from, date_to)
+
+    report = await run_in_threadpool(read)
+    if format == "csv":
+        return Response(
+            service_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="service-{report.region}-'
+                f'{report.date_from}-{report.date_to}.csv"'
+            },
+        )
+    return JSONResponse(ServiceReportOut(**dataclasses.asdict(report)).model_dump())
+
+
+def service_csv(report: checkins.ServiceReport) -> str:
+    """The report as CSV rows (breakdown, key, name, person_visits), headers in zh and en."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["分类 breakdown", "键 key", "名称 name", "服务人次 person_visits"])
+    writer.writerow(
+        ["合计 total", report.region, f"{report.date_from}..{report.date_to}", report.person_visits]
+    )
+    for site, n in report.by_site.items():
+        writer.writerow(["工地 site", site, _cell(report.site_names.get(site, site)), n])
+    for amenity, n in report.by_amenity.items():
+        writer.writerow(["服务 amenity", amenity, "", n])
+    for week, n in report.by_week.items():
+        writer.writerow(["周 week", week, "", n])
+    return "\ufeff" + out.getvalue()  # a BOM: spreadsheet programs then read the UTF-8
+
+
+def _cell(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from api.checkin_tokens import issue_checkin_token
 from api.security import KeyRing
 from fleet.db import session_scope
-from fleet.models import Session
+from fleet.models import Checkin, Session
 from tests.api.conftest import Harness, running_harness, topic_messages
 
 
@@ -202,3 +202,122 @@ def test_door_counts_by_the_vehicles_driver_only(harness: Harness, during: Sessi
     assert h.client.post(path, json={"count": 3}).status_code == 401
     r = h.client.post(path, json={"count": 501}, headers=h.headers["driver"])
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "count"
+
+
+def test_site_public_page_data_has_no_contact(harness: Harness) -> None:
+    h = harness
+    site = h.seeded.own_site
+    with session_scope(h.engine) as db:
+        from fleet.models import Site
+
+        row = db.get(Site, site)
+        assert row is not None
+        row.contact = "王经理 13800000000"
+        db.add(row)
+        db.commit()
+        expected = db.exec(
+            select(Session).where(
+                Session.site_id == site,
+                col(Session.in_force).is_(True),
+                Session.end > h.clock.now(),
+            )
+        ).all()
+    r = h.client.get(f"/api/v1/sites/{site}/public")  # no token
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert "13800000000" not in r.text and "contact" not in r.text
+    assert {v["session_id"] for v in body["visits"]} == {s.id for s in expected}
+    assert body["visits"] == sorted(body["visits"], key=lambda v: v["start"])
+    assert all(v["amenities"] for v in body["visits"])
+    assert h.client.get("/api/v1/sites/NOPE/public").status_code == 404
+
+
+def test_service_report_counts_person_visits(harness: Harness) -> None:
+    from fleet import checkins, events
+    from tests.api.seeding import NOW
+
+    h = harness
+    own = sessions_of(h, h.seeded.own_vehicle)[:2]
+    other = sessions_of(h, h.seeded.other_vehicle)[0]
+    tag = uuid_tag()
+    items = [
+        events.CheckinEvent(
+            event_id=f"{tag}-qr-{i}",
+            session_id=str(own[0].id),
+            checked_in_at=own[0].start,
+            device=f"{tag}-p{i}",
+            amenity="library",
+        )
+        for i in range(3)
+    ]
+    items.append(
+        events.CheckinEvent(
+            event_id=f"{tag}-staff",
+            session_id=str(own[1].id),
+            checked_in_at=own[1].start,
+            source="staff",
+            count=9,
+        )
+    )
+    items.append(
+        events.CheckinEvent(
+            event_id=f"{tag}-other",
+            session_id=str(other.id),
+            checked_in_at=other.start,
+            device=f"{tag}-o",
+            amenity="cinema",
+        )
+    )
+    with session_scope(h.engine) as db:
+        batch = checkins.persist_checkins(db, items, NOW, other.end + timedelta(days=7))
+        db.commit()
+    assert not batch.rejected and len(batch.new) == 5
+    days = sorted({s.date for s in [*own, other]})
+    params = {"from": days[0].isoformat(), "to": days[-1].isoformat()}
+    r = h.client.get("/api/v1/reports/service", params=params, headers=h.headers["dispatcher"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["person_visits"] == 3 + 9 + 1
+    by_site: dict[str, int] = {}
+    for s, n in ((own[0].site_id, 3), (own[1].site_id, 9), (other.site_id, 1)):
+        by_site[s] = by_site.get(s, 0) + n
+    assert body["by_site"] == by_site
+    assert body["by_amenity"] == {"library": 3, "none": 9, "cinema": 1}
+    assert body["by_week"] == {h.seeded.week: 13}
+    csv_answer = h.client.get(
+        "/api/v1/reports/service",
+        params={**params, "format": "csv"},
+        headers=h.headers["dispatcher"],
+    )
+    assert csv_answer.status_code == 200
+    assert csv_answer.headers["content-type"].startswith("text/csv")
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(csv_answer.text.lstrip("\ufeff"))))
+    assert rows[1][0] == "合计 total" and rows[1][3] == "13"
+    assert ["服务 amenity", "library", "", "3"] in rows
+    # a range without those days counts nothing; a reversed range is refused naming `to`
+    before = (days[0] - timedelta(days=30)).isoformat()
+    r = h.client.get(
+        "/api/v1/reports/service",
+        params={"from": before, "to": before},
+        headers=h.headers["dispatcher"],
+    )
+    assert r.json()["person_visits"] == 0
+    r = h.client.get(
+        "/api/v1/reports/service",
+        params={"from": params["to"], "to": before},
+        headers=h.headers["dispatcher"],
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "to"
+    with session_scope(h.engine) as db:  # leave the module's database as it was
+        for row in db.exec(select(Checkin).where(col(Checkin.event_id).startswith(tag))):
+            db.delete(row)
+        db.commit()
+
+
+def uuid_tag() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:8]
