@@ -37,6 +37,7 @@ from api.quietlog import quiet_kafka_logs
 from api.relay import OutboxRelay
 from api.routes import (
     auth,
+    checkins,
     dead_letters,
     edits,
     events,
@@ -182,13 +183,15 @@ def create_app(
         plan_history.router,
         export.router,
         notifications.router,
+        checkins.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)
 
-    from api import docs, pages
+    from api import checkin_page, docs, pages
 
     app.include_router(pages.router)
+    app.include_router(checkin_page.router)
     docs.mount_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         "names its own overdue_penalty",
     )
     event_max_future_seconds: int = 600
+    checkin_device_per_minute: int = Field(
+        6, ge=1, description="check-ins one device may send per minute (POST /checkins)"
+    )
+    checkin_session_per_minute: int = Field(
+        1200, ge=1, description="check-ins one session's token may take per minute"
+    )
     event_max_bytes: int = 64 * 1024
 
     # HTTP

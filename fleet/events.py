@@ -14,10 +14,18 @@ import hashlib
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 # --- topics --------------------------------------------------------------------------------
 
@@ -27,6 +35,7 @@ PLAN_REQUESTS_TOPIC = "rvrota.plan-requests"
 PLANS_TOPIC = "rvrota.plans"
 VEHICLE_ASSIGNMENTS_TOPIC = "rvrota.vehicle-assignments"
 DEAD_LETTERS_TOPIC = "rvrota.dead-letters"
+CHECKINS_TOPIC = "rvrota.checkins"
 
 INGEST_TOPICS = (HEADCOUNTS_TOPIC, VEHICLE_STATUS_TOPIC)
 ALL_TOPICS = (
@@ -36,6 +45,7 @@ ALL_TOPICS = (
     PLANS_TOPIC,
     VEHICLE_ASSIGNMENTS_TOPIC,
     DEAD_LETTERS_TOPIC,
+    CHECKINS_TOPIC,
 )
 
 # --- limits --------------------------------------------------------------------------------
@@ -57,6 +67,9 @@ KEEP_KEY_BYTES = 1024
 MAX_REASON = 1000
 PRODUCER_MAX_REQUEST_BYTES = 1024 * 1024
 MAX_LATE_MINUTES = 600
+MAX_MEMBER_NO = 64
+MAX_STAFF_COUNT = 500
+CHECKIN_MARGIN = timedelta(minutes=30)  # a check-in counts from start - 30 min to end + 30 min
 
 STATUSES = ("available", "en_route", "on_site", "maintenance", "breakdown", "off_duty")
 UNAVAILABLE_STATUSES = frozenset({"maintenance", "breakdown", "off_duty"})
@@ -209,6 +222,86 @@ class VehicleStatusEvent(_Event):
         return self.status in UNAVAILABLE_STATUSES
 
 
+class CheckinEvent(_Event):
+    """A worker's check-in at a session (``rvrota.checkins``, key: session_id).
+
+    ``source: qr``: one phone (``device``) and ``count`` 1; ``source: staff``: a head count
+    at the door, ``count`` 1-500, ``device`` naming the counter. The rules that need the
+    session (its window, the vehicle's amenities) and the clock are ``check_checkin``'s.
+    """
+
+    event_id: EventId
+    session_id: EntityId
+    checked_in_at: EventTime
+    amenity: Annotated[StorableStr, Field(min_length=1, max_length=MAX_ID)] | None = None
+    member_no: Annotated[StorableStr, Field(min_length=1, max_length=MAX_MEMBER_NO)] | None = None
+    device: Annotated[StorableStr, Field(min_length=1, max_length=MAX_EVENT_ID)] | None = None
+    source: Literal["qr", "staff"] = "qr"
+    count: int = Field(default=1, ge=1, le=MAX_STAFF_COUNT)
+
+    @property
+    def key(self) -> bytes:
+        return self.session_id.encode()
+
+    def check_source(self) -> CheckinEvent:
+        """``source: qr`` needs a ``device`` and counts 1; raises ``EventRejected``."""
+        if self.source == "qr":
+            if self.device is None:
+                raise EventRejected("device", "is required with source qr")
+            if self.count != 1:
+                raise EventRejected("count", f"must be 1 with source qr (got {self.count})")
+        return self
+
+
+@dataclass(frozen=True)
+class CheckinWindow:
+    """What a check-in is checked against: its session's times and the vehicle's amenities."""
+
+    start: datetime
+    end: datetime
+    amenities: frozenset[str]
+
+    @property
+    def opens(self) -> datetime:
+        return self.start - CHECKIN_MARGIN
+
+    @property
+    def closes(self) -> datetime:
+        return self.end + CHECKIN_MARGIN
+
+    def covers(self, moment: datetime) -> bool:
+        return self.opens <= moment <= self.closes
+
+
+def check_checkin(
+    event: CheckinEvent,
+    window: CheckinWindow,
+    now: datetime,
+    *,
+    max_future_seconds: int = MAX_FUTURE_SECONDS,
+) -> CheckinEvent:
+    """The rules that need the session and the clock (and the source's); returns the event."""
+    event.check_source()
+    at = event.checked_in_at
+    if at > now + timedelta(seconds=max_future_seconds):
+        raise EventRejected(
+            "checked_in_at",
+            f"{at.isoformat()} is more than {max_future_seconds} s after now ({now.isoformat()})",
+        )
+    if not window.covers(at):
+        raise EventRejected(
+            "checked_in_at",
+            f"{at.isoformat()} is outside the session's check-in window "
+            f"{window.opens.isoformat()} .. {window.closes.isoformat()}",
+        )
+    if event.amenity is not None and event.amenity not in window.amenities:
+        offered = ", ".join(sorted(window.amenities)) or "none"
+        raise EventRejected(
+            "amenity", f"{event.amenity!r} is not one of the vehicle's amenities ({offered})"
+        )
+    return event
+
+
 class PlanRequest(BaseModel):
     """Why a region needs a new plan (``rvrota.plan-requests``, key: region)."""
 
@@ -317,6 +410,7 @@ _CONTRACT_FIELDS = frozenset(
     | set(HeadcountEvent.model_fields)
     | set(VehicleStatusEvent.model_fields)
     | set(PlanRequest.model_fields)
+    | set(CheckinEvent.model_fields)
 )
 
 
@@ -345,7 +439,9 @@ def _reason(error: Any) -> str:
         length = len(given) if isinstance(given, str) else "?"
         return f"{error['msg'].lower()} (got {length})"
     if kind == "literal_error":
-        return f"must be one of {', '.join(STATUSES)} (got {given!r})"
+        expected = str((error.get("ctx") or {}).get("expected", ""))
+        expected = expected.replace("'", "").replace(" or ", ", ") or ", ".join(STATUSES)
+        return f"must be one of {expected} (got {given!r})"
     if kind == "timezone_aware":
         return "must be an ISO-8601 time with a UTC offset"
     if kind == "value_error":
@@ -447,3 +543,9 @@ def parse_vehicle_status_event(
     """A ``rvrota.vehicle-status`` value, checked; raises ``EventRejected``."""
     event = _decode(raw, VehicleStatusEvent, max_bytes)
     return check_vehicle_status(event, now, max_future_seconds=max_future_seconds)
+
+
+def parse_checkin_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> CheckinEvent:
+    """A ``rvrota.checkins`` value, its own rules checked (``check_checkin`` checks the
+    session's window, the amenity and the clock); raises ``EventRejected``."""
+    return _decode(raw, CheckinEvent, max_bytes).check_source()

@@ -246,6 +246,31 @@ class Session(SQLModel, table=True):
     forbidden_reason: str | None = Field(default=None, max_length=500)
 
 
+class Checkin(SQLModel, table=True):
+    """A check-in at a session (``rvrota.checkins``): one phone, or a staff head count.
+
+    Kept once per ``event_id``; ``qr_device`` is the device of a QR check-in (NULL for a
+    staff count), unique per session, so one phone counts once per session.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "qr_device", name="uq_checkin_session_device"),
+        Index("ix_checkin_checked_in_at", "checked_in_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=128)
+    session_id: int = Field(foreign_key="session.id")
+    checked_in_at: datetime = Field(sa_type=UTCDateTime)
+    amenity: str | None = Field(default=None, max_length=64)
+    member_no: str | None = Field(default=None, max_length=64)
+    device: str | None = Field(default=None, max_length=128)
+    qr_device: str | None = Field(default=None, max_length=128)
+    source: str = Field(default="qr", max_length=8)
+    count: int = 1
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class Notification(SQLModel, table=True):
     """A published change that touched a user's vehicle or site, for that user to read."""
 

@@ -52,6 +52,7 @@ from fleet import dead_letters, events
 from fleet.db import DbSession, begin_write, make_engine, session_scope
 from fleet.plans import confirm_upcoming, mark_missed_sessions
 from streams import ingest, isolate, records, rules
+from streams.checkins import handle_checkins
 from streams.config import StreamsSettings, Topics
 from streams.health import HealthServer, build_health_app
 from streams.logfilter import RateLimitedLog
@@ -739,6 +740,7 @@ def create_app(
     headcounts = raw_topic(topics.headcounts)
     statuses = raw_topic(topics.vehicle_status)
     plan_requests = raw_topic(topics.plan_requests)
+    checkin_events = raw_topic(topics.checkins)
     declared = [
         app.topic(
             topics.plans, value_type=records.PlanPublished, partitions=partitions, internal=True
@@ -774,6 +776,10 @@ def create_app(
             lambda b: handle_vehicle_statuses(worker, b),
             drain,
         )
+
+    @app.agent(checkin_events, concurrency=1, name="keep-checkins")
+    async def keep_checkins(stream: Any) -> None:
+        await pipelined(stream, batch_size, lambda b: handle_checkins(worker, b), drain)
 
     @app.agent(plan_requests, concurrency=1, name="plan-regions")
     async def plan_regions(stream: Any) -> None:

@@ -58,6 +58,7 @@ class Topics:
     plans: str
     vehicle_assignments: str
     dead_letters: str
+    checkins: str = events.CHECKINS_TOPIC
 
     @classmethod
     def with_prefix(cls, prefix: str = "") -> Topics:
@@ -68,6 +69,7 @@ class Topics:
             plans=prefix + events.PLANS_TOPIC,
             vehicle_assignments=prefix + events.VEHICLE_ASSIGNMENTS_TOPIC,
             dead_letters=prefix + events.DEAD_LETTERS_TOPIC,
+            checkins=prefix + events.CHECKINS_TOPIC,
         )
 
     def all(self) -> tuple[str, ...]:
@@ -78,4 +80,5 @@ class Topics:
             self.plans,
             self.vehicle_assignments,
             self.dead_letters,
+            self.checkins,
         )

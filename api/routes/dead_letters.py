@@ -100,6 +100,7 @@ async def replay_dead_letter(
         text_key = None
     if text_key is None:
         raise _conflict("the original key is missing or not UTF-8; it cannot be replayed")
+
     def mark() -> schemas.DeadLetterReplayed:
         # the original goes into the outbox in the same transaction as the mark: a replay
         # answered 202 is produced once, broker up or down

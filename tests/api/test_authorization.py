@@ -140,10 +140,12 @@ class Case:
     path: str  # {own}/{other} filled by target
     allowed: Callable[[str, str], bool]  # (role, target) -> allowed
     body: Callable[[], Any] | None = None
-    kind: str = "none"  # "site", "vehicle", "site_session" or "none": what {id} stands for
+    kind: str = "none"  # "site", "vehicle", "session", "site_session" or "none": what {id} is
     make: Callable[[Harness], str] | None = None  # a fresh object for {id}
     form: bool = False
     make_body: Callable[[Harness, str], Any] | None = None  # a body fitting the live week
+    public: bool = False  # no password: every caller, with any header or none, gets 2xx
+    body_for: Callable[[Harness], Any] | None = None  # a body that needs the harness
 
 
 def best_option(h: Harness, site: str) -> dict[str, Any]:
@@ -165,6 +167,35 @@ def move_body(h: Harness, ident: str) -> dict[str, Any]:
         site = row.site_id
     target = best_option(h, site)
     return {k: target[k] for k in ("vehicle", "date", "slot")}
+
+
+def vehicle_session(h: Harness, vehicle: str) -> Session:
+    """The first session in force of ``vehicle`` (the clock is set into it for its case)."""
+    from sqlmodel import col, select
+
+    with session_scope(h.engine) as db:
+        row = db.exec(
+            select(Session)
+            .where(Session.vehicle_id == vehicle, col(Session.in_force).is_(True))
+            .order_by(col(Session.start))
+        ).first()
+        assert row is not None
+        return Session.model_validate(row)
+
+
+def checkin_body(h: Harness) -> dict[str, Any]:
+    """A phone's check-in at the driver's first session, with its QR token."""
+    from api.checkin_tokens import issue_checkin_token
+    from api.security import KeyRing
+    from tests.api.conftest import SECRET
+
+    own = vehicle_session(h, h.seeded.own_vehicle)
+    token = issue_checkin_token(own.id or 0, KeyRing.single(SECRET))
+    return {"token": token, "device": f"matrix-{uid()}"}
+
+
+def driver_only_own(role: str, target: str) -> bool:
+    return role == "driver" and target == "own"
 
 
 def dispatcher_only(role: str, _target: str) -> bool:
@@ -257,6 +288,13 @@ CASES: list[Case] = [
     Case("GET", "/sites/{id}/options", dispatcher_only, kind="site"),
     Case("GET", "/dead-letters", dispatcher_only),
     Case("POST", "/dead-letters/{id}/replay", dispatcher_only, make=dead_letter),
+    Case("GET", "/sessions/{id}/checkin-token", driver_own, kind="session"),
+    Case(
+        "POST", "/sessions/{id}/door-counts", driver_only_own, lambda: {"count": 3}, kind="session"
+    ),
+    Case("POST", "/checkins", anyone, public=True, body_for=checkin_body),
+    Case("GET", "/sites/{id}/public", anyone, kind="site", public=True),
+    Case("GET", "/reports/service?from=2026-11-23&to=2026-11-29", dispatcher_only),
 ]
 
 
@@ -285,9 +323,15 @@ def test_authorization_matrix(harness: Harness, case: Case, role: str, target: s
         ident = s.own_vehicle if target == "own" else s.other_vehicle
     elif case.kind == "site_session":
         ident = site_session(harness, s.own_site if target == "own" else s.other_site)
+    elif case.kind == "session":
+        vehicle = s.own_vehicle if target == "own" else s.other_vehicle
+        ident = str(vehicle_session(harness, vehicle).id)
     elif case.make is not None:
         ident = case.make(harness)
     path = "/api/v1" + case.path.replace("{id}", ident)
+    saved = harness.clock.at
+    if case.kind == "session" or case.public:  # check-ins count only around the session
+        harness.clock.at = vehicle_session(harness, s.own_vehicle).start
     headers: dict[str, str] = {}
     if role == "bad":
         headers = dict(BAD_TOKEN)
@@ -296,8 +340,15 @@ def test_authorization_matrix(harness: Harness, case: Case, role: str, target: s
     body = case.body() if case.body is not None else None
     if case.make_body is not None and role == "dispatcher":
         body = case.make_body(harness, ident)
-    r = harness.client.request(case.method, path, headers=headers, json=body)
-    if role in ("none", "bad"):
+    if case.body_for is not None:
+        body = case.body_for(harness)
+    try:
+        r = harness.client.request(case.method, path, headers=headers, json=body)
+    finally:
+        harness.clock.at = saved
+    if case.public:
+        assert 200 <= r.status_code < 300, r.text
+    elif role in ("none", "bad"):
         expected = "401"
         assert r.status_code == 401, r.text
         assert r.headers.get("www-authenticate") == "Bearer"

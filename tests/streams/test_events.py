@@ -53,7 +53,7 @@ def raw(body: dict[str, Any]) -> bytes:
 
 
 def test_topic_names_are_the_contract() -> None:
-    """The six topic names are exactly those of the spec."""
+    """The seven topic names are exactly those of the spec (rvrota.checkins: additions)."""
     assert events.ALL_TOPICS == (
         "rvrota.site-headcounts",
         "rvrota.vehicle-status",
@@ -61,6 +61,7 @@ def test_topic_names_are_the_contract() -> None:
         "rvrota.plans",
         "rvrota.vehicle-assignments",
         "rvrota.dead-letters",
+        "rvrota.checkins",
     )
 
 

@@ -1,0 +1,410 @@
+"""Check-ins (events.md / api.md additions): a session's QR token, the phones' check-ins
+and the staff's head counts at the door, each written through the outbox to
+``rvrota.checkins`` (key: session_id).
+
+``POST /checkins`` takes no password: the session's token is the credential. The server
+stamps ``checked_in_at`` with the service clock; the token is refused (422 naming
+``token``) when its signature is not ours, when it names no session in force, or outside
+its session's window. Throttling counts per device and per token, never per address (a
+site's workers share one network). A phone's check-in has an event id derived from the
+session and the device, so a phone that checks in twice makes one event.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import segno
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api import access
+from api.checkin_tokens import MAX_TOKEN, TokenRefused, issue_checkin_token, read_checkin_token
+from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
+from api.relay import wall_now
+from api.routes.events import RESPONSES, IdempotencyKey, _produce_once
+from api.schemas import DbId, EventText, Strict
+from api.store import not_found, region_or_default, unprocessable
+from api.throttle import Throttle
+from fleet import checkins, events, outbox
+from fleet.checkins import SessionWindow
+from fleet.db import session_scope
+
+router = APIRouter(tags=["checkins"])
+CHECKIN_NAMESPACE = uuid.UUID("0b6f2d8e-4a1c-4f7e-9d35-2c8e5a7b1f90")
+
+Amenity = Annotated[EventText, Field(min_length=1, max_length=64)]
+
+
+class CheckinCreate(Strict):
+    token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN)]
+    device: Annotated[EventText, Field(min_length=1, max_length=events.MAX_EVENT_ID)]
+    amenity: Amenity | None = None
+    member_no: Annotated[EventText, Field(min_length=1, max_length=events.MAX_MEMBER_NO)] | None = (
+        None
+    )
+
+
+class DoorCountCreate(Strict):
+    count: int = Field(ge=1, le=events.MAX_STAFF_COUNT, description="people in at the door")
+    amenity: Amenity | None = None
+
+
+class CheckinAccepted(BaseModel):
+    event_id: str
+    session_id: str
+    checked_in_at: str
+
+
+class CheckinToken(BaseModel):
+    session_id: int
+    token: str
+    url: str = Field(description="the phone page's link (what the QR code holds)")
+    opens: str
+    closes: str
+    open_now: bool = Field(description="check-ins are taken now (service clock)")
+    qr_svg: str = Field(description="the link as a QR code, SVG")
+
+
+@dataclass
+class _Throttles:
+    device: Throttle
+    token: Throttle
+
+
+def _throttles(request: Request, services: Services) -> _Throttles:
+    found = getattr(request.app.state, "checkin_throttles", None)
+    if found is None:
+        settings = services.settings
+        found = _Throttles(
+            Throttle(settings.checkin_device_per_minute, 60.0),
+            Throttle(settings.checkin_session_per_minute, 60.0),
+        )
+        request.app.state.checkin_throttles = found
+    assert isinstance(found, _Throttles)
+    return found
+
+
+def _too_many(field: str, wait: float) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        detail=[
+            {
+                "loc": ["body", field],
+                "msg": f"too many check-ins for this {field}; try again in {wait:.0f} s "
+                f"此{'设备' if field == 'device' else '二维码'}签到过于频繁,请 {wait:.0f} 秒后再试",
+                "type": "throttled",
+            }
+        ],
+        headers={"Retry-After": str(max(1, round(wait)))},
+    )
+
+
+def _window(services: Services, session_id: int) -> SessionWindow | None:
+    with session_scope(services.engine) as db:
+        return checkins.session_window(db, session_id)
+
+
+def _refused(reason: str) -> HTTPException:
+    return unprocessable("token", reason, "body")
+
+
+@router.get(
+    "/sessions/{session_id}/checkin-token",
+    response_model=CheckinToken,
+    responses={403: {"description": "not your vehicle"}, 404: {"description": "no session"}},
+)
+async def checkin_token(
+    services: ServicesDep, principal: CurrentUser, request: Request, session_id: DbId
+) -> CheckinToken:
+    """The session's QR token and the phone link (its vehicle's driver and dispatchers)."""
+    found = await run_in_threadpool(_window, services, session_id)
+    if found is None:
+        raise not_found("session", str(session_id))
+    if not (principal.is_dispatcher or access.may_see_vehicle(principal, found.vehicle_id)):
+        raise forbidden("not your vehicle")
+    if not principal.is_dispatcher and principal.vehicle != found.vehicle_id:
+        raise forbidden("not your vehicle")
+    ring = await run_in_threadpool(services.keys.ring)
+    token = issue_checkin_token(found.session_id, ring)
+    url = f"{str(request.base_url).rstrip('/')}/checkin?t={token}"
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, xmldecl=False)
+    svg = buffer.getvalue().decode()
+    return CheckinToken(
+        session_id=found.session_id,
+        token=token,
+        url=url,
+        opens=found.window.opens.isoformat(),
+        closes=found.window.closes.isoformat(),
+        open_now=found.window.covers(services.clock.now()),
+        qr_svg=svg,
+    )
+
+
+@router.post(
+    "/checkins",
+    status_code=202,
+    response_model=CheckinAccepted,
+    responses={
+        422: {"description": "a field is invalid; `token` when the token is refused"},
+        429: {"description": "too many check-ins for this device or token"},
+    },
+)
+async def post_checkin(
+    services: ServicesDep, request: Request, body: CheckinCreate
+) -> JSONResponse:
+    """Check in at a session with its QR token (no password); produced to rvrota.checkins."""
+    ring = await run_in_threadpool(services.keys.ring)
+    try:
+        session_id = read_checkin_token(body.token, ring)
+    except TokenRefused as exc:
+        raise _refused(str(exc)) from exc
+    throttles = _throttles(request, services)
+    wait = throttles.device.hit(body.device)
+    if wait is not None:
+        raise _too_many("device", wait)
+    wait = throttles.token.hit(str(session_id))
+    if wait is not None:
+        raise _too_many("token", wait)
+    found = await run_in_threadpool(_window, services, session_id)
+    if found is None:
+        raise _refused("names no session in force")
+    now = services.clock.now()
+    if not found.window.covers(now):
+        raise _refused(
+            f"is valid only from {found.window.opens.isoformat()} to "
+            f"{found.window.closes.isoformat()} (now {now.isoformat()})"
+        )
+    event_id = str(uuid.uuid5(CHECKIN_NAMESPACE, f"{found.session_id}\n{body.device}"))
+    try:
+        event = events.CheckinEvent(
+            event_id=event_id,
+            session_id=str(found.session_id),
+            checked_in_at=now,
+            amenity=body.amenity,
+            member_no=body.member_no,
+            device=body.device,
+            source="qr",
+            count=1,
+        )
+        events.check_checkin(
+            event, found.window, now, max_future_seconds=services.settings.event_max_future_seconds
+        )
+    except events.EventRejected as exc:
+        raise unprocessable(exc.field, exc.reason, "body") from exc
+    message = outbox.Message(events.CHECKINS_TOPIC, event.session_id, event.to_bytes(), event_id)
+    await run_in_threadpool(outbox.accept, services.engine, [message], wall_now(), None)
+    services.relay.notify()
+    answer: dict[str, Any] = {
+        "event_id": event_id,
+        "session_id": event.session_id,
+        "checked_in_at": now.isoformat(),
+    }
+    return JSONResponse(answer, status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post(
+    "/sessions/{session_id}/door-counts",
+    status_code=202,
+    response_model=CheckinAccepted,
+    responses=RESPONSES,
+)
+async def post_door_count(
+    services: ServicesDep,
+    principal: CurrentUser,
+    request: Request,
+    session_id: DbId,
+    body: DoorCountCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """A head count at the RV's door (``source: staff``), by the vehicle's driver only."""
+    found = await run_in_threadpool(_window, services, session_id)
+    if found is None:
+        raise not_found("session", str(session_id))
+    if principal.vehicle != found.vehicle_id or principal.is_dispatcher:
+        raise forbidden("not your vehicle")
+    now = services.clock.now()
+
+    def build(event_id: str) -> tuple[str, str, bytes, dict[str, Any]]:
+        try:
+            event = events.CheckinEvent(
+                event_id=event_id,
+                session_id=str(found.session_id),
+                checked_in_at=now,
+                amenity=body.amenity,
+                device=f"driver:{principal.user_id}",
+                source="staff",
+                count=body.count,
+            )
+            events.check_checkin(
+                event,
+                found.window,
+                now,
+                max_future_seconds=services.settings.event_max_future_seconds,
+            )
+        except events.EventRejected as exc:
+            field = "session_id" if exc.field == "checked_in_at" else exc.field
+            raise unprocessable(
+                field, exc.reason, "body" if field != "session_id" else "path"
+            ) from exc
+        answer = {
+            "event_id": event_id,
+            "session_id": event.session_id,
+            "checked_in_at": now.isoformat(),
+        }
+        return events.CHECKINS_TOPIC, event.session_id, event.to_bytes(), answer
+
+    return await _produce_once(services, principal, idempotency_key, request, build)
+
+
+# --- what the workers and the union see ----------------------------------------------------
+
+
+class PublicVisitOut(BaseModel):
+    session_id: int
+    date: str
+    slot: str
+    start: str
+    end: str
+    amenities: list[str]
+
+
+class PublicSite(BaseModel):
+    site_id: str
+    name: str
+    visits: list[PublicVisitOut]
+
+
+@router.get(
+    "/sites/{site_id}/public",
+    response_model=PublicSite,
+    responses={404: {"description": "no such site"}, 422: {"description": "a bad site id"}},
+)
+async def site_public(services: ServicesDep, site_id: str) -> PublicSite:
+    """A site's upcoming visits for its workers (anyone): date, slot, the RV's amenities.
+
+    No contact data, no plate, no driver: only what a worker needs to come.
+    """
+    problem = events.text_problem(site_id)
+    if problem is not None or len(site_id) > events.MAX_ID:
+        raise unprocessable("site_id", problem or "is too long", "path")
+    now = services.clock.now()
+
+    def read() -> PublicSite:
+        from fleet.models import Site
+
+        with session_scope(services.engine) as db:
+            site = db.get(Site, site_id)
+            if site is None:
+                raise not_found("site", site_id)
+            visits = checkins.public_visits(db, site_id, now)
+            return PublicSite(
+                site_id=site.id,
+                name=site.name or site.id,
+                visits=[
+                    PublicVisitOut(
+                        session_id=v.session_id,
+                        date=v.date,
+                        slot=v.slot,
+                        start=v.start.isoformat(),
+                        end=v.end.isoformat(),
+                        amenities=v.amenities,
+                    )
+                    for v in visits
+                ],
+            )
+
+    return await run_in_threadpool(read)
+
+
+class ServiceReportOut(BaseModel):
+    region: str
+    date_from: str
+    date_to: str
+    person_visits: int
+    checkins: int
+    sessions_with_checkins: int
+    by_site: dict[str, int]
+    by_amenity: dict[str, int]
+    by_week: dict[str, int]
+    site_names: dict[str, str]
+
+
+MAX_REPORT_DAYS = 731
+
+
+@router.get(
+    "/reports/service",
+    response_model=ServiceReportOut,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
+        422: {"description": "a bad region or date range"},
+    },
+)
+async def service_report(
+    services: ServicesDep,
+    _: Dispatcher,
+    date_from: Annotated[date, Query(alias="from")],
+    date_to: Annotated[date, Query(alias="to")],
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the API's name
+) -> Response:
+    """Person-visits (check-ins and door counts) of a region's sessions dated from..to,
+    every state of their sessions, by site, amenity and week; ``format=csv`` for a file."""
+    if date_to < date_from:
+        raise unprocessable("to", "is before from")
+    if (date_to - date_from).days > MAX_REPORT_DAYS:
+        raise unprocessable("to", f"the range is longer than {MAX_REPORT_DAYS} days")
+    if region is not None and events.text_problem(region) is not None:
+        raise unprocessable("region", str(events.text_problem(region)))
+
+    def read() -> checkins.ServiceReport:
+        with session_scope(services.engine) as db:
+            try:
+                found = region_or_default(db, region)
+            except HTTPException as exc:
+                raise unprocessable("region", str(exc.detail)) from exc
+            return checkins.service_report(db, found.id, date_from, date_to)
+
+    report = await run_in_threadpool(read)
+    if format == "csv":
+        return Response(
+            service_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="service-{report.region}-'
+                f'{report.date_from}-{report.date_to}.csv"'
+            },
+        )
+    return JSONResponse(ServiceReportOut(**dataclasses.asdict(report)).model_dump())
+
+
+def service_csv(report: checkins.ServiceReport) -> str:
+    """The report as CSV rows (breakdown, key, name, person_visits), headers in zh and en."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["分类 breakdown", "键 key", "名称 name", "服务人次 person_visits"])
+    writer.writerow(
+        ["合计 total", report.region, f"{report.date_from}..{report.date_to}", report.person_visits]
+    )
+    for site, n in report.by_site.items():
+        writer.writerow(["工地 site", site, _cell(report.site_names.get(site, site)), n])
+    for amenity, n in report.by_amenity.items():
+        writer.writerow(["服务 amenity", amenity, "", n])
+    for week, n in report.by_week.items():
+        writer.writerow(["周 week", week, "", n])
+    return "\ufeff" + out.getvalue()  # a BOM: spreadsheet programs then read the UTF-8
+
+
+def _cell(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

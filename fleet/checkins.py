@@ -1,0 +1,246 @@
+"""Check-ins at sessions (``rvrota.checkins``): their window, and keeping each once.
+
+A check-in names a session by its id (a string in the event, the session's integer id
+in the database). ``persist_checkins`` keeps every accepted check-in once per
+``event_id``; a QR check-in of a (session, device) already kept is a duplicate (one phone
+counts once per session); what breaks a rule that needs the session (unknown session,
+outside its window, an amenity the vehicle has not) is rejected by index, naming the
+field, for the caller to dead-letter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+
+from fleet.db import DbSession
+from fleet.events import (
+    MAX_FUTURE_SECONDS,
+    CheckinEvent,
+    CheckinWindow,
+    EventRejected,
+    check_checkin,
+)
+from fleet.models import Checkin, Session, Vehicle
+
+MAX_SESSION_ID = 2_147_483_647  # the id column is a 32-bit integer
+
+
+def session_number(session_id: str) -> int | None:
+    """The database id a check-in's ``session_id`` names, or None when it names none."""
+    if not session_id.isascii() or not session_id.isdigit() or len(session_id) > 10:
+        return None
+    number = int(session_id)
+    return number if 0 < number <= MAX_SESSION_ID else None
+
+
+@dataclass(frozen=True)
+class SessionWindow:
+    """A session a check-in may name: its vehicle and its check-in window."""
+
+    session_id: int
+    vehicle_id: str
+    site_id: str
+    window: CheckinWindow
+
+
+def session_window(db: DbSession, session_id: str | int) -> SessionWindow | None:
+    """The session (in force in a published plan) and its window, or None."""
+    number = session_id if isinstance(session_id, int) else session_number(session_id)
+    if number is None or not 0 < number <= MAX_SESSION_ID:
+        return None
+    row = db.get(Session, number)
+    if row is None or not row.in_force or row.id is None:
+        return None
+    vehicle = db.get(Vehicle, row.vehicle_id)
+    amenities = frozenset(str(a) for a in (vehicle.amenities if vehicle is not None else []))
+    return SessionWindow(
+        row.id, row.vehicle_id, row.site_id, CheckinWindow(row.start, row.end, amenities)
+    )
+
+
+@dataclass
+class CheckinBatch:
+    """What one batch of check-ins did."""
+
+    new: list[CheckinEvent] = field(default_factory=list)
+    duplicates: int = 0
+    rejected: list[tuple[int, EventRejected]] = field(default_factory=list)
+
+
+def _insert_ignoring_duplicates(db: DbSession, rows: list[dict[str, Any]]) -> set[str]:
+    if not rows:
+        return set()
+    table: Any = Checkin.__table__  # type: ignore[attr-defined]
+    dialect = db.get_bind().dialect.name
+    insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert_fn(table).on_conflict_do_nothing().returning(table.c.event_id)
+    return {str(row[0]) for row in db.execute(stmt, rows)}
+
+
+def persist_checkins(
+    db: DbSession,
+    items: Sequence[CheckinEvent],
+    received_at: datetime,
+    now: datetime,
+    *,
+    max_future_seconds: int = MAX_FUTURE_SECONDS,
+) -> CheckinBatch:
+    """Keep each check-in once; reject by index what breaks a rule of its session."""
+    batch = CheckinBatch()
+    windows: dict[str, SessionWindow | None] = {}
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, event in enumerate(items):
+        if event.session_id not in windows:
+            windows[event.session_id] = session_window(db, event.session_id)
+        found = windows[event.session_id]
+        if found is None:
+            batch.rejected.append(
+                (index, EventRejected("session_id", f"no session {event.session_id!r} in force"))
+            )
+            continue
+        try:
+            check_checkin(event, found.window, now, max_future_seconds=max_future_seconds)
+        except EventRejected as exc:
+            batch.rejected.append((index, exc))
+            continue
+        if event.event_id in seen:
+            batch.duplicates += 1
+            continue
+        seen.add(event.event_id)
+        rows.append(
+            {
+                "event_id": event.event_id,
+                "session_id": found.session_id,
+                "checked_in_at": event.checked_in_at,
+                "amenity": event.amenity,
+                "member_no": event.member_no,
+                "device": event.device,
+                "qr_device": event.device if event.source == "qr" else None,
+                "source": event.source,
+                "count": event.count,
+                "received_at": received_at,
+            }
+        )
+    # one statement per row: a (session, device) repeated inside the batch must not
+    # make the whole insert conflict in one go on PostgreSQL
+    inserted: set[str] = set()
+    for row in rows:
+        inserted |= _insert_ignoring_duplicates(db, [row])
+    batch.new = [e for e in items if e.event_id in inserted and e.event_id in seen]
+    batch.new = list({e.event_id: e for e in batch.new}.values())
+    batch.duplicates += len(rows) - len(batch.new)
+    return batch
+
+
+def person_visits(db: DbSession, session_id: int) -> int:
+    """The person-visits kept for a session (QR check-ins and staff counts)."""
+    counts = db.exec(select(Checkin.count).where(col(Checkin.session_id) == session_id)).all()
+    return sum(int(c) for c in counts)
+
+
+# --- what the workers and the union see ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublicVisit:
+    """An upcoming visit as a site's workers see it: no contact data, no plate, no driver."""
+
+    session_id: int
+    date: str
+    slot: str
+    start: datetime
+    end: datetime
+    amenities: list[str]
+
+
+def public_visits(db: DbSession, site_id: str, now: datetime, limit: int = 50) -> list[PublicVisit]:
+    """The site's sessions in force that have not ended, soonest first (not cancelled)."""
+    rows = db.exec(
+        select(Session, Vehicle.amenities)
+        .join(Vehicle, col(Vehicle.id) == col(Session.vehicle_id))
+        .where(
+            Session.site_id == site_id,
+            col(Session.in_force).is_(True),
+            col(Session.state).not_in(["cancelled", "missed"]),
+            col(Session.end) > now,
+        )
+        .order_by(col(Session.start))
+        .limit(limit)
+    ).all()
+    return [
+        PublicVisit(
+            session_id=int(row.id or 0),
+            date=row.date.isoformat(),
+            slot=row.slot,
+            start=row.start,
+            end=row.end,
+            amenities=sorted(str(a) for a in (amenities or [])),
+        )
+        for row, amenities in rows
+    ]
+
+
+@dataclass
+class ServiceReport:
+    """Person-visits (QR check-ins and staff counts) of a region's sessions in a date range."""
+
+    region: str
+    date_from: str
+    date_to: str
+    person_visits: int = 0
+    checkins: int = 0
+    sessions_with_checkins: int = 0
+    by_site: dict[str, int] = field(default_factory=dict)
+    by_amenity: dict[str, int] = field(default_factory=dict)
+    by_week: dict[str, int] = field(default_factory=dict)
+    site_names: dict[str, str] = field(default_factory=dict)
+
+
+def service_report(db: DbSession, region: str, date_from: date, date_to: date) -> ServiceReport:
+    """Check-ins of the region's sessions dated ``date_from`` .. ``date_to`` (every state)."""
+    from fleet.models import Site
+
+    report = ServiceReport(region, date_from.isoformat(), date_to.isoformat())
+    query = (
+        sa_select(
+            col(Checkin.count),
+            col(Checkin.amenity),
+            col(Session.id),
+            col(Session.site_id),
+            col(Session.week),
+        )
+        .join(Session, col(Session.id) == col(Checkin.session_id))
+        .where(
+            col(Session.region_id) == region,
+            col(Session.date) >= date_from,
+            col(Session.date) <= date_to,
+        )
+    )
+    rows = db.execute(query).all()
+    sessions: set[int] = set()
+    for count, amenity, session_id, site_id, week in rows:
+        n = int(count)
+        report.person_visits += n
+        report.checkins += 1
+        sessions.add(int(session_id or 0))
+        report.by_site[site_id] = report.by_site.get(site_id, 0) + n
+        key = amenity or "none"
+        report.by_amenity[key] = report.by_amenity.get(key, 0) + n
+        report.by_week[week] = report.by_week.get(week, 0) + n
+    report.sessions_with_checkins = len(sessions)
+    if report.by_site:
+        names = db.exec(select(Site.id, Site.name).where(col(Site.id).in_(list(report.by_site))))
+        report.site_names = {str(i): str(n or i) for i, n in names}
+    report.by_site = dict(sorted(report.by_site.items()))
+    report.by_amenity = dict(sorted(report.by_amenity.items()))
+    report.by_week = dict(sorted(report.by_week.items()))
+    return report
