@@ -42,14 +42,12 @@ from typing import Any, TypeVar
 import faust
 import mode
 from aiokafka.errors import KafkaError
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
 
 from core.clock import Clock, clock_from_settings
 from core.metrics import ServiceMetrics, create_metrics
 from core.metrics_access import MetricsAccess
 from fleet import dead_letters, events
-from fleet.db import DbSession, begin_write, make_engine, session_scope
+from fleet.db import DbSession, Engine, begin_write, make_engine, ping, session_scope
 from fleet.plans import confirm_upcoming, mark_missed_sessions
 from streams import ingest, isolate, records, rules
 from streams.config import StreamsSettings, Topics
@@ -185,12 +183,8 @@ class Worker:
         self.count_dead_letters(rejected)
 
     async def database_up(self) -> bool:
-        def ping() -> None:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-
         try:
-            await asyncio.wait_for(self.in_thread(self.db_pool, ping), 5)
+            await asyncio.wait_for(self.in_thread(self.db_pool, partial(ping, self.engine)), 5)
         except Exception:  # noqa: BLE001 - the answer is "no"
             return False
         return True
@@ -213,12 +207,8 @@ class Worker:
     async def ready_problems(self) -> dict[str, str]:
         problems: dict[str, str] = {}
 
-        def ping() -> None:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-
         try:
-            await asyncio.wait_for(self.in_thread(self.db_pool, ping), 5)
+            await asyncio.wait_for(self.in_thread(self.db_pool, partial(ping, self.engine)), 5)
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             problems["database"] = f"{type(exc).__name__}: {exc}"
         try:
