@@ -44,6 +44,7 @@ from fleet.db import Engine, make_engine
 from streams import records
 from streams.batching import pipelined
 from streams.config import StreamsSettings, Topics
+from streams.faust_private import check_version
 from streams.ingest_handlers import handle_headcounts, handle_vehicle_statuses
 from streams.lag import refresh_lag, update_lag
 from streams.plan_handlers import handle_plan_requests, reconcile
@@ -69,6 +70,7 @@ def create_app(
     metrics: ServiceMetrics | None = None,
 ) -> faust.App:
     """The worker's Faust app; nothing connects until the app is started."""
+    check_version()
     topics = Topics.with_prefix(settings.topic_prefix)
     worker = Worker(
         settings=settings,
@@ -102,7 +104,7 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
     )
-    app.rvrota = worker  # type: ignore[attr-defined]
+    app.worker = worker
 
     partitions = settings.kafka_partitions
 
@@ -178,5 +180,5 @@ def create_app(
 
 
 def worker_of(app: faust.App) -> Worker:
-    found: Worker = app.rvrota  # type: ignore[attr-defined]
+    found: Worker = app.worker  # type: ignore[attr-defined]
     return found

@@ -9,6 +9,8 @@ from typing import Any
 
 import faust
 
+from streams.faust_private import stream_buffer_empty
+
 log = logging.getLogger(__name__)
 
 
@@ -19,11 +21,10 @@ async def batches(stream: Any, size: int) -> AsyncIterator[list[faust.EventT]]:
     a lone event is handled at once and a backlog goes in large batches (group commit):
     while one batch is being persisted, the next one gathers in the buffer.
     """
-    queue = stream.channel.queue
     batch: list[faust.EventT] = []
     async for _ in stream:
         batch.append(stream.current_event)
-        if len(batch) >= size or queue.empty():
+        if len(batch) >= size or stream_buffer_empty(stream):
             yield batch
             batch = []
 

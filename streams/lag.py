@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Any
 
 import faust
 
+from streams.faust_private import committed_offsets
 from streams.state import consumed_position
 from streams.worker import Worker
 
@@ -33,7 +33,7 @@ def update_lag(worker: Worker, app: faust.App) -> None:
         worker.lag_labels.discard((topic, partition))
     for tp in [tp for tp in worker.earliest if tp not in held]:
         del worker.earliest[tp]
-    committed: Any = getattr(consumer, "_committed_offset", {})  # faust has no getter
+    committed = committed_offsets(consumer)
     watched = (worker.topics.headcounts, worker.topics.vehicle_status)
     progress: dict[tuple[str, int], tuple[int, int]] = {}
     for tp in held:
@@ -55,7 +55,7 @@ def update_lag(worker: Worker, app: faust.App) -> None:
 async def refresh_lag(worker: Worker, app: faust.App) -> None:
     """``update_lag``, after asking the broker where each lagging partition starts."""
     consumer = app.consumer
-    committed: Any = getattr(consumer, "_committed_offset", {})
+    committed = committed_offsets(consumer)
     lagging = []
     for tp in consumer.assignment():
         with contextlib.suppress(Exception):  # highwater not known yet
