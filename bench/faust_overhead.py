@@ -7,7 +7,7 @@ batch to the last. No database: what remains is the framework's cost.
 
 - stock Faust: ``faust.App`` defaults (4,096-event stream buffer, Faust's Monitor
   sensor), ``noack_take(1000, within=0.05)``, each event acknowledged;
-- worker set-up: ``streams.app.WorkerApp`` (eager delivery, no Monitor per event,
+- worker set-up: ``streams.worker_app.WorkerApp`` (eager delivery, no Monitor per event,
   ``RVROTA_STREAM_BUFFER_SIZE``) and the ingest agents' ``pipelined`` batching;
 - plain aiokafka: ``getmany(1000)``, commit per batch.
 
@@ -122,8 +122,9 @@ def run_faust(kind: str, bootstrap: str, topic: str, n: int) -> None:
     """One Faust worker in this process; prints ``RATE <events/s>`` and exits."""
     import faust
 
-    from streams.app import WorkerApp, pipelined
+    from streams.batching import pipelined
     from streams.config import StreamsSettings
+    from streams.worker_app import WorkerApp
 
     common: dict[str, Any] = {
         "broker": f"kafka://{bootstrap}",

@@ -6,12 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import SQLModel, create_engine
 
-__all__ = ["DbSession", "begin_write", "create_all", "make_engine", "session_scope"]
+__all__ = [
+    "DbSession",
+    "Engine",
+    "begin_write",
+    "create_all",
+    "is_content_error",
+    "make_engine",
+    "ping",
+    "session_scope",
+]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -51,6 +60,12 @@ def session_scope(engine: Engine) -> Iterator[DbSession]:
         session.close()
 
 
+def ping(engine: Engine) -> None:
+    """Ask the database to answer (``SELECT 1``); raises when it does not."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 def begin_write(db: DbSession) -> None:
     """Start ``db``'s transaction as a writer now (SQLite: ``BEGIN IMMEDIATE``, which waits
     for the write lock), before any read or savepoint: a transaction begun as a reader
@@ -65,3 +80,26 @@ def create_all(engine: Engine) -> None:
     import fleet.models  # noqa: F401  (registers the tables)
 
     SQLModel.metadata.create_all(engine)
+
+
+# SQLSTATE classes of errors caused by what an event holds, not by the database's state:
+# data exceptions (22), integrity constraints (23), program limits such as an index row
+# too large (54), raised by a trigger or function (P0)
+CONTENT_SQLSTATE_CLASSES = ("22", "23", "54", "P0")
+# Python errors a value raises on its way into the driver (an unencodable string, a
+# datetime out of range); SQLAlchemy hands them on as ``StatementError.orig``
+CONTENT_PYTHON_ERRORS = (UnicodeError, ValueError, OverflowError, TypeError)
+
+
+def is_content_error(error: BaseException) -> bool:
+    """Is ``error`` about what the event holds (True) or about the database (False:
+    a lock, a lost connection, a missing table or permission, a deadlock)?"""
+    original = getattr(error, "orig", None)
+    sqlstate = getattr(original, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return sqlstate[:2] in CONTENT_SQLSTATE_CLASSES
+    if isinstance(error, exc.IntegrityError | exc.DataError):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        return False
+    return isinstance(original if original is not None else error, CONTENT_PYTHON_ERRORS)

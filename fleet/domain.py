@@ -7,10 +7,11 @@ function of values, so it is unit-tested without fakes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -246,6 +247,15 @@ def state_after_removal(state: SessionState) -> SessionState:
 def report_order(observed_at: datetime, event_id: str) -> tuple[datetime, str]:
     """Sort key of reports: the newest ``observed_at`` wins, a tie goes to the greater event id."""
     return (observed_at, event_id)
+
+
+def plan_headcounts(scenario: Mapping[str, Any] | None) -> dict[str, int]:
+    """The headcount of each site a stored plan was made with (its scenario's figures)."""
+    if not scenario:
+        return {}
+    return {
+        str(s["id"]): int(s["headcount"]) for s in scenario.get("sites", []) if "headcount" in s
+    }
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from fleet.db import DbSession
-from fleet.domain import DomainError, PlanStatus
+from fleet.domain import DomainError, PlanStatus, plan_headcounts
 from fleet.models import Plan, Region, Site
 from fleet.plan_diff import PlanDiff, Visit, diff_plans, visit_of
 from fleet.plans import plan_in_force, region_calendar
@@ -45,11 +45,8 @@ def workers_reached(db: DbSession, plan: Plan) -> int:
     served = {str(s.get("site")) for s in plan.sessions}
     if not served:
         return 0
-    heads = {
-        str(site.get("id")): int(site.get("headcount", 0))
-        for site in (plan.scenario or {}).get("sites", [])
-    }
-    if heads:
+    if (plan.scenario or {}).get("sites"):
+        heads = plan_headcounts(plan.scenario)
         return sum(heads.get(site, 0) for site in served)
     stored = db.exec(select(Site.default_headcount).where(col(Site.id).in_(sorted(served)))).all()
     return int(sum(stored))

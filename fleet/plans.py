@@ -26,6 +26,7 @@ from fleet.domain import (
     WeekCalendar,
     parse_iso_week,
     plan_changes,
+    plan_headcounts,
     state_after_removal,
 )
 from fleet.models import Plan, Region, Session
@@ -257,14 +258,6 @@ def _checked_entry(entry: dict[str, Any], calendar: WeekCalendar, index: int) ->
     return {"vehicle": str(vehicle), "site": str(site), "day": day, "slot": str(slot)}
 
 
-def _headcounts(scenario: dict[str, Any] | None) -> dict[str, int]:
-    if not scenario:
-        return {}
-    return {
-        str(s["id"]): int(s["headcount"]) for s in scenario.get("sites", []) if "headcount" in s
-    }
-
-
 def _publish(
     db: DbSession, row: Plan, region: Region, calendar: WeekCalendar, now: datetime
 ) -> PlanOutcome:
@@ -275,7 +268,7 @@ def _publish(
         )
     }
     before = {ident for ident, s in stored.items() if s.in_force}
-    headcounts = _headcounts(row.scenario)
+    headcounts = plan_headcounts(row.scenario)
     wanted: set[SessionIdentity] = set()
     for entry in row.sessions:
         ident = SessionIdentity(

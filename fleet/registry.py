@@ -95,8 +95,20 @@ def get_depot(db: DbSession, depot_id: str) -> Depot | None:
     return db.get(Depot, depot_id)
 
 
-def list_regions(db: DbSession) -> list[Region]:
-    return list(db.exec(select(Region).order_by(col(Region.id))))
+def list_regions(db: DbSession, ids: Sequence[str] | None = None) -> list[Region]:
+    """Every region (or those of ``ids``), by id."""
+    query = select(Region).order_by(col(Region.id))
+    if ids is not None:
+        query = query.where(col(Region.id).in_(list(ids)))
+    return list(db.exec(query))
+
+
+def site_regions(db: DbSession, site_ids: Sequence[str]) -> dict[str, str]:
+    """The region of each site of ``site_ids`` that exists (unknown ids are left out)."""
+    if not site_ids:
+        return {}
+    query = select(Site.id, Site.region_id).where(col(Site.id).in_(list(site_ids)))
+    return {str(site): str(region) for site, region in db.exec(query)}
 
 
 def list_depots(db: DbSession, region: str | None = None) -> list[Depot]:

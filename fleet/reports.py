@@ -19,6 +19,7 @@ from sqlmodel import SQLModel, and_, col, or_, select
 
 from fleet.db import DbSession
 from fleet.domain import (
+    UNAVAILABLE_STATUSES,
     DomainError,
     StatusReport,
     VehicleStatus,
@@ -30,18 +31,21 @@ from fleet.models import HeadcountReport, ProcessedEvent, Site, Vehicle, Vehicle
 from fleet.registry import UnknownReference, planned_unavailability
 
 
+def _insert_ignoring(db: DbSession, table: Any) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``table`` in the session's dialect."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return insert(table)  # pragma: no cover - other dialects: a duplicate raises
+
+
 def _insert_new(db: DbSession, model: type[SQLModel], values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when the row is new."""
-    dialect = db.get_bind().dialect.name
     table: Any = model.__table__  # type: ignore[attr-defined]
-    if dialect == "postgresql":
-        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - other dialects: plain insert, duplicate raises
-        stmt = insert(table).values(**values)
     # rowcount is not reliable for INSERT .. ON CONFLICT on every driver; RETURNING is.
-    result: Any = db.execute(stmt.returning(table.c.id))
+    result: Any = db.execute(_insert_ignoring(db, table).values(**values).returning(table.c.id))
     return result.first() is not None
 
 
@@ -78,19 +82,46 @@ def record_headcount(
         raise DomainError(f"count: {count} is not in 0..100000")
     if db.get(Site, site_id) is None:
         raise UnknownReference(f"site_id: no site {site_id!r}")
-    return _insert_new(
-        db,
-        HeadcountReport,
+    row = HeadcountRow(event_id, site_id, count, observed_at, received_at, source, shift)
+    return event_id in record_headcounts(db, [row])
+
+
+@dataclass(frozen=True, slots=True)
+class HeadcountRow:
+    """A headcount report to keep, already validated (``fleet.events``), of a known site."""
+
+    event_id: str
+    site_id: str
+    count: int
+    observed_at: datetime
+    received_at: datetime
+    source: str | None = None
+    shift: str | None = None
+
+
+def record_headcounts(db: DbSession, rows: Sequence[HeadcountRow]) -> set[str]:
+    """Keep many headcount reports in one statement; the event ids that were new.
+
+    A repeated event id has no effect (``ON CONFLICT DO NOTHING``). The stream worker
+    calls this once per batch with the reports of sites it knows (its hot path).
+    """
+    if not rows:
+        return set()
+    table: Any = HeadcountReport.__table__  # type: ignore[attr-defined]
+    stmt = _insert_ignoring(db, table).returning(table.c.event_id)
+    values = [
         {
-            "event_id": event_id,
-            "site_id": site_id,
-            "count": count,
-            "observed_at": observed_at,
-            "source": source,
-            "shift": shift,
-            "received_at": received_at,
-        },
-    )
+            "event_id": r.event_id,
+            "site_id": r.site_id,
+            "count": r.count,
+            "observed_at": r.observed_at,
+            "source": r.source,
+            "shift": r.shift,
+            "received_at": r.received_at,
+        }
+        for r in rows
+    ]
+    return {str(row[0]) for row in db.execute(stmt, values)}
 
 
 def latest_headcounts(db: DbSession, site_ids: Sequence[str]) -> dict[str, HeadcountReport]:
@@ -113,7 +144,9 @@ def latest_headcounts(db: DbSession, site_ids: Sequence[str]) -> dict[str, Headc
     result: dict[str, HeadcountReport] = {}
     for report in db.exec(query):
         held = result.get(report.site_id)
-        if held is None or report.event_id > held.event_id:
+        if held is None or report_order(report.observed_at, report.event_id) > report_order(
+            held.observed_at, held.event_id
+        ):
             result[report.site_id] = report
     return result
 
@@ -243,6 +276,16 @@ def unavailability(
         if windows:
             result[vehicle.id] = sorted(windows, key=lambda w: w.start)
     return result
+
+
+def reported_out_of_service(db: DbSession, region_id: str) -> list[Vehicle]:
+    """The vehicles of a region whose newest status report put them out of service."""
+    query = select(Vehicle).where(
+        Vehicle.region_id == region_id,
+        col(Vehicle.unavailable_from).is_not(None),
+        col(Vehicle.status).in_(sorted(s.value for s in UNAVAILABLE_STATUSES)),
+    )
+    return list(db.exec(query.order_by(col(Vehicle.id))))
 
 
 def vehicles_unavailable_at(db: DbSession, at: datetime) -> list[str]:

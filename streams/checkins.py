@@ -1,6 +1,6 @@
 """The check-in agent's body: ``rvrota.checkins`` kept once each, bad ones dead-lettered.
 
-The same path as the ingest agents (``streams.app``): each value is parsed against the
+The same path as the ingest agents (``streams.ingest_handlers``): each value is parsed against the
 contract (``fleet.events``), the batch is kept in one transaction isolating any event the
 database refuses (``streams.isolate``), and what breaks a rule (the field named: an
 unknown session, outside its window, an amenity the vehicle has not) goes to the
@@ -19,9 +19,11 @@ import faust
 
 from fleet import checkins, events
 from fleet.db import DbSession
+from streams import ingest_handlers
+from streams.ingest_handlers import Letter
 
 if TYPE_CHECKING:
-    from streams.app import Worker
+    from streams.worker import Worker
 
 
 def _parse(raw: bytes, now: datetime, *, max_future_seconds: int, max_bytes: int) -> Any:
@@ -31,10 +33,8 @@ def _parse(raw: bytes, now: datetime, *, max_future_seconds: int, max_bytes: int
 
 async def handle_checkins(worker: Worker, batch: Sequence[faust.EventT]) -> None:
     """Keep a batch of check-ins; dead-letter the bad ones."""
-    from streams import app as worker_app  # the app imports this module to register it
-
     now = worker.clock.now()
-    parsed, rejected = await worker_app._parse_batch(worker, batch, _parse, now)
+    parsed, rejected = await ingest_handlers._parse_batch(worker, batch, _parse, now)
     items: list[events.CheckinEvent] = [item for _, item in parsed]
     max_future = worker.settings.event_max_future_seconds
 
@@ -46,9 +46,11 @@ async def handle_checkins(worker: Worker, batch: Sequence[faust.EventT]) -> None
     early = worker.letters_of(rejected)
     sending = asyncio.ensure_future(worker.send_dead_letters(early))
     messages = [message for message, _ in parsed]
-    parts, refused = await worker_app._apply(worker, messages, work, lambda r: r.rejected, early)
+    parts, refused = await ingest_handlers._apply(
+        worker, messages, work, lambda r: r.rejected, early
+    )
     accepted = len(items) - len(refused)
-    late: list[worker_app.Letter] = []
+    late: list[Letter] = []
     for start, result, letters in parts:
         rejected += [(messages[start + index], error) for index, error in result.rejected]
         late += letters

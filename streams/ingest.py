@@ -10,34 +10,45 @@ for any plan it asked for before (harmless: plan requests are coalesced).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select
 
 from fleet.db import DbSession
-from fleet.domain import SessionState, active_in, week_of, zone
+from fleet.domain import active_in, plan_headcounts, zone
 from fleet.events import (
-    UNAVAILABLE_STATUSES,
     EventRejected,
     HeadcountEvent,
     PlanRequest,
     VehicleStatusEvent,
 )
-from fleet.models import HeadcountReport, Plan, Region, Session, Site, Vehicle
+from fleet.models import Plan, Region
 from fleet.plans import (
     finish_ended_sessions,
     finish_session,
+    get_plan,
     latest_plan,
     plan_in_force_id,
+    region_calendar,
     start_current_session,
 )
-from fleet.registry import UnknownReference, list_sites, list_vehicles
-from fleet.reports import latest_headcounts, record_vehicle_status
+from fleet.registry import (
+    UnknownReference,
+    get_region,
+    get_vehicle,
+    list_regions,
+    list_sites,
+    list_vehicles,
+    site_regions,
+)
+from fleet.reports import (
+    HeadcountRow,
+    latest_headcounts,
+    record_headcounts,
+    record_vehicle_status,
+    reported_out_of_service,
+)
+from fleet.sessions_ahead import sessions_ahead
 from streams import rules
 
 log = logging.getLogger(__name__)
@@ -65,18 +76,6 @@ class HeadcountBatch:
     latest: dict[str, rules.Observation] = field(default_factory=dict)
 
 
-def _insert_ignoring_duplicates(db: DbSession, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert headcount rows; return the event ids that were new."""
-    if not rows:
-        return set()
-    table: Any = HeadcountReport.__table__  # type: ignore[attr-defined]
-    dialect = db.get_bind().dialect.name
-    insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert_fn(table).on_conflict_do_nothing().returning(table.c.event_id)
-    result = db.execute(stmt, rows)
-    return {str(row[0]) for row in result}
-
-
 def persist_headcounts(
     db: DbSession,
     items: Sequence[HeadcountEvent],
@@ -91,11 +90,8 @@ def persist_headcounts(
     """
     batch = HeadcountBatch()
     site_ids = sorted({e.site_id for e in items})
-    known: dict[str, str] = {}
-    if site_ids:
-        query = select(Site.id, Site.region_id).where(col(Site.id).in_(site_ids))
-        known = {str(sid): str(region) for sid, region in db.exec(query)}
-    rows: list[dict[str, Any]] = []
+    known = site_regions(db, site_ids)
+    rows: list[HeadcountRow] = []
     seen: set[str] = set()
     for index, event in enumerate(items):
         if event.site_id not in known:
@@ -106,19 +102,19 @@ def persist_headcounts(
             continue
         seen.add(event.event_id)
         rows.append(
-            {
-                "event_id": event.event_id,
-                "site_id": event.site_id,
-                "count": event.count,
-                "observed_at": event.observed_at,
-                "source": event.source,
-                "shift": event.shift,
-                "received_at": received_at,
-            }
+            HeadcountRow(
+                event.event_id,
+                event.site_id,
+                event.count,
+                event.observed_at,
+                received_at,
+                event.source,
+                event.shift,
+            )
         )
-    inserted = _insert_ignoring_duplicates(db, rows)
+    inserted = record_headcounts(db, rows)
     by_id = {e.event_id: e for e in items}
-    batch.new = [by_id[eid] for eid in (r["event_id"] for r in rows) if eid in inserted]
+    batch.new = [by_id[eid] for eid in (r.event_id for r in rows) if eid in inserted]
     batch.duplicates += len(rows) - len(batch.new)
     touched = sorted({e.site_id for e in items if e.site_id in known})
     batch.site_regions = {s: known[s] for s in touched}
@@ -157,7 +153,7 @@ def persist_vehicle_statuses(
     batch = StatusBatch()
     before: dict[str, str | None] = {}
     for index, event in enumerate(items):
-        vehicle = db.get(Vehicle, event.vehicle_id)
+        vehicle = get_vehicle(db, event.vehicle_id)
         if vehicle is None:
             batch.rejected.append(
                 (index, EventRejected("vehicle_id", f"no vehicle {event.vehicle_id!r}"))
@@ -195,24 +191,16 @@ def persist_vehicle_statuses(
         ):
             batch.sessions_done += 1
     for vehicle_id in batch.vehicle_regions:
-        vehicle = db.get(Vehicle, vehicle_id)
+        vehicle = get_vehicle(db, vehicle_id)
         if vehicle is None:  # pragma: no cover - checked above
             continue
-        sessions = db.exec(
-            select(Session.start, Session.end).where(
-                Session.vehicle_id == vehicle_id,
-                col(Session.in_force).is_(True),
-                col(Session.state).in_([SessionState.PLANNED.value, SessionState.CONFIRMED.value]),
-                col(Session.start) > now,
-            )
-        ).all()
         batch.views[vehicle_id] = rules.VehicleView(
             vehicle_id=vehicle_id,
             status=vehicle.status,
             unavailable_from=vehicle.unavailable_from,
             unavailable_until=vehicle.unavailable_until,
             previous_status=before.get(vehicle_id),
-            future_session_starts=[(s, e) for s, e in sessions],
+            future_session_starts=sessions_ahead(db, vehicle_id, now),
         )
     return batch
 
@@ -223,11 +211,6 @@ def persist_vehicle_statuses(
 def _weeks(region: Region, now: datetime) -> tuple[str, str]:
     today = now.astimezone(zone(region.timezone)).date()
     return rules.planning_weeks(today, region.week_start_weekday)
-
-
-def _plan_headcounts(plan: Plan) -> dict[str, int]:
-    sites = (plan.scenario or {}).get("sites", [])
-    return {str(s["id"]): int(s["headcount"]) for s in sites if "headcount" in s}
 
 
 class PlanFigures:
@@ -243,8 +226,8 @@ class PlanFigures:
             return None
         figures = self._by_plan.get(plan_id)
         if figures is None:
-            plan = db.get(Plan, plan_id)
-            figures = _plan_headcounts(plan) if plan is not None else {}
+            plan = get_plan(db, plan_id)
+            figures = plan_headcounts(plan.scenario) if plan is not None else {}
             if len(self._by_plan) >= self._size:
                 self._by_plan.pop(next(iter(self._by_plan)))
             self._by_plan[plan_id] = figures
@@ -268,7 +251,7 @@ def headcount_plan_requests(
     for site_id, region_of_site in site_regions.items():
         by_region.setdefault(region_of_site, []).append(site_id)
     for region_id, site_ids in sorted(by_region.items()):
-        region_row = db.get(Region, region_id)
+        region_row = get_region(db, region_id)
         if region_row is None:
             continue
         for week in _weeks(region_row, now):
@@ -307,7 +290,7 @@ def vehicle_plan_requests(
         reason = rules.vehicle_change_reason(view, now)
         if reason is None:
             continue
-        region = db.get(Region, vehicle_regions[vehicle_id])
+        region = get_region(db, vehicle_regions[vehicle_id])
         if region is None:
             continue
         for week in _weeks(region, now):
@@ -343,10 +326,7 @@ def due_plan_requests(
     (so a request lost in a crash is asked for again).
     """
     requests: list[PlanRequest] = []
-    query = select(Region).order_by(Region.id)
-    if regions is not None:
-        query = query.where(col(Region.id).in_(list(regions)))
-    for region in db.exec(query):
+    for region in list_regions(db, regions):
         current, following = _weeks(region, now)
         for week in (current, following):
             newest = latest_plan(db, region.id, week)
@@ -374,8 +354,6 @@ def _added_reason(db: DbSession, region: Region, plan: Plan) -> str | None:
     scenario = plan.scenario or {}
     if not scenario:
         return None
-    from fleet.plans import region_calendar
-
     calendar = region_calendar(region, plan.week)
     planned_sites = {str(s["id"]) for s in scenario.get("sites", [])}
     planned_vehicles = {str(v["id"]) for v in scenario.get("vehicles", [])}
@@ -394,30 +372,14 @@ def _added_reason(db: DbSession, region: Region, plan: Plan) -> str | None:
 
 
 def _unavailable_reason(db: DbSession, region_id: str, week: str, now: datetime) -> str | None:
-    vehicles = db.exec(
-        select(Vehicle).where(
-            Vehicle.region_id == region_id, col(Vehicle.unavailable_from).is_not(None)
-        )
-    ).all()
-    for vehicle in vehicles:
-        if vehicle.status not in UNAVAILABLE_STATUSES:
-            continue
-        sessions = db.exec(
-            select(Session.start, Session.end).where(
-                Session.vehicle_id == vehicle.id,
-                Session.week == week,
-                col(Session.in_force).is_(True),
-                col(Session.state).in_([SessionState.PLANNED.value, SessionState.CONFIRMED.value]),
-                col(Session.start) > now,
-            )
-        ).all()
+    for vehicle in reported_out_of_service(db, region_id):
         view = rules.VehicleView(
             vehicle_id=vehicle.id,
             status=vehicle.status,
             unavailable_from=vehicle.unavailable_from,
             unavailable_until=vehicle.unavailable_until,
             previous_status=None,
-            future_session_starts=[(a, b) for a, b in sessions],
+            future_session_starts=sessions_ahead(db, vehicle.id, now, week),
         )
         reason = rules.vehicle_change_reason(view, now)
         if reason is not None:
@@ -428,18 +390,10 @@ def _unavailable_reason(db: DbSession, region_id: str, week: str, now: datetime)
 def _headcount_reason(
     db: DbSession, plan: Plan, min_fraction: float, min_workers: int
 ) -> str | None:
-    used = _plan_headcounts(plan)
+    used = plan_headcounts(plan.scenario)
     for site_id, report in sorted(latest_headcounts(db, sorted(used)).items()):
         if rules.headcount_change_is_material(
             used[site_id], report.count, min_fraction, min_workers
         ):
             return rules.headcount_reason(site_id, used[site_id], report.count)
     return None
-
-
-def regions_of(requests: Iterable[PlanRequest]) -> list[str]:
-    return sorted({r.region for r in requests})
-
-
-def week_now(region: Region, now: datetime) -> str:
-    return week_of(now.astimezone(zone(region.timezone)).date(), region.week_start_weekday)

@@ -22,37 +22,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from sqlalchemy import exc as sa_exc
-
-from fleet.db import DbSession
+from fleet.db import DbSession, is_content_error
 from fleet.events import EventRejected
 from streams.logfilter import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
-
-# SQLSTATE classes of errors caused by what an event holds, not by the database's state:
-# data exceptions (22), integrity constraints (23), program limits such as an index row
-# too large (54), raised by a trigger or function (P0)
-CONTENT_SQLSTATE_CLASSES = ("22", "23", "54", "P0")
-# Python errors a value raises on its way into the driver (an unencodable string, a
-# datetime out of range); SQLAlchemy hands them on as ``StatementError.orig``
-CONTENT_PYTHON_ERRORS = (UnicodeError, ValueError, OverflowError, TypeError)
-
-
-def is_content_error(error: BaseException) -> bool:
-    """Is ``error`` about what the event holds (True) or about the database (False:
-    a lock, a lost connection, a missing table or permission, a deadlock)?"""
-    original = getattr(error, "orig", None)
-    sqlstate = getattr(original, "sqlstate", None)
-    if isinstance(sqlstate, str) and sqlstate:
-        return sqlstate[:2] in CONTENT_SQLSTATE_CLASSES
-    if isinstance(error, sa_exc.IntegrityError | sa_exc.DataError):
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        return False
-    return isinstance(original if original is not None else error, CONTENT_PYTHON_ERRORS)
 
 
 @dataclass

@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from fleet import plan_asks
-from fleet.db import session_scope
+from fleet.db import Engine, session_scope
 from fleet.events import VehicleAssignment
 from streams.rules import PlanJob
 

@@ -3,7 +3,8 @@
 The two ingest topics and the plan requests are consumed as raw bytes and parsed
 with the contract's own models (``fleet.events``), so that anything undecodable is
 dead-lettered with its original bytes instead of failing inside Faust's
-deserialiser. The records below declare the value types of every topic.
+deserialiser; they have no record here. The records below declare the value types of
+the topics the worker produces.
 """
 
 from __future__ import annotations
@@ -11,40 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-
-
-class HeadcountReported(faust.Record, serializer="json"):
-    """``rvrota.site-headcounts`` (key: site_id)."""
-
-    event_id: str
-    site_id: str
-    count: int
-    observed_at: str
-    source: str | None = None
-    shift: str | None = None
-
-
-class VehicleStatusReported(faust.Record, serializer="json"):
-    """``rvrota.vehicle-status`` (key: vehicle_id)."""
-
-    event_id: str
-    vehicle_id: str
-    status: str
-    observed_at: str
-    lat: float | None = None
-    lon: float | None = None
-    until: str | None = None
-    note: str | None = None
-
-
-class PlanRequested(faust.Record, serializer="json"):
-    """``rvrota.plan-requests`` (key: region)."""
-
-    region: str
-    week: str
-    reason: str
-    requested_at: str
-    cause_event_id: str | None = None
 
 
 class PlanPublished(faust.Record, serializer="json"):

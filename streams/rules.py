@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from fleet.domain import week_of
+from fleet.domain import report_order, week_of
 from fleet.events import UNAVAILABLE_STATUSES, PlanRequest
 
 
@@ -45,7 +45,7 @@ def is_newer(observed_at: datetime, event_id: str, than: Observation | None) -> 
     """Newest ``observed_at`` wins; on a tie the greater ``event_id``."""
     if than is None:
         return True
-    return (observed_at, event_id) > (than.observed_at, than.event_id)
+    return report_order(observed_at, event_id) > report_order(than.observed_at, than.event_id)
 
 
 def newest(observations: Iterable[Observation]) -> Observation | None:

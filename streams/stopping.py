@@ -1,6 +1,6 @@
 """A stop that always ends: the Faust worker with a deadline after SIGTERM/SIGINT.
 
-Stopping finishes the batch under way (``streams.app.pipelined``), commits and leaves
+Stopping finishes the batch under way (``streams.batching.pipelined``), commits and leaves
 the group. With the broker down the last two can wait for minutes in the client's
 retries; the deadline ends the process ``stop_seconds`` after the signal anyway
 (events not yet committed are delivered again and change nothing twice).

@@ -11,7 +11,8 @@ a third of the worker's CPU per event at a few thousand events per second.
 suspension. If it finishes there, that is the result, exactly as ``wait_first`` would
 have returned it (the other waitables are closed unstarted). If it suspends, the rest of
 it runs under the original ``wait_first``, so a blocked delivery can still be abandoned
-by a rebalance as before. Nothing else of the transport changes.
+by a rebalance as before. Nothing else of the transport changes. The parts of Faust this
+reaches are in ``streams.faust_private``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ import inspect
 from collections.abc import Coroutine, Generator
 from typing import Any
 
-from faust.transport.drivers import aiokafka as faust_aiokafka
-from mode.services import Service, WaitResults
+from streams.faust_private import AiokafkaTransport, FlowConsumer, Service, WaitResults
 
 
 class _Resumed:
@@ -78,7 +78,7 @@ class EagerWaitFirst(Service):
         """Called after a delivery that had to wait; nothing to do here."""
 
 
-class EagerConsumer(EagerWaitFirst, faust_aiokafka.Consumer):
+class EagerConsumer(EagerWaitFirst, FlowConsumer):
     """The aiokafka consumer of Faust, delivering messages eagerly.
 
     Once a delivery had to wait for room in a full stream buffer, the next one would
@@ -96,18 +96,13 @@ class EagerConsumer(EagerWaitFirst, faust_aiokafka.Consumer):
             self._room.set()
         return self._room
 
-    def on_buffer_full(self, tp: Any) -> None:
-        super().on_buffer_full(tp)
-        if self._buffered_partitions:
-            self._room_event().clear()
+    def on_buffers_full(self) -> None:
+        self._room_event().clear()
 
-    def on_buffer_drop(self, tp: Any) -> None:
-        super().on_buffer_drop(tp)
-        if not self._buffered_partitions:
-            self._room_event().set()
+    def on_buffers_drained(self) -> None:
+        self._room_event().set()
 
-    def _reset_state(self) -> None:
-        super()._reset_state()
+    def on_flow_reset(self) -> None:
         self._room_event().set()
 
     def resume_flow(self) -> None:
@@ -120,7 +115,7 @@ class EagerConsumer(EagerWaitFirst, faust_aiokafka.Consumer):
             await self.wait_first(room, self.suspend_flow)
 
 
-class EagerTransport(faust_aiokafka.Transport):
+class EagerTransport(AiokafkaTransport):
     """Faust's aiokafka transport with ``EagerConsumer``."""
 
     Consumer = EagerConsumer

@@ -61,6 +61,9 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ("streams/rules.py", "import api.errors", "streams does not import api"),
         ("api/errors.py", "import rvrota.demo", "nothing imports the console package"),
         ("fleet/domain.py", "import ortools", "OR-Tools only behind solver.ortools_backend"),
+        ("streams/ingest.py", "import sqlalchemy", "streams runs no SQL"),
+        ("streams/app.py", "from sqlmodel import select", "streams runs no SQL"),
+        ("streams/rules.py", "import psycopg", "streams runs no SQL"),
     ],
 )
 def test_an_import_against_the_layers_breaks_its_contract(

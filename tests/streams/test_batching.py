@@ -1,4 +1,4 @@
-"""How the ingest agents cut a stream into batches (``streams.app.batches``), no broker.
+"""How the ingest agents cut a stream into batches (``streams.batching.batches``), no broker.
 
 The stream here is an in-memory stand-in with the three things ``batches`` uses: async
 iteration, ``current_event`` and the buffer's ``empty()``. Events arrive in bursts; the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from streams.app import batches
+from streams.batching import batches
 
 
 class _Buffer:

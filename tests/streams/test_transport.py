@@ -16,8 +16,8 @@ import pytest
 from faust.types import TP
 from mode import Service
 
-from streams.app import WorkerApp
 from streams.transport import EagerConsumer, EagerTransport, EagerWaitFirst
+from streams.worker_app import WorkerApp
 
 
 class Waiter(EagerWaitFirst, Service):

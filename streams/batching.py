@@ -1,0 +1,81 @@
+"""The ingest agents' streams cut into batches, handled one at a time while the next fills."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+import faust
+
+from streams.faust_private import stream_buffer_empty
+
+log = logging.getLogger(__name__)
+
+
+async def batches(stream: Any, size: int) -> AsyncIterator[list[faust.EventT]]:
+    """The stream's events in arrival order, in batches of what is already waiting.
+
+    A batch ends when ``size`` events are in it or when the stream's buffer is empty, so
+    a lone event is handled at once and a backlog goes in large batches (group commit):
+    while one batch is being persisted, the next one gathers in the buffer.
+    """
+    batch: list[faust.EventT] = []
+    async for _ in stream:
+        batch.append(stream.current_event)
+        if len(batch) >= size or stream_buffer_empty(stream):
+            yield batch
+            batch = []
+
+
+async def pipelined(
+    stream: Any,
+    size: int,
+    handle: Callable[[Sequence[faust.EventT]], Awaitable[None]],
+    drain_seconds: float = 15.0,
+) -> None:
+    """Batches handled one at a time and in order, while the next batch fills.
+
+    Events are taken without acknowledgement (``noack``) and acknowledged only once their
+    batch has taken effect, so a crash at any point redelivers them (at-least-once).
+    At most one batch is in flight: batch k+1 starts after batch k is done and acked.
+    When the worker stops, the batch under way is finished and acknowledged (for up to
+    ``drain_seconds``) so that the final commit covers it.
+    """
+    manual = stream.noack()
+
+    async def run(batch: Sequence[faust.EventT]) -> None:
+        await handle(batch)
+        for event in batch:
+            await manual.ack(event)
+
+    in_flight: asyncio.Future[None] | None = None
+    try:
+        async for batch in batches(manual, size):
+            if in_flight is not None:
+                await in_flight
+            in_flight = asyncio.ensure_future(run(batch))
+    finally:
+        if in_flight is not None and not in_flight.done():
+            await finish(in_flight, drain_seconds)
+
+
+async def finish(task: asyncio.Future[Any], timeout: float) -> None:
+    """Wait up to ``timeout`` for ``task``, through requests to stop (then re-raised);
+    cancel it if it is still running then."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    stop_requested = False
+    while not task.done():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            log.warning("a batch did not finish within %.0f s of stopping; cancelled", timeout)
+            task.cancel()
+            break
+        try:
+            await asyncio.wait({task}, timeout=remaining)
+        except asyncio.CancelledError:
+            stop_requested = True
+    if stop_requested:
+        raise asyncio.CancelledError
