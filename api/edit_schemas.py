@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
 
 from api.schemas import EventText, Id, PlanPublic, SessionPublic, Strict
+
+# a date a plan can have: far-off years (0001, 9999) only overflow the week arithmetic
+EditDate = Annotated[
+    dt.date,
+    Field(ge=dt.date(2000, 1, 1), le=dt.date(2099, 12, 31), description="YYYY-MM-DD"),
+]
 
 
 class SessionAdd(Strict):
     region: Id | None = None
     vehicle: Id
     site: Id
-    date: dt.date
+    date: EditDate
     slot: Id
 
 
@@ -23,7 +30,7 @@ class SessionUpdate(Strict):
     pinned: bool | None = None
     vehicle: Id | None = None
     site: Id | None = None
-    date: dt.date | None = None
+    date: EditDate | None = None
     slot: Id | None = None
 
     @property

@@ -94,14 +94,17 @@ def future_session(h: Harness) -> str:
 
 def site_session(h: Harness, site: str) -> str:
     """A future session at ``site`` (one is stored when the plan has none there)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
-    from fleet.models import Region
+    from fleet.models import Region, Vehicle
 
     with session_scope(h.engine) as db:
         found = db.exec(
             select(Session.id).where(
-                Session.site_id == site, Session.state == "planned", Session.day >= 1
+                Session.site_id == site,
+                Session.state == "planned",
+                Session.day >= 1,
+                col(Session.in_force).is_(True),
             )
         ).first()
         if found is not None:
@@ -109,12 +112,22 @@ def site_session(h: Harness, site: str) -> str:
         region = db.get(Region, h.seeded.region)
         assert region is not None
         calendar = plans.region_calendar(region, h.seeded.week)
-        taken = set(db.exec(select(Session.vehicle_id, Session.day, Session.slot)).all())
+        taken = set(
+            db.exec(
+                select(Session.vehicle_id, Session.day, Session.slot).where(
+                    Session.week == h.seeded.week,
+                    col(Session.in_force).is_(True) | (Session.site_id == site),
+                )
+            ).all()
+        )
+        vehicles = [h.seeded.own_vehicle, h.seeded.other_vehicle] + sorted(
+            db.exec(select(Vehicle.id).where(Vehicle.region_id == region.id)).all()
+        )
         vehicle, day, slot = next(
             (v, d, s)
             for d in range(1, calendar.days)
             for s in calendar.slot_ids
-            for v in (h.seeded.own_vehicle, h.seeded.other_vehicle)
+            for v in vehicles
             if (v, d, s) not in taken
         )
         start, end = calendar.bounds(day, slot)
