@@ -24,7 +24,7 @@ from api.store import (
     zone_of_region,
 )
 from fleet import events, outbox, registry
-from fleet.db import DbSession
+from fleet.db import DbSession, begin_write
 from fleet.domain import Role
 from fleet.models import Depot, Region, Site, UserSite, Vehicle
 from fleet.replan import (
@@ -215,6 +215,9 @@ def delete_site(
     planned without it; its sessions and reports stay for the record. Either way the
     region's weeks are re-planned.
     """
+    # SQLite: the savepoint below would begin a reader that cannot write once the outbox
+    # relay (or anyone) has committed meanwhile; begin as the writer it will be
+    begin_write(db)
     site = db.get(Site, site_id)
     if site is None:
         raise not_found("site", site_id)
