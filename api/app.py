@@ -8,6 +8,7 @@ reach them through ``request.app.state.services``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,6 +58,8 @@ from fleet.db import make_engine
 from fleet.domain import DomainError
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_STEP_SECONDS = 10.0
 API_PREFIX = "/api/v1"
 API_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "no token, or a bad, expired or revoked one"},
@@ -120,8 +123,13 @@ def create_app(
         try:
             yield
         finally:
-            await relay.stop()
-            await the_publisher.stop()
+            # bounded: a stop that hangs (a producer future that never resolves) must not
+            # keep the process from ending; unsent rows stay in the outbox either way
+            for what, stopping in (("relay", relay.stop), ("publisher", the_publisher.stop)):
+                try:
+                    await asyncio.wait_for(stopping(), SHUTDOWN_STEP_SECONDS)
+                except TimeoutError:
+                    log.warning("%s did not stop within %.0f s", what, SHUTDOWN_STEP_SECONDS)
             engine.dispose()
             loud_again()
 
