@@ -351,7 +351,8 @@ def _store(
         if forbid is not None:
             row = _row(db, region, week, forbid)
             if row is not None:
-                row.forbidden, row.forbidden_reason, row.pinned = True, reason, False
+                row.forbidden, row.pinned = True, False
+                row.forbidden_reason = reason[:500] if reason is not None else None  # the column
                 db.add(row)
                 touched = row
         if pin is not None:
