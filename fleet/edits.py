@@ -263,7 +263,9 @@ def _same(entry: Mapping[str, Any], key: SessionKey) -> bool:
     )
 
 
-def _announcements(outcome: PlanOutcome, plan: dict[str, Any]) -> list[outbox.Message]:
+def plan_announcements(outcome: PlanOutcome, plan: dict[str, Any]) -> list[outbox.Message]:
+    """What a published version tells (rvrota.plans and each changed vehicle's
+    rvrota.vehicle-assignments), as outbox messages; nothing for a held version."""
     row = outcome.plan
     if not outcome.published:
         return []
@@ -365,7 +367,7 @@ def _store(
         assert touched is not None and touched.id is not None
         plan_row: Plan = outcome.plan
         assert plan_row.id is not None
-        messages = _announcements(outcome, plan)
+        messages = plan_announcements(outcome, plan)
         outbox.enqueue(db, messages, announce_at or now)
         db.flush()
         return EditOutcome(

@@ -28,7 +28,7 @@ from api.plan_asks import askable_weeks, plan_ask, withdraw_plan_ask
 from api.relay import wall_now
 from api.security import Principal
 from api.store import not_found, plan_public, region_or_default, unprocessable, week_or_current
-from fleet import events, outbox, plans
+from fleet import edits, events, outbox, plans
 from fleet.db import session_scope
 from fleet.domain import DomainError
 from fleet.models import Site, Vehicle
@@ -297,7 +297,6 @@ async def publish_plan(
             except DomainError as exc:
                 raise domain_error(exc, "path") from exc
             row = outcome.plan
-            messages: list[outbox.Message] = []
             document = {
                 "format": "rvrota.plan/1",
                 "scenario": (row.scenario or {}).get("name", ""),
@@ -305,25 +304,7 @@ async def publish_plan(
                 "unserved": row.unserved,
                 "stats": row.stats,
             }
-            messages.append(
-                outbox.Message(
-                    events.PLANS_TOPIC,
-                    row.region_id,
-                    events.plan_message(document, row.region_id, row.week, row.version),
-                )
-            )
-            for vehicle, change in sorted(outcome.assignments.items()):
-                message = events.VehicleAssignment(
-                    vehicle_id=vehicle,
-                    region=row.region_id,
-                    week=row.week,
-                    version=row.version,
-                    added=change.added,
-                    removed=change.removed,
-                )
-                messages.append(
-                    outbox.Message(events.VEHICLE_ASSIGNMENTS_TOPIC, vehicle, message.to_bytes())
-                )
+            messages = edits.plan_announcements(outcome, document)
             outbox.enqueue(db, messages, wall_now())
             return plan_public(db, row)
 
