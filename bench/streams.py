@@ -84,6 +84,7 @@ class Bench:
         self.args = args
         self.workdir = workdir
         self.anchor = time.time()
+        self.batch_means: list[tuple[str, float]] = []
         self.clock = SimulatedClock(CLOCK_START, 1.0, self.anchor)
         self.bootstrap = args.bootstrap
         self.broker: kafka_local.BrokerConfig | None = None
@@ -283,8 +284,9 @@ class Bench:
         await ensure_topics(self.bootstrap, topics.all(), self.args.partitions)
         await self.produce(topics.headcounts, self.backlog(prefix, n))
         self.mark(prefix)
-        self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
+        port, _ = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
         rate = await asyncio.to_thread(self.rate_until, prefix, n, 600)
+        self.batch_means.append((prefix, mean_batch(port)))
         self.stop_workers()
         return rate
 
@@ -372,8 +374,9 @@ class Bench:
         self.mark(prefix)
         self.refuse_in_database(True)
         try:
-            self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
+            port, _ = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
             rate = await asyncio.to_thread(self.rate_until, prefix, valid, 600)
+            self.batch_means.append((prefix, mean_batch(port)))
             letters = 0
             for _ in range(100):
                 with self.engine.connect() as conn:
@@ -649,7 +652,7 @@ async def run(args: argparse.Namespace) -> int:
         if "poison" in parts:
             cleans = [worker_rate]
             for r in range(args.poison_rounds):
-                run_ = await bench.poisoned_rate(f"WP{r}-", args.poison, "nisdheu")
+                run_ = await bench.poisoned_rate(f"WP{r}-", args.poison, args.poison_kinds)
                 cleans.append(await bench.worker_rate(f"WA{r}-"))
                 poison.add("poison", run_, cleans[-2], cleans[-1])
             run_ = await bench.poisoned_rate("WR-", args.refused, "r")
@@ -702,6 +705,12 @@ async def run(args: argparse.Namespace) -> int:
     for name, value, target, ok in rows:
         mark = "" if ok is None else ("yes" if ok else "NO")
         print(f"{name:<46} {value:>18} {target:>18}  {mark}")
+    if bench_means := bench.batch_means:
+        print(
+            "\n(events per transaction, mean, by run: "
+            + ", ".join(f"{prefix.rstrip('-')} {m:,.0f}" for prefix, m in bench_means)
+            + ")"
+        )
     if poison.cleans:
         print(
             "\n(clean runs in order: "
@@ -716,6 +725,23 @@ async def run(args: argparse.Namespace) -> int:
         f"{os.environ.get('RVROTA_PLAN_COALESCE_SECONDS', '2')} s, batch {args.batch})"
     )
     return 0
+
+
+def mean_batch(port: int) -> float:
+    """Mean events per ingest transaction so far, from the worker's /metrics."""
+    import httpx
+
+    try:
+        body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return float("nan")
+    total = count = 0.0
+    for line in body.splitlines():
+        if line.startswith("rvrota_ingest_batch_events_sum"):
+            total += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("rvrota_ingest_batch_events_count"):
+            count += float(line.rsplit(" ", 1)[1])
+    return total / count if count else float("nan")
 
 
 def main() -> int:
@@ -734,6 +760,12 @@ def main() -> int:
     )
     parser.add_argument("--poison", type=float, default=0.01, help="share of poison events")
     parser.add_argument("--poison-rounds", type=int, default=2, help="poisoned runs")
+    parser.add_argument(
+        "--poison-kinds",
+        default="nisdheu",
+        help="kinds of poison, in turn: n NUL, i NUL in the id, s surrogate, d deep, "
+        "h huge, e 1970, u unknown site",
+    )
     parser.add_argument(
         "--refused", type=float, default=0.001, help="share the database refuses (a trigger)"
     )

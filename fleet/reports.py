@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import bindparam, cast, func, insert
+from sqlalchemy import select as sql_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel, and_, col, or_, select
@@ -108,6 +110,8 @@ def record_headcounts(db: DbSession, rows: Sequence[HeadcountRow]) -> set[str]:
     if not rows:
         return set()
     table: Any = HeadcountReport.__table__  # type: ignore[attr-defined]
+    if db.get_bind().dialect.name == "postgresql":
+        return _record_headcounts_pg(db, table, rows)
     stmt = _insert_ignoring(db, table).returning(table.c.event_id)
     values = [
         {
@@ -122,6 +126,39 @@ def record_headcounts(db: DbSession, rows: Sequence[HeadcountRow]) -> set[str]:
         for r in rows
     ]
     return {str(row[0]) for row in db.execute(stmt, values)}
+
+
+_HEADCOUNT_COLUMNS = (
+    "event_id",
+    "site_id",
+    "count",
+    "observed_at",
+    "source",
+    "shift",
+    "received_at",
+)
+
+
+def _record_headcounts_pg(db: DbSession, table: Any, rows: Sequence[HeadcountRow]) -> set[str]:
+    """``record_headcounts`` on PostgreSQL: one statement whose parameters are one array per
+    column (``INSERT ... SELECT unnest(...)``), so its text is the same for every batch and
+    the driver prepares it once, where a multi-row VALUES list of 7,000 parameters is
+    rewritten for each batch (about half the worker's time per batch)."""
+    arrays = [
+        cast(
+            bindparam(name, [getattr(r, name) for r in rows], type_=ARRAY(table.c[name].type)),
+            ARRAY(table.c[name].type),
+        )
+        for name in _HEADCOUNT_COLUMNS
+    ]
+    source = sql_select(*[func.unnest(array) for array in arrays])
+    stmt = (
+        pg_insert(table)
+        .from_select(list(_HEADCOUNT_COLUMNS), source)
+        .on_conflict_do_nothing()
+        .returning(table.c.event_id)
+    )
+    return {str(row[0]) for row in db.execute(stmt)}
 
 
 def latest_headcounts(db: DbSession, site_ids: Sequence[str]) -> dict[str, HeadcountReport]:

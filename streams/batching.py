@@ -29,36 +29,69 @@ async def batches(stream: Any, size: int) -> AsyncIterator[list[faust.EventT]]:
             batch = []
 
 
+Rest = Awaitable[None] | None
+"""What a handler leaves to finish before its batch is acknowledged (its dead letters'
+delivery, say), which need not hold up the next batch; None when nothing is left."""
+
+Settling = asyncio.Future[None] | None
+
+
 async def pipelined(
     stream: Any,
     size: int,
-    handle: Callable[[Sequence[faust.EventT]], Awaitable[None]],
+    handle: Callable[[Sequence[faust.EventT]], Awaitable[Rest]],
     drain_seconds: float = 15.0,
 ) -> None:
     """Batches handled one at a time and in order, while the next batch fills.
 
     Events are taken without acknowledgement (``noack``) and acknowledged only once their
     batch has taken effect, so a crash at any point redelivers them (at-least-once).
-    At most one batch is in flight: batch k+1 starts after batch k is done and acked.
-    When the worker stops, the batch under way is finished and acknowledged (for up to
-    ``drain_seconds``) so that the final commit covers it.
+    A handler's own work (its transaction) is done one batch at a time: batch k+1 starts
+    after batch k's. What a handler leaves (``Rest``: sending batch k's dead letters, which
+    are already kept in its transaction) runs beside batch k+1, and batch k is
+    acknowledged only after it, batches always in order; at most one batch's rest is
+    outstanding when the next begins. When the worker stops, the batch under way and its
+    rest are finished and acknowledged (for up to ``drain_seconds``) so that the final
+    commit covers them.
     """
     manual = stream.noack()
 
-    async def run(batch: Sequence[faust.EventT]) -> None:
-        await handle(batch)
+    async def settle(batch: Sequence[faust.EventT], rest: Rest, before: Settling) -> None:
+        if before is not None:
+            await before  # batches are acknowledged in order
+        if rest is not None:
+            await rest
         for event in batch:
             await manual.ack(event)
 
-    in_flight: asyncio.Future[None] | None = None
+    async def run(batch: Sequence[faust.EventT], before: Settling) -> asyncio.Future[None]:
+        rest = await handle(batch)
+        return asyncio.ensure_future(settle(batch, rest, before))
+
+    in_flight: asyncio.Future[asyncio.Future[None]] | None = None
+    settling: Settling = None
     try:
         async for batch in batches(manual, size):
             if in_flight is not None:
-                await in_flight
-            in_flight = asyncio.ensure_future(run(batch))
+                latest = await in_flight
+                if settling is not None:
+                    await settling  # bounded: batch k-1 settled before batch k+1 begins
+                settling = latest
+            in_flight = asyncio.ensure_future(run(batch, settling))
     finally:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_seconds
         if in_flight is not None and not in_flight.done():
             await finish(in_flight, drain_seconds)
+        if (
+            in_flight is not None
+            and in_flight.done()
+            and not in_flight.cancelled()
+            and in_flight.exception() is None
+        ):
+            settling = in_flight.result()
+        if settling is not None and not settling.done():
+            await finish(settling, max(0.0, deadline - loop.time()))
 
 
 async def finish(task: asyncio.Future[Any], timeout: float) -> None:

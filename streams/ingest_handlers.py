@@ -19,6 +19,7 @@ import faust
 from fleet import dead_letters, events
 from fleet.db import DbSession, begin_write, session_scope
 from streams import ingest, isolate, rules
+from streams.batching import Rest
 from streams.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,9 @@ async def _apply(
     return parts, refused
 
 
-async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> None:
+async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> Rest:
+    """One batch of headcount reports; what is left is the delivery of its dead letters
+    (kept in its transaction already), which runs beside the next batch."""
     settings = worker.settings
     now = worker.clock.now()
     parsed, rejected = await _parse_batch(worker, batch, events.parse_headcount_event, now)
@@ -161,14 +164,14 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> No
 
     requests = await worker.db(plan_requests, "checking headcount plan requests") if latest else []
     await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
-    await asyncio.gather(sending, sending_late)
-    worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
     worker.headcounts.update(generation, latest)
     await worker.request_plans(_dedupe(requests))
+    return _delivered(worker, [sending, sending_late], rejected)
 
 
-async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT]) -> None:
+async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT]) -> Rest:
+    """One batch of vehicle status reports; what is left as in ``handle_headcounts``."""
     now = worker.clock.now()
     parsed, rejected = await _parse_batch(worker, batch, events.parse_vehicle_status_event, now)
     items = [item for _, item in parsed]
@@ -200,10 +203,25 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
 
     requests = await worker.db(plan_requests, "checking vehicle plan requests") if parts else []
     await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
-    await asyncio.gather(sending, sending_late)
-    worker.count_dead_letters(rejected)
     worker.metrics.events_accepted.labels(topic=worker.topics.vehicle_status).inc(accepted)
     await worker.request_plans(_dedupe(requests))
+    return _delivered(worker, [sending, sending_late], rejected)
+
+
+def _delivered(
+    worker: Worker,
+    sending: Sequence[asyncio.Future[None]],
+    rejected: Sequence[tuple[Any, events.EventRejected]],
+) -> Rest:
+    """The batch's dead letters on their topic (then counted), or None when it had none."""
+    if not rejected:
+        return None
+
+    async def deliver() -> None:
+        await asyncio.gather(*sending)
+        worker.count_dead_letters(rejected)
+
+    return deliver()
 
 
 def _dedupe(requests: Sequence[events.PlanRequest]) -> list[events.PlanRequest]:

@@ -13,12 +13,14 @@ from fleet.domain import DomainError
 from fleet.models import HeadcountReport, Vehicle, VehicleStatusReport
 from fleet.registry import UnknownReference
 from fleet.reports import (
+    HeadcountRow,
     current_status,
     headcount_history,
     latest_headcount,
     latest_headcounts,
     mark_processed,
     record_headcount,
+    record_headcounts,
     record_vehicle_status,
     unavailability,
     vehicles_unavailable_at,
@@ -50,6 +52,46 @@ def test_repeated_headcount_event_has_no_second_effect(small_region: Engine) -> 
         assert rows == 1
         report = latest_headcount(db, "S1")
         assert report is not None and report.count == 500
+
+
+def test_many_headcounts_in_one_statement_keep_every_field(small_region: Engine) -> None:
+    """The batch path (one statement per batch, arrays per column on PostgreSQL): every
+    field kept as given (aware times, nulls), a repeated id within the batch and one
+    already kept have no effect, and only the new ids come back."""
+    with session_scope(small_region) as db:
+        assert headcount(db, "old-1", "S1", 7, 0) is True
+    rows = [
+        HeadcountRow(
+            f"b-{i}",
+            "S1" if i % 2 else "S2",
+            i,
+            T0 + timedelta(minutes=i, microseconds=i),
+            T0 + timedelta(hours=2),
+            None if i % 3 else "gate",
+            "night" if i == 4 else None,
+        )
+        for i in range(1, 1201)
+    ]
+    rows.append(HeadcountRow("b-5", "S2", 99_999, T0, T0))  # repeated within the batch
+    rows.append(HeadcountRow("old-1", "S2", 99_999, T0, T0))  # kept before
+    with session_scope(small_region) as db:
+        new = record_headcounts(db, rows)
+    assert new == {f"b-{i}" for i in range(1, 1201)}
+    with session_scope(small_region) as db:
+        kept = {r.event_id: r for r in db.exec(select(HeadcountReport))}
+        assert len(kept) == 1201
+        for row in rows[:1200]:
+            got = kept[row.event_id]
+            assert (got.site_id, got.count, got.source, got.shift) == (
+                row.site_id,
+                row.count,
+                row.source,
+                row.shift,
+            )
+            assert got.observed_at == row.observed_at and got.received_at == row.received_at
+        assert kept["b-5"].count == 5 and kept["old-1"].count == 7
+    with session_scope(small_region) as db:
+        assert record_headcounts(db, rows[:10]) == set()
 
 
 def test_newest_headcount_wins_whatever_the_arrival_order(small_region: Engine) -> None:
