@@ -17,7 +17,7 @@ from api.security import InvalidToken, Principal, read_claims
 from core.clock import Clock
 from core.settings import Settings
 from fleet import users
-from fleet.db import Connection, DbSession, Engine
+from fleet.db import Connection, DbSession, Engine, session_scope
 from fleet.domain import Role
 from fleet.models import User
 
@@ -54,15 +54,8 @@ async def get_db(services: ServicesDep) -> AsyncIterator[DbSession]:
     connection is ever held while waiting for a worker thread (which could exhaust the
     pool and the thread limiter against each other under load). The commit is short.
     """
-    session = DbSession(services.engine, expire_on_commit=False)
-    try:
+    with session_scope(services.engine) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # "function" scope: the transaction commits before the response is sent, so a client that

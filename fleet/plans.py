@@ -33,6 +33,8 @@ from fleet.domain import (
 from fleet.models import Plan, Region, Session, Site
 from fleet.notify import notify_published
 from fleet.registry import UnknownReference
+from solver.load import session_to_dict
+from solver.scenario import SessionKey
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +74,8 @@ def identity_of(session: Session) -> SessionIdentity:
 
 def session_ref(session: Session) -> dict[str, Any]:
     """A session as an entry of the plan format: vehicle, site, day and slot."""
-    return {
-        "vehicle": session.vehicle_id,
-        "site": session.site_id,
-        "day": session.day,
-        "slot": session.slot,
-    }
+    key = SessionKey(session.vehicle_id, session.site_id, session.day, session.slot)
+    return dict(session_to_dict(key))
 
 
 def session_json(session: Session, calendar: WeekCalendar | None = None) -> dict[str, Any]:
