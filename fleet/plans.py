@@ -479,8 +479,21 @@ def week_schedule(
     and start.
 
     The filter and order of ``sessions_in_force``, read as columns instead of whole ORM
-    objects: boards and phones poll the schedule, and this keeps it within its budget.
+    objects, by a statement built once per kind of filter: boards and phones poll the
+    schedule, and this keeps it within its budget.
     """
+    params: dict[str, Any] = {"region": region, "week": week}
+    if vehicles is not None:
+        params["vehicles"] = list(vehicles)
+    if sites is not None:
+        params["sites"] = list(sites)
+    query = _week_schedule_query(vehicles is not None, sites is not None)
+    return [ScheduleRow(*row) for row in db.execute(query, params).all()]
+
+
+@lru_cache(maxsize=4)
+def _week_schedule_query(by_vehicles: bool, by_sites: bool) -> Any:
+    """Built once per kind of filter: building the statement costs more than running it."""
     query = (
         select(  # type: ignore[call-overload]  # (14 columns: beyond sqlmodel's overloads)
             Session.id,
@@ -499,15 +512,14 @@ def week_schedule(
             Session.headcount_used,
         )
         .join(Site, col(Site.id) == col(Session.site_id))
-        .where(Session.region_id == region, Session.week == week)
+        .where(Session.region_id == bindparam("region"), Session.week == bindparam("week"))
         .where(col(Session.in_force).is_(True), Session.state != SessionState.CANCELLED.value)
     )
-    if vehicles is not None:
-        query = query.where(col(Session.vehicle_id).in_(list(vehicles)))
-    if sites is not None:
-        query = query.where(col(Session.site_id).in_(list(sites)))
-    query = query.order_by(col(Session.vehicle_id), col(Session.day), col(Session.start))
-    return [ScheduleRow(*row) for row in db.exec(query).all()]
+    if by_vehicles:
+        query = query.where(col(Session.vehicle_id).in_(bindparam("vehicles", expanding=True)))
+    if by_sites:
+        query = query.where(col(Session.site_id).in_(bindparam("sites", expanding=True)))
+    return query.order_by(col(Session.vehicle_id), col(Session.day), col(Session.start))
 
 
 def session_marks(db: DbSession, region: str, week: str) -> list[tuple[Any, ...]]:
