@@ -91,7 +91,7 @@ def site_public(db: DbSession, site: Site) -> schemas.SitePublic:
         headcount=site.default_headcount,
         slots=site.slots,
         closed_weekdays=list(site.closed_weekdays),
-        closed_dates=registry.closed_dates(db, site.id),
+        closed_dates=registry.site_closures(db, [site.id], None, None).get(site.id, []),
         parking_capacity=site.parking_capacity,
         min_gap_days=site.min_gap_days,
         min_visits=site.min_visits,

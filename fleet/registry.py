@@ -184,28 +184,20 @@ def list_vehicles(db: DbSession, region: str | None = None) -> list[Vehicle]:
 
 
 def site_closures(
-    db: DbSession, site_ids: Sequence[str], first: date, last: date
+    db: DbSession, site_ids: Sequence[str], first: date | None, last: date | None
 ) -> dict[str, list[date]]:
-    """Closed dates per site between first and last (inclusive)."""
+    """Closed dates per site between first and last (inclusive; None: unbounded), in order."""
     result: dict[str, list[date]] = {}
     if not site_ids:
         return result
-    query = (
-        select(SiteClosure)
-        .where(col(SiteClosure.site_id).in_(list(site_ids)))
-        .where(col(SiteClosure.day) >= first)
-        .where(col(SiteClosure.day) <= last)
-        .order_by(col(SiteClosure.day))
-    )
-    for closure in db.exec(query):
+    query = select(SiteClosure).where(col(SiteClosure.site_id).in_(list(site_ids)))
+    if first is not None:
+        query = query.where(col(SiteClosure.day) >= first)
+    if last is not None:
+        query = query.where(col(SiteClosure.day) <= last)
+    for closure in db.exec(query.order_by(col(SiteClosure.day))):
         result.setdefault(closure.site_id, []).append(closure.day)
     return result
-
-
-def closed_dates(db: DbSession, site_id: str) -> list[date]:
-    """Every closed date of a site, in order."""
-    query = select(col(SiteClosure.day)).where(SiteClosure.site_id == site_id)
-    return list(db.exec(query.order_by(col(SiteClosure.day))))
 
 
 def replace_site_closures(
