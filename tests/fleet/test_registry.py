@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from fleet import registry
-from fleet.db import DbSession, session_scope
+from fleet.db import DbSession, create_all, make_engine, session_scope
 from fleet.domain import DomainError
 from fleet.models import Depot, Region, Site, Vehicle
 from fleet.plans import store_plan
+from fleet.scenario_io import import_scenario
 from fleet.users import create_user, user_sites
+from tests.fleet.conftest import small_scenario
 
 WEEK = "2026-W48"
 # 2026-11-29 17:00 UTC is already 2026-11-30 in Asia/Shanghai (the region's zone)
@@ -160,3 +166,38 @@ def test_the_default_region_is_the_only_one_or_the_one_called_default(engine: En
         registry.upsert_region(db, Region(id="default", timezone="Asia/Shanghai"))
         found = registry.default_region(db)
         assert found is not None and found.id == "default"
+
+
+def test_removing_a_site_begins_as_the_writer_on_sqlite(tmp_path: Path) -> None:
+    """Another writer committing while the removal reads inside its savepoint must wait
+    for it, not make its writes fail with "database is locked" (SQLite, WAL)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'fleet.db'}")
+    create_all(engine)
+    with session_scope(engine) as db:
+        import_scenario(db, small_scenario())
+        registry.add_site(db, _site("S9"))
+    other: list[threading.Thread] = []
+
+    def other_writer() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE region SET name = 'renamed meanwhile'"))
+
+    def meanwhile(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not other and "FROM usersite" in statement:  # the savepoint's first read
+            other.append(threading.Thread(target=other_writer))
+            other[0].start()
+            other[0].join(timeout=1.0)  # done at once unless the removal holds the lock
+
+    event.listen(engine, "after_cursor_execute", meanwhile)
+    try:
+        with session_scope(engine) as db:
+            removal = registry.remove_site(db, "S9", LATE_EVENING_UTC)
+        other[0].join(timeout=30)
+    finally:
+        event.remove(engine, "after_cursor_execute", meanwhile)
+    assert removal.retired is None and not other[0].is_alive()
+    with session_scope(engine) as db:
+        assert registry.get_site(db, "S9") is None
+        region = registry.get_region(db, "default")
+        assert region is not None and region.name == "renamed meanwhile"
+    engine.dispose()
