@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import bindparam
-from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Connection, Engine
-from sqlmodel import col, select
 
 from api.clients import Network
 from api.keys import KeySource
@@ -22,9 +17,9 @@ from api.security import InvalidToken, Principal, read_claims
 from core.clock import Clock
 from core.settings import Settings
 from fleet import users
-from fleet.db import DbSession
+from fleet.db import Connection, DbSession, Engine, session_scope
 from fleet.domain import Role
-from fleet.models import User, UserSite
+from fleet.models import User
 
 TOKEN_URL = "/api/v1/auth/token"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
@@ -59,15 +54,8 @@ async def get_db(services: ServicesDep) -> AsyncIterator[DbSession]:
     connection is ever held while waiting for a worker thread (which could exhaust the
     pool and the thread limiter against each other under load). The commit is short.
     """
-    session = DbSession(services.engine, expire_on_commit=False)
-    try:
+    with session_scope(services.engine) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # "function" scope: the transaction commits before the response is sent, so a client that
@@ -90,7 +78,7 @@ def principal_of(db: DbSession, user: User) -> Principal:
     assert user.id is not None
     sites: Sequence[str] = ()
     if user.role == Role.SITE_MANAGER.value:
-        sites = db.exec(select(UserSite.site_id).where(UserSite.user_id == user.id)).all()
+        sites = users.user_sites(db, user.id)
     return Principal(
         user_id=user.id,
         name=user.name,
@@ -113,18 +101,6 @@ def current_principal(services: ServicesDep, token: TokenDep) -> Principal:
         return principal_from_token(services, conn, token)
 
 
-@lru_cache(maxsize=1)
-def _user_query() -> Any:
-    """Built once (on first use): statements are costlier to build than to run here."""
-    columns = [User.name, User.role, User.disabled, User.vehicle_id, User.token_version]
-    return sa_select(*(col(c) for c in columns)).where(col(User.id) == bindparam("user_id"))
-
-
-@lru_cache(maxsize=1)
-def _sites_query() -> Any:
-    return select(UserSite.site_id).where(UserSite.user_id == bindparam("user_id"))
-
-
 def principal_from_token(
     services: Services, db: Connection | DbSession, token: str | None
 ) -> Principal:
@@ -143,16 +119,15 @@ def principal_from_token(
     except InvalidToken as exc:
         raise unauthorized("invalid or expired token") from exc
     user_id = claims.principal.user_id
-    row = db.execute(_user_query(), {"user_id": user_id}).first()
-    if row is None or row[2]:
+    row = users.token_user(db, user_id)
+    if row is None or row.disabled:
         raise unauthorized("user unknown or disabled")
-    name, role, _, vehicle, version = row
-    if claims.version != version:
+    if claims.version != row.token_version:
         raise unauthorized("token revoked (password reset or permissions changed): sign in again")
     sites: Sequence[str] = ()
-    if role == Role.SITE_MANAGER.value:
-        sites = list(db.execute(_sites_query(), {"user_id": user_id}).scalars())
-    return Principal(user_id, name, Role(role), frozenset(sites), vehicle)
+    if row.role == Role.SITE_MANAGER.value:
+        sites = users.user_sites(db, user_id)
+    return Principal(user_id, row.name, Role(row.role), frozenset(sites), row.vehicle_id)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -18,8 +18,8 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import idempotency
 from api.security import InvalidToken, body_digest, read_token
+from fleet import idempotency
 
 WRITES = frozenset({b"POST", b"PUT", b"PATCH", b"DELETE"})
 MAX_KEY = 255

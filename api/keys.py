@@ -13,13 +13,11 @@ import logging
 import threading
 import time
 
-from sqlalchemy.engine import Engine
-
 from api.security import KeyRing
 from core.clock import WallClock
 from core.settings import Settings
 from fleet import signing_keys
-from fleet.db import session_scope
+from fleet.db import Engine, session_scope
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 5.0

@@ -8,8 +8,7 @@ models. The outbox (``fleet.outbox``, revision 0003_outbox) likewise.
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Engine
-
+from fleet.db import Engine
 from fleet.models import api_idempotency as idempotency
 from fleet.outbox import create_outbox_table
 

@@ -27,13 +27,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy.engine import Connection, Engine
-
 from api.observe import ApiMetrics
 from api.publisher import Publisher, PublishError
 from api.quietlog import RepeatedFailure
 from core.settings import Settings
 from fleet import outbox
+from fleet.db import Connection, Engine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

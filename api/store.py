@@ -1,27 +1,23 @@
-"""Reads and small writes the routes need, over fleet's tables.
+"""What the routes share: HTTP errors, the region and week of a request, and fleet's
+rows shaped as the API's schemas.
 
-Kept apart from the routes so that they only parse, authorise and answer.
+No queries here: every read and write is a function of fleet (its read model and use
+cases); the routes parse, authorise, call fleet and answer through these helpers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, status
-from sqlalchemy import bindparam
-from sqlalchemy.engine import Connection
-from sqlmodel import col, select
 
 from api import schemas
-from fleet import plan_history, plans
+from fleet import plan_history, plans, registry, users
 from fleet.db import DbSession
 from fleet.domain import DomainError, SlotWindow, parse_iso_week, week_of, week_start, zone
-from fleet.models import Plan, Region, Session, Site, SiteClosure, User, UserSite, Vehicle
+from fleet.models import Plan, Region, Session, Site, User, Vehicle
 
 
 def not_found(what: str, ident: object) -> HTTPException:
@@ -42,19 +38,17 @@ def unprocessable(field: str, message: str, where: str = "query") -> HTTPExcepti
 def region_or_default(db: DbSession, region_id: str | None) -> Region:
     """The named region; without a name, the only region or the one called ``default``."""
     if region_id is not None:
-        region = db.get(Region, region_id)
+        region = registry.get_region(db, region_id)
         if region is None:
             raise not_found("region", region_id)
         return region
-    regions = db.exec(select(Region).order_by(col(Region.id)).limit(2)).all()
-    if len(regions) == 1:
-        return regions[0]
-    default = db.get(Region, "default")
-    if default is not None:
-        return default
-    if not regions:
+    try:
+        found = registry.default_region(db)
+    except registry.AmbiguousRegion as exc:
+        raise unprocessable("region", "several regions exist: name one") from exc
+    if found is None:
         raise not_found("region", "default")
-    raise unprocessable("region", "several regions exist: name one")
+    return found
 
 
 def region_zone(region: Region) -> ZoneInfo:
@@ -62,7 +56,7 @@ def region_zone(region: Region) -> ZoneInfo:
 
 
 def zone_of_region(db: DbSession, region_id: str) -> ZoneInfo:
-    region = db.get(Region, region_id)
+    region = registry.get_region(db, region_id)
     return zone(region.timezone) if region is not None else ZoneInfo("UTC")
 
 
@@ -86,13 +80,6 @@ def week_or_current(region: Region, week: str | None, now: datetime) -> str:
 # --- sites ---------------------------------------------------------------------------------
 
 
-def closed_dates(db: DbSession, site_id: str) -> list[date]:
-    rows = db.exec(
-        select(SiteClosure).where(SiteClosure.site_id == site_id).order_by(col(SiteClosure.day))
-    ).all()
-    return [r.day for r in rows]
-
-
 def site_public(db: DbSession, site: Site) -> schemas.SitePublic:
     return schemas.SitePublic(
         id=site.id,
@@ -104,7 +91,7 @@ def site_public(db: DbSession, site: Site) -> schemas.SitePublic:
         headcount=site.default_headcount,
         slots=site.slots,
         closed_weekdays=list(site.closed_weekdays),
-        closed_dates=closed_dates(db, site.id),
+        closed_dates=registry.site_closures(db, [site.id], None, None).get(site.id, []),
         parking_capacity=site.parking_capacity,
         min_gap_days=site.min_gap_days,
         min_visits=site.min_visits,
@@ -113,14 +100,6 @@ def site_public(db: DbSession, site: Site) -> schemas.SitePublic:
         active_until=site.active_until,
         contact=site.contact,
     )
-
-
-def set_closed_dates(db: DbSession, site_id: str, days: Sequence[date]) -> None:
-    for closure in db.exec(select(SiteClosure).where(SiteClosure.site_id == site_id)).all():
-        db.delete(closure)
-    db.flush()
-    for day in sorted(set(days)):
-        db.add(SiteClosure(site_id=site_id, day=day))
 
 
 def vehicle_public(vehicle: Vehicle) -> schemas.VehiclePublic:
@@ -144,15 +123,13 @@ def vehicle_public(vehicle: Vehicle) -> schemas.VehiclePublic:
 
 def user_public(db: DbSession, user: User) -> schemas.UserPublic:
     assert user.id is not None
-    sites = db.exec(
-        select(UserSite.site_id).where(UserSite.user_id == user.id).order_by(UserSite.site_id)
-    ).all()
+    sites = users.user_sites(db, user.id)
     return schemas.UserPublic(
         id=user.id,
         name=user.name,
         role=user.role,  # type: ignore[arg-type]
         disabled=user.disabled,
-        sites=list(sites),
+        sites=sites,
         vehicle=user.vehicle_id,
     )
 
@@ -164,45 +141,8 @@ def session_public(
     session: Session, site_name: str | None, tz: ZoneInfo | None = None
 ) -> schemas.SessionPublic:
     """A session for the API; times in the region's zone when ``tz`` is given."""
-    assert session.id is not None
-    start, end = session.start, session.end
-    if tz is not None:
-        start, end = start.astimezone(tz), end.astimezone(tz)
-    return schemas.SessionPublic(
-        id=session.id,
-        region=session.region_id,
-        week=session.week,
-        vehicle=session.vehicle_id,
-        site=session.site_id,
-        site_name=site_name,
-        day=session.day,
-        date=session.date,
-        slot=session.slot,
-        start=start,
-        end=end,
-        pinned=session.pinned,
-        state=session.state,
-        headcount=session.headcount_used,
-    )
-
-
-def week_sessions(
-    db: DbSession,
-    region_id: str,
-    week: str,
-    *,
-    vehicle: str | None = None,
-    sites: Sequence[str] | None = None,
-) -> list[tuple[Session, str | None]]:
-    """Sessions in force of one region-week (cancelled ones left out), with site names."""
-    rows = plans.week_schedule(
-        db, region_id, week, vehicles=[vehicle] if vehicle is not None else None, sites=sites
-    )
-    ids = sorted({s.site_id for s in rows})
-    names = (
-        dict(db.exec(select(Site.id, Site.name).where(col(Site.id).in_(ids))).all()) if ids else {}
-    )
-    return [(s, names.get(s.site_id)) for s in rows]
+    row = plans.ScheduleRow.of(session, site_name)
+    return schemas.SessionPublic.model_validate(session_item(row, tz))
 
 
 def plan_public(db: DbSession, plan: Plan) -> schemas.PlanPublic:
@@ -228,6 +168,21 @@ def plan_public(db: DbSession, plan: Plan) -> schemas.PlanPublic:
 
 # --- hot path: the weekly schedule as plain rows -------------------------------------------
 
+SCHEDULE_KEYS = (
+    "id", "region", "week", "vehicle", "site", "site_name", "day", "date", "slot",
+    "start", "end", "pinned", "state", "headcount",
+)  # fmt: skip
+
+
+def session_item(row: plans.ScheduleRow, tz: ZoneInfo | None) -> dict[str, object]:
+    """A session as the API shows it: the fields of ``SessionPublic`` (the one mapping of a
+    session to the API), times in the region's zone when ``tz`` is given."""
+    item: dict[str, object] = dict(zip(SCHEDULE_KEYS, row, strict=True))
+    if tz is not None:
+        item["start"] = row.start.astimezone(tz)
+        item["end"] = row.end.astimezone(tz)
+    return item
+
 
 def schedule_rows(
     db: DbSession,
@@ -238,103 +193,9 @@ def schedule_rows(
     vehicle: str | None = None,
     sites: Sequence[str] | None = None,
 ) -> list[dict[str, object]]:
-    """The sessions of ``plans.week_schedule`` as ``SessionPublic``-shaped dicts.
-
-    Same filter and order as fleet's query, but reading columns instead of whole ORM
-    objects: boards poll the schedule, and this keeps it within its latency budget.
-    """
-    query = (
-        select(  # type: ignore[call-overload]  # (14 columns: beyond sqlmodel's overloads)
-            Session.id,
-            Session.region_id,
-            Session.week,
-            Session.vehicle_id,
-            Session.site_id,
-            Site.name,
-            Session.day,
-            Session.date,
-            Session.slot,
-            Session.start,
-            Session.end,
-            Session.pinned,
-            Session.state,
-            Session.headcount_used,
-        )
-        .join(Site, col(Site.id) == col(Session.site_id))
-        .where(Session.region_id == region_id, Session.week == week)
-        .where(col(Session.in_force).is_(True), Session.state != "cancelled")
+    """The sessions of ``plans.week_schedule`` as ``session_item`` dicts (serialised once by
+    the hot routes)."""
+    rows = plans.week_schedule(
+        db, region_id, week, vehicles=[vehicle] if vehicle is not None else None, sites=sites
     )
-    if vehicle is not None:
-        query = query.where(Session.vehicle_id == vehicle)
-    if sites is not None:
-        query = query.where(col(Session.site_id).in_(list(sites)))
-    query = query.order_by(col(Session.vehicle_id), col(Session.day), col(Session.start))
-    keys = (
-        "id", "region", "week", "vehicle", "site", "site_name", "day", "date", "slot",
-        "start", "end", "pinned", "state", "headcount",
-    )  # fmt: skip
-    out = []
-    for row in db.exec(query).all():
-        item = dict(zip(keys, row, strict=True))
-        item["start"] = row[9].astimezone(tz)
-        item["end"] = row[10].astimezone(tz)
-        out.append(item)
-    return out
-
-
-def plan_version_in_force(db: DbSession, region_id: str, week: str) -> int | None:
-    """The version of ``plans.plan_in_force`` without loading the plan document."""
-    return db.exec(
-        select(Plan.version)
-        .where(Plan.region_id == region_id, Plan.week == week, Plan.status == "published")
-        .order_by(col(Plan.version).desc())
-        .limit(1)
-    ).first()
-
-
-@dataclass(frozen=True)
-class NextStopRow:
-    session_id: int
-    slot: str
-    start: datetime
-    end: datetime
-    state: str
-    site_id: str
-    site_name: str | None
-    lat: float
-    lon: float
-    address: str | None
-    timezone: str
-
-
-@lru_cache(maxsize=1)
-def _next_stop_query() -> Any:
-    """Built once, on first use: building the statement costs more than running it."""
-    return (
-        select(  # type: ignore[call-overload]
-            Session.id,
-            Session.slot,
-            Session.start,
-            Session.end,
-            Session.state,
-            Site.id,
-            Site.name,
-            Site.lat,
-            Site.lon,
-            Site.address,
-            Region.timezone,
-        )
-        .join(Site, col(Site.id) == col(Session.site_id))
-        .join(Region, col(Region.id) == col(Session.region_id))
-        .where(Session.vehicle_id == bindparam("vehicle_id"), col(Session.in_force).is_(True))
-        .where(col(Session.state).in_([s.value for s in plans.ACTIVE_STATES]))
-        .where(col(Session.end) > bindparam("now"))
-        .order_by(col(Session.start))
-        .limit(1)
-    )
-
-
-def next_stop_row(db: Connection, vehicle_id: str, now: datetime) -> NextStopRow | None:
-    """``plans.next_stop`` with its site and time zone in one read of columns (hot path)."""
-    row = db.execute(_next_stop_query(), {"vehicle_id": vehicle_id, "now": now}).first()
-    return NextStopRow(*row) if row is not None else None
+    return [session_item(row, tz) for row in rows]

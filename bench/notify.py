@@ -32,7 +32,8 @@ from core.clock import FixedClock
 from core.settings import Settings
 from fleet import users
 from fleet.db import create_all, make_engine, session_scope
-from fleet.scenario_io import import_scenario, store_plan
+from fleet.plans import store_plan
+from fleet.scenario_io import import_scenario
 from solver.evaluate import evaluate
 from solver.hand import hand_rotation
 from solver.load import parse_scenario

@@ -24,7 +24,8 @@ from sqlalchemy.engine import make_url
 
 from fleet.db import make_engine, session_scope
 from fleet.migrate import upgrade
-from fleet.scenario_io import build_scenario, import_scenario, store_plan
+from fleet.plans import store_plan
+from fleet.scenario_io import build_scenario, import_scenario
 from solver.hand import hand_rotation
 from solver.load import parse_scenario
 from solver.travel import TravelTable

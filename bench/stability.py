@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from fleet.db import create_all, make_engine, session_scope
+from fleet.plans import store_plan
 from fleet.reports import record_headcount
-from fleet.scenario_io import build_scenario, import_scenario, scenario_week, store_plan
+from fleet.scenario_io import build_scenario, import_scenario, scenario_week
 from solver.evaluate import evaluate
 from solver.load import parse_scenario
 from solver.planfile import parse_plan

@@ -7,11 +7,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event, exc, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import SQLModel, create_engine
 
 __all__ = [
+    "Connection",
     "DbSession",
     "Engine",
     "begin_write",

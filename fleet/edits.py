@@ -26,9 +26,9 @@ from fleet.db import DbSession, session_scope
 from fleet.domain import DomainError, SessionState, WeekCalendar
 from fleet.messages import Week, refusal_text, text
 from fleet.models import Plan, Region, Session, Site
-from fleet.plans import PlanOutcome, region_calendar, sessions_in_force
+from fleet.plans import PlanOutcome, region_calendar, sessions_in_force, store_plan
 from fleet.registry import UnknownReference
-from fleet.scenario_io import build_scenario, store_plan
+from fleet.scenario_io import build_scenario
 from solver.edit_check import PlanIndex, Refusal, check_edit, price_edit, site_options
 from solver.load import ScenarioError, parse_scenario
 from solver.scenario import Scenario, SessionKey

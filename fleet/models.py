@@ -374,7 +374,7 @@ class PlanAsk(SQLModel, table=True):
     asked_by: int | None = None
 
 
-# Idempotency keys of the API's writes (``api.idempotency``): a plain table, written with
+# Idempotency keys of the API's writes (``fleet.idempotency``): a plain table, written with
 # SQLAlchemy Core by the API only, kept here so that the migrations hold the whole schema.
 api_idempotency = Table(
     "api_idempotency",

@@ -58,7 +58,7 @@ class Message:
 
 @dataclass(frozen=True)
 class Answer:
-    """The stored answer to a caller's ``Idempotency-Key`` (see ``api.idempotency``)."""
+    """The stored answer to a caller's ``Idempotency-Key`` (see ``fleet.idempotency``)."""
 
     user_id: int
     key: str

@@ -11,12 +11,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, bindparam, func, or_
 from sqlmodel import col, select
 
-from fleet.db import DbSession
+from fleet.db import Connection, DbSession
 from fleet.domain import (
     DomainError,
     PlanStatus,
@@ -29,9 +30,11 @@ from fleet.domain import (
     plan_headcounts,
     state_after_removal,
 )
-from fleet.models import Plan, Region, Session
+from fleet.models import Plan, Region, Session, Site
 from fleet.notify import notify_published
 from fleet.registry import UnknownReference
+from solver.load import session_to_dict
+from solver.scenario import SessionKey
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,12 @@ def identity_of(session: Session) -> SessionIdentity:
     )
 
 
+def session_ref(session: Session) -> dict[str, Any]:
+    """A session as an entry of the plan format: vehicle, site, day and slot."""
+    key = SessionKey(session.vehicle_id, session.site_id, session.day, session.slot)
+    return dict(session_to_dict(key))
+
+
 def session_json(session: Session, calendar: WeekCalendar | None = None) -> dict[str, Any]:
     """A session in the plan format (with its id, pin and state), times in local offset."""
     start, end = session.start, session.end
@@ -76,10 +85,7 @@ def session_json(session: Session, calendar: WeekCalendar | None = None) -> dict
         start, end = start.astimezone(calendar.tz), end.astimezone(calendar.tz)
     return {
         "id": session.id,
-        "vehicle": session.vehicle_id,
-        "site": session.site_id,
-        "day": session.day,
-        "slot": session.slot,
+        **session_ref(session),
         "date": session.date.isoformat(),
         "start": start.isoformat(),
         "end": end.isoformat(),
@@ -124,22 +130,23 @@ def next_version(db: DbSession, region_id: str, week: str) -> int:
     return int(current or 0) + 1
 
 
-def save_plan(
+def store_plan(
     db: DbSession,
-    *,
     region: str,
     week: str,
     plan: dict[str, Any],
     now: datetime,
+    *,
     trigger: str = "",
     scenario: dict[str, Any] | None = None,
     hold: bool | None = None,
 ) -> PlanOutcome:
     """Store a plan (rotation-format plan document) as a new version for region + week.
 
-    Unless held for approval (``hold``, default: the region's setting), it is published at
-    once: its sessions become the sessions in force, all within the caller's transaction.
-    A plan to publish whose sessions are those in force is stored as ``unchanged`` instead.
+    Unless held for approval (``hold``: None follows the region's setting, False publishes
+    whatever the setting, True holds), it is published at once: its sessions become the
+    sessions in force, all within the caller's transaction. A plan to publish whose
+    sessions are those in force is stored as ``unchanged`` instead.
     """
     region_row = _region(db, region)
     calendar = region_calendar(region_row, week)
@@ -197,29 +204,6 @@ def _same_as_in_force(
         SessionIdentity(region, week, e["vehicle"], e["site"], e["day"], e["slot"]) for e in entries
     }
     return wanted == {identity_of(r) for r in rows}
-
-
-def store_plan(
-    db: DbSession,
-    *,
-    region: str,
-    week: str,
-    plan: dict[str, Any],
-    now: datetime,
-    trigger: str = "",
-    scenario: dict[str, Any] | None = None,
-) -> PlanOutcome:
-    """Store and publish a plan at once, whatever the region's approval setting."""
-    return save_plan(
-        db,
-        region=region,
-        week=week,
-        plan=plan,
-        now=now,
-        trigger=trigger,
-        scenario=scenario,
-        hold=False,
-    )
 
 
 def publish_plan(db: DbSession, plan_id: int, now: datetime) -> PlanOutcome:
@@ -361,6 +345,12 @@ def plan_in_force_id(db: DbSession, region: str, week: str) -> int | None:
     return plan_id
 
 
+def plan_in_force_version(db: DbSession, region: str, week: str) -> int | None:
+    """The version of ``plan_in_force``, without loading the plan."""
+    version: int | None = db.exec(_in_force(select(Plan.version), region, week)).first()
+    return version
+
+
 def _in_force(query: Any, region: str, week: str) -> Any:
     return (
         query.where(
@@ -375,13 +365,22 @@ def _in_force(query: Any, region: str, week: str) -> Any:
 
 def latest_plan(db: DbSession, region: str, week: str) -> Plan | None:
     """The newest version of region + week, held or published."""
-    query = (
-        select(Plan)
-        .where(Plan.region_id == region, Plan.week == week)
+    plan: Plan | None = db.exec(_latest(select(Plan), region, week)).first()
+    return plan
+
+
+def latest_plan_key(db: DbSession, region: str, week: str) -> tuple[int, int, str] | None:
+    """(id, version, status) of ``latest_plan``, without loading the plan document."""
+    row = db.exec(_latest(select(Plan.id, Plan.version, Plan.status), region, week)).first()
+    return (int(row[0]), int(row[1]), str(row[2])) if row is not None else None
+
+
+def _latest(query: Any, region: str, week: str) -> Any:
+    return (
+        query.where(Plan.region_id == region, Plan.week == week)
         .order_by(col(Plan.version).desc())
         .limit(1)
     )
-    return db.exec(query).first()
 
 
 def get_plan(db: DbSession, plan_id: int) -> Plan | None:
@@ -427,6 +426,46 @@ def forbidden_sessions(db: DbSession, region: str, week: str) -> list[Session]:
     return list(db.exec(query))
 
 
+class ScheduleRow(NamedTuple):
+    """A session of the weekly schedule as read for the API (columns, not an ORM object)."""
+
+    id: int
+    region_id: str
+    week: str
+    vehicle_id: str
+    site_id: str
+    site_name: str | None
+    day: int
+    date: date
+    slot: str
+    start: datetime
+    end: datetime
+    pinned: bool
+    state: str
+    headcount_used: int | None
+
+    @classmethod
+    def of(cls, session: Session, site_name: str | None) -> ScheduleRow:
+        """The row of a session already loaded (as ``week_schedule`` would read it)."""
+        assert session.id is not None
+        return cls(
+            session.id,
+            session.region_id,
+            session.week,
+            session.vehicle_id,
+            session.site_id,
+            site_name,
+            session.day,
+            session.date,
+            session.slot,
+            session.start,
+            session.end,
+            session.pinned,
+            session.state,
+            session.headcount_used,
+        )
+
+
 def week_schedule(
     db: DbSession,
     region: str,
@@ -434,9 +473,64 @@ def week_schedule(
     *,
     vehicles: Sequence[str] | None = None,
     sites: Sequence[str] | None = None,
-) -> list[Session]:
-    """The weekly schedule as seen by a caller limited to some vehicles or sites."""
-    return sessions_in_force(db, region, week, vehicles=vehicles, sites=sites)
+) -> list[ScheduleRow]:
+    """The weekly schedule as seen by a caller limited to some vehicles or sites: the
+    sessions in force (cancelled ones left out) with their sites' names, by vehicle, day
+    and start.
+
+    The filter and order of ``sessions_in_force``, read as columns instead of whole ORM
+    objects, by a statement built once per kind of filter: boards and phones poll the
+    schedule, and this keeps it within its budget.
+    """
+    params: dict[str, Any] = {"region": region, "week": week}
+    if vehicles is not None:
+        params["vehicles"] = list(vehicles)
+    if sites is not None:
+        params["sites"] = list(sites)
+    query = _week_schedule_query(vehicles is not None, sites is not None)
+    return [ScheduleRow(*row) for row in db.execute(query, params).all()]
+
+
+@lru_cache(maxsize=4)
+def _week_schedule_query(by_vehicles: bool, by_sites: bool) -> Any:
+    """Built once per kind of filter: building the statement costs more than running it."""
+    query = (
+        select(  # type: ignore[call-overload]  # (14 columns: beyond sqlmodel's overloads)
+            Session.id,
+            Session.region_id,
+            Session.week,
+            Session.vehicle_id,
+            Session.site_id,
+            Site.name,
+            Session.day,
+            Session.date,
+            Session.slot,
+            Session.start,
+            Session.end,
+            Session.pinned,
+            Session.state,
+            Session.headcount_used,
+        )
+        .join(Site, col(Site.id) == col(Session.site_id))
+        .where(Session.region_id == bindparam("region"), Session.week == bindparam("week"))
+        .where(col(Session.in_force).is_(True), Session.state != SessionState.CANCELLED.value)
+    )
+    if by_vehicles:
+        query = query.where(col(Session.vehicle_id).in_(bindparam("vehicles", expanding=True)))
+    if by_sites:
+        query = query.where(col(Session.site_id).in_(bindparam("sites", expanding=True)))
+    return query.order_by(col(Session.vehicle_id), col(Session.day), col(Session.start))
+
+
+def session_marks(db: DbSession, region: str, week: str) -> list[tuple[Any, ...]]:
+    """Every stored session of region + week as (id, pinned, state, in force), by id: what
+    a board's fingerprint covers."""
+    query = (
+        select(Session.id, Session.pinned, Session.state, Session.in_force)
+        .where(Session.region_id == region, Session.week == week)
+        .order_by(col(Session.id))
+    )
+    return [tuple(row) for row in db.exec(query).all()]
 
 
 def _active() -> Any:
@@ -468,10 +562,55 @@ def _upcoming(db: DbSession, whose: Any, now: datetime, limit: int) -> list[Sess
     return list(db.exec(query))
 
 
-def next_stop(db: DbSession, vehicle_id: str, now: datetime) -> Session | None:
-    """The vehicle's next session not yet ended (the one under way, else the next one)."""
-    upcoming = upcoming_vehicle_sessions(db, vehicle_id, now, limit=1)
-    return upcoming[0] if upcoming else None
+class NextStop(NamedTuple):
+    """A vehicle's next session with its site and the region's time zone (one read)."""
+
+    id: int
+    slot: str
+    start: datetime
+    end: datetime
+    state: str
+    site_id: str
+    site_name: str | None
+    lat: float
+    lon: float
+    address: str | None
+    timezone: str
+
+
+@lru_cache(maxsize=1)
+def _next_stop_query() -> Any:
+    """Built once, on first use: building the statement costs more than running it."""
+    return (
+        select(  # type: ignore[call-overload]
+            Session.id,
+            Session.slot,
+            Session.start,
+            Session.end,
+            Session.state,
+            Site.id,
+            Site.name,
+            Site.lat,
+            Site.lon,
+            Site.address,
+            Region.timezone,
+        )
+        .join(Site, col(Site.id) == col(Session.site_id))
+        .join(Region, col(Region.id) == col(Session.region_id))
+        .where(Session.vehicle_id == bindparam("vehicle_id"), col(Session.in_force).is_(True))
+        .where(_active())
+        .where(col(Session.end) > bindparam("now"))
+        .order_by(col(Session.start))
+        .limit(1)
+    )
+
+
+def next_stop(db: DbSession | Connection, vehicle_id: str, now: datetime) -> NextStop | None:
+    """The vehicle's next session not yet ended (the one under way, else the next one),
+    with its site and time zone; one read of columns (the hot path of drivers' phones,
+    also on a plain connection)."""
+    row = db.execute(_next_stop_query(), {"vehicle_id": vehicle_id, "now": now}).first()
+    return NextStop(*row) if row is not None else None
 
 
 def set_pinned(db: DbSession, session_id: int, pinned: bool) -> Session:

@@ -3,7 +3,7 @@
 - ``import_scenario``: a scenario document -> region settings, depots, sites, vehicles
   (validated first; an invalid document writes nothing).
 - ``build_scenario``: live state of a region and ISO week at the clock's now -> a scenario.
-- ``store_plan``: a plan document -> sessions (see ``fleet.plans``).
+- a plan document -> sessions: ``fleet.plans.store_plan``.
 
 A scenario's per-day facts are stored as dated facts so that they survive a round trip:
 ``closed_days`` as closed weekdays (a whole week) or dated closures, and ``unavailable``
@@ -35,18 +35,16 @@ from fleet.domain import (
     week_of,
     zone,
 )
-from fleet.models import Depot, Region, Session, Site, Vehicle
+from fleet.models import Depot, Region, Site, Vehicle
 from fleet.plans import (
-    PlanOutcome,
     cancel_sessions,
     confirm_sessions,
     forbidden_sessions,
     last_visit_dates,
     region_calendar,
-    save_plan,
+    session_ref,
     sessions_in_force,
 )
-from fleet.plans import store_plan as _store_plan
 from fleet.registry import (
     UnknownReference,
     list_depots,
@@ -72,9 +70,7 @@ __all__ = [
     "ImportSummary",
     "build_scenario",
     "import_scenario",
-    "save_plan",
     "scenario_week",
-    "store_plan",
 ]
 
 
@@ -274,15 +270,6 @@ def _unavailable_entries(
     return entries
 
 
-def _session_ref(session: Session) -> dict[str, Any]:
-    return {
-        "vehicle": session.vehicle_id,
-        "site": session.site_id,
-        "day": session.day,
-        "slot": session.slot,
-    }
-
-
 def build_scenario(
     db: DbSession,
     region: str,
@@ -380,7 +367,7 @@ def build_scenario(
         and s.vehicle_id in unavailable
     ]
     forbidden = [
-        _session_ref(s)
+        session_ref(s)
         for s in forbidden_sessions(db, region, week)
         if s.start > now and s.site_id in known_sites and s.vehicle_id in unavailable
     ]
@@ -394,14 +381,14 @@ def build_scenario(
     if apply_cancellations and locked:
         confirm_sessions(db, locked)
     pinned = [
-        _session_ref(s)
+        session_ref(s)
         for s in live
         if s.pinned
         or s.start <= now
         or (keep_confirmed and (SessionState(s.state).is_fixed or s in locked))
         or SessionState(s.state).survives_removal
     ]
-    previous = [_session_ref(s) for s in live]
+    previous = [session_ref(s) for s in live]
 
     doc: dict[str, Any] = {
         "format": SCENARIO_FORMAT,
@@ -502,34 +489,3 @@ def _vehicle_json(vehicle: Vehicle, unavailable: list[dict[str, Any]]) -> dict[s
         out["max_drive_minutes"] = vehicle.max_drive_minutes
     out["unavailable"] = unavailable
     return out
-
-
-def store_plan(
-    db: DbSession,
-    region: str,
-    week: str,
-    plan: dict[str, Any],
-    now: datetime,
-    *,
-    trigger: str = "",
-    scenario: dict[str, Any] | None = None,
-    hold: bool | None = None,
-) -> PlanOutcome:
-    """Store a plan document as the next version of region + week.
-
-    ``hold`` None follows the region's approval setting; False publishes at once.
-    """
-    if hold is False:
-        return _store_plan(
-            db, region=region, week=week, plan=plan, now=now, trigger=trigger, scenario=scenario
-        )
-    return save_plan(
-        db,
-        region=region,
-        week=week,
-        plan=plan,
-        now=now,
-        trigger=trigger,
-        scenario=scenario,
-        hold=hold,
-    )

@@ -9,13 +9,16 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from fleet import passwords
-from fleet.db import DbSession
+from fleet.db import Connection, DbSession
 from fleet.domain import DomainError, Role
 from fleet.models import Site, User, UserSite, Vehicle
 from fleet.registry import UnknownReference
@@ -89,9 +92,39 @@ def list_users(db: DbSession) -> list[User]:
     return list(db.exec(select(User).order_by(col(User.id))))
 
 
-def user_sites(db: DbSession, user_id: int) -> list[str]:
-    query = select(UserSite.site_id).where(UserSite.user_id == user_id)
-    return sorted(db.exec(query))
+@lru_cache(maxsize=1)
+def _user_sites_query() -> Any:
+    return select(UserSite.site_id).where(UserSite.user_id == bindparam("user_id"))
+
+
+def user_sites(db: DbSession | Connection, user_id: int) -> list[str]:
+    """The sites a user (a site manager) is bound to, by id; also on a plain connection
+    (every request of a site manager reads them)."""
+    return sorted(db.execute(_user_sites_query(), {"user_id": user_id}).scalars())
+
+
+class TokenUser(NamedTuple):
+    """What a bearer token is checked against on every request."""
+
+    name: str
+    role: str
+    disabled: bool
+    vehicle_id: str | None
+    token_version: int
+
+
+@lru_cache(maxsize=1)
+def _token_user_query() -> Any:
+    """Built once (on first use): statements are costlier to build than to run here."""
+    columns = [User.name, User.role, User.disabled, User.vehicle_id, User.token_version]
+    return sa_select(*(col(c) for c in columns)).where(col(User.id) == bindparam("user_id"))
+
+
+def token_user(db: DbSession | Connection, user_id: int) -> TokenUser | None:
+    """The user a bearer token names, as columns (the hot path of every request; also on a
+    plain connection)."""
+    row = db.execute(_token_user_query(), {"user_id": user_id}).first()
+    return TokenUser(*row) if row is not None else None
 
 
 def site_managers(db: DbSession, site_id: str) -> list[User]:

@@ -1,22 +1,35 @@
 """Scenario documents: validation into :class:`Scenario` and back to canonical JSON.
 
-Every rule of rotation-format.md ("Fields and defaults") is checked here; the
-first broken rule raises :class:`ScenarioError` naming the JSON path of the
-field (``$.sites[3].lat``) and why it is wrong. Fields the spec does not name
-are ignored (unknown top-level fields are kept in ``Scenario.extra``).
+Every rule of rotation-format.md ("Fields and defaults") is checked: the document's
+shape (types, required fields, ranges, defaults) by the typed models of
+``solver.formats`` (from which the published JSON Schema is generated), then the rules
+across fields here. The first broken rule raises :class:`ScenarioError` naming the JSON
+path of the field (``$.sites[3].lat``) and why it is wrong. Fields the spec does not
+name are ignored (unknown top-level fields are kept in ``Scenario.extra``).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import ValidationError
+
+from solver.formats import (
+    DepotModel,
+    ObjectiveModel,
+    ScenarioDocument,
+    SessionRefModel,
+    SiteModel,
+    SlotModel,
+    TravelModel,
+    VehicleModel,
+    first_error,
+)
 from solver.scenario import (
     SCENARIO_FORMAT,
     Depot,
@@ -33,30 +46,6 @@ from solver.scenario import (
     Vehicle,
 )
 
-KNOWN_TOP_LEVEL = frozenset(
-    {
-        "format",
-        "name",
-        "timezone",
-        "start_date",
-        "days",
-        "slots",
-        "setup_minutes",
-        "travel",
-        "objective",
-        "depots",
-        "sites",
-        "vehicles",
-        "frozen_before",
-        "pinned",
-        "previous",
-        "forbidden",
-    }
-)
-
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME_RE = re.compile(r"^(\d{2}):(\d{2})$")
-
 
 class ScenarioError(ValueError):
     """A scenario document breaks a rule; ``path`` is the JSON path of the field."""
@@ -67,517 +56,64 @@ class ScenarioError(ValueError):
         self.reason = reason
 
 
-# --- primitive readers -------------------------------------------------------
-
-
-def _obj(value: object, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ScenarioError(path, "must be an object")
-    return value
-
-
-def _list(value: object, path: str) -> Sequence[Any]:
-    if not isinstance(value, list | tuple):
-        raise ScenarioError(path, "must be a list")
-    return value
-
-
-def _str(value: object, path: str, *, nonempty: bool = True) -> str:
-    if not isinstance(value, str):
-        raise ScenarioError(path, "must be a string")
-    if nonempty and not value:
-        raise ScenarioError(path, "must not be empty")
-    return value
-
-
-def _number(value: object, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ScenarioError(path, "must be a number")
-    result = float(value)
-    if not math.isfinite(result):
-        raise ScenarioError(path, "must be a finite number")
-    return result
-
-
-def _int(value: object, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ScenarioError(path, "must be an integer")
-    if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            raise ScenarioError(path, "must be an integer")
-        return int(value)
-    return value
-
-
-def _int_at_least(value: object, path: str, lowest: int) -> int:
-    result = _int(value, path)
-    if result < lowest:
-        raise ScenarioError(path, f"must be an integer >= {lowest}")
-    return result
-
-
-def _day(value: object, path: str, days: int) -> int:
-    result = _int(value, path)
-    if not 0 <= result < days:
-        raise ScenarioError(path, f"must be a day in 0..{days - 1}")
-    return result
-
-
-def _clock(value: object, path: str) -> int:
-    text = _str(value, path)
-    match = _TIME_RE.match(text)
-    if match is None:
-        raise ScenarioError(path, "must be a time HH:MM")
-    hours, minutes = int(match.group(1)), int(match.group(2))
-    if minutes > 59 or hours > 24 or (hours == 24 and minutes != 0):
-        raise ScenarioError(path, "must be a time of day between 00:00 and 24:00")
-    return hours * 60 + minutes
-
-
-def _optional_str(data: Mapping[str, Any], key: str, path: str) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    return _str(value, f"{path}.{key}", nonempty=False)
-
-
-def _slot_ids(value: object, path: str, known: Iterable[str], *, nonempty: bool) -> tuple[str, ...]:
-    items = _list(value, path)
-    if nonempty and not items:
-        raise ScenarioError(path, "must not be empty")
-    known_set = set(known)
-    seen: list[str] = []
-    for i, item in enumerate(items):
-        slot_id = _str(item, f"{path}[{i}]")
-        if slot_id not in known_set:
-            raise ScenarioError(f"{path}[{i}]", f"names unknown slot {slot_id!r}")
-        if slot_id not in seen:  # a repeated name is harmless: the list is a set
-            seen.append(slot_id)
-    return tuple(seen)
-
-
-def _names(value: object, path: str) -> frozenset[str]:
-    items = _list(value, path)
-    return frozenset(_str(item, f"{path}[{i}]") for i, item in enumerate(items))
-
-
-# --- sections ----------------------------------------------------------------
-
-
-def _slots(value: object) -> tuple[Slot, ...]:
-    path = "$.slots"
-    items = _list(value, path)
-    if not items:
-        raise ScenarioError(path, "must list at least one slot")
-    slots: list[Slot] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(items):
-        p = f"{path}[{i}]"
-        data = _obj(raw, p)
-        if "id" not in data:
-            raise ScenarioError(f"{p}.id", "is required")
-        slot_id = _str(data["id"], f"{p}.id")
-        if slot_id in seen:
-            raise ScenarioError(f"{p}.id", f"duplicate slot id {slot_id!r}")
-        seen.add(slot_id)
-        for key in ("start", "end"):
-            if key not in data:
-                raise ScenarioError(f"{p}.{key}", "is required")
-        start = _clock(data["start"], f"{p}.start")
-        end = _clock(data["end"], f"{p}.end")
-        if start >= end:
-            raise ScenarioError(f"{p}.end", "must be later than start within one day")
-        if slots and start < slots[-1].end:
-            raise ScenarioError(
-                f"{p}.start",
-                f"slot {slot_id!r} overlaps or precedes slot {slots[-1].id!r}; "
-                "slots must not overlap and must be listed in time order",
-            )
-        slots.append(Slot(id=slot_id, start=start, end=end))
-    return tuple(slots)
-
-
-def _travel(value: object, location_ids: Sequence[str]) -> Travel:
-    path = "$.travel"
-    if value is None:
-        return HaversineTravel()
-    data = _obj(value, path)
-    model = data.get("model", "haversine")
-    if model == "haversine":
-        speed = 30.0
-        circuity = 1.3
-        if data.get("speed_kmh") is not None:
-            speed = _number(data["speed_kmh"], f"{path}.speed_kmh")
-            if speed <= 0:
-                raise ScenarioError(f"{path}.speed_kmh", "must be > 0")
-        if data.get("circuity") is not None:
-            circuity = _number(data["circuity"], f"{path}.circuity")
-            if circuity <= 0:
-                raise ScenarioError(f"{path}.circuity", "must be > 0")
-        return HaversineTravel(speed_kmh=speed, circuity=circuity)
-    if model != "matrix":
-        raise ScenarioError(f"{path}.model", "must be 'haversine' or 'matrix'")
-    for key in ("ids", "km", "minutes"):
-        if key not in data:
-            raise ScenarioError(f"{path}.{key}", "is required for the matrix model")
-    raw_ids = _list(data["ids"], f"{path}.ids")
-    ids: list[str] = []
-    for i, item in enumerate(raw_ids):
-        loc = _str(item, f"{path}.ids[{i}]")
-        if loc in ids:
-            raise ScenarioError(f"{path}.ids[{i}]", f"duplicate id {loc!r}")
-        ids.append(loc)
-    size = len(ids)
-    km = _matrix(data["km"], f"{path}.km", size, integer=False)
-    minutes = _matrix(data["minutes"], f"{path}.minutes", size, integer=True)
-    missing = [loc for loc in location_ids if loc not in set(ids)]
-    if missing:
-        raise ScenarioError(f"{path}.ids", f"does not cover depot/site id {missing[0]!r}")
-    return MatrixTravel(
-        ids=tuple(ids),
-        km=tuple(tuple(row) for row in km),
-        minutes=tuple(tuple(int(x) for x in row) for row in minutes),
-    )
-
-
-def _matrix(value: object, path: str, size: int, *, integer: bool) -> list[list[float]]:
-    rows = _list(value, path)
-    if len(rows) != size:
-        raise ScenarioError(path, f"must have {size} rows (one per id), has {len(rows)}")
-    out: list[list[float]] = []
-    for i, raw_row in enumerate(rows):
-        row = _list(raw_row, f"{path}[{i}]")
-        if len(row) != size:
-            raise ScenarioError(f"{path}[{i}]", f"must have {size} entries, has {len(row)}")
-        parsed: list[float] = []
-        for j, cell in enumerate(row):
-            p = f"{path}[{i}][{j}]"
-            number = float(_int(cell, p)) if integer else _number(cell, p)
-            if number < 0:
-                raise ScenarioError(p, "must be non-negative")
-            if i == j and number != 0:
-                raise ScenarioError(p, "the diagonal must be zero")
-            parsed.append(number)
-        out.append(parsed)
-    return out
-
-
-def _objective(value: object) -> Objective:
-    path = "$.objective"
-    if value is None:
-        return Objective()
-    data = _obj(value, path)
-    defaults = Objective()
-    repeat_decay = defaults.repeat_decay
-    if data.get("repeat_decay") is not None:
-        repeat_decay = _number(data["repeat_decay"], f"{path}.repeat_decay")
-        if not 0.0 <= repeat_decay <= 1.0:
-            raise ScenarioError(f"{path}.repeat_decay", "must be in [0, 1]")
-    values: dict[str, float] = {}
-    for key in ("km_cost", "shortfall_penalty", "change_penalty", "overdue_penalty"):
-        values[key] = float(getattr(defaults, key))
-        if data.get(key) is not None:
-            values[key] = _number(data[key], f"{path}.{key}")
-            if values[key] < 0:
-                raise ScenarioError(f"{path}.{key}", "must be >= 0")
-    return Objective(repeat_decay=repeat_decay, **values)
-
-
-def _lat_lon(data: Mapping[str, Any], path: str) -> tuple[float, float]:
-    for key in ("lat", "lon"):
-        if key not in data:
-            raise ScenarioError(f"{path}.{key}", "is required")
-    lat = _number(data["lat"], f"{path}.lat")
-    if not -90.0 <= lat <= 90.0:
-        raise ScenarioError(f"{path}.lat", "must be in [-90, 90]")
-    lon = _number(data["lon"], f"{path}.lon")
-    if not -180.0 <= lon <= 180.0:
-        raise ScenarioError(f"{path}.lon", "must be in [-180, 180]")
-    return lat, lon
-
-
-def _location_id(data: Mapping[str, Any], path: str, seen: set[str]) -> str:
-    if "id" not in data:
-        raise ScenarioError(f"{path}.id", "is required")
-    loc = _str(data["id"], f"{path}.id")
-    if loc in seen:
-        raise ScenarioError(f"{path}.id", f"duplicate id {loc!r} (depot and site ids are unique)")
-    seen.add(loc)
-    return loc
-
-
-def _depots(value: object, seen: set[str]) -> tuple[Depot, ...]:
-    path = "$.depots"
-    items = _list(value, path)
-    if not items:
-        raise ScenarioError(path, "must list at least one depot")
-    depots: list[Depot] = []
-    for i, raw in enumerate(items):
-        p = f"{path}[{i}]"
-        data = _obj(raw, p)
-        loc = _location_id(data, p, seen)
-        lat, lon = _lat_lon(data, p)
-        depots.append(Depot(id=loc, lat=lat, lon=lon, name=_optional_str(data, "name", p)))
-    return tuple(depots)
-
-
-def _sites(value: object, seen: set[str], slots: tuple[Slot, ...], days: int) -> tuple[Site, ...]:
-    path = "$.sites"
-    items = _list(value, path)
-    slot_ids = [s.id for s in slots]
-    sites: list[Site] = []
-    for i, raw in enumerate(items):
-        p = f"{path}[{i}]"
-        data = _obj(raw, p)
-        loc = _location_id(data, p, seen)
-        lat, lon = _lat_lon(data, p)
-        if "headcount" not in data:
-            raise ScenarioError(f"{p}.headcount", "is required")
-        headcount = _int_at_least(data["headcount"], f"{p}.headcount", 0)
-        site_slots = tuple(slot_ids)
-        if data.get("slots") is not None:
-            named = _slot_ids(data["slots"], f"{p}.slots", slot_ids, nonempty=False)
-            site_slots = tuple(s for s in slot_ids if s in named)
-        closed: set[int] = set()
-        if data.get("closed_days") is not None:
-            raw_closed = _list(data["closed_days"], f"{p}.closed_days")
-            for j, day in enumerate(raw_closed):
-                closed.add(_day(day, f"{p}.closed_days[{j}]", days))
-        capacity = 1
-        if data.get("capacity") is not None:
-            capacity = _int_at_least(data["capacity"], f"{p}.capacity", 1)
-        min_gap = 0
-        if data.get("min_gap_days") is not None:
-            min_gap = _int_at_least(data["min_gap_days"], f"{p}.min_gap_days", 0)
-        min_visits = 0
-        if data.get("min_visits") is not None:
-            min_visits = _int_at_least(data["min_visits"], f"{p}.min_visits", 0)
-        needs: frozenset[str] = frozenset()
-        if data.get("needs") is not None:
-            needs = _names(data["needs"], f"{p}.needs")
-        last_visit: int | None = None
-        if data.get("last_visit_day") is not None:
-            last_visit = _int(data["last_visit_day"], f"{p}.last_visit_day")
-            if last_visit > -1:
-                raise ScenarioError(f"{p}.last_visit_day", "must be an integer <= -1")
-        max_gap: int | None = None
-        if data.get("max_gap_days") is not None:
-            max_gap = _int_at_least(data["max_gap_days"], f"{p}.max_gap_days", 0)
-        weight = 1.0
-        if data.get("weight") is not None:
-            weight = _number(data["weight"], f"{p}.weight")
-            if weight <= 0:
-                raise ScenarioError(f"{p}.weight", "must be > 0")
-        sites.append(
-            Site(
-                id=loc,
-                lat=lat,
-                lon=lon,
-                headcount=headcount,
-                slots=site_slots,
-                closed_days=frozenset(closed),
-                capacity=capacity,
-                min_gap_days=min_gap,
-                min_visits=min_visits,
-                needs=needs,
-                name=_optional_str(data, "name", p),
-                address=_optional_str(data, "address", p),
-                region=_optional_str(data, "region", p),
-                last_visit_day=last_visit,
-                max_gap_days=max_gap,
-                weight=weight,
-            )
-        )
-    return tuple(sites)
-
-
-def _vehicles(
-    value: object, depot_ids: set[str], slots: tuple[Slot, ...], days: int
-) -> tuple[Vehicle, ...]:
-    path = "$.vehicles"
-    items = _list(value, path)
-    slot_ids = [s.id for s in slots]
-    vehicles: list[Vehicle] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(items):
-        p = f"{path}[{i}]"
-        data = _obj(raw, p)
-        if "id" not in data:
-            raise ScenarioError(f"{p}.id", "is required")
-        vid = _str(data["id"], f"{p}.id")
-        if vid in seen:
-            raise ScenarioError(f"{p}.id", f"duplicate vehicle id {vid!r}")
-        seen.add(vid)
-        if "depot" not in data:
-            raise ScenarioError(f"{p}.depot", "is required")
-        depot = _str(data["depot"], f"{p}.depot")
-        if depot not in depot_ids:
-            raise ScenarioError(f"{p}.depot", f"names unknown depot {depot!r}")
-        amenities: frozenset[str] = frozenset()
-        if data.get("amenities") is not None:
-            amenities = _names(data["amenities"], f"{p}.amenities")
-        limit: int | None = None
-        if data.get("max_drive_minutes") is not None:
-            limit = _int_at_least(data["max_drive_minutes"], f"{p}.max_drive_minutes", 0)
-        unavailable: list[Unavailability] = []
-        if data.get("unavailable") is not None:
-            entries = _list(data["unavailable"], f"{p}.unavailable")
-            for j, raw_entry in enumerate(entries):
-                q = f"{p}.unavailable[{j}]"
-                entry = _obj(raw_entry, q)
-                if "day" not in entry:
-                    raise ScenarioError(f"{q}.day", "is required")
-                day = _day(entry["day"], f"{q}.day", days)
-                off: tuple[str, ...] | None = None
-                if entry.get("slots") is not None:
-                    named = _slot_ids(entry["slots"], f"{q}.slots", slot_ids, nonempty=True)
-                    off = tuple(s for s in slot_ids if s in named)
-                unavailable.append(Unavailability(day=day, slots=off))
-        vehicles.append(
-            Vehicle(
-                id=vid,
-                depot=depot,
-                amenities=amenities,
-                max_drive_minutes=limit,
-                unavailable=tuple(unavailable),
-            )
-        )
-    return tuple(vehicles)
-
-
-def _session_list(
-    value: object,
-    path: str,
-    vehicle_ids: set[str],
-    site_ids: set[str],
-    slot_ids: list[str],
-    days: int,
-) -> tuple[SessionKey, ...]:
-    if value is None:
-        return ()
-    items = _list(value, path)
-    out: dict[SessionKey, None] = {}
-    for i, raw in enumerate(items):
-        out[_session(raw, f"{path}[{i}]", vehicle_ids, site_ids, slot_ids, days)] = None
-    return tuple(out)
-
-
-def _session(
-    raw: object,
-    path: str,
-    vehicle_ids: set[str],
-    site_ids: set[str],
-    slot_ids: list[str],
-    days: int,
-) -> SessionKey:
-    data = _obj(raw, path)
-    for key in ("vehicle", "site", "day", "slot"):
-        if key not in data:
-            raise ScenarioError(f"{path}.{key}", "is required")
-    vehicle = _str(data["vehicle"], f"{path}.vehicle")
-    if vehicle not in vehicle_ids:
-        raise ScenarioError(f"{path}.vehicle", f"names unknown vehicle {vehicle!r}")
-    site = _str(data["site"], f"{path}.site")
-    if site not in site_ids:
-        raise ScenarioError(f"{path}.site", f"names unknown site {site!r}")
-    day = _day(data["day"], f"{path}.day", days)
-    slot = _str(data["slot"], f"{path}.slot")
-    if slot not in slot_ids:
-        raise ScenarioError(f"{path}.slot", f"names unknown slot {slot!r}")
-    return SessionKey(vehicle=vehicle, site=site, day=day, slot=slot)
-
-
-def _raw_index(items: Sequence[Any], key: SessionKey) -> int:
-    """Position in the raw list of the first entry naming ``key``."""
-    for i, raw in enumerate(items):
-        if (raw.get("vehicle"), raw.get("site"), raw.get("day"), raw.get("slot")) == (
-            key.vehicle,
-            key.site,
-            key.day,
-            key.slot,
-        ):
-            return i
-    return 0
-
-
-def _frozen_before(value: object, slot_ids: list[str], days: int) -> TimePoint | None:
-    path = "$.frozen_before"
-    if value is None:
-        return None
-    data = _obj(value, path)
-    for key in ("day", "slot"):
-        if key not in data:
-            raise ScenarioError(f"{path}.{key}", "is required")
-    day = _day(data["day"], f"{path}.day", days)
-    slot = _str(data["slot"], f"{path}.slot")
-    if slot not in slot_ids:
-        raise ScenarioError(f"{path}.slot", f"names unknown slot {slot!r}")
-    return TimePoint(day=day, slot=slot)
-
-
-# --- entry points ------------------------------------------------------------
-
-
 def parse_scenario(data: object) -> Scenario:
     """Validate a decoded scenario document; raise :class:`ScenarioError` on the first bad field."""
-    doc = _obj(data, "$")
-    for key in ("format", "timezone", "start_date", "days", "slots", "depots", "sites", "vehicles"):
-        if key not in doc:
-            raise ScenarioError(f"$.{key}", "is required")
-    if doc["format"] != SCENARIO_FORMAT:
-        raise ScenarioError("$.format", f"must be {SCENARIO_FORMAT!r}")
-    name = "" if doc.get("name") is None else _str(doc["name"], "$.name", nonempty=False)
-    timezone = _str(doc["timezone"], "$.timezone")
     try:
-        ZoneInfo(timezone)
+        doc = ScenarioDocument.model_validate(data)
+    except ValidationError as exc:
+        path, reason = first_error(exc)
+        raise ScenarioError(path, reason) from None
+    return _scenario(doc)
+
+
+# --- the rules across fields, over a document of the right shape ----------------------------
+
+
+def _scenario(doc: ScenarioDocument) -> Scenario:
+    try:
+        ZoneInfo(doc.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ScenarioError("$.timezone", f"unknown IANA time zone {timezone!r}") from exc
-    start_text = _str(doc["start_date"], "$.start_date")
+        raise ScenarioError("$.timezone", f"unknown IANA time zone {doc.timezone!r}") from exc
     try:
-        if not _DATE_RE.match(start_text):
-            raise ValueError(start_text)
-        start_date = date.fromisoformat(start_text)
+        start_date = date.fromisoformat(doc.start_date)
     except ValueError as exc:
         raise ScenarioError("$.start_date", "must be an ISO date YYYY-MM-DD") from exc
-    days = _int_at_least(doc["days"], "$.days", 1)
-    slots = _slots(doc["slots"])
+    days = doc.days
+    slots = _slots(doc.slots)
     slot_ids = [s.id for s in slots]
-    setup = 0
-    if doc.get("setup_minutes") is not None:
-        setup = _int_at_least(doc["setup_minutes"], "$.setup_minutes", 0)
-    objective = _objective(doc.get("objective"))
     seen: set[str] = set()
-    depots = _depots(doc["depots"], seen)
-    sites = _sites(doc["sites"], seen, slots, days)
-    travel = _travel(doc.get("travel"), [d.id for d in depots] + [s.id for s in sites])
-    vehicles = _vehicles(doc["vehicles"], {d.id for d in depots}, slots, days)
-    vehicle_ids = {v.id for v in vehicles}
-    site_ids = {s.id for s in sites}
-    frozen = _frozen_before(doc.get("frozen_before"), slot_ids, days)
-    pinned = _session_list(doc.get("pinned"), "$.pinned", vehicle_ids, site_ids, slot_ids, days)
-    previous = _session_list(
-        doc.get("previous"), "$.previous", vehicle_ids, site_ids, slot_ids, days
-    )
-    forbidden = _session_list(
-        doc.get("forbidden"), "$.forbidden", vehicle_ids, site_ids, slot_ids, days
-    )
+    depots = _depots(doc.depots, seen)
+    sites = _sites(doc.sites, seen, slot_ids, days)
+    travel = _travel(doc.travel, [d.id for d in depots] + [s.id for s in sites])
+    vehicles = _vehicles(doc.vehicles, {d.id for d in depots}, slot_ids, days)
+    refs = _References({v.id for v in vehicles}, {s.id for s in sites}, slot_ids, days)
+    frozen = None
+    if doc.frozen_before is not None:
+        point = doc.frozen_before
+        frozen = TimePoint(
+            day=_day(point.day, "$.frozen_before.day", days),
+            slot=refs.slot(point.slot, "$.frozen_before.slot"),
+        )
+    pinned = refs.sessions(doc.pinned, "$.pinned")
+    previous = refs.sessions(doc.previous, "$.previous")
+    forbidden = refs.sessions(doc.forbidden, "$.forbidden")
     pinned_set = set(pinned)
-    for ban in forbidden:
+    for i, entry in enumerate(doc.forbidden or []):
+        ban = SessionKey(entry.vehicle, entry.site, entry.day, entry.slot)
         if ban in pinned_set:
             raise ScenarioError(
-                f"$.forbidden[{_raw_index(doc['forbidden'], ban)}]",
+                f"$.forbidden[{i}]",
                 f"session {ban.vehicle}/{ban.site}/day {ban.day}/{ban.slot} is also pinned",
             )
-    extra = {k: v for k, v in doc.items() if k not in KNOWN_TOP_LEVEL}
     return Scenario(
-        name=name,
-        timezone=timezone,
+        name=doc.name or "",
+        timezone=doc.timezone,
         start_date=start_date,
         days=days,
         slots=slots,
-        setup_minutes=setup,
+        setup_minutes=doc.setup_minutes or 0,
         travel=travel,
-        objective=objective,
+        objective=_objective(doc.objective),
         depots=depots,
         sites=sites,
         vehicles=vehicles,
@@ -585,8 +121,226 @@ def parse_scenario(data: object) -> Scenario:
         pinned=pinned,
         previous=previous,
         forbidden=forbidden,
-        extra=extra,
+        extra=dict(doc.model_extra or {}),
     )
+
+
+def _day(value: int, path: str, days: int) -> int:
+    if not 0 <= value < days:
+        raise ScenarioError(path, f"must be a day in 0..{days - 1}")
+    return value
+
+
+def _clock(text: str, path: str) -> int:
+    hours, minutes = int(text[:2]), int(text[3:])
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes != 0):
+        raise ScenarioError(path, "must be a time of day between 00:00 and 24:00")
+    return hours * 60 + minutes
+
+
+def _slot_ids(names: Sequence[str], path: str, known: Sequence[str]) -> tuple[str, ...]:
+    """The slots named, in the order of ``known`` (a name given twice counts once)."""
+    known_set = set(known)
+    for i, slot_id in enumerate(names):
+        if slot_id not in known_set:
+            raise ScenarioError(f"{path}[{i}]", f"names unknown slot {slot_id!r}")
+    named = set(names)
+    return tuple(s for s in known if s in named)
+
+
+def _slots(items: Sequence[SlotModel]) -> tuple[Slot, ...]:
+    slots: list[Slot] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(items):
+        p = f"$.slots[{i}]"
+        if raw.id in seen:
+            raise ScenarioError(f"{p}.id", f"duplicate slot id {raw.id!r}")
+        seen.add(raw.id)
+        start = _clock(raw.start, f"{p}.start")
+        end = _clock(raw.end, f"{p}.end")
+        if start >= end:
+            raise ScenarioError(f"{p}.end", "must be later than start within one day")
+        if slots and start < slots[-1].end:
+            raise ScenarioError(
+                f"{p}.start",
+                f"slot {raw.id!r} overlaps or precedes slot {slots[-1].id!r}; "
+                "slots must not overlap and must be listed in time order",
+            )
+        slots.append(Slot(id=raw.id, start=start, end=end))
+    return tuple(slots)
+
+
+def _travel(raw: TravelModel | None, location_ids: Sequence[str]) -> Travel:
+    path = "$.travel"
+    if raw is None:
+        return HaversineTravel()
+    if raw.model == "haversine":
+        defaults = HaversineTravel()
+        return HaversineTravel(
+            speed_kmh=defaults.speed_kmh if raw.speed_kmh is None else raw.speed_kmh,
+            circuity=defaults.circuity if raw.circuity is None else raw.circuity,
+        )
+    if raw.ids is None or raw.km is None or raw.minutes is None:
+        missing = next(k for k in ("ids", "km", "minutes") if getattr(raw, k) is None)
+        raise ScenarioError(f"{path}.{missing}", "is required for the matrix model")
+    ids: list[str] = []
+    for i, loc in enumerate(raw.ids):
+        if loc in ids:
+            raise ScenarioError(f"{path}.ids[{i}]", f"duplicate id {loc!r}")
+        ids.append(loc)
+    km = _matrix(raw.km, f"{path}.km", len(ids))
+    minutes = _matrix(raw.minutes, f"{path}.minutes", len(ids))
+    known = set(ids)
+    missing_ids = [loc for loc in location_ids if loc not in known]
+    if missing_ids:
+        raise ScenarioError(f"{path}.ids", f"does not cover depot/site id {missing_ids[0]!r}")
+    return MatrixTravel(
+        ids=tuple(ids),
+        km=tuple(tuple(float(x) for x in row) for row in km),
+        minutes=tuple(tuple(int(x) for x in row) for row in minutes),
+    )
+
+
+_Cell = TypeVar("_Cell", int, float)
+
+
+def _matrix(rows: Sequence[Sequence[_Cell]], path: str, size: int) -> Sequence[Sequence[_Cell]]:
+    if len(rows) != size:
+        raise ScenarioError(path, f"must have {size} rows (one per id), has {len(rows)}")
+    for i, row in enumerate(rows):
+        if len(row) != size:
+            raise ScenarioError(f"{path}[{i}]", f"must have {size} entries, has {len(row)}")
+        if row[i] != 0:
+            raise ScenarioError(f"{path}[{i}][{i}]", "the diagonal must be zero")
+    return rows
+
+
+def _objective(raw: ObjectiveModel | None) -> Objective:
+    defaults = Objective()
+    if raw is None:
+        return defaults
+    values = {
+        key: float(getattr(defaults, key)) if getattr(raw, key) is None else getattr(raw, key)
+        for key in ("repeat_decay", "km_cost", "shortfall_penalty", "change_penalty")
+    }
+    values["overdue_penalty"] = (
+        float(defaults.overdue_penalty) if raw.overdue_penalty is None else raw.overdue_penalty
+    )
+    return Objective(**values)
+
+
+def _location_id(loc: str, path: str, seen: set[str]) -> str:
+    if loc in seen:
+        raise ScenarioError(f"{path}.id", f"duplicate id {loc!r} (depot and site ids are unique)")
+    seen.add(loc)
+    return loc
+
+
+def _depots(items: Sequence[DepotModel], seen: set[str]) -> tuple[Depot, ...]:
+    return tuple(
+        Depot(id=_location_id(d.id, f"$.depots[{i}]", seen), lat=d.lat, lon=d.lon, name=d.name)
+        for i, d in enumerate(items)
+    )
+
+
+def _sites(
+    items: Sequence[SiteModel], seen: set[str], slot_ids: Sequence[str], days: int
+) -> tuple[Site, ...]:
+    sites: list[Site] = []
+    for i, raw in enumerate(items):
+        p = f"$.sites[{i}]"
+        loc = _location_id(raw.id, p, seen)
+        site_slots = tuple(slot_ids)
+        if raw.slots is not None:
+            site_slots = _slot_ids(raw.slots, f"{p}.slots", slot_ids)
+        closed = frozenset(
+            _day(day, f"{p}.closed_days[{j}]", days) for j, day in enumerate(raw.closed_days or [])
+        )
+        sites.append(
+            Site(
+                id=loc,
+                lat=raw.lat,
+                lon=raw.lon,
+                headcount=raw.headcount,
+                slots=site_slots,
+                closed_days=closed,
+                capacity=1 if raw.capacity is None else raw.capacity,
+                min_gap_days=raw.min_gap_days or 0,
+                min_visits=raw.min_visits or 0,
+                needs=frozenset(raw.needs or ()),
+                name=raw.name,
+                address=raw.address,
+                region=raw.region,
+                last_visit_day=raw.last_visit_day,
+                max_gap_days=raw.max_gap_days,
+                weight=1.0 if raw.weight is None else raw.weight,
+            )
+        )
+    return tuple(sites)
+
+
+def _vehicles(
+    items: Sequence[VehicleModel], depot_ids: set[str], slot_ids: Sequence[str], days: int
+) -> tuple[Vehicle, ...]:
+    vehicles: list[Vehicle] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(items):
+        p = f"$.vehicles[{i}]"
+        if raw.id in seen:
+            raise ScenarioError(f"{p}.id", f"duplicate vehicle id {raw.id!r}")
+        seen.add(raw.id)
+        if raw.depot not in depot_ids:
+            raise ScenarioError(f"{p}.depot", f"names unknown depot {raw.depot!r}")
+        unavailable: list[Unavailability] = []
+        for j, entry in enumerate(raw.unavailable or []):
+            q = f"{p}.unavailable[{j}]"
+            day = _day(entry.day, f"{q}.day", days)
+            off = None if entry.slots is None else _slot_ids(entry.slots, f"{q}.slots", slot_ids)
+            unavailable.append(Unavailability(day=day, slots=off))
+        vehicles.append(
+            Vehicle(
+                id=raw.id,
+                depot=raw.depot,
+                amenities=frozenset(raw.amenities or ()),
+                max_drive_minutes=raw.max_drive_minutes,
+                unavailable=tuple(unavailable),
+            )
+        )
+    return tuple(vehicles)
+
+
+class _References:
+    """What a session entry (pinned, previous, forbidden) may name."""
+
+    def __init__(
+        self, vehicle_ids: set[str], site_ids: set[str], slot_ids: Sequence[str], days: int
+    ) -> None:
+        self.vehicle_ids, self.site_ids = vehicle_ids, site_ids
+        self.slot_ids, self.days = set(slot_ids), days
+
+    def slot(self, slot: str, path: str) -> str:
+        if slot not in self.slot_ids:
+            raise ScenarioError(path, f"names unknown slot {slot!r}")
+        return slot
+
+    def sessions(
+        self, items: Sequence[SessionRefModel] | None, path: str
+    ) -> tuple[SessionKey, ...]:
+        """The sessions named, in order (one named twice counts once)."""
+        out: dict[SessionKey, None] = {}
+        for i, raw in enumerate(items or []):
+            p = f"{path}[{i}]"
+            if raw.vehicle not in self.vehicle_ids:
+                raise ScenarioError(f"{p}.vehicle", f"names unknown vehicle {raw.vehicle!r}")
+            if raw.site not in self.site_ids:
+                raise ScenarioError(f"{p}.site", f"names unknown site {raw.site!r}")
+            day = _day(raw.day, f"{p}.day", self.days)
+            key = SessionKey(raw.vehicle, raw.site, day, self.slot(raw.slot, f"{p}.slot"))
+            out[key] = None
+        return tuple(out)
+
+
+# --- files and the canonical document -------------------------------------------------------
 
 
 def load_scenario_file(path: str | Path) -> Scenario:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from solver.evaluate import PlanStats
+from solver.formats import PlanSessions, first_error
 from solver.load import ScenarioError
 from solver.reasons import Unserved
 from solver.scenario import PLAN_FORMAT, Scenario, SessionKey
@@ -92,24 +95,11 @@ def plan_document(
 
 
 def parse_plan(document: object) -> list[SessionKey]:
-    """The sessions of a plan document (only their vehicle, site, day and slot are read)."""
-    if not isinstance(document, Mapping):
-        raise PlanFormatError("$", "must be an object")
-    if document.get("format") != PLAN_FORMAT:
-        raise PlanFormatError("$.format", f"must be {PLAN_FORMAT!r}")
-    raw = document.get("sessions")
-    if not isinstance(raw, list):
-        raise PlanFormatError("$.sessions", "must be a list")
-    out: list[SessionKey] = []
-    for i, entry in enumerate(raw):
-        path = f"$.sessions[{i}]"
-        if not isinstance(entry, Mapping):
-            raise PlanFormatError(path, "must be an object")
-        for key in ("vehicle", "site", "slot"):
-            if not isinstance(entry.get(key), str):
-                raise PlanFormatError(f"{path}.{key}", "must be a string")
-        day = entry.get("day")
-        if isinstance(day, bool) or not isinstance(day, int):
-            raise PlanFormatError(f"{path}.day", "must be an integer")
-        out.append(SessionKey(entry["vehicle"], entry["site"], day, entry["slot"]))
-    return out
+    """The sessions of a plan document (only their vehicle, site, day and slot are read;
+    the shape is ``solver.formats.PlanSessions``)."""
+    try:
+        plan = PlanSessions.model_validate(document)
+    except ValidationError as exc:
+        path, reason = first_error(exc)
+        raise PlanFormatError(path, reason) from None
+    return [SessionKey(s.vehicle, s.site, s.day, s.slot) for s in plan.sessions]

@@ -4,7 +4,7 @@
    frozen, fixed sessions pinned, future sessions of vehicles now unavailable cancelled,
    the plan in force as ``previous``; it commits those cancellations.
 2. The solver runs outside any transaction (``solver.service.make_plan``).
-3. One transaction stores the plan and its sessions (``fleet.scenario_io.store_plan``),
+3. One transaction stores the plan and its sessions (``fleet.plans.store_plan``),
    publishing it at once unless the region holds plans for approval.
 """
 
@@ -137,7 +137,8 @@ def plan_week(
     together (a registry change broke them), the week is planned again keeping only
     what has started or a dispatcher pinned.
     """
-    from fleet.scenario_io import build_scenario, store_plan
+    from fleet.plans import store_plan
+    from fleet.scenario_io import build_scenario
     from solver.service import PinConflict
 
     started = time.perf_counter()

@@ -64,6 +64,9 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ("streams/ingest.py", "import sqlalchemy", "streams runs no SQL"),
         ("streams/app.py", "from sqlmodel import select", "streams runs no SQL"),
         ("streams/rules.py", "import psycopg", "streams runs no SQL"),
+        ("api/store.py", "from sqlmodel import select", "api runs no SQL"),
+        ("api/routes/registry.py", "from sqlalchemy.exc import IntegrityError", "api runs no SQL"),
+        ("api/deps.py", "import psycopg", "api runs no SQL"),
     ],
 )
 def test_an_import_against_the_layers_breaks_its_contract(

@@ -9,24 +9,16 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 
 from api import access, schemas
 from api.deps import CurrentUser, DbDep, Dispatcher, ServicesDep, forbidden
+from api.errors import domain_error
 from api.relay import wall_now
-from api.store import (
-    not_found,
-    set_closed_dates,
-    site_public,
-    unprocessable,
-    vehicle_public,
-    zone_of_region,
-)
+from api.store import not_found, site_public, vehicle_public
 from fleet import events, outbox, registry
-from fleet.db import DbSession, begin_write
-from fleet.domain import Role
-from fleet.models import Depot, Region, Site, UserSite, Vehicle
+from fleet.db import DbSession
+from fleet.domain import DomainError, Role
+from fleet.models import Depot, Site, Vehicle
 from fleet.replan import (
     SITE_PLAN_FIELDS,
     VEHICLE_PLAN_FIELDS,
@@ -40,22 +32,6 @@ NOT_YOURS: dict[int | str, dict[str, Any]] = {
     403: {"description": "not bound to this object"},
     404: {"description": "not found"},
 }
-
-
-# Optional in an update, but a value when given (null would break the site's rules).
-NOT_NULL_SITE_FIELDS = frozenset(
-    {
-        "lat",
-        "lon",
-        "headcount",
-        "parking_capacity",
-        "min_gap_days",
-        "min_visits",
-        "closed_weekdays",
-        "closed_dates",
-        "needs",
-    }
-)
 
 
 def _ask_replan(
@@ -90,11 +66,6 @@ def _ask_replan(
     tasks.add_task(services.relay.notify)
 
 
-def _need_region(db: DbDep, region_id: str) -> None:
-    if db.get(Region, region_id) is None:
-        raise unprocessable("region", f"unknown region {region_id!r}", "body")
-
-
 # --- sites ---------------------------------------------------------------------------------
 
 
@@ -107,10 +78,7 @@ def list_sites(
         return [site_public(db, s) for s in registry.list_sites(db, region)]
     if principal.role is not Role.SITE_MANAGER:
         raise forbidden("dispatchers and site managers only")
-    query = select(Site).where(col(Site.id).in_(sorted(principal.sites))).order_by(col(Site.id))
-    if region is not None:
-        query = query.where(Site.region_id == region)
-    return [site_public(db, s) for s in db.exec(query).all()]
+    return [site_public(db, s) for s in registry.list_sites(db, region, sorted(principal.sites))]
 
 
 @router.post("/sites", response_model=schemas.SitePublic, status_code=201, tags=["sites"])
@@ -121,19 +89,16 @@ def create_site(
     db: DbDep,
     body: schemas.SiteCreate,
 ) -> schemas.SitePublic:
-    if db.get(Site, body.id) is not None or db.get(Depot, body.id) is not None:
-        raise unprocessable("id", f"{body.id!r} is taken", "body")
-    _need_region(db, body.region)
     site = Site(
         id=body.id,
         region_id=body.region,
         default_headcount=body.headcount,
         **body.model_dump(exclude={"id", "region", "headcount", "closed_dates"}),
     )
-    db.add(site)
-    db.flush()
-    set_closed_dates(db, site.id, body.closed_dates)
-    db.flush()
+    try:
+        registry.add_site(db, site, body.closed_dates)
+    except DomainError as exc:
+        raise domain_error(exc) from exc
     _ask_replan(services, tasks, db, site.region_id, f"site added: {site.id}")
     return site_public(db, site)
 
@@ -145,7 +110,7 @@ def get_site(principal: CurrentUser, db: DbDep, site_id: str) -> schemas.SitePub
     """Dispatchers, and the site's own managers."""
     if not access.may_see_site(principal, site_id):
         raise forbidden("not one of your sites")
-    site = db.get(Site, site_id)
+    site = registry.get_site(db, site_id)
     if site is None:
         raise not_found("site", site_id)
     return site_public(db, site)
@@ -169,21 +134,14 @@ def update_site(
     if not access.may_update_site(principal, site_id, changes):
         others = sorted(set(changes) - access.MANAGER_SITE_FIELDS)
         raise forbidden(f"site managers may not change: {', '.join(others)}")
-    site = db.get(Site, site_id)
+    site = registry.get_site(db, site_id)
     if site is None:
         raise not_found("site", site_id)
     before = site_public(db, site).model_dump()
-    for name, value in changes.items():
-        if value is None and name in NOT_NULL_SITE_FIELDS:
-            raise unprocessable(name, "may not be null", "body")
-        if name == "closed_dates":
-            set_closed_dates(db, site_id, value)
-        elif name == "headcount":
-            site.default_headcount = value
-        else:
-            setattr(site, name, value)
-    db.add(site)
-    db.flush()
+    try:
+        registry.change_site(db, site, changes)
+    except DomainError as exc:
+        raise domain_error(exc) from exc
     after = site_public(db, site)
     changed = planned_fields(before, after.model_dump(), SITE_PLAN_FIELDS & set(changes))
     if changed:
@@ -212,34 +170,18 @@ def delete_site(
     """Remove a site; a site with history (sessions, headcounts, ...) is retired instead.
 
     Retiring sets ``active_until`` to today in the site's region, so later weeks are
-    planned without it; its sessions and reports stay for the record. Either way the
-    region's weeks are re-planned.
+    planned without it; its sessions and reports stay for the record
+    (``fleet.registry.remove_site``). Either way the region's weeks are re-planned.
     """
-    # SQLite: the savepoint below would begin a reader that cannot write once the outbox
-    # relay (or anyone) has committed meanwhile; begin as the writer it will be
-    begin_write(db)
-    site = db.get(Site, site_id)
-    if site is None:
-        raise not_found("site", site_id)
-    region_id = site.region_id
-    try:
-        with db.begin_nested():  # whatever still points at the site undoes this and retires it
-            for link in db.exec(select(UserSite).where(UserSite.site_id == site_id)).all():
-                db.delete(link)
-            set_closed_dates(db, site_id, [])
-            db.delete(site)
-            db.flush()
-    except IntegrityError:
-        site = db.get(Site, site_id)
-        assert site is not None
-        today = services.clock.now().astimezone(zone_of_region(db, site.region_id)).date()
-        if site.active_until is None or site.active_until > today:
-            site.active_until = today
-            db.add(site)
-            db.flush()
-        _ask_replan(services, tasks, db, region_id, f"site retired: {site_id}")
-        return JSONResponse(jsonable_encoder(site_public(db, site)), status_code=200)
-    _ask_replan(services, tasks, db, region_id, f"site removed: {site_id}")
+    try:  # first in the transaction: on SQLite it begins as a writer
+        removal = registry.remove_site(db, site_id, services.clock.now())
+    except registry.UnknownReference as exc:
+        raise not_found("site", site_id) from exc
+    if removal.retired is not None:
+        _ask_replan(services, tasks, db, removal.region_id, f"site retired: {site_id}")
+        body = jsonable_encoder(site_public(db, removal.retired))
+        return JSONResponse(body, status_code=200)
+    _ask_replan(services, tasks, db, removal.region_id, f"site removed: {site_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -261,11 +203,6 @@ def create_vehicle(
     db: DbDep,
     body: schemas.VehicleCreate,
 ) -> schemas.VehiclePublic:
-    if db.get(Vehicle, body.id) is not None:
-        raise unprocessable("id", f"{body.id!r} is taken", "body")
-    _need_region(db, body.region)
-    if db.get(Depot, body.depot) is None:
-        raise unprocessable("depot", f"unknown depot {body.depot!r}", "body")
     vehicle = Vehicle(
         id=body.id,
         depot_id=body.depot,
@@ -274,8 +211,10 @@ def create_vehicle(
         amenities=body.amenities,
         max_drive_minutes=body.max_drive_minutes,
     )
-    db.add(vehicle)
-    db.flush()
+    try:
+        registry.add_vehicle(db, vehicle)
+    except DomainError as exc:
+        raise domain_error(exc) from exc
     _ask_replan(services, tasks, db, vehicle.region_id, f"vehicle added: {vehicle.id}")
     return vehicle_public(vehicle)
 
@@ -290,7 +229,7 @@ def get_vehicle(principal: CurrentUser, db: DbDep, vehicle_id: str) -> schemas.V
     """Dispatchers, and the vehicle's own driver."""
     if not access.may_see_vehicle(principal, vehicle_id):
         raise forbidden("not your vehicle")
-    vehicle = db.get(Vehicle, vehicle_id)
+    vehicle = registry.get_vehicle(db, vehicle_id)
     if vehicle is None:
         raise not_found("vehicle", vehicle_id)
     return vehicle_public(vehicle)
@@ -310,21 +249,14 @@ def update_vehicle(
     vehicle_id: str,
     body: schemas.VehicleUpdate,
 ) -> schemas.VehiclePublic:
-    vehicle = db.get(Vehicle, vehicle_id)
+    vehicle = registry.get_vehicle(db, vehicle_id)
     if vehicle is None:
         raise not_found("vehicle", vehicle_id)
-    changes = body.model_dump(exclude_unset=True)
     before = vehicle_public(vehicle).model_dump()
-    if "depot" in changes:
-        if changes["depot"] is None or db.get(Depot, changes["depot"]) is None:
-            raise unprocessable("depot", f"unknown depot {changes['depot']!r}", "body")
-        vehicle.depot_id = changes.pop("depot")
-    if "amenities" in changes and changes["amenities"] is None:
-        raise unprocessable("amenities", "may not be null", "body")
-    for name, value in changes.items():
-        setattr(vehicle, name, value)
-    db.add(vehicle)
-    db.flush()
+    try:
+        registry.change_vehicle(db, vehicle, body.model_dump(exclude_unset=True))
+    except DomainError as exc:
+        raise domain_error(exc) from exc
     after = vehicle_public(vehicle)
     changed = planned_fields(
         before, after.model_dump(), VEHICLE_PLAN_FIELDS & set(body.model_fields_set)
@@ -347,7 +279,7 @@ def _depot_public(depot: Depot) -> schemas.DepotPublic:
 
 @router.get("/depots", response_model=list[schemas.DepotPublic], tags=["depots"])
 def list_depots(_: Dispatcher, db: DbDep) -> list[schemas.DepotPublic]:
-    return [_depot_public(d) for d in db.exec(select(Depot).order_by(col(Depot.id))).all()]
+    return [_depot_public(d) for d in registry.list_depots(db)]
 
 
 @router.post("/depots", response_model=schemas.DepotPublic, status_code=201, tags=["depots"])
@@ -358,11 +290,10 @@ def create_depot(
     db: DbDep,
     body: schemas.DepotCreate,
 ) -> schemas.DepotPublic:
-    if db.get(Depot, body.id) is not None or db.get(Site, body.id) is not None:
-        raise unprocessable("id", f"{body.id!r} is taken", "body")
-    _need_region(db, body.region)
     depot = Depot(id=body.id, name=body.name, lat=body.lat, lon=body.lon, region_id=body.region)
-    db.add(depot)
-    db.flush()
+    try:
+        registry.add_depot(db, depot)
+    except DomainError as exc:
+        raise domain_error(exc) from exc
     _ask_replan(services, tasks, db, depot.region_id, f"depot added: {depot.id}")
     return _depot_public(depot)

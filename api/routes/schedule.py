@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic_core import to_json
-from sqlmodel import col, select
 
 from api import access, schemas
 from api.deps import (
@@ -27,22 +26,19 @@ from api.deps import (
 from api.feeds import FeedSession, calendar_document, geojson_document
 from api.geo import navigation_links
 from api.store import (
-    next_stop_row,
     not_found,
     plan_public,
-    plan_version_in_force,
     region_or_default,
     region_slots,
     region_zone,
     schedule_rows,
     week_or_current,
-    week_sessions,
     zone_of_region,
 )
-from fleet import plans
+from fleet import plans, registry
 from fleet.db import DbSession, session_scope
 from fleet.domain import week_start, zone
-from fleet.models import Depot, Plan, Region, Session, Site, Vehicle
+from fleet.models import Region, Session, Vehicle
 from fleet.reports import late_sessions, vehicle_states
 
 router = APIRouter()
@@ -59,12 +55,7 @@ CALENDAR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _feed_sessions(db: DbSession, sessions: list[Session]) -> list[FeedSession]:
-    site_ids = sorted({s.site_id for s in sessions})
-    sites = (
-        {s.id: s for s in db.exec(select(Site).where(col(Site.id).in_(site_ids))).all()}
-        if site_ids
-        else {}
-    )
+    sites = registry.sites_by_id(db, sorted({s.site_id for s in sessions}))
     out = []
     for s in sessions:
         site = sites[s.site_id]
@@ -124,7 +115,7 @@ def _schedule(services: Services, token: str | None, region: str | None, week: s
         states: list[dict[str, Any]] = []
         if principal.is_dispatcher:
             rows = schedule_rows(db, reg.id, wk, tz)
-            fleet_rows = list(db.exec(select(Vehicle).where(Vehicle.region_id == reg.id)))
+            fleet_rows = registry.list_vehicles(db, reg.id)
             vehicles = sorted(v.id for v in fleet_rows)
             states = _vehicle_states(db, fleet_rows, services.clock.now(), tz)
         elif principal.vehicle is not None:
@@ -141,7 +132,7 @@ def _schedule(services: Services, token: str | None, region: str | None, week: s
             "start_date": week_start(wk, reg.week_start_weekday),
             "days": reg.days,
             "vehicles": vehicles,
-            "plan_version": plan_version_in_force(db, reg.id, wk),
+            "plan_version": plans.plan_in_force_version(db, reg.id, wk),
             "now": services.clock.now().astimezone(tz),
             "sessions": rows,
             "vehicle_states": states,
@@ -185,18 +176,9 @@ def schedule_version(
     """A cheap fingerprint of the board: the newest plan and the pins/states of sessions."""
     reg = region_or_default(db, region)
     wk = week_or_current(reg, week, services.clock.now())
-    plan = db.exec(
-        select(Plan.id, Plan.version, Plan.status)
-        .where(Plan.region_id == reg.id, Plan.week == wk)
-        .order_by(col(Plan.version).desc())
-        .limit(1)
-    ).first()  # plans.latest_plan without loading the plan document
-    rows = db.exec(
-        select(Session.id, Session.pinned, Session.state, Session.in_force)
-        .where(Session.region_id == reg.id, Session.week == wk)
-        .order_by(col(Session.id))
-    ).all()
-    digest = hashlib.sha256(repr((tuple(plan) if plan else None, rows)).encode())
+    plan = plans.latest_plan_key(db, reg.id, wk)
+    rows = plans.session_marks(db, reg.id, wk)
+    digest = hashlib.sha256(repr((plan, rows)).encode())
     return schemas.ScheduleVersion(
         region=reg.id,
         week=wk,
@@ -222,15 +204,13 @@ def schedule_geojson(
     """Sites (Points) and each vehicle-day route (LineString) of a week as GeoJSON."""
     reg = region_or_default(db, region)
     wk = week_or_current(reg, week, services.clock.now())
-    sessions = [s for s, _ in week_sessions(db, reg.id, wk)]
+    sessions = plans.sessions_in_force(db, reg.id, wk)
     sites = [
         {"id": s.id, "name": s.name, "lat": s.lat, "lon": s.lon, "headcount": s.default_headcount}
-        for s in db.exec(select(Site).where(Site.region_id == reg.id).order_by(col(Site.id)))
+        for s in registry.list_sites(db, reg.id)
     ]
-    depots = {d.id: (d.lat, d.lon) for d in db.exec(select(Depot)).all()}
-    vehicle_depot = {
-        v.id: v.depot_id for v in db.exec(select(Vehicle).where(Vehicle.region_id == reg.id))
-    }
+    depots = {d.id: (d.lat, d.lon) for d in registry.list_depots(db)}
+    vehicle_depot = {v.id: v.depot_id for v in registry.list_vehicles(db, reg.id)}
     doc = geojson_document(sites, depots, vehicle_depot, _feed_sessions(db, sessions))
     return JSONResponse(doc, media_type="application/geo+json")
 
@@ -260,17 +240,16 @@ def _next_stop(services: Services, token: str | None, vehicle_id: str) -> bytes:
         principal = principal_from_token(services, conn, token)
         if not access.may_see_vehicle(principal, vehicle_id):
             raise forbidden("not your vehicle")
-        row = next_stop_row(conn, vehicle_id, services.clock.now())
+        row = plans.next_stop(conn, vehicle_id, services.clock.now())
         if row is None:
-            exists = conn.execute(select(Vehicle.id).where(Vehicle.id == vehicle_id)).first()
-            if exists is None:
+            if not registry.vehicle_exists(conn, vehicle_id):
                 raise not_found("vehicle", vehicle_id)
             raise not_found("next stop of vehicle", vehicle_id)
     tz = zone(row.timezone)
     links = navigation_links(row.lat, row.lon, row.site_name or row.site_id)
     return to_json(
         {
-            "session_id": row.session_id,
+            "session_id": row.id,
             "vehicle": vehicle_id,
             "site": {
                 "id": row.site_id,
@@ -301,7 +280,7 @@ def visits(
     """Upcoming sessions at the site, soonest first."""
     if not access.may_see_site(principal, site_id):
         raise forbidden("not one of your sites")
-    site = db.get(Site, site_id)
+    site = registry.get_site(db, site_id)
     if site is None:
         raise not_found("site", site_id)
     tz = zone_of_region(db, site.region_id)
@@ -331,7 +310,7 @@ def visits(
 
 
 def _zone_of(db: DbSession, region_id: str) -> Region:
-    region = db.get(Region, region_id)
+    region = registry.get_region(db, region_id)
     assert region is not None
     return region
 
@@ -364,7 +343,7 @@ def vehicle_calendar(
     (for 7 days after their date) CANCELLED; SEQUENCE rises with every change."""
     if not access.may_see_vehicle(principal, vehicle_id):
         raise forbidden("not your vehicle")
-    vehicle = db.get(Vehicle, vehicle_id)
+    vehicle = registry.get_vehicle(db, vehicle_id)
     if vehicle is None:
         raise not_found("vehicle", vehicle_id)
     sessions = plans.feed_sessions(db, services.clock.now(), vehicle_id=vehicle_id)
@@ -383,7 +362,7 @@ def site_calendar(
     """The site's visits as an iCalendar feed (as the vehicle's: states and SEQUENCE)."""
     if not access.may_see_site(principal, site_id):
         raise forbidden("not one of your sites")
-    site = db.get(Site, site_id)
+    site = registry.get_site(db, site_id)
     if site is None:
         raise not_found("site", site_id)
     sessions = plans.feed_sessions(db, services.clock.now(), site_id=site_id)

@@ -481,7 +481,7 @@ def test_publishing_a_held_plan_tells_the_drivers(sqlite_harness: Harness) -> No
     dropped = [x for x in plan["sessions"] if x["vehicle"] == "RV2"][:2]
     plan["sessions"] = [x for x in plan["sessions"] if x not in dropped]
     with session_scope(h.engine) as db:
-        held = plans.save_plan(
+        held = plans.store_plan(
             db, region="default", week="2026-W48", plan=plan, now=NOW, scenario=data, hold=True
         )
         plan_id = held.plan.id

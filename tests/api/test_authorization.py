@@ -42,7 +42,7 @@ def held_plan(h: Harness) -> str:
 
     data = json.loads(TAISHANG.read_text())
     with session_scope(h.engine) as db:
-        outcome = plans.save_plan(
+        outcome = plans.store_plan(
             db,
             region=h.seeded.region,
             week=h.seeded.week,

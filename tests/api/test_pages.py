@@ -10,51 +10,27 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy.engine import Engine
 
-from api.app import create_app
-from core.clock import FixedClock
 from fleet import dead_letters, events, plans
-from fleet.db import make_engine, session_scope
+from fleet.db import session_scope
 from fleet.models import Session
-from tests.api.conftest import TAISHANG, api_settings, topic_messages
-from tests.api.live import live_server
-from tests.api.seeding import NOW, PASSWORD, Seeded, hand_plan, seed
+from tests.api.conftest import TAISHANG, topic_messages
+from tests.api.seeding import NOW, PASSWORD, hand_plan
+from tests.fixtures.web import Web as Site
+from tests.fixtures.web import seeded_web, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
 
-@dataclass
-class Site:
-    base: str
-    engine: Engine
-    seeded: Seeded
-    bootstrap: str
-
-
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[Site]:
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('pages')) / 'api.db'}"
-    engine = make_engine(url)
-    seeded = seed(engine, TAISHANG)
-    app = create_app(api_settings(url, kafka_bootstrap), clock=FixedClock(NOW))
-    with live_server(app) as base:
-        yield Site(base, engine, seeded, kafka_bootstrap)
-    engine.dispose()
-
-
-def sign_in(page: Page, web: Site, name: str, landing: str) -> None:
-    page.goto(f"{web.base}/login")
-    page.get_by_label("用户名 User name").fill(name)
-    page.get_by_label("密码 Password").fill(PASSWORD)
-    page.get_by_role("button", name="登录 Sign in").click()
-    page.wait_for_url(f"{web.base}{landing}")
+    with seeded_web(Path(tmp_path_factory.mktemp("pages")), kafka_bootstrap) as served:
+        yield served
 
 
 def api_get(web: Site, name: str, path: str) -> object:

@@ -132,7 +132,7 @@ def test_diff_of_unknown_plans_is_404_and_of_other_weeks_422(
     assert harness.client.get("/api/v1/plans/0/diff", headers=h).status_code == 422
     data = json.loads(TAISHANG.read_text())
     with session_scope(harness.engine) as db:
-        other = plans.save_plan(
+        other = plans.store_plan(
             db,
             region=harness.seeded.region,
             week="2026-W49",

@@ -11,52 +11,27 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy.engine import Engine
 
-from api.app import create_app
-from core.clock import FixedClock
 from fleet import events, plans, users
-from fleet.db import make_engine, session_scope
+from fleet.db import session_scope
 from fleet.reports import record_vehicle_status
-from tests.api.conftest import TAISHANG, api_settings, topic_messages
-from tests.api.live import live_server
-from tests.api.seeding import NOW, PASSWORD, Seeded, hand_plan, seed
+from tests.api.conftest import TAISHANG, topic_messages
+from tests.api.seeding import NOW, hand_plan
+from tests.fixtures.web import Web, seeded_web, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
 
-@dataclass
-class Web:
-    base: str
-    engine: Engine
-    seeded: Seeded
-    bootstrap: str
-
-
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[Web]:
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('status-pages')) / 'api.db'}"
-    engine = make_engine(url)
-    seeded = seed(engine, TAISHANG)
-    app = create_app(api_settings(url, kafka_bootstrap), clock=FixedClock(NOW))
-    with live_server(app) as base:
-        yield Web(base, engine, seeded, kafka_bootstrap)
-    engine.dispose()
-
-
-def sign_in(page: Page, web: Web, name: str, landing: str) -> None:
-    page.goto(f"{web.base}/login")
-    page.get_by_label("用户名 User name").fill(name)
-    page.get_by_label("密码 Password").fill(PASSWORD)
-    page.get_by_role("button", name="登录 Sign in").click()
-    page.wait_for_url(f"{web.base}{landing}")
+    with seeded_web(Path(tmp_path_factory.mktemp("status-pages")), kafka_bootstrap) as served:
+        yield served
 
 
 def statuses_of(web: Web, vehicle: str) -> list[dict[str, Any]]:

@@ -13,7 +13,8 @@ from sqlmodel import select
 from fleet.db import session_scope
 from fleet.domain import SessionState, last_visit_day, site_max_gap_days
 from fleet.models import Session, Site
-from fleet.scenario_io import Continuity, build_scenario, store_plan
+from fleet.plans import store_plan
+from fleet.scenario_io import Continuity, build_scenario
 from solver.check import check_plan
 from solver.evaluate import evaluate
 from solver.load import parse_scenario

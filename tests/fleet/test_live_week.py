@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine
 
 from fleet.db import session_scope
 from fleet.models import Plan
-from fleet.plans import mark_missed_sessions, plan_in_force, sessions_in_force
+from fleet.plans import mark_missed_sessions, plan_in_force, sessions_in_force, store_plan
 from fleet.reports import record_vehicle_status
-from fleet.scenario_io import build_scenario, store_plan
+from fleet.scenario_io import build_scenario
 
 WEEK = "2026-W48"
 MONDAY_8 = datetime.fromisoformat("2026-11-23T08:00:00+08:00")

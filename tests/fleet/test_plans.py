@@ -19,7 +19,6 @@ from fleet.plans import (
     next_stop,
     plan_in_force,
     publish_plan,
-    save_plan,
     sessions_in_force,
     set_pinned,
     start_current_session,
@@ -142,7 +141,7 @@ def test_held_plan_waits_for_a_dispatcher(small_region: Engine) -> None:
         region.hold_plans_for_approval = True
         db.add(region)
     with session_scope(small_region) as db:
-        outcome = save_plan(
+        outcome = store_plan(
             db, region="default", week=WEEK, plan=plan(("RV1", "S1", 0, "lunch")), now=NOW
         )
         assert not outcome.published and outcome.assignments == {}

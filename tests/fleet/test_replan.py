@@ -9,9 +9,9 @@ from pathlib import Path
 from core.clock import FixedClock
 from fleet.db import create_all, make_engine, session_scope
 from fleet.models import Session
-from fleet.plans import sessions_in_force, start_current_session
+from fleet.plans import sessions_in_force, start_current_session, store_plan
 from fleet.reports import record_vehicle_status
-from fleet.scenario_io import build_scenario, import_scenario, store_plan
+from fleet.scenario_io import build_scenario, import_scenario
 from solver.load import parse_scenario
 from solver.service import PlanOptions, check_pins, make_plan
 

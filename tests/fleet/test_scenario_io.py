@@ -16,9 +16,15 @@ from core.clock import FixedClock
 from fleet.db import session_scope
 from fleet.domain import SessionState
 from fleet.models import Session, Vehicle, VehicleUnavailability
-from fleet.plans import confirm_session, sessions_in_force, set_pinned, start_current_session
+from fleet.plans import (
+    confirm_session,
+    sessions_in_force,
+    set_pinned,
+    start_current_session,
+    store_plan,
+)
 from fleet.reports import record_headcount, record_vehicle_status
-from fleet.scenario_io import build_scenario, import_scenario, store_plan
+from fleet.scenario_io import build_scenario, import_scenario
 from solver.load import parse_scenario
 from solver.scenario import Scenario
 from tests.fleet.conftest import small_scenario

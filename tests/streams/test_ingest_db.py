@@ -14,7 +14,8 @@ from sqlmodel import select
 from fleet.db import create_all, make_engine, session_scope
 from fleet.events import HeadcountEvent, VehicleStatusEvent
 from fleet.models import Session, Site
-from fleet.scenario_io import build_scenario, import_scenario, store_plan
+from fleet.plans import store_plan
+from fleet.scenario_io import build_scenario, import_scenario
 from streams import ingest
 from tests.streams.harness import REGION, SCENARIO, WEEK
 

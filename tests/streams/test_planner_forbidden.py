@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from fleet.db import create_all, make_engine, session_scope
 from fleet.models import Region, Session
-from fleet.plans import sessions_in_force
-from fleet.scenario_io import import_scenario, scenario_week, store_plan
+from fleet.plans import sessions_in_force, store_plan
+from fleet.scenario_io import import_scenario, scenario_week
 from streams.planner import plan_week
 from tests.api.conftest import TAISHANG
 from tests.api.seeding import hand_plan

@@ -2,7 +2,8 @@
 
 A key is claimed (a row with no answer yet) before the effect, answered after it,
 and released when the effect fails, so that a retry can try again. Keys belong to
-the user who sent them.
+the user who sent them. The API's writes use it (``api.idempotent_writes``); the table
+is ``fleet.models.api_idempotency``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from api.models import idempotency
 from fleet.db import session_scope
+from fleet.models import api_idempotency as idempotency
 
 
 @dataclass(frozen=True)
