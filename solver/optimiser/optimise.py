@@ -1,14 +1,14 @@
 """The planner: a primal heuristic first, then column generation and CP-SAT where they pay.
 
-1. Compile the scenario (:mod:`solver.opt_instance`); pins that cannot hold raise
-   :class:`PinConflict`. The cheap bound (:mod:`solver.bounds`) is the first bound.
-2. The heuristic (:mod:`solver.heur_search`): greedy construction and swap search,
-   the plan in force as a second start (:mod:`solver.heur_warm`), then ruin and
+1. Compile the scenario (:mod:`solver.optimiser.opt_instance`); pins that cannot hold raise
+   :class:`PinConflict`. The cheap bound (:mod:`solver.optimiser.bounds`) is the first bound.
+2. The heuristic (:mod:`solver.optimiser.heur_search`): greedy construction and swap search,
+   the plan in force as a second start (:mod:`solver.optimiser.heur_warm`), then ruin and
    recreate. Its best plan is always the fallback.
 3. On small instances (and mid-sized ones given 60 s or more) column generation
-   (:mod:`solver.opt_colgen`), seeded with the heuristic's routes; every round
+   (:mod:`solver.optimiser.opt_colgen`), seeded with the heuristic's routes; every round
    gives a Lagrangian bound valid whatever the duals. When it converges,
-   reduced-profit fixing (:mod:`solver.opt_proof`) tries to prove the heuristic's
+   reduced-profit fixing (:mod:`solver.optimiser.opt_proof`) tries to prove the heuristic's
    plan optimal; on small instances CP-SAT then works on the route pool from the
    best plan so far, and the proof is tried again.
 4. The heuristic takes the time left, from the best plan found. A plan in force
@@ -33,21 +33,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.bounds import cheap_bound
-from solver.columns import DayRoute, objective_of, price_day
-from solver.heur_search import Heuristic, iterations_for
-from solver.heur_warm import previous_plan
-from solver.opt_colgen import (
+from solver.optimiser.bounds import cheap_bound
+from solver.optimiser.columns import DayRoute, objective_of, price_day
+from solver.optimiser.heur_search import Heuristic, iterations_for
+from solver.optimiser.heur_warm import previous_plan
+from solver.optimiser.opt_colgen import (
     generate_columns,
     pin_routes,
     previous_routes,
     seed_routes,
     site_profits,
 )
-from solver.opt_instance import Instance, PinConflict, TravelLike, compile_instance
-from solver.opt_polish import polish, round_lp
-from solver.opt_proof import prove
-from solver.ortools_backend import LpMaster, solve_master_mip
+from solver.optimiser.opt_instance import Instance, PinConflict, TravelLike, compile_instance
+from solver.optimiser.opt_polish import polish, round_lp
+from solver.optimiser.opt_proof import prove
+from solver.optimiser.ortools_backend import LpMaster, solve_master_mip
 from solver.scenario import Scenario, SessionKey
 
 __all__ = ["PinConflict", "Progress", "SolveParams", "SolveResult", "solve"]

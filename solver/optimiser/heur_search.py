@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.columns import DayRoute
-from solver.heur_state import PlanState
-from solver.heur_swap import swap_search
-from solver.opt_instance import Instance, IntArray
+from solver.optimiser.columns import DayRoute
+from solver.optimiser.heur_state import PlanState
+from solver.optimiser.heur_swap import swap_search
+from solver.optimiser.opt_instance import Instance, IntArray
 
 _EPS = 1e-9
 
