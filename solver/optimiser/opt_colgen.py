@@ -99,7 +99,7 @@ def pin_routes(inst: Instance) -> dict[tuple[int, int], DayRoute]:
     return out
 
 
-def seed_routes(inst: Instance) -> list[DayRoute]:
+def seed_routes(inst: Instance, with_previous: bool = True) -> list[DayRoute]:
     """Starting columns: best routes on raw headcounts, single-site routes, previous plan."""
     routes: list[DayRoute] = []
     profit = np.asarray(
@@ -108,7 +108,8 @@ def seed_routes(inst: Instance) -> list[DayRoute]:
     for v in range(inst.n_vehicles):
         for d in range(inst.n_days):
             routes.extend(r for _, r in price_day(inst, v, d, profit, top_k=3).routes)
-    return routes + single_site_routes(inst) + previous_routes(inst)
+    routes += single_site_routes(inst)
+    return routes + previous_routes(inst) if with_previous else routes
 
 
 def single_site_routes(inst: Instance) -> list[DayRoute]:
