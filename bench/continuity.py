@@ -24,7 +24,7 @@ from pathlib import Path
 from solver.check import check_plan
 from solver.evaluate import evaluate
 from solver.load import load_scenario_file
-from solver.optimise import SolveParams, gap_of, solve
+from solver.optimiser.optimise import SolveParams, gap_of, solve
 from solver.scenario import Objective, Scenario, SessionKey
 
 SCENARIOS = Path(__file__).resolve().parent.parent.parent / "shared" / "scenarios"

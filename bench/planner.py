@@ -29,7 +29,7 @@ from solver.check import check_plan
 from solver.evaluate import PlanStats, evaluate
 from solver.hand import hand_rotation
 from solver.load import load_scenario_file
-from solver.optimise import Progress, SolveParams, SolveResult, gap_of, solve
+from solver.optimiser.optimise import Progress, SolveParams, SolveResult, gap_of, solve
 from solver.scenario import Scenario, SessionKey, TimePoint, Unavailability
 from solver.travel import TravelTable
 

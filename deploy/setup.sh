@@ -22,6 +22,16 @@ fi
 echo "setup: pip install -e .[test]" >&2
 python3 -m pip install -q --disable-pip-version-check -e ".[test]"
 
+# The peer solvers (../shared/tools/peers) in a venv of their own, pinned: the
+# side-by-side benchmarks and tests/solver/test_bound_vs_pyvrp.py run PyVRP from it.
+peers_venv="${RVROTA_PEERS_VENV:-$HOME/.venvs/peers}"
+if [ ! -x "$peers_venv/bin/python" ]; then
+  echo "setup: peers venv at $peers_venv" >&2
+  python3 -m venv "$peers_venv"
+fi
+"$peers_venv/bin/python" -m pip install -q --disable-pip-version-check \
+  "pyvrp==0.14.1" "ortools==9.15.6755"
+
 if [ -x deploy/kafka/fetch.sh ]; then
   echo "setup: Apache Kafka jars through Maven" >&2
   deploy/kafka/fetch.sh

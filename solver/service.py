@@ -1,8 +1,8 @@
 """The planner as one call: scenario in, ``rvrota.plan/1`` document out.
 
 ``make_plan`` refuses pins that cannot all hold (``PinConflict``), runs the
-optimiser (``solver.optimise``), judges its plan with the checker, computes
-the stats with the evaluator and gives every unserved site its reason.
+optimiser (``solver.optimiser.optimise``), judges its plan with the checker,
+computes the stats with the evaluator and gives every unserved site its reason.
 Without the optimiser module it falls back to the dispatcher's hand rotation
 (or the pins alone when the scenario pins or freezes anything).
 """
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 class PlanParams(Protocol):
-    """What the planner reads from its parameters (``solver.optimise.SolveParams`` fits)."""
+    """What the planner reads from its parameters (``optimise.SolveParams`` fits)."""
 
     @property
     def time_limit(self) -> float: ...
@@ -98,9 +98,9 @@ def check_pins(scenario: Scenario, travel: TravelTable | None = None) -> None:
 
 def _optimiser() -> Any | None:
     try:
-        return importlib.import_module("solver.optimise")
+        return importlib.import_module("solver.optimiser.optimise")
     except ModuleNotFoundError as exc:
-        if exc.name != "solver.optimise":
+        if exc.name not in {"solver.optimiser", "solver.optimiser.optimise"}:
             raise
         return None
 
@@ -126,7 +126,7 @@ def solve_plan(scenario: Scenario, params: PlanParams | None = None) -> PlanResu
     bound: float | None = None
     status = "hand"
     if module is None:
-        log.warning("solver.optimise is not available; using the hand rotation")
+        log.warning("solver.optimiser.optimise is not available; using the hand rotation")
         sessions = _fallback(scenario, travel)
         seconds = time.perf_counter() - started
     else:

@@ -107,6 +107,8 @@ def previous_if_not_worse(scenario: Any, result: Any) -> Any:
     previous = tuple(scenario.previous)
     if not previous or not set(scenario.pinned) <= set(previous):
         return None
+    if set(result.sessions) == set(previous):
+        return None  # the solver kept the plan in force already: nothing to judge again
     travel = TravelTable.build(scenario)
     if check_plan(scenario, previous, travel):
         return None

@@ -416,7 +416,7 @@ def test_replacing_a_site_counts_the_overdue_day_it_causes() -> None:
 def test_a_short_replan_never_returns_worse_than_the_plan_in_force() -> None:
     """taishang-week: a 5 s plan becomes ``previous``; a re-plan with almost no time still
     returns a plan at least as good (the plan in force is feasible), and it checks."""
-    from solver.optimise import SolveParams, solve
+    from solver.optimiser.optimise import SolveParams, solve
 
     path = Path(__file__).resolve().parents[3] / "shared/scenarios/taishang-week.json"
     s = parse_scenario(json.loads(path.read_text(encoding="utf-8")))
@@ -492,9 +492,9 @@ def test_cli_check_plan_names_rule_11_and_prints_overdue(tmp_path: Path) -> None
 
 def column_generation_bound(s: Any) -> float:
     """The Lagrangian bound of column generation alone (before any proof tightens it)."""
-    from solver.opt_colgen import generate_columns, pin_routes, seed_routes
-    from solver.opt_instance import compile_instance
-    from solver.ortools_backend import LpMaster
+    from solver.optimiser.opt_colgen import generate_columns, pin_routes, seed_routes
+    from solver.optimiser.opt_instance import compile_instance
+    from solver.optimiser.ortools_backend import LpMaster
 
     inst = compile_instance(s, TravelTable.build(s))
     master = LpMaster(inst)

@@ -8,13 +8,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solver.bounds import cheap_bound
-from solver.columns import make_route, objective_of, route_feasible
-from solver.heur_search import Heuristic
 from solver.load import parse_scenario
-from solver.opt_instance import PinConflict, compile_instance
-from solver.optimise import SolveParams, solve
-from solver.ortools_backend import solve_master_mip
+from solver.optimiser.bounds import cheap_bound
+from solver.optimiser.columns import make_route, objective_of, route_feasible
+from solver.optimiser.heur_search import Heuristic
+from solver.optimiser.opt_instance import PinConflict, compile_instance
+from solver.optimiser.optimise import SolveParams, solve
+from solver.optimiser.ortools_backend import solve_master_mip
 from solver.travel import TravelTable
 from tests.solver.test_optimise import brute_force_best
 from tests.solver.test_optimise_property import tiny_documents

@@ -8,12 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solver.check import check_plan
-from solver.columns import objective_of
 from solver.evaluate import evaluate
-from solver.heur_search import Heuristic
 from solver.load import parse_scenario
-from solver.opt_instance import Instance, PinConflict, compile_instance
-from solver.optimise import SolveParams, solve
+from solver.optimiser.columns import objective_of
+from solver.optimiser.heur_search import Heuristic
+from solver.optimiser.opt_instance import Instance, PinConflict, compile_instance
+from solver.optimiser.optimise import SolveParams, solve
 from solver.scenario import Scenario, SessionKey
 from solver.service import PinConflict as ServicePinConflict
 from solver.service import check_pins

@@ -12,7 +12,7 @@ import pytest
 from solver.check import check_plan
 from solver.evaluate import evaluate
 from solver.load import load_scenario_file
-from solver.optimise import PinConflict, Progress, SolveParams, SolveResult, solve
+from solver.optimiser.optimise import PinConflict, Progress, SolveParams, SolveResult, solve
 from solver.scenario import Scenario, SessionKey, TimePoint, Unavailability
 from tests.solver.tiny import ref, scenario, site, sk, vehicle
 

@@ -12,9 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver import columns
-from solver.columns import _price_labels, _price_two_slots, make_route, price_day, route_feasible
-from solver.opt_instance import Instance, compile_instance
+from solver.optimiser import columns
+from solver.optimiser.columns import (
+    _price_labels,
+    _price_two_slots,
+    make_route,
+    price_day,
+    route_feasible,
+)
+from solver.optimiser.opt_instance import Instance, compile_instance
 from solver.travel import TravelTable
 from tests.solver.tiny import ref, scenario, site, vehicle
 

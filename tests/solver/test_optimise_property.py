@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from solver.check import check_plan
 from solver.evaluate import evaluate
 from solver.load import parse_scenario
-from solver.optimise import PinConflict, SolveParams, solve
+from solver.optimiser.optimise import PinConflict, SolveParams, solve
 from tests.solver.test_optimise import brute_force_best
 from tests.solver.tiny import document, ref, site, vehicle
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from solver.columns import DayRoute, make_route, objective_of
-from solver.opt_instance import BoolArray, FloatArray, Instance, IntArray
+from solver.optimiser.columns import DayRoute, make_route, objective_of
+from solver.optimiser.opt_instance import BoolArray, FloatArray, Instance, IntArray
 
 NEG = -np.inf
 

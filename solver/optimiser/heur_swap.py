@@ -2,7 +2,7 @@
 
 For one session (cell ``c1``, site ``a``) the km change of swapping with every other
 session (cell ``c2``, site ``b``) is computed at once from the cells' neighbours
-(:class:`~solver.heur_state.PlanState` keeps them); timing, driving limit and
+(:class:`~solver.optimiser.heur_state.PlanState` keeps them); timing, driving limit and
 allowed sites are checked as arrays. The best improving swap is then made with
 the state's own exact moves (so capacity, gaps and values are judged there) and
 undone if the exact objective does not improve.
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from solver.heur_state import PlanState
+from solver.optimiser.heur_state import PlanState
 
 _EPS = 1e-7
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from solver.columns import DayRoute
-from solver.opt_instance import FloatArray, Instance
+from solver.optimiser.columns import DayRoute
+from solver.optimiser.opt_instance import FloatArray, Instance
 
 
 class _State:

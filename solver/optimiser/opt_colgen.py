@@ -1,7 +1,7 @@
 """Column generation for the day-pattern model: seed routes, price, bound.
 
-Each round solves the LP master (:class:`solver.ortools_backend.LpMaster`), prices
-every vehicle-day exactly under its duals (:func:`solver.columns.price_day`) and
+Each round solves the LP master (:class:`solver.optimiser.ortools_backend.LpMaster`), prices
+every vehicle-day exactly under its duals (:func:`solver.optimiser.columns.price_day`) and
 adds the routes with positive reduced profit. Every round also yields a
 Lagrangian bound, valid whatever the duals, so the bound is a true upper bound on
 every feasible plan even when the loop stops early; at convergence it equals the
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.columns import DayRoute, make_route, price_day, route_feasible
-from solver.opt_instance import FloatArray, Instance
-from solver.ortools_backend import Duals, LpMaster
+from solver.optimiser.columns import DayRoute, make_route, price_day, route_feasible
+from solver.optimiser.opt_instance import FloatArray, Instance
+from solver.optimiser.ortools_backend import Duals, LpMaster
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def pin_routes(inst: Instance) -> dict[tuple[int, int], DayRoute]:
     return out
 
 
-def seed_routes(inst: Instance) -> list[DayRoute]:
+def seed_routes(inst: Instance, with_previous: bool = True) -> list[DayRoute]:
     """Starting columns: best routes on raw headcounts, single-site routes, previous plan."""
     routes: list[DayRoute] = []
     profit = np.asarray(
@@ -108,7 +108,8 @@ def seed_routes(inst: Instance) -> list[DayRoute]:
     for v in range(inst.n_vehicles):
         for d in range(inst.n_days):
             routes.extend(r for _, r in price_day(inst, v, d, profit, top_k=3).routes)
-    return routes + single_site_routes(inst) + previous_routes(inst)
+    routes += single_site_routes(inst)
+    return routes + previous_routes(inst) if with_previous else routes
 
 
 def single_site_routes(inst: Instance) -> list[DayRoute]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.opt_instance import FloatArray, Instance
+from solver.optimiser.opt_instance import FloatArray, Instance
 
 _NEG = -np.inf
 

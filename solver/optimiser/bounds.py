@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from solver.opt_instance import FloatArray, Instance
+from solver.optimiser.opt_instance import FloatArray, Instance
 
 
 def site_session_cap(inst: Instance) -> FloatArray:

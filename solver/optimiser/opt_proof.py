@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from solver.columns import DayRoute, objective_of, price_day
-from solver.opt_colgen import lagrangian_bound, site_profits
-from solver.opt_instance import FloatArray, Instance
-from solver.ortools_backend import Duals, LpMaster, rounding_slack, solve_master_mip
+from solver.optimiser.columns import DayRoute, objective_of, price_day
+from solver.optimiser.opt_colgen import lagrangian_bound, site_profits
+from solver.optimiser.opt_instance import FloatArray, Instance
+from solver.optimiser.ortools_backend import Duals, LpMaster, rounding_slack, solve_master_mip
 
 PER_VEHICLE_DAY_CAP = 4000
 TOTAL_CAP = 20000

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.columns import DayRoute
-from solver.heur_state import PlanState
-from solver.heur_swap import swap_search
-from solver.opt_instance import Instance, IntArray
+from solver.optimiser.columns import DayRoute
+from solver.optimiser.heur_state import PlanState
+from solver.optimiser.heur_swap import swap_search
+from solver.optimiser.opt_instance import Instance, IntArray
 
 _EPS = 1e-9
 
@@ -52,6 +52,8 @@ class Heuristic:
         cells = max(1, int(self.state.fillable.sum()))
         typical = float(positive.mean()) if len(positive) else 1.0
         self.threshold0 = typical * min(0.05, 3.0 / cells)
+        # sites a repair centres its ruin on (those the plan in force lost): see start_from
+        self.focus: list[int] = []
 
     # --- building blocks -------------------------------------------------------
 
@@ -108,9 +110,13 @@ class Heuristic:
                 break
 
     def start_from(self, routes: Sequence[DayRoute]) -> int:
-        """Insert the sessions of ``routes`` that still fit (in order); return how many did."""
+        """Insert the sessions of ``routes`` that still fit (in order); return how many did.
+
+        The sites of the sessions that no longer fit become the repair's ``focus``.
+        """
         st = self.state
         placed = 0
+        lost: list[int] = []
         for r in routes:
             for t, s in r.stops:
                 c = (r.vehicle * st.n_d + r.day) * st.n_t + t
@@ -120,8 +126,47 @@ class Heuristic:
                 if st.site_of[c] < 0 and np.isfinite(st.gain[c, s]):
                     st.insert(c, s)
                     placed += 1
+                else:
+                    lost.append(int(s))
+        self.focus = list(dict.fromkeys(lost))
         self._record()
         return placed
+
+    def make_room(self) -> int:
+        """Serve each site short of ``min_visits`` by the best single ejection, if it gains.
+
+        For every occupied cell the short site may take: empty it, put the site there and
+        refill greedily (the ejected site elsewhere). A repair's first step: a plan in force
+        that lost a visit (a breakdown, a missed session) regains it at once. Returns how
+        many sites were helped.
+        """
+        st = self.state
+        helped = 0
+        for s in (int(x) for x in np.flatnonzero(st.count < self.inst.min_visits)):
+            best_delta, best_cell = _EPS, -1
+            cells = np.flatnonzero(st.allowed[:, s] & (st.site_of >= 0) & ~st.locked)
+            for c in (int(x) for x in cells):
+                before = st.objective
+                log: list[tuple[int, int, int]] = []
+                if self._eject_for(c, s, log) and st.objective - before > best_delta:
+                    best_delta, best_cell = st.objective - before, c
+                self._undo(log, before)
+            if best_cell >= 0:
+                self._eject_for(best_cell, s, [])
+                helped += 1
+        self._record()
+        return helped
+
+    def _eject_for(self, c: int, s: int, log: list[tuple[int, int, int]]) -> bool:
+        """Empty cell ``c``, put site ``s`` there, refill; False (half done) if ``s`` cannot go."""
+        st = self.state
+        self._remove_cells([c], log)
+        if not log or not np.isfinite(st.gain[c, s]):
+            return False
+        st.insert(c, s)
+        log.append((1, c, s))
+        self.fill(log)
+        return True
 
     def reset_to(self, routes: Sequence[DayRoute]) -> None:
         """Replace the current plan by ``routes`` (sessions that do not fit are dropped)."""
@@ -197,6 +242,8 @@ class Heuristic:
             chosen = same_day[np.isin(st.cell_vd[same_day], list(take))]
         elif kind < 0.85:  # make room for a site served less than it could be
             target = self._hungry_site()
+            if self.focus and rng.random() < 0.5:  # a repair: a site the plan in force lost
+                target = self.focus[rng.randrange(len(self.focus))]
             if target is None:
                 chosen = free[[rng.randrange(len(free)) for _ in range(k)]]
             else:

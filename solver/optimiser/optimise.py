@@ -1,18 +1,23 @@
 """The planner: a primal heuristic first, then column generation and CP-SAT where they pay.
 
-1. Compile the scenario (:mod:`solver.opt_instance`); pins that cannot hold raise
-   :class:`PinConflict`. The cheap bound (:mod:`solver.bounds`) is the first bound.
-2. The heuristic (:mod:`solver.heur_search`): greedy construction and swap search,
-   the plan in force as a second start (:mod:`solver.heur_warm`), then ruin and
+1. Compile the scenario (:mod:`solver.optimiser.opt_instance`); pins that cannot hold raise
+   :class:`PinConflict`. The cheap bound (:mod:`solver.optimiser.bounds`) is the first bound.
+2. The heuristic (:mod:`solver.optimiser.heur_search`): greedy construction and swap search,
+   the plan in force as a second start (:mod:`solver.optimiser.heur_warm`), then ruin and
    recreate. Its best plan is always the fallback.
 3. On small instances (and mid-sized ones given 60 s or more) column generation
-   (:mod:`solver.opt_colgen`), seeded with the heuristic's routes; every round
+   (:mod:`solver.optimiser.opt_colgen`), seeded with the heuristic's routes; every round
    gives a Lagrangian bound valid whatever the duals. When it converges,
-   reduced-profit fixing (:mod:`solver.opt_proof`) tries to prove the heuristic's
+   reduced-profit fixing (:mod:`solver.optimiser.opt_proof`) tries to prove the heuristic's
    plan optimal; on small instances CP-SAT then works on the route pool from the
    best plan so far, and the proof is tried again.
 4. The heuristic takes the time left, from the best plan found. A plan in force
    (``previous``) that is feasible and better is returned as it is.
+
+A live re-plan whose plan in force still (nearly) fits is a repair, not a new solve:
+on all but small instances, the search from the plan in force (its ruin
+centred on the sites that lost their sessions) ends after ``repair_limit`` seconds or
+when it stalls.
 
 The reported bound is the smaller of the cheap and the column-generation bound, and
 never below the plan. Time: the heuristic alone uses 97% of ``time_limit`` on large
@@ -33,21 +38,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.bounds import cheap_bound
-from solver.columns import DayRoute, objective_of, price_day
-from solver.heur_search import Heuristic, iterations_for
-from solver.heur_warm import previous_plan
-from solver.opt_colgen import (
+from solver.optimiser.bounds import cheap_bound
+from solver.optimiser.columns import DayRoute, objective_of, price_day
+from solver.optimiser.heur_search import Heuristic, iterations_for
+from solver.optimiser.heur_warm import previous_plan
+from solver.optimiser.opt_colgen import (
     generate_columns,
     pin_routes,
     previous_routes,
     seed_routes,
     site_profits,
 )
-from solver.opt_instance import Instance, PinConflict, TravelLike, compile_instance
-from solver.opt_polish import polish, round_lp
-from solver.opt_proof import prove
-from solver.ortools_backend import LpMaster, solve_master_mip
+from solver.optimiser.opt_instance import Instance, PinConflict, TravelLike, compile_instance
+from solver.optimiser.opt_polish import polish, round_lp
+from solver.optimiser.opt_proof import prove
+from solver.optimiser.ortools_backend import LpMaster, solve_master_mip
 from solver.scenario import Scenario, SessionKey
 
 __all__ = ["PinConflict", "Progress", "SolveParams", "SolveResult", "solve"]
@@ -68,12 +73,22 @@ class Progress:
 
 @dataclass(frozen=True)
 class SolveParams:
-    """Wall-time limit (seconds; deterministic-time units when ``seed`` is given)."""
+    """Wall-time limit (seconds; deterministic-time units when ``seed`` is given).
+
+    ``warm_start`` False: a cold solve that does not start from the plan in force
+    (``previous`` still prices each change; benchmarks compare the two).
+    ``repair_limit``: a live re-plan whose plan in force still (nearly) holds is a repair
+    of it: on all but small instances its search ends after this many wall seconds (or
+    when it stalls; seeded: the iterations standing in for them), not at ``time_limit``;
+    None searches to the limit.
+    """
 
     time_limit: float = 30.0
     seed: int | None = None
     workers: int = 2
     progress: Callable[[Progress], None] | None = None
+    warm_start: bool = True
+    repair_limit: float | None = 0.8
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,8 @@ EXACT_SIZE = 20_000
 SMALL_SIZE = 5_000  # (vehicle, day, site) triples up to which CP-SAT on the pool pays
 COLGEN_MIN_SECONDS = 60.0  # mid-sized instances: column generation for the bound from here
 PATIENCE = 1500  # heuristic iterations without a new best before column generation starts
+REPAIR_COVERAGE = 0.9  # share of the plan in force that must still fit for a repair
+REPAIR_PATIENCE = 1000  # a repair's iterations without a new best before it ends
 
 
 def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = None) -> SolveResult:
@@ -161,27 +178,52 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     # 1. the heuristic: construction, the plan in force as a second start, ruin and recreate
     heur = Heuristic(inst, params.seed)
     heur.construct(deadline(heuristic_share))
-    prev = previous_plan(inst)
+    prev = previous_plan(inst) if params.warm_start else []
+    repaired = False
     if prev:
         warm = Heuristic(inst, params.seed)
-        warm.start_from(prev)
+        placed = warm.start_from(prev)
         warm.construct(deadline(heuristic_share))
+        for _ in range(3):  # a site short by more than one visit gains one per pass
+            if not warm.make_room():
+                break
+        wanted = sum(len(r.stops) for r in prev)
+        if params.repair_limit is not None and not small and placed >= REPAIR_COVERAGE * wanted:
+            # a live re-plan: repair the plan in force around what changed (a shortfall
+            # it now has included), then return
+            span = min(limit, params.repair_limit)
+            end = None if deterministic else min(started + span, started + limit * heuristic_share)
+            warm.search(end, iterations_for(span) if deterministic else None, REPAIR_PATIENCE)
+            repaired = True
+        cold = heur.best_objective
         # ties go to the plan in force (fewer changes for the same objective)
-        if warm.best_objective >= heur.best_objective - 1e-9 * max(1.0, abs(heur.best_objective)):
+        if warm.best_objective >= cold - 1e-9 * max(1.0, abs(cold)):
             heur = warm
+        else:
+            repaired = False
+        log.info(
+            "warm start: %d of %d sessions of the plan in force fit; %s (%.1f; cold start %.1f)",
+            placed,
+            wanted,
+            "repaired" if repaired else "searching to the limit",
+            warm.best_objective,
+            cold,
+        )
     best = heur.result().routes
     report.objective = objective_of(inst, best)
     report("heuristic")
-    # where the exact machinery follows, a stalled heuristic hands over early
-    heur.search(deadline(heuristic_share), iterations, PATIENCE if exact else None)
+    if not repaired:
+        # where the exact machinery follows, a stalled heuristic hands over early
+        heur.search(deadline(heuristic_share), iterations, PATIENCE if exact else None)
     best = heur.result().routes
     objective = objective_of(inst, best)
     report.objective = objective
     report("heuristic")
     status = "HEURISTIC"
 
-    # 2. the exact machinery where it pays: column generation, CP-SAT, proof
-    if exact:
+    # 2. the exact machinery where it pays: column generation, CP-SAT, proof (a repair
+    # returns without it: its bound is the cheap one)
+    if exact and not repaired:
         best, objective, status, lp_bound = _exact(
             inst, params, started, best, objective, report, deterministic, use_mip=small
         )
@@ -195,7 +237,7 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
                 found = heur.result().routes
                 if objective_of(inst, found) > objective:
                     best, objective = found, objective_of(inst, found)
-    kept = _previous_if_better(inst, scenario, travel, objective)
+    kept = _previous_if_better(inst, scenario, travel, objective) if params.warm_start else None
     if kept is not None:
         best, objective = kept, objective_of(inst, kept)
         status = "PREVIOUS"
@@ -237,7 +279,7 @@ def _exact(
     pins = pin_routes(inst)
     master.add(list(pins.values()))
     master.add(start_plan)
-    master.add(seed_routes(inst))
+    master.add(seed_routes(inst, with_previous=params.warm_start))
 
     def on_round(bound: float) -> None:
         report.bound = min(bound, report.bound if report.bound is not None else bound)

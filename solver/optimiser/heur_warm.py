@@ -1,14 +1,14 @@
 """The plan in force (``previous``) in index form: the heuristic's warm start.
 
 A live re-plan starts from the plan in force: its sessions that still fit seed the
-heuristic (and its feasible vehicle-days the column pool, :mod:`solver.opt_colgen`);
-:func:`solver.optimise.solve` returns it as it is when it is feasible and better.
+heuristic (and its feasible vehicle-days the column pool, :mod:`solver.optimiser.opt_colgen`);
+:func:`solver.optimiser.optimise.solve` returns it as it is when it is feasible and better.
 """
 
 from __future__ import annotations
 
-from solver.columns import DayRoute, make_route
-from solver.opt_instance import Instance
+from solver.optimiser.columns import DayRoute, make_route
+from solver.optimiser.opt_instance import Instance
 
 
 def previous_plan(inst: Instance) -> list[DayRoute]:

@@ -23,7 +23,7 @@ With ``previous`` sessions, it breaks ties between plans of equal (scaled)
 objective toward the most previous sessions kept, without changing the objective.
 
 Only this module imports ``ortools``; it speaks in index arrays and
-:class:`~solver.columns.DayRoute` columns.
+:class:`~solver.optimiser.columns.DayRoute` columns.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
-from solver.columns import DayRoute
-from solver.opt_instance import BoolArray, FloatArray, Instance
+from solver.optimiser.columns import DayRoute
+from solver.optimiser.opt_instance import BoolArray, FloatArray, Instance
 
 log = logging.getLogger(__name__)
 
