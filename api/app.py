@@ -45,6 +45,7 @@ from api.routes import (
     export,
     health,
     notifications,
+    overdue,
     plan_history,
     registry,
     schedule,
@@ -192,6 +193,7 @@ def create_app(
         export.router,
         notifications.router,
         checkins.router,
+        overdue.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)

@@ -107,6 +107,9 @@ class Vehicle(SQLModel, table=True):
     lon: float | None = None
     unavailable_from: datetime | None = Field(default=None, sa_type=UTCDateTime)
     unavailable_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retired_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="out of the fleet from then on"
+    )
 
 
 class VehicleUnavailability(SQLModel, table=True):

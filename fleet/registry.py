@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 
-from fleet.db import DbSession
+from fleet.db import DbSession, begin_write
 from fleet.domain import DomainError
-from fleet.models import Depot, Region, Site, SiteClosure, Vehicle, VehicleUnavailability
+from fleet.models import Depot, Region, Site, SiteClosure, User, Vehicle, VehicleUnavailability
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -220,3 +222,72 @@ def replace_planned_unavailability(
             raise DomainError(f"unavailable: window {a.isoformat()}..{b.isoformat()} is empty")
         db.add(VehicleUnavailability(vehicle_id=vehicle_id, start=a, end=b, reason=reason))
     db.flush()
+
+
+# --- retiring vehicles, editing depots ---------------------------------------------------
+
+
+class DepotInUse(DomainError):
+    """A depot that vehicles still start from cannot be removed."""
+
+
+@dataclass(frozen=True)
+class VehicleRemoval:
+    """What removing a vehicle did: deleted (``retired`` None) or retired, in its region."""
+
+    region_id: str
+    retired: Vehicle | None
+
+
+def remove_vehicle(db: DbSession, vehicle_id: str, now: datetime) -> VehicleRemoval:
+    """Delete a vehicle that has no history, or retire one that has (its sessions,
+    reports and garage windows stay for the record): from ``now`` it is out of every slot
+    not yet started, and of every later week. Drivers bound to a deleted vehicle are
+    unbound. Raises UnknownReference for an unknown vehicle."""
+    begin_write(db)  # SQLite: the savepoint below must begin as a writer
+    region_id = require(db, Vehicle, vehicle_id, "vehicle").region_id
+    try:
+        with db.begin_nested():  # whatever still points at the vehicle undoes this
+            for user in db.exec(select(User).where(User.vehicle_id == vehicle_id)).all():
+                user.vehicle_id = None
+                user.token_version += 1  # a rebind: tokens naming the vehicle end
+                db.add(user)
+            db.flush()
+            vehicle = db.get(Vehicle, vehicle_id)
+            db.delete(vehicle)
+            db.flush()
+        return VehicleRemoval(region_id, None)
+    except IntegrityError:
+        pass
+    kept = require(db, Vehicle, vehicle_id, "vehicle")
+    if kept.retired_at is None or kept.retired_at > now:
+        kept.retired_at = now
+        db.add(kept)
+        db.flush()
+    return VehicleRemoval(region_id, kept)
+
+
+def depot_vehicles(db: DbSession, depot_id: str) -> list[Vehicle]:
+    """The vehicles (retired ones too) whose depot is ``depot_id``."""
+    return list(db.exec(select(Vehicle).where(Vehicle.depot_id == depot_id)).all())
+
+
+def depot_regions(db: DbSession, depot: Depot) -> list[str]:
+    """The regions whose plans a change of ``depot`` touches: its own and its vehicles'."""
+    regions = {v.region_id for v in depot_vehicles(db, depot.id)}
+    if depot.region_id is not None:
+        regions.add(depot.region_id)
+    return sorted(regions)
+
+
+def remove_depot(db: DbSession, depot_id: str) -> Depot:
+    """Delete a depot no vehicle starts from; the deleted row. Raises DepotInUse naming
+    the vehicles that still do, UnknownReference for an unknown depot."""
+    depot = require(db, Depot, depot_id, "depot")
+    users = depot_vehicles(db, depot_id)
+    if users:
+        names = ", ".join(sorted(v.id for v in users))
+        raise DepotInUse(f"depot: {depot_id} is the depot of {names}; move them first")
+    db.delete(depot)
+    db.flush()
+    return depot

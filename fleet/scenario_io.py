@@ -341,8 +341,15 @@ def build_scenario(
         for s in sites
     }
 
-    vehicles = sorted(list_vehicles(db, region), key=lambda v: natural_key(v.id))
     span_start, span_end = calendar.span()
+    vehicles = sorted(
+        (
+            v
+            for v in list_vehicles(db, region)
+            if v.retired_at is None or v.retired_at > span_start  # retired before: gone
+        ),
+        key=lambda v: natural_key(v.id),
+    )
     windows = unavailability(db, vehicles, span_start, span_end)
     unavailable = {v.id: _unavailable_slots(calendar, windows.get(v.id, []), now) for v in vehicles}
 
