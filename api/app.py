@@ -38,6 +38,7 @@ from api.quietlog import quiet_kafka_logs
 from api.relay import OutboxRelay
 from api.routes import (
     auth,
+    channels,
     checkins,
     dead_letters,
     edits,
@@ -45,11 +46,13 @@ from api.routes import (
     export,
     health,
     notifications,
+    overdue,
     plan_history,
     registry,
     schedule,
     users,
 )
+from api.sms import SmsSender
 from core.clock import Clock, clock_from_settings
 from core.metrics import create_metrics
 from core.metrics_access import MetricsAccess
@@ -112,6 +115,9 @@ def create_app(
         await the_publisher.start()
         relay = OutboxRelay.from_settings(settings, engine, the_publisher, metrics)
         await relay.start()  # publishes what earlier runs left in the outbox, then new writes
+        sms = SmsSender.from_settings(settings, engine, the_clock)
+        if sms is not None:
+            sms.start()
         app.state.services = Services(
             settings, the_clock, engine, the_publisher, keys, relay, proxies
         )
@@ -125,7 +131,10 @@ def create_app(
         finally:
             # bounded: a stop that hangs (a producer future that never resolves) must not
             # keep the process from ending; unsent rows stay in the outbox either way
-            for what, stopping in (("relay", relay.stop), ("publisher", the_publisher.stop)):
+            steps = [("relay", relay.stop), ("publisher", the_publisher.stop)]
+            if sms is not None:
+                steps.insert(0, ("SMS sender", sms.stop))
+            for what, stopping in steps:
                 try:
                     await asyncio.wait_for(stopping(), SHUTDOWN_STEP_SECONDS)
                 except TimeoutError:
@@ -192,6 +201,8 @@ def create_app(
         export.router,
         notifications.router,
         checkins.router,
+        overdue.router,
+        channels.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)

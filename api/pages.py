@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 router = APIRouter(include_in_schema=False)
@@ -67,3 +67,15 @@ def site_page(request: Request) -> HTMLResponse:
 @router.get("/driver", response_class=HTMLResponse)
 def driver_page(request: Request) -> HTMLResponse:
     return _page(request, "driver")
+
+
+@router.get("/driver-sw.js")
+def driver_service_worker() -> FileResponse:
+    """The driver page's offline service worker, served from the root so that its scope
+    covers the page and the API calls it keeps (``api/static/driver_sw.js``)."""
+    path = Path(__file__).resolve().parent / "static" / "driver_sw.js"
+    return FileResponse(
+        path,
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+    )

@@ -69,6 +69,9 @@ class SiteBase(Strict):
     closed_dates: list[date] = Field(default_factory=list)
     parking_capacity: int = Field(1, ge=1, le=50)
     min_gap_days: int = Field(0, ge=0, le=31)
+    max_gap_days: int | None = Field(
+        None, ge=0, le=366, description="most days without a visit; null: the region's default"
+    )
     min_visits: int = Field(0, ge=0, le=100)
     needs: list[Amenity] = Field(default_factory=list)
     active_from: date | None = None
@@ -94,6 +97,9 @@ class SiteUpdate(Strict):
     closed_dates: list[date] | None = None
     parking_capacity: int | None = Field(None, ge=1, le=50)
     min_gap_days: int | None = Field(None, ge=0, le=31)
+    max_gap_days: int | None = Field(
+        None, ge=0, le=366, description="most days without a visit; null: the region's default"
+    )
     min_visits: int | None = Field(None, ge=0, le=100)
     needs: list[Amenity] | None = None
     active_from: date | None = None
@@ -114,11 +120,30 @@ class SitePublic(BaseModel):
     closed_dates: list[date]
     parking_capacity: int
     min_gap_days: int
+    max_gap_days: int | None = Field(description="null: the region's default")
     min_visits: int
     needs: list[str]
     active_from: date | None
     active_until: date | None
     contact: str | None
+    registered_on: date | None = Field(None, description="first day in the registry")
+
+
+class OverdueSitePublic(BaseModel):
+    site: str
+    name: str
+    max_gap_days: int = Field(description="most days between visits")
+    days: int = Field(description="days of the week on which the site is overdue")
+    first_date: date = Field(description="the first of them")
+    last_visit: date | None = Field(description="last visit (or registration) before; null: none")
+    text: str = Field(description="the same in people's words")
+
+
+class OverdueWeek(BaseModel):
+    region: str
+    week: str
+    plan_version: int | None
+    sites: list[OverdueSitePublic]
 
 
 # --- vehicles and depots -------------------------------------------------------------------
@@ -138,6 +163,9 @@ class VehicleUpdate(Strict):
     plate: str | None = Field(None, max_length=32)
     amenities: list[Amenity] | None = None
     max_drive_minutes: int | None = Field(None, ge=1, le=24 * 60)
+    retired_at: AwareDatetime | None = Field(
+        None, description="out of the fleet from then on; null: back in service"
+    )
 
 
 class VehiclePublic(BaseModel):
@@ -152,6 +180,7 @@ class VehiclePublic(BaseModel):
     lat: float | None
     lon: float | None
     unavailable_until: datetime | None
+    retired_at: datetime | None = Field(None, description="out of the fleet from then on")
 
 
 class DepotCreate(Strict):
@@ -160,6 +189,14 @@ class DepotCreate(Strict):
     lat: Lat
     lon: Lon
     region: Id = "default"
+
+
+class DepotUpdate(Strict):
+    """Every field optional; a depot's place re-plans the weeks of its vehicles."""
+
+    name: str | None = Field(None, max_length=200)
+    lat: Lat | None = None
+    lon: Lon | None = None
 
 
 class DepotPublic(BaseModel):

@@ -94,11 +94,13 @@ def site_public(db: DbSession, site: Site) -> schemas.SitePublic:
         closed_dates=registry.site_closures(db, [site.id], None, None).get(site.id, []),
         parking_capacity=site.parking_capacity,
         min_gap_days=site.min_gap_days,
+        max_gap_days=site.max_gap_days,
         min_visits=site.min_visits,
         needs=list(site.needs),
         active_from=site.active_from,
         active_until=site.active_until,
         contact=site.contact,
+        registered_on=site.registered_on,
     )
 
 
@@ -115,6 +117,7 @@ def vehicle_public(vehicle: Vehicle) -> schemas.VehiclePublic:
         lat=vehicle.lat,
         lon=vehicle.lon,
         unavailable_until=vehicle.unavailable_until,
+        retired_at=vehicle.retired_at,
     )
 
 

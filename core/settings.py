@@ -86,6 +86,14 @@ class Settings(BaseSettings):
         description="sessions starting within this many hours are confirmed and kept by "
         "every re-plan (unless their vehicle is out of service or their site closed)",
     )
+    sms_gateway_url: str = Field(
+        "",
+        description="the HTTP SMS gateway (fleet.channels.SmsGateway); empty: no SMS is sent",
+    )
+    sms_gateway_token: str = Field("", description="bearer token of the SMS gateway")
+    sms_every_seconds: float = Field(
+        5.0, gt=0, description="how often the API sends the SMS that are due"
+    )
     hold_plans_for_approval: bool = Field(
         False, description="default for regions: hold new plans until a dispatcher publishes"
     )

@@ -236,6 +236,19 @@ def plan_changes(
     return changes
 
 
+def site_changes(
+    before: Iterable[SessionIdentity], after: Iterable[SessionIdentity]
+) -> dict[str, tuple[list[SessionIdentity], list[SessionIdentity]]]:
+    """Per site: (added, removed) sessions when the plan in force goes from before to after."""
+    old, new = set(before), set(after)
+    changes: dict[str, tuple[list[SessionIdentity], list[SessionIdentity]]] = {}
+    for ident in sorted(new - old):
+        changes.setdefault(ident.site, ([], []))[0].append(ident)
+    for ident in sorted(old - new):
+        changes.setdefault(ident.site, ([], []))[1].append(ident)
+    return changes
+
+
 def state_after_removal(state: SessionState) -> SessionState:
     """A session dropped by a new plan is cancelled, unless it is under way or done."""
     return state if state.survives_removal else SessionState.CANCELLED

@@ -36,6 +36,7 @@ PLANS_TOPIC = "rvrota.plans"
 VEHICLE_ASSIGNMENTS_TOPIC = "rvrota.vehicle-assignments"
 DEAD_LETTERS_TOPIC = "rvrota.dead-letters"
 CHECKINS_TOPIC = "rvrota.checkins"
+SITE_VISITS_TOPIC = "rvrota.site-visits"
 
 INGEST_TOPICS = (HEADCOUNTS_TOPIC, VEHICLE_STATUS_TOPIC)
 ALL_TOPICS = (
@@ -46,6 +47,7 @@ ALL_TOPICS = (
     VEHICLE_ASSIGNMENTS_TOPIC,
     DEAD_LETTERS_TOPIC,
     CHECKINS_TOPIC,
+    SITE_VISITS_TOPIC,
 )
 
 # --- limits --------------------------------------------------------------------------------
@@ -323,6 +325,23 @@ class VehicleAssignment(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     vehicle_id: str
+    region: str
+    week: str
+    version: int
+    added: list[dict[str, Any]] = Field(default_factory=list)
+    removed: list[dict[str, Any]] = Field(default_factory=list)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class SiteVisits(BaseModel):
+    """A site's changed sessions under a new plan (``rvrota.site-visits``, key: site_id):
+    the site-side twin of :class:`VehicleAssignment`, for its managers and bookings."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    site_id: str
     region: str
     week: str
     version: int

@@ -107,6 +107,9 @@ class Vehicle(SQLModel, table=True):
     lon: float | None = None
     unavailable_from: datetime | None = Field(default=None, sa_type=UTCDateTime)
     unavailable_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retired_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="out of the fleet from then on"
+    )
 
 
 class VehicleUnavailability(SQLModel, table=True):
@@ -288,6 +291,37 @@ class Notification(SQLModel, table=True):
     added: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     removed: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class UserChannel(SQLModel, table=True):
+    """A user's wish to be told by a channel besides the in-app list (``fleet.channels``):
+    the address there (a phone number for SMS) and the language of the messages."""
+
+    __table_args__ = (UniqueConstraint("user_id", "channel", name="uq_userchannel_user_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    channel: str = Field(sa_type=String(16))
+    address: str = Field(max_length=64)
+    language: str | None = Field(default=None, max_length=8, description="zh, en or both")
+    since: datetime = Field(sa_type=UTCDateTime, description="notifications from then on")
+
+
+class Delivery(SQLModel, table=True):
+    """One notification's delivery by one channel: tries, when to try again, the outcome."""
+
+    __table_args__ = (
+        UniqueConstraint("notification_id", "channel", name="uq_delivery_notification_channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notification.id", index=True)
+    channel: str = Field(sa_type=String(16))
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    gave_up: bool = False
+    last_error: str | None = Field(default=None, max_length=200)
 
 
 class ProcessedEvent(SQLModel, table=True):

@@ -3,28 +3,22 @@ becomes a notification for the people bound to it (the vehicle's drivers, the si
 managers), written in the transaction that publishes the plan, so nobody is told of a
 plan that did not take effect and nobody is missed.
 
-The in-app list (``GET /me/notifications``) reads these rows. Other channels (SMS,
-WeChat) plug in as a ``Channel``: something that delivers stored notifications and
-remembers how far it got; none ships here.
+The in-app list (``GET /me/notifications``) reads these rows. Other channels (SMS;
+WeChat next) deliver the same rows to the users who asked for them:
+``fleet.channels`` (the ``DeliveryChannel`` interface, the SMS gateway, retries).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
 from fleet.db import DbSession
 from fleet.models import Notification, Plan, Session, Site, User, UserSite
-
-
-class Channel(Protocol):
-    """A way of telling people besides the in-app list."""
-
-    def deliver(self, notifications: Sequence[Notification]) -> None: ...
 
 
 def change_entry(session: Session, site_name: str | None, tz: ZoneInfo) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, bindparam, func, or_
 from sqlmodel import col, select
 
+from core.clock import WallClock
+from fleet import events, outbox
 from fleet.db import Connection, DbSession
 from fleet.domain import (
     DomainError,
@@ -28,6 +30,7 @@ from fleet.domain import (
     parse_iso_week,
     plan_changes,
     plan_headcounts,
+    site_changes,
     state_after_removal,
 )
 from fleet.models import Plan, Region, Session, Site
@@ -104,12 +107,22 @@ class VehicleAssignments:
 
 
 @dataclass
+class SiteVisitChanges:
+    """How a new plan in force changed one site's sessions (for its managers)."""
+
+    site_id: str
+    added: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class PlanOutcome:
-    """A stored plan and, once it is in force, the changes per vehicle."""
+    """A stored plan and, once it is in force, the changes per vehicle and per site."""
 
     plan: Plan
     published: bool
     assignments: dict[str, VehicleAssignments] = field(default_factory=dict)
+    visits: dict[str, SiteVisitChanges] = field(default_factory=dict)
     unchanged: bool = False
 
     @property
@@ -319,15 +332,44 @@ def _publish(
             added=[session_json(stored[i], calendar) for i in added],
             removed=[session_json(stored[i], calendar) for i in removed],
         )
+    visits: dict[str, SiteVisitChanges] = {}
+    for site, (added, removed) in site_changes(before, after).items():
+        visits[site] = SiteVisitChanges(
+            site,
+            added=[session_json(stored[i], calendar) for i in added],
+            removed=[session_json(stored[i], calendar) for i in removed],
+        )
+    outbox.enqueue(db, site_visit_messages(row, visits), WallClock().now())
     log.info(
-        "plan %s %s v%d in force: %d sessions, %d vehicles changed",
+        "plan %s %s v%d in force: %d sessions, %d vehicles and %d sites changed",
         row.region_id,
         row.week,
         row.version,
         len(after),
         len(assignments),
+        len(visits),
     )
-    return PlanOutcome(row, published=True, assignments=assignments)
+    return PlanOutcome(row, published=True, assignments=assignments, visits=visits)
+
+
+def site_visit_messages(row: Plan, visits: dict[str, SiteVisitChanges]) -> list[outbox.Message]:
+    """``rvrota.site-visits``, one per changed site, for the outbox of the publish's
+    transaction (the API's relay produces them, whichever process published)."""
+    return [
+        outbox.Message(
+            events.SITE_VISITS_TOPIC,
+            site,
+            events.SiteVisits(
+                site_id=site,
+                region=row.region_id,
+                week=row.week,
+                version=row.version,
+                added=change.added,
+                removed=change.removed,
+            ).to_bytes(),
+        )
+        for site, change in sorted(visits.items())
+    ]
 
 
 # --- queries ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from fleet.models import (
     Region,
     Site,
     SiteClosure,
+    User,
     UserSite,
     Vehicle,
     VehicleUnavailability,
@@ -408,5 +409,74 @@ def add_depot(db: DbSession, depot: Depot) -> Depot:
     _need_free_place_id(db, depot.id)
     _need_region(db, depot.region_id)
     db.add(depot)
+    db.flush()
+    return depot
+
+
+# --- retiring vehicles, editing depots ---------------------------------------------------
+
+
+class DepotInUse(DomainError):
+    """A depot that vehicles still start from cannot be removed."""
+
+
+@dataclass(frozen=True)
+class VehicleRemoval:
+    """What removing a vehicle did: deleted (``retired`` None) or retired, in its region."""
+
+    region_id: str
+    retired: Vehicle | None
+
+
+def remove_vehicle(db: DbSession, vehicle_id: str, now: datetime) -> VehicleRemoval:
+    """Delete a vehicle that has no history, or retire one that has (its sessions,
+    reports and garage windows stay for the record): from ``now`` it is out of every slot
+    not yet started, and of every later week. Drivers bound to a deleted vehicle are
+    unbound. Raises UnknownReference for an unknown vehicle."""
+    begin_write(db)  # SQLite: the savepoint below must begin as a writer
+    region_id = require(db, Vehicle, vehicle_id, "vehicle").region_id
+    try:
+        with db.begin_nested():  # whatever still points at the vehicle undoes this
+            for user in db.exec(select(User).where(User.vehicle_id == vehicle_id)).all():
+                user.vehicle_id = None
+                user.token_version += 1  # a rebind: tokens naming the vehicle end
+                db.add(user)
+            db.flush()
+            vehicle = db.get(Vehicle, vehicle_id)
+            db.delete(vehicle)
+            db.flush()
+        return VehicleRemoval(region_id, None)
+    except IntegrityError:
+        pass
+    kept = require(db, Vehicle, vehicle_id, "vehicle")
+    if kept.retired_at is None or kept.retired_at > now:
+        kept.retired_at = now
+        db.add(kept)
+        db.flush()
+    return VehicleRemoval(region_id, kept)
+
+
+def depot_vehicles(db: DbSession, depot_id: str) -> list[Vehicle]:
+    """The vehicles (retired ones too) whose depot is ``depot_id``."""
+    return list(db.exec(select(Vehicle).where(Vehicle.depot_id == depot_id)).all())
+
+
+def depot_regions(db: DbSession, depot: Depot) -> list[str]:
+    """The regions whose plans a change of ``depot`` touches: its own and its vehicles'."""
+    regions = {v.region_id for v in depot_vehicles(db, depot.id)}
+    if depot.region_id is not None:
+        regions.add(depot.region_id)
+    return sorted(regions)
+
+
+def remove_depot(db: DbSession, depot_id: str) -> Depot:
+    """Delete a depot no vehicle starts from; the deleted row. Raises DepotInUse naming
+    the vehicles that still do, UnknownReference for an unknown depot."""
+    depot = require(db, Depot, depot_id, "depot")
+    users = depot_vehicles(db, depot_id)
+    if users:
+        names = ", ".join(sorted(v.id for v in users))
+        raise DepotInUse(f"depot: {depot_id} is the depot of {names}; move them first")
+    db.delete(depot)
     db.flush()
     return depot

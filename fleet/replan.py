@@ -38,7 +38,7 @@ SITE_PLAN_FIELDS = frozenset(
         "weight",
     }
 )
-VEHICLE_PLAN_FIELDS = frozenset({"depot", "amenities", "max_drive_minutes"})
+VEHICLE_PLAN_FIELDS = frozenset({"depot", "amenities", "max_drive_minutes", "retired_at"})
 
 
 def planned_fields(

@@ -310,6 +310,8 @@ def unavailability(
         current = current_unavailability(vehicle)
         if current is not None and current.covers_any_of(start, end):
             windows.append(current)
+        if vehicle.retired_at is not None and vehicle.retired_at < end:
+            windows.append(Window(vehicle.retired_at, None))  # retired: out for good
         if windows:
             result[vehicle.id] = sorted(windows, key=lambda w: w.start)
     return result

@@ -35,7 +35,7 @@ from fleet.domain import (
     week_of,
     zone,
 )
-from fleet.models import Depot, Region, Site, Vehicle
+from fleet.models import Depot, Region, Session, Site, Vehicle
 from fleet.plans import (
     cancel_sessions,
     confirm_sessions,
@@ -300,7 +300,10 @@ def build_scenario(
     the objective's ``overdue_penalty`` unless the region names its own.
 
     The live week's stability: sessions planned to start before ``lock_until`` (the
-    lock-in horizon) are confirmed (when writing) and pinned; ``change_penalty``, when
+    lock-in horizon) are confirmed (when writing) and pinned, except when a session
+    inside the horizon is lost with its vehicle: then the horizon's sessions not started
+    and not pinned by hand stay only ``previous`` (priced), so the solver may move them
+    to cover the loss when that is worth more than the moves; ``change_penalty``, when
     given, prices each change to ``previous``. ``keep_confirmed=False`` pins only what
     has started or a dispatcher pinned (the way out when confirmed sessions conflict).
     """
@@ -328,8 +331,15 @@ def build_scenario(
         for s in sites
     }
 
-    vehicles = sorted(list_vehicles(db, region), key=lambda v: natural_key(v.id))
     span_start, span_end = calendar.span()
+    vehicles = sorted(
+        (
+            v
+            for v in list_vehicles(db, region)
+            if v.retired_at is None or v.retired_at > span_start  # retired before: gone
+        ),
+        key=lambda v: natural_key(v.id),
+    )
     windows = unavailability(db, vehicles, span_start, span_end)
     unavailable = {v.id: _unavailable_slots(calendar, windows.get(v.id, []), now) for v in vehicles}
 
@@ -380,12 +390,29 @@ def build_scenario(
     ]
     if apply_cancellations and locked:
         confirm_sessions(db, locked)
+    # A session inside the horizon lost with its vehicle: the sessions the horizon alone
+    # keeps (not started, not pinned by a dispatcher) may move to cover it, each move
+    # priced like any change, so only a cover that serves more workers than the moves
+    # cost happens.
+    cover = lock_until is not None and any(
+        s.start <= lock_until
+        and s.slot in unavailable.get(s.vehicle_id, {}).get(s.day, [])
+        and not SessionState(s.state).survives_removal
+        for s in doomed
+    )
+
+    def kept_by_horizon(s: Session) -> bool:
+        held = SessionState(s.state) is SessionState.CONFIRMED or s in locked
+        return keep_confirmed and held and not (cover and not s.pinned and s.start > now)
+
     pinned = [
         session_ref(s)
         for s in live
         if s.pinned
         or s.start <= now
-        or (keep_confirmed and (SessionState(s.state).is_fixed or s in locked))
+        or kept_by_horizon(s)
+        or SessionState(s.state).is_fixed
+        and SessionState(s.state) is not SessionState.CONFIRMED
         or SessionState(s.state).survives_removal
     ]
     previous = [session_ref(s) for s in live]

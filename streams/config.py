@@ -59,6 +59,7 @@ class Topics:
     vehicle_assignments: str
     dead_letters: str
     checkins: str = events.CHECKINS_TOPIC
+    site_visits: str = events.SITE_VISITS_TOPIC
 
     @classmethod
     def with_prefix(cls, prefix: str = "") -> Topics:
@@ -70,6 +71,7 @@ class Topics:
             vehicle_assignments=prefix + events.VEHICLE_ASSIGNMENTS_TOPIC,
             dead_letters=prefix + events.DEAD_LETTERS_TOPIC,
             checkins=prefix + events.CHECKINS_TOPIC,
+            site_visits=prefix + events.SITE_VISITS_TOPIC,
         )
 
     def all(self) -> tuple[str, ...]:
@@ -81,4 +83,5 @@ class Topics:
             self.vehicle_assignments,
             self.dead_letters,
             self.checkins,
+            self.site_visits,
         )

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.kafka", "tests.fixtures.browser"]
+pytest_plugins = [
+    "tests.fixtures.db",
+    "tests.fixtures.kafka",
+    "tests.fixtures.browser",
+    "tests.fixtures.sms_gateway",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

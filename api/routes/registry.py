@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Response, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -14,7 +14,7 @@ from api import access, schemas
 from api.deps import CurrentUser, DbDep, Dispatcher, ServicesDep, forbidden
 from api.errors import domain_error
 from api.relay import wall_now
-from api.store import not_found, site_public, vehicle_public
+from api.store import not_found, site_public, unprocessable, vehicle_public, zone_of_region
 from fleet import events, outbox, registry
 from fleet.db import DbSession
 from fleet.domain import DomainError, Role
@@ -93,6 +93,8 @@ def create_site(
         id=body.id,
         region_id=body.region,
         default_headcount=body.headcount,
+        # the service clock's day in the region (a simulated week's sites wait from then)
+        registered_on=services.clock.now().astimezone(zone_of_region(db, body.region)).date(),
         **body.model_dump(exclude={"id", "region", "headcount", "closed_dates"}),
     )
     try:
@@ -268,6 +270,39 @@ def update_vehicle(
     return after
 
 
+@router.delete(
+    "/vehicles/{vehicle_id}",
+    status_code=204,
+    tags=["vehicles"],
+    responses={
+        **NOT_YOURS,
+        200: {
+            "model": schemas.VehiclePublic,
+            "description": "the vehicle has history (sessions, reports): retired instead "
+            "(retired_at now), out of every slot not yet started, kept for the record",
+        },
+        204: {"description": "the vehicle had no history and is gone"},
+    },
+    response_class=Response,
+)
+def delete_vehicle(
+    services: ServicesDep, tasks: BackgroundTasks, _: Dispatcher, db: DbDep, vehicle_id: str
+) -> Response:
+    """Remove a vehicle; one with history is retired instead. Either way its region's
+    weeks are re-planned (its sessions not yet started are cancelled, drivers and sites
+    told)."""
+    try:
+        removal = registry.remove_vehicle(db, vehicle_id, services.clock.now())
+    except registry.UnknownReference as exc:
+        raise not_found("vehicle", vehicle_id) from exc
+    region_id, kept = removal.region_id, removal.retired
+    if kept is None:
+        _ask_replan(services, tasks, db, region_id, f"vehicle removed: {vehicle_id}")
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    _ask_replan(services, tasks, db, region_id, f"vehicle retired: {vehicle_id}")
+    return JSONResponse(jsonable_encoder(vehicle_public(kept)), status_code=200)
+
+
 # --- depots --------------------------------------------------------------------------------
 
 
@@ -297,3 +332,53 @@ def create_depot(
         raise domain_error(exc) from exc
     _ask_replan(services, tasks, db, depot.region_id, f"depot added: {depot.id}")
     return _depot_public(depot)
+
+
+@router.patch(
+    "/depots/{depot_id}", response_model=schemas.DepotPublic, tags=["depots"], responses=NOT_YOURS
+)
+def update_depot(
+    services: ServicesDep,
+    tasks: BackgroundTasks,
+    _: Dispatcher,
+    db: DbDep,
+    depot_id: str,
+    body: schemas.DepotUpdate,
+) -> schemas.DepotPublic:
+    """Rename or move a depot; a move re-plans the weeks of every region it serves."""
+    depot = db.get(Depot, depot_id)
+    if depot is None:
+        raise not_found("depot", depot_id)
+    changes = body.model_dump(exclude_unset=True)
+    for name in ("lat", "lon"):
+        if name in changes and changes[name] is None:
+            raise unprocessable(name, "may not be null", "body")
+    moved = any(
+        name in changes and changes[name] != getattr(depot, name) for name in ("lat", "lon")
+    )
+    for name, value in changes.items():
+        setattr(depot, name, value)
+    db.add(depot)
+    db.flush()
+    if moved:
+        for region_id in registry.depot_regions(db, depot):
+            _ask_replan(services, tasks, db, region_id, f"depot {depot_id}: lat, lon")
+    return _depot_public(depot)
+
+
+@router.delete(
+    "/depots/{depot_id}",
+    status_code=204,
+    tags=["depots"],
+    responses={**NOT_YOURS, 409: {"description": "vehicles still start from the depot"}},
+    response_class=Response,
+)
+def delete_depot(_: Dispatcher, db: DbDep, depot_id: str) -> Response:
+    """Remove a depot that no vehicle starts from (409 naming the vehicles otherwise)."""
+    if db.get(Depot, depot_id) is None:
+        raise not_found("depot", depot_id)
+    try:
+        registry.remove_depot(db, depot_id)
+    except registry.DepotInUse as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

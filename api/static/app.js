@@ -78,6 +78,8 @@ function initLogin() {
     const data = await res.json().catch(() => ({}));
     if (!res.ok) { say("登录失败 Sign-in failed: " + errorText(data, res.status), true); return; }
     sessionStorage.setItem("rvrota.token", data.access_token);
+    // what a driver page kept offline belongs to whoever signed in before
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage("forget");
     location.href = HOME[data.role] || "/login";
   });
 }

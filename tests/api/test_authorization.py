@@ -29,6 +29,24 @@ def fresh_site(h: Harness) -> str:
     return ident
 
 
+def fresh_vehicle(h: Harness) -> str:
+    from fleet.models import Vehicle
+
+    ident = f"V{uuid.uuid4().hex[:8]}"
+    with session_scope(h.engine) as db:
+        db.add(Vehicle(id=ident, depot_id="D1", region_id=h.seeded.region))
+    return ident
+
+
+def fresh_depot(h: Harness) -> str:
+    from fleet.models import Depot
+
+    ident = f"D{uuid.uuid4().hex[:8]}"
+    with session_scope(h.engine) as db:
+        db.add(Depot(id=ident, lat=24.9, lon=118.7, region_id=h.seeded.region))
+    return ident
+
+
 def fresh_user(h: Harness) -> str:
     with session_scope(h.engine) as db:
         user = users.create_user(db, f"u{uuid.uuid4().hex[:8]}", "dispatcher", "password-123")
@@ -237,6 +255,15 @@ CASES: list[Case] = [
     Case("GET", "/me/notifications", anyone),
     Case("POST", "/me/notifications/read", anyone, lambda: {}),
     Case("GET", "/me/stream?max_seconds=1", anyone),
+    Case("GET", "/me/channels", anyone),
+    Case(
+        "PUT",
+        "/me/channels/{id}",
+        anyone,
+        lambda: {"address": "+8613800000009"},
+        make=lambda _h: "sms",
+    ),
+    Case("DELETE", "/me/channels/{id}", anyone, make=lambda _h: "sms"),
     Case("GET", "/sites", lambda role, _t: role in ("dispatcher", "site_manager")),
     Case("POST", "/sites", dispatcher_only, lambda: {"id": f"N{uid()}", "lat": 24.9, "lon": 118.7}),
     Case("GET", "/sites/{id}", site_manager_own, kind="site"),
@@ -249,7 +276,10 @@ CASES: list[Case] = [
     Case(
         "PATCH", "/vehicles/{id}", dispatcher_only, lambda: {"plate": "闽C 12345"}, kind="vehicle"
     ),
+    Case("DELETE", "/vehicles/{id}", dispatcher_only, make=fresh_vehicle),
     Case("GET", "/depots", dispatcher_only),
+    Case("PATCH", "/depots/{id}", dispatcher_only, lambda: {"name": "车场"}, make=fresh_depot),
+    Case("DELETE", "/depots/{id}", dispatcher_only, make=fresh_depot),
     Case(
         "POST", "/depots", dispatcher_only, lambda: {"id": f"D{uid()}", "lat": 24.9, "lon": 118.7}
     ),
@@ -277,6 +307,7 @@ CASES: list[Case] = [
     Case("GET", "/sites/{id}/calendar.ics", site_manager_own, kind="site"),
     Case("POST", "/plans", dispatcher_only, lambda: {}),
     Case("POST", "/plans/{id}/publish", dispatcher_only, make=held_plan),
+    Case("GET", "/schedule/overdue", dispatcher_only),
     Case("GET", "/plans/current", dispatcher_only),
     Case("GET", "/plans", dispatcher_only),
     Case("GET", "/plans/{id}/diff", dispatcher_only, make=held_plan),

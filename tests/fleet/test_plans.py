@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -216,3 +217,60 @@ def test_driver_flow_and_upcoming_queries(small_region: Engine) -> None:
         assert finish_session(db, "RV1", at("2026-11-23T13:40:00+08:00")) is None
         stop = next_stop(db, "RV1", at("2026-11-23T13:40:00+08:00"))
         assert stop is not None and stop.site_id == "S2"
+
+
+def site_visits_in_outbox(engine: Engine) -> list[tuple[str, dict[str, Any]]]:
+    from sqlalchemy import select as sa_select
+
+    from fleet.models import outbox
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa_select(outbox.c.message_key, outbox.c.value)
+            .where(outbox.c.topic == "rvrota.site-visits")
+            .order_by(outbox.c.id)
+        ).all()
+    return [(str(key), json.loads(bytes(value))) for key, value in rows]
+
+
+def test_a_publish_tells_each_changed_site_through_the_outbox(small_region: Engine) -> None:
+    """Publishing a version puts one rvrota.site-visits message per site whose sessions
+    changed into the outbox, in the publish's transaction; a held version tells nobody
+    until it is published; an unchanged site gets nothing."""
+    with session_scope(small_region) as db:
+        store_plan(
+            db,
+            region="default",
+            week=WEEK,
+            plan=plan(("RV1", "S1", 0, "lunch"), ("RV2", "S2", 2, "evening")),
+            now=NOW,
+        )
+    first = site_visits_in_outbox(small_region)
+    assert [key for key, _ in first] == ["S1", "S2"]
+    assert first[0][1]["version"] == 1 and first[0][1]["region"] == "default"
+    assert [(s["vehicle"], s["day"], s["slot"]) for s in first[0][1]["added"]] == [
+        ("RV1", 0, "lunch")
+    ]
+    assert first[0][1]["removed"] == []
+    with session_scope(small_region) as db:
+        held = store_plan(
+            db,
+            region="default",
+            week=WEEK,
+            plan=plan(("RV1", "S1", 0, "lunch"), ("RV2", "S1", 3, "lunch")),
+            now=NOW,
+            hold=True,
+        )
+        held_id = held.plan.id
+        assert held_id is not None
+    assert len(site_visits_in_outbox(small_region)) == 2  # held: nobody told yet
+    with session_scope(small_region) as db:
+        outcome = publish_plan(db, held_id, NOW)
+        assert sorted(outcome.visits) == ["S1", "S2"]
+    second = site_visits_in_outbox(small_region)[2:]
+    assert [key for key, _ in second] == ["S1", "S2"]
+    s1, s2 = second[0][1], second[1][1]
+    assert s1["version"] == s2["version"] == 2 and s1["site_id"] == "S1"
+    assert [(s["vehicle"], s["day"]) for s in s1["added"]] == [("RV2", 3)] and not s1["removed"]
+    assert [(s["vehicle"], s["day"], s["slot"]) for s in s2["removed"]] == [("RV2", 2, "evening")]
+    assert s2["removed"][0]["date"] == "2026-11-25" and not s2["added"]

@@ -53,7 +53,8 @@ def raw(body: dict[str, Any]) -> bytes:
 
 
 def test_topic_names_are_the_contract() -> None:
-    """The seven topic names are exactly those of the spec (rvrota.checkins: additions)."""
+    """The eight topic names are exactly those of the spec (rvrota.checkins and
+    rvrota.site-visits: additions)."""
     assert events.ALL_TOPICS == (
         "rvrota.site-headcounts",
         "rvrota.vehicle-status",
@@ -62,6 +63,7 @@ def test_topic_names_are_the_contract() -> None:
         "rvrota.vehicle-assignments",
         "rvrota.dead-letters",
         "rvrota.checkins",
+        "rvrota.site-visits",
     )
 
 

@@ -149,4 +149,4 @@ def test_topic_prefix_applies_to_every_topic() -> None:
     plain = Topics.with_prefix("")
     assert plain.headcounts == "rvrota.site-headcounts"
     assert all(name.startswith("x.rvrota.") for name in Topics.with_prefix("x.").all())
-    assert len(set(plain.all())) == 7  # with rvrota.checkins (events.md additions)
+    assert len(set(plain.all())) == 8  # with rvrota.checkins and rvrota.site-visits (additions)
