@@ -38,6 +38,7 @@ from api.quietlog import quiet_kafka_logs
 from api.relay import OutboxRelay
 from api.routes import (
     auth,
+    bookings,
     checkins,
     dead_letters,
     edits,
@@ -192,6 +193,7 @@ def create_app(
         export.router,
         notifications.router,
         checkins.router,
+        bookings.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)

@@ -113,6 +113,23 @@ class Settings(BaseSettings):
     )
     event_max_bytes: int = 64 * 1024
 
+    # the workers' side: bookings, member points, the question box, personal data
+    booking_device_per_minute: int = Field(
+        20, ge=1, description="bookings and cancellations one phone may send per minute"
+    )
+    question_device_per_hour: int = Field(
+        10, ge=1, description="questions one phone may put in the question box per hour"
+    )
+    points_per_checkin: int = Field(
+        1, ge=0, description="member points credited for one QR check-in of a known member"
+    )
+    retention_days: int = Field(
+        180,
+        ge=1,
+        description="days member numbers and device ids are kept (check-ins, bookings, "
+        "questions); then only the counts remain (`rvrota workers prune`)",
+    )
+
     # HTTP
     secret_key: str | None = Field(
         None,

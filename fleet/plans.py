@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 
+from fleet.bookings import follow_plan
 from fleet.db import DbSession
 from fleet.domain import (
     DomainError,
@@ -326,6 +327,12 @@ def _publish(
         [stored[i] for i in sorted(after - before)],
         [stored[i] for i in sorted(before - after)],
         calendar.tz,
+        now,
+    )
+    follow_plan(
+        db,
+        [stored[i] for i in sorted(after - before)],
+        [stored[i] for i in sorted(before - after)],
         now,
     )
     assignments: dict[str, VehicleAssignments] = {}

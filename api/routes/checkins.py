@@ -30,13 +30,15 @@ from api import access
 from api.checkin_tokens import MAX_TOKEN, TokenRefused, issue_checkin_token, read_checkin_token
 from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
 from api.relay import wall_now
+from api.routes.bookings import PlaceOut, place_out
 from api.routes.events import RESPONSES, IdempotencyKey, _produce_once
 from api.schemas import DbId, EventText, Strict
-from api.store import not_found, region_or_default, unprocessable
+from api.store import not_found, region_or_default, unprocessable, zone_of_region
 from api.throttle import Throttle
-from fleet import checkins, events, outbox
+from fleet import bookings, checkins, events, outbox
 from fleet.checkins import SessionWindow
 from fleet.db import session_scope
+from fleet.models import Session as SessionRow
 
 router = APIRouter(tags=["checkins"])
 CHECKIN_NAMESPACE = uuid.UUID("0b6f2d8e-4a1c-4f7e-9d35-2c8e5a7b1f90")
@@ -276,6 +278,9 @@ class PublicVisitOut(BaseModel):
     start: str
     end: str
     amenities: list[str]
+    places: list[PlaceOut] = Field(
+        default_factory=list, description="bookable places: capacity and places left"
+    )
 
 
 class PublicSite(BaseModel):
@@ -307,6 +312,9 @@ async def site_public(services: ServicesDep, site_id: str) -> PublicSite:
             if site is None:
                 raise not_found("site", site_id)
             visits = checkins.public_visits(db, site_id, now)
+            rows = [r for r in (db.get(SessionRow, v.session_id) for v in visits) if r]
+            places = bookings.session_places(db, rows)
+            tz = zone_of_region(db, rows[0].region_id) if rows else None
             return PublicSite(
                 site_id=site.id,
                 name=site.name or site.id,
@@ -318,6 +326,9 @@ async def site_public(services: ServicesDep, site_id: str) -> PublicSite:
                         start=v.start.isoformat(),
                         end=v.end.isoformat(),
                         amenities=v.amenities,
+                        places=[place_out(p, tz) for p in places.get(v.session_id, [])]
+                        if tz is not None
+                        else [],
                     )
                     for v in visits
                 ],

@@ -159,6 +159,7 @@ class Case:
     make_body: Callable[[Harness, str], Any] | None = None  # a body fitting the live week
     public: bool = False  # no password: every caller, with any header or none, gets 2xx
     body_for: Callable[[Harness], Any] | None = None  # a body that needs the harness
+    headers: dict[str, str] | None = None  # more headers (a phone's X-Device)
 
 
 def best_option(h: Harness, site: str) -> dict[str, Any]:
@@ -205,6 +206,68 @@ def checkin_body(h: Harness) -> dict[str, Any]:
     own = vehicle_session(h, h.seeded.own_vehicle)
     token = issue_checkin_token(own.id or 0, KeyRing.single(SECRET))
     return {"token": token, "device": f"matrix-{uid()}"}
+
+
+MATRIX_PHONE = "matrix-phone"
+
+
+def _session_where(h: Harness, *, driver_vehicle: bool, manager_site: bool) -> str:
+    """A session in force whose vehicle is (or is not) the driver's and whose site is (or is
+    not) one of the manager's."""
+    from sqlmodel import col, select
+
+    from fleet.models import UserSite
+
+    with session_scope(h.engine) as db:
+        sites = set(
+            db.exec(
+                select(UserSite.site_id).where(UserSite.user_id == h.seeded.users["site_manager"])
+            ).all()
+        )
+        for row in db.exec(
+            select(Session).where(col(Session.in_force).is_(True)).order_by(col(Session.id))
+        ):
+            if (row.vehicle_id == h.seeded.own_vehicle) == driver_vehicle and (
+                row.site_id in sites
+            ) == manager_site:
+                return str(row.id)
+    raise AssertionError("no such session in the seeded week")
+
+
+def driver_away_session(h: Harness) -> str:
+    return _session_where(h, driver_vehicle=True, manager_site=False)
+
+
+def manager_site_session(h: Harness) -> str:
+    return _session_where(h, driver_vehicle=False, manager_site=True)
+
+
+def foreign_session(h: Harness) -> str:
+    return _session_where(h, driver_vehicle=False, manager_site=False)
+
+
+def booking_body(h: Harness) -> dict[str, Any]:
+    """A phone's booking of a reading-room seat at the driver's first session."""
+    own = vehicle_session(h, h.seeded.own_vehicle)
+    return {"session_id": own.id, "amenity": "library", "device": f"matrix-{uid()}"}
+
+
+def matrix_booking(h: Harness) -> str:
+    """A booking held by the matrix's phone (DELETE /bookings/{id} cancels it)."""
+    from fleet import bookings
+
+    own = vehicle_session(h, h.seeded.own_vehicle)
+    with session_scope(h.engine) as db:
+        row = bookings.book(
+            db,
+            session_id=int(own.id or 0),
+            amenity="chess",
+            block=0,
+            device=MATRIX_PHONE,  # each role's DELETE cancels it before the next is made
+            member_no=None,
+            now=NOW,
+        )
+        return str(row.id)
 
 
 def driver_only_own(role: str, target: str) -> bool:
@@ -308,6 +371,33 @@ CASES: list[Case] = [
     Case("POST", "/checkins", anyone, public=True, body_for=checkin_body),
     Case("GET", "/sites/{id}/public", anyone, kind="site", public=True),
     Case("GET", "/reports/service?from=2026-11-23&to=2026-11-29", dispatcher_only),
+    Case("POST", "/bookings", anyone, public=True, body_for=booking_body),
+    Case("GET", "/bookings", anyone, public=True, headers={"X-Device": MATRIX_PHONE}),
+    Case(
+        "DELETE",
+        "/bookings/{id}",
+        anyone,
+        public=True,
+        make=matrix_booking,
+        headers={"X-Device": MATRIX_PHONE},
+    ),
+    Case(
+        "GET",
+        "/sessions/{id}/bookings",
+        lambda role, _t: role in ("dispatcher", "driver"),
+        make=driver_away_session,
+    ),
+    Case(
+        "GET",
+        "/sessions/{id}/bookings",
+        lambda role, _t: role in ("dispatcher", "site_manager"),
+        make=manager_site_session,
+    ),
+    Case("GET", "/sessions/{id}/bookings", dispatcher_only, make=foreign_session),
+    Case("GET", "/vehicles/{id}/capacities", driver_own, kind="vehicle"),
+    Case(
+        "PUT", "/vehicles/{id}/capacities", dispatcher_only, lambda: {"library": 12}, kind="vehicle"
+    ),
 ]
 
 
@@ -355,6 +445,7 @@ def test_authorization_matrix(harness: Harness, case: Case, role: str, target: s
         body = case.make_body(harness, ident)
     if case.body_for is not None:
         body = case.body_for(harness)
+    headers.update(case.headers or {})
     try:
         r = harness.client.request(case.method, path, headers=headers, json=body)
     finally:
