@@ -41,7 +41,10 @@ Device = Annotated[
         description="the phone's random device id (kept on the phone)",
     ),
 ]
-Lang = Annotated[Literal["zh", "en"] | None, Query(description="zh or en; none: both")]
+Lang = Annotated[
+    Literal["zh", "en", "both"] | None,
+    Query(description="zh, en or both; none: the Accept-Language, else both"),
+]
 
 
 class BookingCreate(Strict):
@@ -75,6 +78,7 @@ class BookingOut(BaseModel):
 
 class PlaceOut(BaseModel):
     amenity: str
+    amenity_label: str = Field(description="the amenity in Chinese and English")
     block: int
     start: str
     end: str
@@ -89,6 +93,8 @@ class SessionPlaces(BaseModel):
 
 
 def _language(request: Request, lang: str | None) -> str | None:
+    if lang == "both":
+        return None
     return lang or pick_language(request.headers.get("accept-language"))
 
 
@@ -235,6 +241,7 @@ async def cancel_booking(
 def place_out(place: bookings.Place, tz: tzinfo) -> PlaceOut:
     return PlaceOut(
         amenity=place.amenity,
+        amenity_label=f"{amenity_label(place.amenity, 'zh')} {amenity_label(place.amenity, 'en')}",
         block=place.block,
         start=place.start.astimezone(tz).isoformat(),
         end=place.end.astimezone(tz).isoformat(),

@@ -35,7 +35,7 @@ from api.routes.events import RESPONSES, IdempotencyKey, _produce_once
 from api.schemas import DbId, EventText, Strict
 from api.store import not_found, region_or_default, unprocessable, zone_of_region
 from api.throttle import Throttle
-from fleet import bookings, checkins, events, outbox
+from fleet import bookings, checkins, events, outbox, worker_messages
 from fleet.checkins import SessionWindow
 from fleet.db import session_scope
 from fleet.models import Session as SessionRow
@@ -278,6 +278,7 @@ class PublicVisitOut(BaseModel):
     start: str
     end: str
     amenities: list[str]
+    when: str = Field("", description="the date and slot in Chinese and English")
     places: list[PlaceOut] = Field(
         default_factory=list, description="bookable places: capacity and places left"
     )
@@ -326,6 +327,7 @@ async def site_public(services: ServicesDep, site_id: str) -> PublicSite:
                         start=v.start.isoformat(),
                         end=v.end.isoformat(),
                         amenities=v.amenities,
+                        when=visit_when(v.date, v.slot),
                         places=[place_out(p, tz) for p in places.get(v.session_id, [])]
                         if tz is not None
                         else [],
@@ -397,6 +399,13 @@ async def service_report(
             },
         )
     return JSONResponse(ServiceReportOut(**dataclasses.asdict(report)).model_dump())
+
+
+def visit_when(day: str, slot: str) -> str:
+    """A visit's date and slot in both languages, Chinese first."""
+    return worker_messages.both(
+        {x: worker_messages.when(date.fromisoformat(day), slot, x) for x in ("zh", "en")}, None
+    )
 
 
 def service_csv(report: checkins.ServiceReport) -> str:
