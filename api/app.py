@@ -50,6 +50,7 @@ from api.routes import (
     registry,
     schedule,
     users,
+    workers,
 )
 from core.clock import Clock, clock_from_settings
 from core.metrics import create_metrics
@@ -194,6 +195,7 @@ def create_app(
         notifications.router,
         checkins.router,
         bookings.router,
+        workers.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)

@@ -28,6 +28,7 @@ from fleet.events import (
     EventRejected,
     check_checkin,
 )
+from fleet.members import credit_checkins
 from fleet.models import Checkin, Session, Vehicle
 
 MAX_SESSION_ID = 2_147_483_647  # the id column is a 32-bit integer
@@ -92,8 +93,10 @@ def persist_checkins(
     now: datetime,
     *,
     max_future_seconds: int = MAX_FUTURE_SECONDS,
+    points_per_checkin: int = 0,
 ) -> CheckinBatch:
-    """Keep each check-in once; reject by index what breaks a rule of its session."""
+    """Keep each check-in once; reject by index what breaks a rule of its session; credit
+    ``points_per_checkin`` to the known members of the new QR check-ins."""
     batch = CheckinBatch()
     windows: dict[str, SessionWindow | None] = {}
     rows: list[dict[str, Any]] = []
@@ -138,6 +141,7 @@ def persist_checkins(
     batch.new = [e for e in items if e.event_id in inserted and e.event_id in seen]
     batch.new = list({e.event_id: e for e in batch.new}.values())
     batch.duplicates += len(rows) - len(batch.new)
+    credit_checkins(db, [e.event_id for e in batch.new], points_per_checkin, received_at)
     return batch
 
 

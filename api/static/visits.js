@@ -115,18 +115,53 @@ async function loadVisits() {
   }
 }
 
+async function loadQuestions() {
+  const r = await fetch("/api/v1/questions", { headers: { "X-Device": deviceId() } });
+  const list = document.getElementById("my-questions");
+  list.replaceChildren();
+  if (r.status !== 200) return;
+  for (const q of await r.json()) {
+    const item = el("li", { class: "question", "data-question": String(q.id) });
+    item.append(el("p", { class: "asked" }, "问 Q: " + q.text));
+    item.append(el("p", { class: "answer" }, q.answer ? "答 A: " + q.answer : q.status));
+    list.append(item);
+  }
+}
+
+async function ask(text) {
+  const r = await fetch("/api/v1/questions", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ device: deviceId(), text, site_id: siteId() }),
+  });
+  if (r.status === 201) {
+    say("问题已提交 Question sent");
+    document.getElementById("question-text").value = "";
+  } else if (r.status === 429) {
+    say("提问过于频繁,请稍后再试 Too many questions; please try again later", true);
+  } else {
+    say("提交未成功 Could not send (" + r.status + ")", true);
+  }
+  await loadQuestions();
+}
+
 async function refresh() {
-  await Promise.all([loadMine(), loadVisits()]);
+  await Promise.all([loadMine(), loadVisits(), loadQuestions()]);
 }
 
 function start() {
   document.getElementById("consent").hidden = true;
   document.getElementById("content").hidden = false;
   refresh().catch(() => say("网络错误,请重试 Network error, please try again", true));
-  setInterval(() => { loadMine().catch(() => {}); }, 30000);
+  setInterval(() => { loadMine().catch(() => {}); loadQuestions().catch(() => {}); }, 30000);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("question-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const text = document.getElementById("question-text").value.trim();
+    if (text) ask(text).catch(() => say("网络错误,请重试 Network error, please try again", true));
+  });
   if (localStorage.getItem(CONSENT) === "yes") { start(); return; }
   document.getElementById("consent").hidden = false;
   document.getElementById("consent-yes").addEventListener("click", () => {

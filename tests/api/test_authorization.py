@@ -160,6 +160,7 @@ class Case:
     public: bool = False  # no password: every caller, with any header or none, gets 2xx
     body_for: Callable[[Harness], Any] | None = None  # a body that needs the harness
     headers: dict[str, str] | None = None  # more headers (a phone's X-Device)
+    raw: bytes | None = None  # a body that is not JSON (a CSV file)
 
 
 def best_option(h: Harness, site: str) -> dict[str, Any]:
@@ -266,6 +267,39 @@ def matrix_booking(h: Harness) -> str:
             device=MATRIX_PHONE,  # each role's DELETE cancels it before the next is made
             member_no=None,
             now=NOW,
+        )
+        return str(row.id)
+
+
+def matrix_member(h: Harness) -> str:
+    """A member number the matrix's phone gave at a check-in (it may read its points)."""
+    from datetime import timedelta
+
+    from fleet.models import Checkin
+
+    own = vehicle_session(h, h.seeded.own_vehicle)
+    number = f"QZ-M-{uid()}"
+    with session_scope(h.engine) as db:
+        db.add(
+            Checkin(
+                event_id=f"matrix-{uid()}",
+                session_id=int(own.id or 0),
+                checked_in_at=own.start + timedelta(minutes=1),
+                member_no=number,
+                device=MATRIX_PHONE,
+                qr_device=f"{MATRIX_PHONE}-{number}",
+                received_at=own.start + timedelta(minutes=1),
+            )
+        )
+    return number
+
+
+def matrix_question(h: Harness) -> str:
+    from fleet import questions
+
+    with session_scope(h.engine) as db:
+        row = questions.ask(
+            db, device=MATRIX_PHONE, text="电影几点? When is the film?", site_id=None, now=NOW
         )
         return str(row.id)
 
@@ -395,6 +429,34 @@ CASES: list[Case] = [
     ),
     Case("GET", "/sessions/{id}/bookings", dispatcher_only, make=foreign_session),
     Case("GET", "/vehicles/{id}/capacities", driver_own, kind="vehicle"),
+    Case("POST", "/members/import", dispatcher_only, raw=b"member_no,name\nQZ-MATRIX,Li\n"),
+    Case("GET", "/members", dispatcher_only),
+    Case("GET", "/members/pending", dispatcher_only),
+    Case("POST", "/members/{id}/confirm", dispatcher_only, make=lambda h: f"QZ-C-{uid()}"),
+    Case(
+        "GET",
+        "/members/{id}/points",
+        anyone,
+        public=True,
+        make=matrix_member,
+        headers={"X-Device": MATRIX_PHONE},
+    ),
+    Case(
+        "POST",
+        "/questions",
+        anyone,
+        public=True,
+        body=lambda: {"device": f"q-{uid()}", "text": "有电影吗?"},
+    ),
+    Case("GET", "/questions", anyone, public=True, headers={"X-Device": MATRIX_PHONE}),
+    Case("GET", "/questions/inbox", dispatcher_only),
+    Case(
+        "POST",
+        "/questions/{id}/answer",
+        dispatcher_only,
+        lambda: {"answer": "晚上七点 7 pm"},
+        make=matrix_question,
+    ),
     Case(
         "PUT", "/vehicles/{id}/capacities", dispatcher_only, lambda: {"library": 12}, kind="vehicle"
     ),
@@ -447,7 +509,11 @@ def test_authorization_matrix(harness: Harness, case: Case, role: str, target: s
         body = case.body_for(harness)
     headers.update(case.headers or {})
     try:
-        r = harness.client.request(case.method, path, headers=headers, json=body)
+        if case.raw is not None:
+            headers["Content-Type"] = "text/csv"
+            r = harness.client.request(case.method, path, headers=headers, content=case.raw)
+        else:
+            r = harness.client.request(case.method, path, headers=headers, json=body)
     finally:
         harness.clock.at = saved
     if case.public:

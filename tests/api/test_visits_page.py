@@ -139,3 +139,23 @@ def test_a_phone_books_and_sees_the_plan_move_its_booking(web: Web, phone_page: 
     mine.first.get_by_role("button", name="取消 Cancel").click()
     expect(page.locator("#message")).to_contain_text("已取消 Cancelled")
     expect(mine.first).to_have_class("booking cancelled notice-moved")
+
+
+def test_a_phone_asks_in_the_question_box_and_reads_the_answer(web: Web, phone_page: Page) -> None:
+    from fleet import questions
+
+    page = phone_page
+    site = gym_visit(web).site_id
+    page.goto(f"{web.base}/visits/{site}")
+    page.get_by_role("button", name="同意并继续 Agree and continue").click()
+    page.get_by_label("您的问题 Your question").fill("周末有儿童托管吗? Is there child care?")
+    page.get_by_role("button", name="提交问题 Send question").click()
+    expect(page.locator("#message")).to_contain_text("Question sent")
+    item = page.locator("#my-questions li.question")
+    expect(item).to_have_count(1)
+    expect(item.first).to_contain_text("尚未回复")
+    with session_scope(web.engine) as db:
+        (open_,) = [q for q in questions.inbox(db, open_only=True) if q.site_id == site]
+        questions.answer(db, open_.id, "周六下午有。 On Saturday afternoon.", 1, NOW)
+    page.reload()
+    expect(item.first).to_contain_text("答 A: 周六下午有。 On Saturday afternoon.")
