@@ -27,6 +27,7 @@ PAGES = {
     "board": ("调度台 Dispatch board", "dispatcher"),
     "site": ("工地 Site", "site_manager"),
     "driver": ("司机 Driver", "driver"),
+    "report": ("服务报告 Service report", "dispatcher"),
 }
 
 
@@ -67,3 +68,8 @@ def site_page(request: Request) -> HTMLResponse:
 @router.get("/driver", response_class=HTMLResponse)
 def driver_page(request: Request) -> HTMLResponse:
     return _page(request, "driver")
+
+
+@router.get("/report", response_class=HTMLResponse)
+def report_page(request: Request) -> HTMLResponse:
+    return _page(request, "report")

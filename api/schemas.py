@@ -74,6 +74,7 @@ class SiteBase(Strict):
     active_from: date | None = None
     active_until: date | None = None
     contact: str | None = Field(None, max_length=500)
+    town: str | None = Field(None, max_length=100, description="town or street office")
 
 
 class SiteCreate(SiteBase):
@@ -99,6 +100,7 @@ class SiteUpdate(Strict):
     active_from: date | None = None
     active_until: date | None = None
     contact: str | None = Field(None, max_length=500)
+    town: str | None = Field(None, max_length=100)
 
 
 class SitePublic(BaseModel):
@@ -119,6 +121,7 @@ class SitePublic(BaseModel):
     active_from: date | None
     active_until: date | None
     contact: str | None
+    town: str | None = None
 
 
 # --- vehicles and depots -------------------------------------------------------------------

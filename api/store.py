@@ -112,6 +112,7 @@ def site_public(db: DbSession, site: Site) -> schemas.SitePublic:
         active_from=site.active_from,
         active_until=site.active_until,
         contact=site.contact,
+        town=site.town,
     )
 
 

@@ -79,6 +79,9 @@ class Site(SQLModel, table=True):
         default_factory=lambda: datetime.now(UTC).date(),
         description="first day in the registry (a never-visited site waits from then)",
     )
+    town: str | None = Field(
+        default=None, max_length=100, description="the town or street office (the report's rows)"
+    )
 
 
 class SiteClosure(SQLModel, table=True):

@@ -26,7 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api import access
+from api import access, report_files
 from api.checkin_tokens import MAX_TOKEN, TokenRefused, issue_checkin_token, read_checkin_token
 from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
 from api.relay import wall_now
@@ -350,29 +350,37 @@ class ServiceReportOut(BaseModel):
     by_amenity: dict[str, int]
     by_week: dict[str, int]
     site_names: dict[str, str]
+    by_town: dict[str, int] = Field(description="person-visits by town ('' : not given)")
+    sites_reached: int = Field(description="sites with a check-in or a visit held")
+    workers_reached: int = Field(description="the headcount of the sites reached")
+    sites_overdue: list[str] = Field(
+        description="sites of real size without a visit in the 7 days up to `to`"
+    )
+    region_sites: int
+    region_workers: int
+
+
+class ReportCharts(BaseModel):
+    charts: dict[str, str] = Field(description="name -> an SVG document")
+    titles: dict[str, str]
 
 
 MAX_REPORT_DAYS = 731
+FILE_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
 
 
-@router.get(
-    "/reports/service",
-    response_model=ServiceReportOut,
-    responses={
-        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
-        422: {"description": "a bad region or date range"},
-    },
-)
-async def service_report(
-    services: ServicesDep,
-    _: Dispatcher,
-    date_from: Annotated[date, Query(alias="from")],
-    date_to: Annotated[date, Query(alias="to")],
-    region: Annotated[str | None, Query(max_length=64)] = None,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the API's name
-) -> Response:
-    """Person-visits (check-ins and door counts) of a region's sessions dated from..to,
-    every state of their sessions, by site, amenity and week; ``format=csv`` for a file."""
+ReportFrom = Annotated[date, Query(alias="from")]
+ReportTo = Annotated[date, Query(alias="to")]
+ReportRegion = Annotated[str | None, Query(max_length=64)]
+
+
+async def _report(
+    services: Services, region: str | None, date_from: date, date_to: date
+) -> checkins.ServiceReport:
     if date_to < date_from:
         raise unprocessable("to", "is before from")
     if (date_to - date_from).days > MAX_REPORT_DAYS:
@@ -386,19 +394,75 @@ async def service_report(
                 found = region_or_default(db, region)
             except HTTPException as exc:
                 raise unprocessable("region", str(exc.detail)) from exc
-            return checkins.service_report(db, found.id, date_from, date_to)
+            return checkins.service_report(
+                db,
+                found.id,
+                date_from,
+                date_to,
+                real_size=services.settings.real_size_headcount,
+            )
 
-    report = await run_in_threadpool(read)
+    return await run_in_threadpool(read)
+
+
+@router.get(
+    "/reports/service",
+    response_model=ServiceReportOut,
+    responses={
+        200: {
+            "content": {kind: {} for kind in FILE_TYPES.values()},
+            "description": "JSON, or a file with format=csv, xlsx or pdf",
+        },
+        422: {"description": "a bad region or date range"},
+    },
+)
+async def service_report(
+    services: ServicesDep,
+    _: Dispatcher,
+    date_from: ReportFrom,
+    date_to: ReportTo,
+    region: ReportRegion = None,
+    format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query()] = "json",  # noqa: A002
+) -> Response:
+    """Person-visits (check-ins and door counts) of a region's sessions dated from..to,
+    every state of their sessions, by site, town, amenity and week; the sites and workers
+    reached, the sites overdue; ``format=csv|xlsx|pdf`` for a file."""
+    report = await _report(services, region, date_from, date_to)
+    if format == "json":
+        return JSONResponse(ServiceReportOut(**dataclasses.asdict(report)).model_dump())
     if format == "csv":
-        return Response(
-            service_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="service-{report.region}-'
-                f'{report.date_from}-{report.date_to}.csv"'
-            },
-        )
-    return JSONResponse(ServiceReportOut(**dataclasses.asdict(report)).model_dump())
+        content: bytes = service_csv(report).encode()
+    elif format == "xlsx":
+        content = await run_in_threadpool(report_files.service_xlsx, report)
+    else:
+        content = await run_in_threadpool(report_files.service_pdf, report)
+    return Response(
+        content,
+        media_type=FILE_TYPES[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="service-{report.region}-'
+            f'{report.date_from}-{report.date_to}.{format}"'
+        },
+    )
+
+
+@router.get(
+    "/reports/service/charts",
+    response_model=ReportCharts,
+    responses={422: {"description": "a bad region or date range"}},
+)
+async def service_report_charts(
+    services: ServicesDep,
+    _: Dispatcher,
+    date_from: ReportFrom,
+    date_to: ReportTo,
+    region: ReportRegion = None,
+) -> ReportCharts:
+    """The report's charts (person-visits by week, amenity, town and the top sites) as SVG,
+    drawn on the server."""
+    report = await _report(services, region, date_from, date_to)
+    charts = await run_in_threadpool(report_files.chart_svgs, report)
+    return ReportCharts(charts=charts, titles=dict(report_files.CHARTS))
 
 
 def visit_when(day: str, slot: str) -> str:
@@ -418,6 +482,8 @@ def service_csv(report: checkins.ServiceReport) -> str:
     )
     for site, n in report.by_site.items():
         writer.writerow(["工地 site", site, _cell(report.site_names.get(site, site)), n])
+    for town, n in report.by_town.items():
+        writer.writerow(["镇街 town", _cell(town), _cell(report_files.town_label(town)), n])
     for amenity, n in report.by_amenity.items():
         writer.writerow(["服务 amenity", amenity, "", n])
     for week, n in report.by_week.items():

@@ -405,6 +405,7 @@ CASES: list[Case] = [
     Case("POST", "/checkins", anyone, public=True, body_for=checkin_body),
     Case("GET", "/sites/{id}/public", anyone, kind="site", public=True),
     Case("GET", "/reports/service?from=2026-11-23&to=2026-11-29", dispatcher_only),
+    Case("GET", "/reports/service/charts?from=2026-11-23&to=2026-11-29", dispatcher_only),
     Case("POST", "/bookings", anyone, public=True, body_for=booking_body),
     Case("GET", "/bookings", anyone, public=True, headers={"X-Device": MATRIX_PHONE}),
     Case(

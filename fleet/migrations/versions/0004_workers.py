@@ -23,6 +23,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("site", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("town", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True)
+        )
     op.create_table(
         "member",
         sa.Column("member_no", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -127,6 +131,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("site", schema=None) as batch_op:
+        batch_op.drop_column("town")
     with op.batch_alter_table("pointcredit", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pointcredit_member_no"))
 
