@@ -6,8 +6,9 @@ and the staff's head counts at the door, each written through the outbox to
 stamps ``checked_in_at`` with the service clock; the token is refused (422 naming
 ``token``) when its signature is not ours, when it names no session in force, or outside
 its session's window. Throttling counts per device and per token, never per address (a
-site's workers share one network). A phone's check-in has an event id derived from the
-session and the device, so a phone that checks in twice makes one event.
+site's workers share one network), in the database (``fleet.throttle``), so that every
+replica shares the count. A phone's check-in has an event id derived from the session and
+the device, so a phone that checks in twice makes one event.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import csv
 import dataclasses
 import io
 import uuid
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -34,8 +34,7 @@ from api.routes.bookings import PlaceOut, place_out
 from api.routes.events import RESPONSES, IdempotencyKey, _produce_once
 from api.schemas import DbId, EventText, Strict
 from api.store import not_found, region_or_default, unprocessable, zone_of_region
-from api.throttle import Throttle
-from fleet import bookings, checkins, events, outbox, worker_messages
+from fleet import bookings, checkins, events, outbox, throttle, worker_messages
 from fleet.checkins import SessionWindow
 from fleet.db import session_scope
 from fleet.models import Session as SessionRow
@@ -76,23 +75,21 @@ class CheckinToken(BaseModel):
     qr_svg: str = Field(description="the link as a QR code, SVG")
 
 
-@dataclass
-class _Throttles:
-    device: Throttle
-    token: Throttle
-
-
-def _throttles(request: Request, services: Services) -> _Throttles:
-    found = getattr(request.app.state, "checkin_throttles", None)
-    if found is None:
-        settings = services.settings
-        found = _Throttles(
-            Throttle(settings.checkin_device_per_minute, 60.0),
-            Throttle(settings.checkin_session_per_minute, 60.0),
+def _throttled(services: Services, device: str, session_id: int) -> tuple[str, float] | None:
+    """Count the check-in against its device and its session's token, in the database (every
+    API replica shares the counts): the field to blame and the wait, or None."""
+    settings = services.settings
+    now = wall_now().timestamp()
+    with session_scope(services.engine) as db:
+        wait = throttle.hit(
+            db, f"checkin-device:{device}", settings.checkin_device_per_minute, 60, now
         )
-        request.app.state.checkin_throttles = found
-    assert isinstance(found, _Throttles)
-    return found
+        if wait is not None:
+            return "device", wait
+        wait = throttle.hit(
+            db, f"checkin-token:{session_id}", settings.checkin_session_per_minute, 60, now
+        )
+        return ("token", wait) if wait is not None else None
 
 
 def _too_many(field: str, wait: float) -> HTTPException:
@@ -170,13 +167,9 @@ async def post_checkin(
         session_id = read_checkin_token(body.token, ring)
     except TokenRefused as exc:
         raise _refused(str(exc)) from exc
-    throttles = _throttles(request, services)
-    wait = throttles.device.hit(body.device)
-    if wait is not None:
-        raise _too_many("device", wait)
-    wait = throttles.token.hit(str(session_id))
-    if wait is not None:
-        raise _too_many("token", wait)
+    refused = await run_in_threadpool(_throttled, services, body.device, session_id)
+    if refused is not None:
+        raise _too_many(*refused)
     found = await run_in_threadpool(_window, services, session_id)
     if found is None:
         raise _refused("names no session in force")
