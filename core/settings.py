@@ -123,6 +123,22 @@ class Settings(BaseSettings):
     points_per_checkin: int = Field(
         1, ge=0, description="member points credited for one QR check-in of a known member"
     )
+    observed_weights: bool = Field(
+        True,
+        description="live scenarios weigh sites by observed attendance and the ten-minute "
+        "circle of fixed shared homes (rotation format: site weight)",
+    )
+    observed_weeks: int = Field(8, ge=1, le=104, description="weeks of visits observed")
+    observed_prior_visits: float = Field(
+        3.0, ge=0, description="visits' worth of the region's rate a site's rate is shrunk to"
+    )
+    circle_minutes: float = Field(
+        10.0, gt=0, description="the service circle: minutes' walk to a fixed shared home"
+    )
+    walk_speed_kmh: float = Field(5.0, gt=0, description="walking speed for the circle")
+    circle_weight: float = Field(
+        0.5, gt=0, le=1, description="weight factor of a site within a fixed home's circle"
+    )
     retention_days: int = Field(
         180,
         ge=1,

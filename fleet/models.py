@@ -504,3 +504,15 @@ class ThrottleHit(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=200)
     window: int = Field(primary_key=True, sa_type=BigInteger, description="window start, s")
     hits: int = 0
+
+
+class FixedHome(SQLModel, table=True):
+    """A fixed shared workers' home (共享职工之家): sites within its ten-minute circle get
+    a lower weight (``fleet.attendance``), so that the RVs fill the circle's gaps."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    region_id: str = Field(foreign_key="region.id", index=True, max_length=64)
+    name: str = Field(default="", max_length=200)
+    lat: float
+    lon: float
+    hours: str | None = Field(default=None, max_length=200, description="opening hours, as said")

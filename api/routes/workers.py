@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -21,9 +21,9 @@ from api.relay import wall_now
 from api.routes.bookings import Device
 from api.schemas import DbId, EventText, Strict
 from api.store import not_found, unprocessable
-from fleet import events, members, questions, throttle, worker_messages
+from fleet import events, members, observed, questions, throttle, worker_messages
 from fleet.db import session_scope
-from fleet.models import Question
+from fleet.models import FixedHome, Question
 
 router = APIRouter(tags=["workers"])
 
@@ -327,3 +327,112 @@ async def answer_question(
             )
 
     return await run_in_threadpool(write)
+
+
+# --- fixed shared workers' homes (the ten-minute circle) ----------------------------------
+
+
+class FixedHomeIn(Strict):
+    name: Annotated[EventText, Field(max_length=200)] = ""
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    hours: Annotated[EventText, Field(max_length=200)] | None = None
+    region: Annotated[EventText, Field(min_length=1, max_length=64)] = "default"
+
+
+class FixedHomeCreate(FixedHomeIn):
+    id: Annotated[EventText, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class FixedHomeOut(BaseModel):
+    id: str
+    region: str
+    name: str
+    lat: float
+    lon: float
+    hours: str | None
+
+
+def _home_out(home: FixedHome) -> FixedHomeOut:
+    return FixedHomeOut(
+        id=home.id,
+        region=home.region_id,
+        name=home.name,
+        lat=home.lat,
+        lon=home.lon,
+        hours=home.hours,
+    )
+
+
+def _save_home(services: Services, home_id: str, body: FixedHomeIn, *, new: bool) -> FixedHomeOut:
+    row = FixedHome(
+        id=home_id,
+        region_id=body.region,
+        name=body.name,
+        lat=body.lat,
+        lon=body.lon,
+        hours=body.hours,
+    )
+    with session_scope(services.engine) as db:
+        try:
+            return _home_out(observed.save_home(db, row, new=new))
+        except observed.HomeRefused as exc:
+            raise unprocessable(exc.field, exc.reason, "body") from exc
+
+
+@router.get("/fixed-homes", response_model=list[FixedHomeOut])
+async def list_fixed_homes(
+    services: ServicesDep,
+    _: Dispatcher,
+    region: Annotated[str, Query(min_length=1, max_length=64)] = "default",
+) -> list[FixedHomeOut]:
+    """The region's fixed shared workers' homes (whose ten-minute circle lowers a site's
+    weight in the plan)."""
+
+    def read() -> list[FixedHomeOut]:
+        with session_scope(services.engine) as db:
+            return [_home_out(h) for h in observed.homes_of(db, region)]
+
+    return await run_in_threadpool(read)
+
+
+@router.post("/fixed-homes", status_code=201, response_model=FixedHomeOut)
+async def create_fixed_home(
+    services: ServicesDep, _: Dispatcher, body: FixedHomeCreate
+) -> FixedHomeOut:
+    """Register a fixed shared workers' home (dispatchers)."""
+    return await run_in_threadpool(lambda: _save_home(services, body.id, body, new=True))
+
+
+@router.put(
+    "/fixed-homes/{home_id}",
+    response_model=FixedHomeOut,
+    responses={404: {"description": "no such home"}},
+)
+async def update_fixed_home(
+    services: ServicesDep, _: Dispatcher, home_id: str, body: FixedHomeIn
+) -> FixedHomeOut:
+    """Change a fixed shared workers' home (dispatchers)."""
+
+    def write() -> FixedHomeOut:
+        with session_scope(services.engine) as db:
+            if db.get(FixedHome, home_id) is None:
+                raise not_found("fixed home", home_id)
+        return _save_home(services, home_id, body, new=False)
+
+    return await run_in_threadpool(write)
+
+
+@router.delete(
+    "/fixed-homes/{home_id}", status_code=204, responses={404: {"description": "no such home"}}
+)
+async def delete_fixed_home(services: ServicesDep, _: Dispatcher, home_id: str) -> Response:
+    """Take a fixed shared workers' home out of the registry (dispatchers)."""
+
+    def delete() -> bool:
+        with session_scope(services.engine) as db:
+            return observed.delete_home(db, home_id)
+
+    if not await run_in_threadpool(delete):
+        raise not_found("fixed home", home_id)
+    return Response(status_code=204)

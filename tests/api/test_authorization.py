@@ -304,6 +304,15 @@ def matrix_question(h: Harness) -> str:
         return str(row.id)
 
 
+def fresh_home(h: Harness) -> str:
+    from fleet.models import FixedHome
+
+    ident = f"H{uid()}"
+    with session_scope(h.engine) as db:
+        db.add(FixedHome(id=ident, region_id=h.seeded.region, name="家", lat=24.9, lon=118.6))
+    return ident
+
+
 def driver_only_own(role: str, target: str) -> bool:
     return role == "driver" and target == "own"
 
@@ -451,6 +460,21 @@ CASES: list[Case] = [
     ),
     Case("GET", "/questions", anyone, public=True, headers={"X-Device": MATRIX_PHONE}),
     Case("GET", "/questions/inbox", dispatcher_only),
+    Case("GET", "/fixed-homes", dispatcher_only),
+    Case(
+        "POST",
+        "/fixed-homes",
+        dispatcher_only,
+        lambda: {"id": f"H{uid()}", "name": "职工之家", "lat": 24.9, "lon": 118.6},
+    ),
+    Case(
+        "PUT",
+        "/fixed-homes/{id}",
+        dispatcher_only,
+        lambda: {"name": "职工之家", "lat": 24.9, "lon": 118.6, "hours": "9-21"},
+        make=fresh_home,
+    ),
+    Case("DELETE", "/fixed-homes/{id}", dispatcher_only, make=fresh_home),
     Case(
         "POST",
         "/questions/{id}/answer",

@@ -130,3 +130,37 @@ def test_questions_throttled_per_phone(harness: Harness) -> None:
     assert codes == [201] * limit + [429]
     r = h.client.post("/api/v1/questions", json={"device": device + "-2", "text": "q"})
     assert r.status_code == 201
+
+
+def test_fixed_homes_registry(harness: Harness) -> None:
+    h = harness
+    d = h.headers["dispatcher"]
+    ident = f"HOME-{h.url[-6:].replace('/', 'x')}"
+    body = {
+        "id": ident,
+        "name": "洛阳镇职工之家",
+        "lat": 24.95,
+        "lon": 118.68,
+        "hours": "9:00-21:00",
+    }
+    r = h.client.post("/api/v1/fixed-homes", json=body, headers=d)
+    assert r.status_code == 201, r.text
+    assert h.client.post("/api/v1/fixed-homes", json=body, headers=d).json()["detail"][0][
+        "loc"
+    ] == ["body", "id"]
+    r = h.client.post(
+        "/api/v1/fixed-homes", json={**body, "id": "X2", "region": "nowhere"}, headers=d
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "region"]
+    r = h.client.post("/api/v1/fixed-homes", json={**body, "id": "X3", "lat": 91}, headers=d)
+    assert r.status_code == 422
+    r = h.client.put(
+        f"/api/v1/fixed-homes/{ident}", json={"name": "新家", "lat": 24.9, "lon": 118.6}, headers=d
+    )
+    assert r.status_code == 200 and r.json()["name"] == "新家" and r.json()["hours"] is None
+    listed = h.client.get("/api/v1/fixed-homes", headers=d).json()
+    assert any(x["id"] == ident and x["lat"] == 24.9 for x in listed)
+    assert h.client.delete(f"/api/v1/fixed-homes/{ident}", headers=d).status_code == 204
+    assert h.client.delete(f"/api/v1/fixed-homes/{ident}", headers=d).status_code == 404
+    r = h.client.put(f"/api/v1/fixed-homes/{ident}", json={"lat": 24.9, "lon": 118.6}, headers=d)
+    assert r.status_code == 404

@@ -23,6 +23,19 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "fixedhome",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("region_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lon", sa.Float(), nullable=False),
+        sa.Column("hours", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.ForeignKeyConstraint(["region_id"], ["region.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("fixedhome", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_fixedhome_region_id"), ["region_id"], unique=False)
     with op.batch_alter_table("site", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("town", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True)
@@ -131,6 +144,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("fixedhome", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fixedhome_region_id"))
+    op.drop_table("fixedhome")
     with op.batch_alter_table("site", schema=None) as batch_op:
         batch_op.drop_column("town")
     with op.batch_alter_table("pointcredit", schema=None) as batch_op:
