@@ -38,6 +38,7 @@ from api.quietlog import quiet_kafka_logs
 from api.relay import OutboxRelay
 from api.routes import (
     auth,
+    bookings,
     channels,
     checkins,
     dead_letters,
@@ -51,6 +52,7 @@ from api.routes import (
     registry,
     schedule,
     users,
+    workers,
 )
 from api.sms import SmsSender
 from core.clock import Clock, clock_from_settings
@@ -203,6 +205,8 @@ def create_app(
         checkins.router,
         overdue.router,
         channels.router,
+        bookings.router,
+        workers.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=API_RESPONSES)
     app.include_router(health.router)

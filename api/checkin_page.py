@@ -1,4 +1,6 @@
-"""The phone check-in page ``/checkin?t=...``: no password (the QR token is the credential)."""
+"""The workers' phone pages, no password: the check-in page ``/checkin?t=...`` (the QR
+token is the credential) and a site's visits ``/visits/{site_id}`` (book a place, see and
+cancel one's bookings, told when the plan moved or cancelled them; the question box)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,16 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/checkin", response_class=HTMLResponse)
 def checkin_page(request: Request) -> HTMLResponse:
-    response = templates().TemplateResponse(request, "checkin.html", {})
+    return _phone_page(request, "checkin.html")
+
+
+@router.get("/visits/{site_id}", response_class=HTMLResponse)
+def visits_page(request: Request, site_id: str) -> HTMLResponse:
+    return _phone_page(request, "visits.html")
+
+
+def _phone_page(request: Request, template: str) -> HTMLResponse:
+    response = templates().TemplateResponse(request, template, {})
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token stays off other hosts

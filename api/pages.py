@@ -27,6 +27,7 @@ PAGES = {
     "board": ("调度台 Dispatch board", "dispatcher"),
     "site": ("工地 Site", "site_manager"),
     "driver": ("司机 Driver", "driver"),
+    "report": ("服务报告 Service report", "dispatcher"),
 }
 
 
@@ -79,3 +80,6 @@ def driver_service_worker() -> FileResponse:
         media_type="text/javascript",
         headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
     )
+@router.get("/report", response_class=HTMLResponse)
+def report_page(request: Request) -> HTMLResponse:
+    return _page(request, "report")

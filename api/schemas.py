@@ -77,6 +77,7 @@ class SiteBase(Strict):
     active_from: date | None = None
     active_until: date | None = None
     contact: str | None = Field(None, max_length=500)
+    town: str | None = Field(None, max_length=100, description="town or street office")
 
 
 class SiteCreate(SiteBase):
@@ -105,6 +106,7 @@ class SiteUpdate(Strict):
     active_from: date | None = None
     active_until: date | None = None
     contact: str | None = Field(None, max_length=500)
+    town: str | None = Field(None, max_length=100)
 
 
 class SitePublic(BaseModel):
@@ -127,6 +129,7 @@ class SitePublic(BaseModel):
     active_until: date | None
     contact: str | None
     registered_on: date | None = Field(None, description="first day in the registry")
+    town: str | None = None
 
 
 class OverdueSitePublic(BaseModel):

@@ -101,6 +101,7 @@ def site_public(db: DbSession, site: Site) -> schemas.SitePublic:
         active_until=site.active_until,
         contact=site.contact,
         registered_on=site.registered_on,
+        town=site.town,
     )
 
 

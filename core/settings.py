@@ -121,6 +121,39 @@ class Settings(BaseSettings):
     )
     event_max_bytes: int = 64 * 1024
 
+    # the workers' side: bookings, member points, the question box, personal data
+    booking_device_per_minute: int = Field(
+        20, ge=1, description="bookings and cancellations one phone may send per minute"
+    )
+    question_device_per_hour: int = Field(
+        10, ge=1, description="questions one phone may put in the question box per hour"
+    )
+    points_per_checkin: int = Field(
+        1, ge=0, description="member points credited for one QR check-in of a known member"
+    )
+    observed_weights: bool = Field(
+        True,
+        description="live scenarios weigh sites by observed attendance and the ten-minute "
+        "circle of fixed shared homes (rotation format: site weight)",
+    )
+    observed_weeks: int = Field(8, ge=1, le=104, description="weeks of visits observed")
+    observed_prior_visits: float = Field(
+        3.0, ge=0, description="visits' worth of the region's rate a site's rate is shrunk to"
+    )
+    circle_minutes: float = Field(
+        10.0, gt=0, description="the service circle: minutes' walk to a fixed shared home"
+    )
+    walk_speed_kmh: float = Field(5.0, gt=0, description="walking speed for the circle")
+    circle_weight: float = Field(
+        0.5, gt=0, le=1, description="weight factor of a site within a fixed home's circle"
+    )
+    retention_days: int = Field(
+        180,
+        ge=1,
+        description="days member numbers and device ids are kept (check-ins, bookings, "
+        "questions); then only the counts remain (`rvrota workers prune`)",
+    )
+
     # HTTP
     secret_key: str | None = Field(
         None,

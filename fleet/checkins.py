@@ -28,6 +28,7 @@ from fleet.events import (
     EventRejected,
     check_checkin,
 )
+from fleet.members import credit_checkins
 from fleet.models import Checkin, Session, Vehicle
 
 MAX_SESSION_ID = 2_147_483_647  # the id column is a 32-bit integer
@@ -92,8 +93,10 @@ def persist_checkins(
     now: datetime,
     *,
     max_future_seconds: int = MAX_FUTURE_SECONDS,
+    points_per_checkin: int = 0,
 ) -> CheckinBatch:
-    """Keep each check-in once; reject by index what breaks a rule of its session."""
+    """Keep each check-in once; reject by index what breaks a rule of its session; credit
+    ``points_per_checkin`` to the known members of the new QR check-ins."""
     batch = CheckinBatch()
     windows: dict[str, SessionWindow | None] = {}
     rows: list[dict[str, Any]] = []
@@ -138,6 +141,7 @@ def persist_checkins(
     batch.new = [e for e in items if e.event_id in inserted and e.event_id in seen]
     batch.new = list({e.event_id: e for e in batch.new}.values())
     batch.duplicates += len(rows) - len(batch.new)
+    credit_checkins(db, [e.event_id for e in batch.new], points_per_checkin, received_at)
     return batch
 
 
@@ -203,10 +207,26 @@ class ServiceReport:
     by_amenity: dict[str, int] = field(default_factory=dict)
     by_week: dict[str, int] = field(default_factory=dict)
     site_names: dict[str, str] = field(default_factory=dict)
+    by_town: dict[str, int] = field(default_factory=dict)
+    sites_reached: int = 0
+    workers_reached: int = 0
+    sites_overdue: list[str] = field(default_factory=list)
+    region_sites: int = 0
+    region_workers: int = 0
 
 
-def service_report(db: DbSession, region: str, date_from: date, date_to: date) -> ServiceReport:
-    """Check-ins of the region's sessions dated ``date_from`` .. ``date_to`` (every state)."""
+NO_TOWN = ""
+SERVED_STATES = ("done", "in_progress")
+OVERDUE_DAYS = 7
+
+
+def service_report(
+    db: DbSession, region: str, date_from: date, date_to: date, *, real_size: int = 50
+) -> ServiceReport:
+    """Check-ins of the region's sessions dated ``date_from`` .. ``date_to`` (every state),
+    by site, town, amenity and week; the sites reached (a check-in or a session held) and
+    their workers (headcount); the sites of real size without a visit held or planned in
+    the ``OVERDUE_DAYS`` up to ``date_to`` (overdue)."""
     from fleet.models import Site
 
     report = ServiceReport(region, date_from.isoformat(), date_to.isoformat())
@@ -243,4 +263,58 @@ def service_report(db: DbSession, region: str, date_from: date, date_to: date) -
     report.by_site = dict(sorted(report.by_site.items()))
     report.by_amenity = dict(sorted(report.by_amenity.items()))
     report.by_week = dict(sorted(report.by_week.items()))
+    _reach(db, report, region, date_from, date_to, real_size)
     return report
+
+
+def _reach(
+    db: DbSession, report: ServiceReport, region: str, date_from: date, date_to: date, real: int
+) -> None:
+    from datetime import timedelta
+
+    from fleet.models import Site
+
+    sites = db.exec(
+        select(Site.id, Site.name, Site.town, Site.default_headcount).where(
+            Site.region_id == region
+        )
+    ).all()
+    held = set(
+        db.exec(
+            select(Session.site_id).where(
+                Session.region_id == region,
+                col(Session.date) >= date_from,
+                col(Session.date) <= date_to,
+                col(Session.state).in_(SERVED_STATES),
+            )
+        ).all()
+    )
+    recent_from = date_to - timedelta(days=OVERDUE_DAYS - 1)
+    visited = set(
+        db.exec(
+            select(Session.site_id).where(
+                Session.region_id == region,
+                col(Session.in_force).is_(True),
+                col(Session.date) >= recent_from,
+                col(Session.date) <= date_to,
+                col(Session.state).not_in(["cancelled", "missed"]),
+            )
+        ).all()
+    )
+    towns: dict[str, int] = {}
+    for site_id, name, town, headcount in sites:
+        report.region_sites += 1
+        report.region_workers += int(headcount or 0)
+        n = report.by_site.get(site_id, 0)
+        if n:
+            key = town or NO_TOWN
+            towns[key] = towns.get(key, 0) + n
+        if n or site_id in held:
+            report.sites_reached += 1
+            report.workers_reached += int(headcount or 0)
+            report.site_names.setdefault(site_id, str(name or site_id))
+        if int(headcount or 0) >= real and site_id not in visited:
+            report.sites_overdue.append(site_id)
+            report.site_names.setdefault(site_id, str(name or site_id))
+    report.by_town = dict(sorted(towns.items()))
+    report.sites_overdue.sort()

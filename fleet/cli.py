@@ -236,5 +236,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(users_app, name="users")
     app.add_typer(secret_app, name="secret")
+    from fleet.workers_cli import workers_app
+
+    app.add_typer(workers_app, name="workers")
     app.command("import")(import_command)
     app.command("export-scenario")(export_command)

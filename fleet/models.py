@@ -79,6 +79,9 @@ class Site(SQLModel, table=True):
         default_factory=lambda: datetime.now(UTC).date(),
         description="first day in the registry (a never-visited site waits from then)",
     )
+    town: str | None = Field(
+        default=None, max_length=100, description="the town or street office (the report's rows)"
+    )
 
 
 class SiteClosure(SQLModel, table=True):
@@ -446,3 +449,104 @@ outbox = Table(
     UniqueConstraint("topic", "event_id", name="uq_outbox_topic_event"),
     Index("ix_outbox_sent_at_id", "sent_at", "id"),
 )
+
+
+# --- the workers' side (issue 15): bookings, members and points, questions, throttles ------
+
+
+class AmenityCapacity(SQLModel, table=True):
+    """How many workers one of a vehicle's amenities takes per bookable place (a gym block,
+    a screening, a child-care session); a vehicle without a row has the domain default
+    (``fleet.booking_rules.DEFAULT_CAPACITY``)."""
+
+    vehicle_id: str = Field(foreign_key="vehicle.id", primary_key=True, max_length=64)
+    amenity: str = Field(primary_key=True, max_length=64)
+    capacity: int
+
+
+class Booking(SQLModel, table=True):
+    """A worker's place at a session's amenity (a 30-minute gym block, a screening, ...).
+
+    ``device`` is the worker's phone (opaque); ``active_device`` is the device while the
+    booking holds (NULL once cancelled), unique per (session, amenity): one place per phone.
+    When a new plan moves the session, ``session_id`` follows it and ``moved_from`` keeps
+    the session it left; ``notice`` says what the plan did (``moved``, ``cancelled``).
+    """
+
+    __table_args__ = (
+        UniqueConstraint(
+            "session_id", "amenity", "active_device", name="uq_booking_session_amenity_device"
+        ),
+        Index("ix_booking_session_amenity_block", "session_id", "amenity", "block"),
+        Index("ix_booking_device", "device"),
+        Index("ix_booking_created_at", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="session.id")
+    amenity: str = Field(max_length=64)
+    block: int = Field(default=0, description="0-based block of the session (gym: 30 min)")
+    device: str | None = Field(default=None, max_length=128)
+    active_device: str | None = Field(default=None, max_length=128)
+    member_no: str | None = Field(default=None, max_length=64)
+    state: str = Field(default="booked", sa_type=String(16))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    changed_at: datetime = Field(sa_type=UTCDateTime)
+    moved_from: int | None = Field(default=None, foreign_key="session.id")
+    notice: str | None = Field(default=None, max_length=16)
+
+
+class Member(SQLModel, table=True):
+    """A union member number the service credits points to (imported list or confirmed)."""
+
+    member_no: str = Field(primary_key=True, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    source: str = Field(default="list", max_length=16, description="list or confirmed")
+    added_at: datetime = Field(sa_type=UTCDateTime)
+    confirmed_by: int | None = None
+
+
+class PointCredit(SQLModel, table=True):
+    """Points credited to a member for one check-in (at most once per check-in)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_no: str = Field(foreign_key="member.member_no", max_length=64, index=True)
+    checkin_id: int | None = Field(default=None, foreign_key="checkin.id", unique=True)
+    points: int
+    credited_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Question(SQLModel, table=True):
+    """A worker's question in the question box, and the dispatchers' answer."""
+
+    __table_args__ = (Index("ix_question_asked_at", "asked_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: str | None = Field(default=None, foreign_key="site.id", max_length=64)
+    device: str | None = Field(default=None, max_length=128, index=True)
+    text: str = Field(sa_type=Text)
+    asked_at: datetime = Field(sa_type=UTCDateTime)
+    answer: str | None = Field(default=None, sa_type=Text)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answered_by: int | None = None
+
+
+class ThrottleHit(SQLModel, table=True):
+    """Hits of a throttle key in one fixed window, counted in the database so that every
+    API replica shares the count (``fleet.throttle``)."""
+
+    key: str = Field(primary_key=True, max_length=200)
+    window: int = Field(primary_key=True, sa_type=BigInteger, description="window start, s")
+    hits: int = 0
+
+
+class FixedHome(SQLModel, table=True):
+    """A fixed shared workers' home (共享职工之家): sites within its ten-minute circle get
+    a lower weight (``fleet.attendance``), so that the RVs fill the circle's gaps."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    region_id: str = Field(foreign_key="region.id", index=True, max_length=64)
+    name: str = Field(default="", max_length=200)
+    lat: float
+    lon: float
+    hours: str | None = Field(default=None, max_length=200, description="opening hours, as said")

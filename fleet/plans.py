@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from core.clock import WallClock
 from fleet import events, outbox
+from fleet.bookings import follow_plan
 from fleet.db import Connection, DbSession
 from fleet.domain import (
     DomainError,
@@ -323,6 +324,12 @@ def _publish(
         [stored[i] for i in sorted(after - before)],
         [stored[i] for i in sorted(before - after)],
         calendar.tz,
+        now,
+    )
+    follow_plan(
+        db,
+        [stored[i] for i in sorted(after - before)],
+        [stored[i] for i in sorted(before - after)],
         now,
     )
     assignments: dict[str, VehicleAssignments] = {}

@@ -281,8 +281,12 @@ def build_scenario(
     lock_until: datetime | None = None,
     change_penalty: float | None = None,
     keep_confirmed: bool = True,
+    weights: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The scenario of a region's week from live state at ``now`` (the service clock's now).
+
+    Each site's ``weight`` (``weights``, default: observed attendance and the ten-minute
+    circle of fixed shared homes, ``fleet.observed``; 1 is left out).
 
     Sites active that week with their latest headcount (else their default) and that
     week's closed days; vehicles with the slots not yet started that their windows out of
@@ -444,6 +448,11 @@ def build_scenario(
             _vehicle_json(v, _unavailable_entries(calendar, unavailable[v.id])) for v in vehicles
         ],
     }
+    if weights is None:
+        weights = observed_weights(db, region, now)
+    for site_doc in doc["sites"]:
+        if site_doc["id"] in weights:
+            site_doc["weight"] = weights[site_doc["id"]]
     frozen = calendar.first_open_slot(now)
     if frozen is None:
         last_ref = calendar.slot_refs()[-1]
@@ -458,6 +467,17 @@ def build_scenario(
     if forbidden:
         doc["forbidden"] = forbidden
     return doc
+
+
+def observed_weights(db: DbSession, region: str, now: datetime) -> dict[str, float]:
+    """The sites' weights from the settings' rules (none when switched off)."""
+    from fleet import observed
+
+    found = observed.rules_from_settings()
+    if found is None:
+        return {}
+    rules, weeks = found
+    return observed.region_weights(db, region, now, rules, weeks)
 
 
 def _depot_json(depot: Depot) -> dict[str, Any]:

@@ -40,7 +40,12 @@ async def handle_checkins(worker: Worker, batch: Sequence[faust.EventT]) -> None
 
     def work(db: DbSession, start: int, end: int) -> checkins.CheckinBatch:
         return checkins.persist_checkins(
-            db, items[start:end], now, now, max_future_seconds=max_future
+            db,
+            items[start:end],
+            now,
+            now,
+            max_future_seconds=max_future,
+            points_per_checkin=worker.settings.points_per_checkin,
         )
 
     early = worker.letters_of(rejected)

@@ -6,8 +6,9 @@ and the staff's head counts at the door, each written through the outbox to
 stamps ``checked_in_at`` with the service clock; the token is refused (422 naming
 ``token``) when its signature is not ours, when it names no session in force, or outside
 its session's window. Throttling counts per device and per token, never per address (a
-site's workers share one network). A phone's check-in has an event id derived from the
-session and the device, so a phone that checks in twice makes one event.
+site's workers share one network), in the database (``fleet.throttle``), so that every
+replica shares the count. A phone's check-in has an event id derived from the session and
+the device, so a phone that checks in twice makes one event.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import csv
 import dataclasses
 import io
 import uuid
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -26,17 +26,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api import access
+from api import access, report_files
 from api.checkin_tokens import MAX_TOKEN, TokenRefused, issue_checkin_token, read_checkin_token
 from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
 from api.relay import wall_now
+from api.routes.bookings import PlaceOut, place_out
 from api.routes.events import RESPONSES, IdempotencyKey, _produce_once
 from api.schemas import DbId, EventText, Strict
-from api.store import not_found, region_or_default, unprocessable
-from api.throttle import Throttle
-from fleet import checkins, events, outbox
+from api.store import not_found, region_or_default, unprocessable, zone_of_region
+from fleet import bookings, checkins, events, outbox, throttle, worker_messages
 from fleet.checkins import SessionWindow
 from fleet.db import session_scope
+from fleet.models import Session as SessionRow
 
 router = APIRouter(tags=["checkins"])
 CHECKIN_NAMESPACE = uuid.UUID("0b6f2d8e-4a1c-4f7e-9d35-2c8e5a7b1f90")
@@ -74,23 +75,21 @@ class CheckinToken(BaseModel):
     qr_svg: str = Field(description="the link as a QR code, SVG")
 
 
-@dataclass
-class _Throttles:
-    device: Throttle
-    token: Throttle
-
-
-def _throttles(request: Request, services: Services) -> _Throttles:
-    found = getattr(request.app.state, "checkin_throttles", None)
-    if found is None:
-        settings = services.settings
-        found = _Throttles(
-            Throttle(settings.checkin_device_per_minute, 60.0),
-            Throttle(settings.checkin_session_per_minute, 60.0),
+def _throttled(services: Services, device: str, session_id: int) -> tuple[str, float] | None:
+    """Count the check-in against its device and its session's token, in the database (every
+    API replica shares the counts): the field to blame and the wait, or None."""
+    settings = services.settings
+    now = wall_now().timestamp()
+    with session_scope(services.engine) as db:
+        wait = throttle.hit(
+            db, f"checkin-device:{device}", settings.checkin_device_per_minute, 60, now
         )
-        request.app.state.checkin_throttles = found
-    assert isinstance(found, _Throttles)
-    return found
+        if wait is not None:
+            return "device", wait
+        wait = throttle.hit(
+            db, f"checkin-token:{session_id}", settings.checkin_session_per_minute, 60, now
+        )
+        return ("token", wait) if wait is not None else None
 
 
 def _too_many(field: str, wait: float) -> HTTPException:
@@ -168,13 +167,9 @@ async def post_checkin(
         session_id = read_checkin_token(body.token, ring)
     except TokenRefused as exc:
         raise _refused(str(exc)) from exc
-    throttles = _throttles(request, services)
-    wait = throttles.device.hit(body.device)
-    if wait is not None:
-        raise _too_many("device", wait)
-    wait = throttles.token.hit(str(session_id))
-    if wait is not None:
-        raise _too_many("token", wait)
+    refused = await run_in_threadpool(_throttled, services, body.device, session_id)
+    if refused is not None:
+        raise _too_many(*refused)
     found = await run_in_threadpool(_window, services, session_id)
     if found is None:
         raise _refused("names no session in force")
@@ -276,6 +271,10 @@ class PublicVisitOut(BaseModel):
     start: str
     end: str
     amenities: list[str]
+    when: str = Field("", description="the date and slot in Chinese and English")
+    places: list[PlaceOut] = Field(
+        default_factory=list, description="bookable places: capacity and places left"
+    )
 
 
 class PublicSite(BaseModel):
@@ -307,6 +306,9 @@ async def site_public(services: ServicesDep, site_id: str) -> PublicSite:
             if site is None:
                 raise not_found("site", site_id)
             visits = checkins.public_visits(db, site_id, now)
+            rows = [r for r in (db.get(SessionRow, v.session_id) for v in visits) if r]
+            places = bookings.session_places(db, rows)
+            tz = zone_of_region(db, rows[0].region_id) if rows else None
             return PublicSite(
                 site_id=site.id,
                 name=site.name or site.id,
@@ -318,6 +320,10 @@ async def site_public(services: ServicesDep, site_id: str) -> PublicSite:
                         start=v.start.isoformat(),
                         end=v.end.isoformat(),
                         amenities=v.amenities,
+                        when=visit_when(v.date, v.slot),
+                        places=[place_out(p, tz) for p in places.get(v.session_id, [])]
+                        if tz is not None
+                        else [],
                     )
                     for v in visits
                 ],
@@ -337,29 +343,37 @@ class ServiceReportOut(BaseModel):
     by_amenity: dict[str, int]
     by_week: dict[str, int]
     site_names: dict[str, str]
+    by_town: dict[str, int] = Field(description="person-visits by town ('' : not given)")
+    sites_reached: int = Field(description="sites with a check-in or a visit held")
+    workers_reached: int = Field(description="the headcount of the sites reached")
+    sites_overdue: list[str] = Field(
+        description="sites of real size without a visit in the 7 days up to `to`"
+    )
+    region_sites: int
+    region_workers: int
+
+
+class ReportCharts(BaseModel):
+    charts: dict[str, str] = Field(description="name -> an SVG document")
+    titles: dict[str, str]
 
 
 MAX_REPORT_DAYS = 731
+FILE_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
 
 
-@router.get(
-    "/reports/service",
-    response_model=ServiceReportOut,
-    responses={
-        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
-        422: {"description": "a bad region or date range"},
-    },
-)
-async def service_report(
-    services: ServicesDep,
-    _: Dispatcher,
-    date_from: Annotated[date, Query(alias="from")],
-    date_to: Annotated[date, Query(alias="to")],
-    region: Annotated[str | None, Query(max_length=64)] = None,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the API's name
-) -> Response:
-    """Person-visits (check-ins and door counts) of a region's sessions dated from..to,
-    every state of their sessions, by site, amenity and week; ``format=csv`` for a file."""
+ReportFrom = Annotated[date, Query(alias="from")]
+ReportTo = Annotated[date, Query(alias="to")]
+ReportRegion = Annotated[str | None, Query(max_length=64)]
+
+
+async def _report(
+    services: Services, region: str | None, date_from: date, date_to: date
+) -> checkins.ServiceReport:
     if date_to < date_from:
         raise unprocessable("to", "is before from")
     if (date_to - date_from).days > MAX_REPORT_DAYS:
@@ -373,19 +387,82 @@ async def service_report(
                 found = region_or_default(db, region)
             except HTTPException as exc:
                 raise unprocessable("region", str(exc.detail)) from exc
-            return checkins.service_report(db, found.id, date_from, date_to)
+            return checkins.service_report(
+                db,
+                found.id,
+                date_from,
+                date_to,
+                real_size=services.settings.real_size_headcount,
+            )
 
-    report = await run_in_threadpool(read)
+    return await run_in_threadpool(read)
+
+
+@router.get(
+    "/reports/service",
+    response_model=ServiceReportOut,
+    responses={
+        200: {
+            "content": {kind: {} for kind in FILE_TYPES.values()},
+            "description": "JSON, or a file with format=csv, xlsx or pdf",
+        },
+        422: {"description": "a bad region or date range"},
+    },
+)
+async def service_report(
+    services: ServicesDep,
+    _: Dispatcher,
+    date_from: ReportFrom,
+    date_to: ReportTo,
+    region: ReportRegion = None,
+    format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query()] = "json",  # noqa: A002
+) -> Response:
+    """Person-visits (check-ins and door counts) of a region's sessions dated from..to,
+    every state of their sessions, by site, town, amenity and week; the sites and workers
+    reached, the sites overdue; ``format=csv|xlsx|pdf`` for a file."""
+    report = await _report(services, region, date_from, date_to)
+    if format == "json":
+        return JSONResponse(ServiceReportOut(**dataclasses.asdict(report)).model_dump())
     if format == "csv":
-        return Response(
-            service_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="service-{report.region}-'
-                f'{report.date_from}-{report.date_to}.csv"'
-            },
-        )
-    return JSONResponse(ServiceReportOut(**dataclasses.asdict(report)).model_dump())
+        content: bytes = service_csv(report).encode()
+    elif format == "xlsx":
+        content = await run_in_threadpool(report_files.service_xlsx, report)
+    else:
+        content = await run_in_threadpool(report_files.service_pdf, report)
+    return Response(
+        content,
+        media_type=FILE_TYPES[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="service-{report.region}-'
+            f'{report.date_from}-{report.date_to}.{format}"'
+        },
+    )
+
+
+@router.get(
+    "/reports/service/charts",
+    response_model=ReportCharts,
+    responses={422: {"description": "a bad region or date range"}},
+)
+async def service_report_charts(
+    services: ServicesDep,
+    _: Dispatcher,
+    date_from: ReportFrom,
+    date_to: ReportTo,
+    region: ReportRegion = None,
+) -> ReportCharts:
+    """The report's charts (person-visits by week, amenity, town and the top sites) as SVG,
+    drawn on the server."""
+    report = await _report(services, region, date_from, date_to)
+    charts = await run_in_threadpool(report_files.chart_svgs, report)
+    return ReportCharts(charts=charts, titles=dict(report_files.CHARTS))
+
+
+def visit_when(day: str, slot: str) -> str:
+    """A visit's date and slot in both languages, Chinese first."""
+    return worker_messages.both(
+        {x: worker_messages.when(date.fromisoformat(day), slot, x) for x in ("zh", "en")}, None
+    )
 
 
 def service_csv(report: checkins.ServiceReport) -> str:
@@ -398,6 +475,8 @@ def service_csv(report: checkins.ServiceReport) -> str:
     )
     for site, n in report.by_site.items():
         writer.writerow(["工地 site", site, _cell(report.site_names.get(site, site)), n])
+    for town, n in report.by_town.items():
+        writer.writerow(["镇街 town", _cell(town), _cell(report_files.town_label(town)), n])
     for amenity, n in report.by_amenity.items():
         writer.writerow(["服务 amenity", amenity, "", n])
     for week, n in report.by_week.items():

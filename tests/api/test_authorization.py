@@ -177,6 +177,8 @@ class Case:
     make_body: Callable[[Harness, str], Any] | None = None  # a body fitting the live week
     public: bool = False  # no password: every caller, with any header or none, gets 2xx
     body_for: Callable[[Harness], Any] | None = None  # a body that needs the harness
+    headers: dict[str, str] | None = None  # more headers (a phone's X-Device)
+    raw: bytes | None = None  # a body that is not JSON (a CSV file)
 
 
 def best_option(h: Harness, site: str) -> dict[str, Any]:
@@ -223,6 +225,110 @@ def checkin_body(h: Harness) -> dict[str, Any]:
     own = vehicle_session(h, h.seeded.own_vehicle)
     token = issue_checkin_token(own.id or 0, KeyRing.single(SECRET))
     return {"token": token, "device": f"matrix-{uid()}"}
+
+
+MATRIX_PHONE = "matrix-phone"
+
+
+def _session_where(h: Harness, *, driver_vehicle: bool, manager_site: bool) -> str:
+    """A session in force whose vehicle is (or is not) the driver's and whose site is (or is
+    not) one of the manager's."""
+    from sqlmodel import col, select
+
+    from fleet.models import UserSite
+
+    with session_scope(h.engine) as db:
+        sites = set(
+            db.exec(
+                select(UserSite.site_id).where(UserSite.user_id == h.seeded.users["site_manager"])
+            ).all()
+        )
+        for row in db.exec(
+            select(Session).where(col(Session.in_force).is_(True)).order_by(col(Session.id))
+        ):
+            if (row.vehicle_id == h.seeded.own_vehicle) == driver_vehicle and (
+                row.site_id in sites
+            ) == manager_site:
+                return str(row.id)
+    raise AssertionError("no such session in the seeded week")
+
+
+def driver_away_session(h: Harness) -> str:
+    return _session_where(h, driver_vehicle=True, manager_site=False)
+
+
+def manager_site_session(h: Harness) -> str:
+    return _session_where(h, driver_vehicle=False, manager_site=True)
+
+
+def foreign_session(h: Harness) -> str:
+    return _session_where(h, driver_vehicle=False, manager_site=False)
+
+
+def booking_body(h: Harness) -> dict[str, Any]:
+    """A phone's booking of a reading-room seat at the driver's first session."""
+    own = vehicle_session(h, h.seeded.own_vehicle)
+    return {"session_id": own.id, "amenity": "library", "device": f"matrix-{uid()}"}
+
+
+def matrix_booking(h: Harness) -> str:
+    """A booking held by the matrix's phone (DELETE /bookings/{id} cancels it)."""
+    from fleet import bookings
+
+    own = vehicle_session(h, h.seeded.own_vehicle)
+    with session_scope(h.engine) as db:
+        row = bookings.book(
+            db,
+            session_id=int(own.id or 0),
+            amenity="chess",
+            block=0,
+            device=MATRIX_PHONE,  # each role's DELETE cancels it before the next is made
+            member_no=None,
+            now=NOW,
+        )
+        return str(row.id)
+
+
+def matrix_member(h: Harness) -> str:
+    """A member number the matrix's phone gave at a check-in (it may read its points)."""
+    from datetime import timedelta
+
+    from fleet.models import Checkin
+
+    own = vehicle_session(h, h.seeded.own_vehicle)
+    number = f"QZ-M-{uid()}"
+    with session_scope(h.engine) as db:
+        db.add(
+            Checkin(
+                event_id=f"matrix-{uid()}",
+                session_id=int(own.id or 0),
+                checked_in_at=own.start + timedelta(minutes=1),
+                member_no=number,
+                device=MATRIX_PHONE,
+                qr_device=f"{MATRIX_PHONE}-{number}",
+                received_at=own.start + timedelta(minutes=1),
+            )
+        )
+    return number
+
+
+def matrix_question(h: Harness) -> str:
+    from fleet import questions
+
+    with session_scope(h.engine) as db:
+        row = questions.ask(
+            db, device=MATRIX_PHONE, text="电影几点? When is the film?", site_id=None, now=NOW
+        )
+        return str(row.id)
+
+
+def fresh_home(h: Harness) -> str:
+    from fleet.models import FixedHome
+
+    ident = f"H{uid()}"
+    with session_scope(h.engine) as db:
+        db.add(FixedHome(id=ident, region_id=h.seeded.region, name="家", lat=24.9, lon=118.6))
+    return ident
 
 
 def driver_only_own(role: str, target: str) -> bool:
@@ -339,6 +445,77 @@ CASES: list[Case] = [
     Case("POST", "/checkins", anyone, public=True, body_for=checkin_body),
     Case("GET", "/sites/{id}/public", anyone, kind="site", public=True),
     Case("GET", "/reports/service?from=2026-11-23&to=2026-11-29", dispatcher_only),
+    Case("GET", "/reports/service/charts?from=2026-11-23&to=2026-11-29", dispatcher_only),
+    Case("POST", "/bookings", anyone, public=True, body_for=booking_body),
+    Case("GET", "/bookings", anyone, public=True, headers={"X-Device": MATRIX_PHONE}),
+    Case(
+        "DELETE",
+        "/bookings/{id}",
+        anyone,
+        public=True,
+        make=matrix_booking,
+        headers={"X-Device": MATRIX_PHONE},
+    ),
+    Case(
+        "GET",
+        "/sessions/{id}/bookings",
+        lambda role, _t: role in ("dispatcher", "driver"),
+        make=driver_away_session,
+    ),
+    Case(
+        "GET",
+        "/sessions/{id}/bookings",
+        lambda role, _t: role in ("dispatcher", "site_manager"),
+        make=manager_site_session,
+    ),
+    Case("GET", "/sessions/{id}/bookings", dispatcher_only, make=foreign_session),
+    Case("GET", "/vehicles/{id}/capacities", driver_own, kind="vehicle"),
+    Case("POST", "/members/import", dispatcher_only, raw=b"member_no,name\nQZ-MATRIX,Li\n"),
+    Case("GET", "/members", dispatcher_only),
+    Case("GET", "/members/pending", dispatcher_only),
+    Case("POST", "/members/{id}/confirm", dispatcher_only, make=lambda h: f"QZ-C-{uid()}"),
+    Case(
+        "GET",
+        "/members/{id}/points",
+        anyone,
+        public=True,
+        make=matrix_member,
+        headers={"X-Device": MATRIX_PHONE},
+    ),
+    Case(
+        "POST",
+        "/questions",
+        anyone,
+        public=True,
+        body=lambda: {"device": f"q-{uid()}", "text": "有电影吗?"},
+    ),
+    Case("GET", "/questions", anyone, public=True, headers={"X-Device": MATRIX_PHONE}),
+    Case("GET", "/questions/inbox", dispatcher_only),
+    Case("GET", "/fixed-homes", dispatcher_only),
+    Case(
+        "POST",
+        "/fixed-homes",
+        dispatcher_only,
+        lambda: {"id": f"H{uid()}", "name": "职工之家", "lat": 24.9, "lon": 118.6},
+    ),
+    Case(
+        "PUT",
+        "/fixed-homes/{id}",
+        dispatcher_only,
+        lambda: {"name": "职工之家", "lat": 24.9, "lon": 118.6, "hours": "9-21"},
+        make=fresh_home,
+    ),
+    Case("DELETE", "/fixed-homes/{id}", dispatcher_only, make=fresh_home),
+    Case(
+        "POST",
+        "/questions/{id}/answer",
+        dispatcher_only,
+        lambda: {"answer": "晚上七点 7 pm"},
+        make=matrix_question,
+    ),
+    Case(
+        "PUT", "/vehicles/{id}/capacities", dispatcher_only, lambda: {"library": 12}, kind="vehicle"
+    ),
 ]
 
 
@@ -386,8 +563,13 @@ def test_authorization_matrix(harness: Harness, case: Case, role: str, target: s
         body = case.make_body(harness, ident)
     if case.body_for is not None:
         body = case.body_for(harness)
+    headers.update(case.headers or {})
     try:
-        r = harness.client.request(case.method, path, headers=headers, json=body)
+        if case.raw is not None:
+            headers["Content-Type"] = "text/csv"
+            r = harness.client.request(case.method, path, headers=headers, content=case.raw)
+        else:
+            r = harness.client.request(case.method, path, headers=headers, json=body)
     finally:
         harness.clock.at = saved
     if case.public:

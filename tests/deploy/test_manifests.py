@@ -71,7 +71,8 @@ def _compose_errors(data: dict[str, Any]) -> list[str]:
 
 
 def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    containers: list[dict[str, Any]] = doc["spec"]["template"]["spec"]["containers"]
+    spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
+    containers: list[dict[str, Any]] = spec["template"]["spec"]["containers"]
     return containers
 
 
@@ -191,7 +192,7 @@ def test_k8s_kafka_and_postgres_are_external() -> None:
     images = [
         c["image"]
         for d in _all_k8s_docs()
-        if d["kind"] in {"Deployment", "Job"}
+        if d["kind"] in {"Deployment", "Job", "CronJob"}
         for c in _containers(d)
     ]
     assert images and all(image.startswith("rvrota:") for image in images)
@@ -323,7 +324,7 @@ def _all_commands() -> list[list[str]]:
     services = _compose()["services"]
     commands = [s["command"] for s in services.values() if "command" in s]
     for doc in _all_k8s_docs():
-        if doc["kind"] in {"Deployment", "Job"}:
+        if doc["kind"] in {"Deployment", "Job", "CronJob"}:
             commands.extend(c["command"] for c in _containers(doc))
     return commands + _dockerfile_commands()
 
@@ -336,6 +337,7 @@ def test_deploy_commands_exist_in_the_cli() -> None:
         ("rvrota", "serve"),
         ("rvrota", "worker"),
         ("rvrota", "db"),
+        ("rvrota", "workers"),  # the nightly retention of personal data
     }
     app = build_app()
     runner = CliRunner()
