@@ -17,7 +17,7 @@ from alembic import op
 import fleet.dbtypes
 
 revision: str = "0004_workers"
-down_revision: str | None = "0003_checkins"
+down_revision: str | None = "0004_live"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
