@@ -94,7 +94,8 @@ class Bench:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.extra = dict(e.split("=", 1) for e in args.worker_env)
         self.floors: dict[str, int] = {}
-        self.surge_sent: list[tuple[str, float, float]] = []  # event id, sent, plan read
+        # event id, sent, plan read, the version read
+        self.surge_sent: list[tuple[str, float, float, int]] = []
         self.surge_log: Path | None = None
 
     # --- set-up -----------------------------------------------------------------------
@@ -541,10 +542,10 @@ class Bench:
                 await wait_for(lambda b=before_w48: versions.get(WEEK, 0) > b, 120)  # type: ignore[misc]
                 t1 = next(t for t, p in arrivals if p["week"] == WEEK and p["version"] > before_w48)
                 latencies.append(t1 - t0)
-                t1_wall = next(
-                    t for t, p in read_at if p["week"] == WEEK and p["version"] > before_w48
+                t1_wall, first = next(
+                    (t, p) for t, p in read_at if p["week"] == WEEK and p["version"] > before_w48
                 )
-                self.surge_sent.append((f"surge-{i}", sent_at, t1_wall))
+                self.surge_sent.append((f"surge-{i}", sent_at, t1_wall, int(first["version"])))
                 # let the next week's re-plan finish so that surges do not queue behind it
                 await wait_for(lambda b=before_w49: versions.get("2026-W49", 0) > b, 120)  # type: ignore[misc]
                 await asyncio.sleep(1.0)
@@ -578,14 +579,17 @@ SURGE_STAGES = [
 ]
 
 
-def surge_breakdown(log_path: Path, sent: list[tuple[str, float, float]]) -> list[dict[str, float]]:
+def surge_breakdown(
+    log_path: Path, sent: list[tuple[str, float, float, int]]
+) -> list[dict[str, float]]:
     """Each surge's stages (seconds) from the worker's timeline lines (``streams.timeline``).
 
-    The ingest line is the one naming the surge's event; the plan line is the newest plan
-    of the surged week published before the bench read it (the timer may have asked first).
+    The ingest line is the one naming the surge's event; the plan line is the one of the
+    version the bench read first (the timer may have asked for it before the event did:
+    then the coalescing stage is negative).
     """
     ingests: dict[str, dict[str, float]] = {}
-    plans: list[dict[str, Any]] = []
+    plans: dict[int, dict[str, Any]] = {}
     for line in log_path.read_text(errors="replace").splitlines():
         try:
             entry = json.loads(line)
@@ -599,14 +603,13 @@ def surge_breakdown(log_path: Path, sent: list[tuple[str, float, float]]) -> lis
             for cause in item["causes"]:
                 ingests.setdefault(cause, item["marks"])
         elif item["kind"] == "plan" and item.get("week") == WEEK and "published" in item["marks"]:
-            plans.append(item)
+            plans[int(item["version"])] = item
     rows = []
-    for event_id, sent_at, read_at in sent:
+    for event_id, sent_at, read_at, version in sent:
         ingest_marks = ingests.get(event_id)
-        candidates = [p for p in plans if p["marks"]["published"] <= read_at + 0.001]
-        if ingest_marks is None or not candidates:
+        plan = plans.get(version)
+        if ingest_marks is None or plan is None:
             continue
-        plan = max(candidates, key=lambda p: p["marks"]["published"])
         stages = dict(plan["stages"])
         marks = {**ingest_marks, **plan["marks"], "sent": sent_at, "read": read_at}
         marks["batch"] = marks.pop("received")

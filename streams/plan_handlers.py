@@ -117,7 +117,14 @@ async def run_plan_job(
         for assignment in run.assignments:
             await worker.publisher.send_assignment(assignment)
     log_timeline(
-        log, "plan", job.cause_event_ids, marks, run.stages, region=run.region, week=run.week
+        log,
+        "plan",
+        job.cause_event_ids,
+        marks,
+        run.stages,
+        region=run.region,
+        week=run.week,
+        version=str(run.version),
     )
     worker.metrics.plans_published.labels(region=run.region).inc()
     worker.metrics.plan_latency.labels(region=run.region).observe(time.monotonic() - received)
