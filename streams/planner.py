@@ -43,16 +43,18 @@ class PlanRun:
 
 
 def live_first(jobs: Sequence[PlanJob], asked: set[str]) -> list[PlanJob]:
-    """Jobs with a live cause (an event, the timer) before jobs only asked for (POST /plans).
+    """Jobs with a live cause (an event, the timer) before jobs only asked for (POST /plans);
+    within each group the earlier week first (the week under way before the next: a surge
+    re-plans both, and people live the current one now), else the order is kept.
 
-    ``asked`` holds the event ids of pending asks; the order within each group is kept.
+    ``asked`` holds the event ids of pending asks.
     """
 
     def only_asked(job: PlanJob) -> bool:
         ids = job.cause_event_ids
         return len(ids) == len(job.reasons) and bool(ids) and set(ids) <= asked
 
-    return sorted(jobs, key=only_asked)
+    return sorted(jobs, key=lambda job: (only_asked(job), job.week))
 
 
 def asked_plans(engine: Engine, jobs: Sequence[PlanJob]) -> set[str]:
