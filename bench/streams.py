@@ -95,6 +95,9 @@ class Bench:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.extra = dict(e.split("=", 1) for e in args.worker_env)
         self.floors: dict[str, int] = {}
+        # event id, sent, plan read, the version read
+        self.surge_sent: list[tuple[str, float, float, int]] = []
+        self.surge_log: Path | None = None
 
     # --- set-up -----------------------------------------------------------------------
 
@@ -479,6 +482,9 @@ class Bench:
             {
                 "RVROTA_RECONCILE_SECONDS": "2",
                 "RVROTA_PLAN_TIME_LIMIT": str(self.args.plan_time_limit),
+                # the worker's timeline lines (streams.timeline) split each surge's latency
+                "RVROTA_LOG_LEVEL": "INFO",
+                "RVROTA_LOG_JSON": "1",
                 **self.extra,
             },
         )
@@ -488,6 +494,7 @@ class Bench:
         await consumer.start()
         versions: dict[str, int] = {}
         arrivals: list[tuple[float, dict[str, Any]]] = []
+        read_at: list[tuple[float, dict[str, Any]]] = []
 
         async def read() -> None:
             while True:
@@ -496,6 +503,7 @@ class Bench:
                     for r in rs:
                         plan = json.loads(r.value or b"{}")
                         arrivals.append((time.perf_counter(), plan))
+                        read_at.append((time.time(), plan))
                         versions[plan["week"]] = max(versions.get(plan["week"], 0), plan["version"])
 
         reader = asyncio.create_task(read())
@@ -528,6 +536,7 @@ class Bench:
                 before_w48 = versions.get(WEEK, 0)
                 before_w49 = versions.get("2026-W49", 0)
                 t0 = time.perf_counter()
+                sent_at = time.time()
                 await producer.send_and_wait(
                     topics.headcounts,
                     self.headcount(site, new_count, f"surge-{i}", age_s=5),
@@ -536,6 +545,10 @@ class Bench:
                 await wait_for(lambda b=before_w48: versions.get(WEEK, 0) > b, 120)  # type: ignore[misc]
                 t1 = next(t for t, p in arrivals if p["week"] == WEEK and p["version"] > before_w48)
                 latencies.append(t1 - t0)
+                t1_wall, first = next(
+                    (t, p) for t, p in read_at if p["week"] == WEEK and p["version"] > before_w48
+                )
+                self.surge_sent.append((f"surge-{i}", sent_at, t1_wall, int(first["version"])))
                 # let the next week's re-plan finish so that surges do not queue behind it
                 await wait_for(lambda b=before_w49: versions.get("2026-W49", 0) > b, 120)  # type: ignore[misc]
                 await asyncio.sleep(1.0)
@@ -544,7 +557,92 @@ class Bench:
             await producer.stop()
             await consumer.stop()
             self.stop_workers()
+            self.surge_log = self.workdir / f"worker-{group}.log"
         return latencies
+
+
+SURGE_STAGES = [
+    ("broker -> ingest agent", "sent", "received"),
+    ("headcount persisted", "received", "persisted"),
+    ("change check (plan requests decided)", "persisted", "checked"),
+    ("plan request produced", "checked", "requested"),
+    ("coalescing window + consume", "requested", "batch"),
+    ("jobs ahead in the batch", "batch", "started"),
+    ("asks read + still-needed check", "started", "needed"),
+    ("scenario built from the database", "stage:build", ""),
+    ("scenario parsed", "stage:parse", ""),
+    ("solve (optimiser)", "stage:optimise", ""),
+    ("travel table, checks, stats, reasons", "stage:finish", ""),
+    ("plan in force judged", "stage:previous", ""),
+    ("plan document", "stage:document", ""),
+    ("plan stored (+ outbox)", "stage:store", ""),
+    ("thread hand-over", "stage:thread", ""),
+    ("published on the topic", "planned", "published"),
+    ("topic -> bench consumer", "published", "read"),
+]
+
+
+def surge_breakdown(
+    log_path: Path, sent: list[tuple[str, float, float, int]]
+) -> list[dict[str, float]]:
+    """Each surge's stages (seconds) from the worker's timeline lines (``streams.timeline``).
+
+    The ingest line is the one naming the surge's event; the plan line is the one of the
+    version the bench read first (the timer may have asked for it before the event did:
+    then the coalescing stage is negative).
+    """
+    ingests: dict[str, dict[str, float]] = {}
+    plans: dict[int, dict[str, Any]] = {}
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        msg = str(entry.get("msg", "")) if isinstance(entry, dict) else ""
+        if not msg.startswith("rvrota timeline "):
+            continue
+        item = json.loads(msg.removeprefix("rvrota timeline "))
+        if item["kind"] == "headcounts":
+            for cause in item["causes"]:
+                ingests.setdefault(cause, item["marks"])
+        elif item["kind"] == "plan" and item.get("week") == WEEK and "published" in item["marks"]:
+            plans[int(item["version"])] = item
+    rows = []
+    for event_id, sent_at, read_at, version in sent:
+        ingest_marks = ingests.get(event_id)
+        plan = plans.get(version)
+        if ingest_marks is None or plan is None:
+            continue
+        stages = dict(plan["stages"])
+        marks = {**ingest_marks, **plan["marks"], "sent": sent_at, "read": read_at}
+        marks["batch"] = marks.pop("received")
+        marks["received"] = ingest_marks["received"]
+        stages["finish"] = stages.get("solve_plan", 0.0) - stages.get("optimise", 0.0)
+        inner = sum(stages.get(k, 0.0) for k in ("build", "solve_plan", "previous", "document"))
+        inner += stages.get("parse", 0.0) + stages.get("store", 0.0)
+        stages["thread"] = marks["planned"] - marks["needed"] - inner
+        row: dict[str, float] = {}
+        for name, start, end in SURGE_STAGES:
+            if start.startswith("stage:"):
+                row[name] = stages.get(start.removeprefix("stage:"), 0.0)
+            else:
+                row[name] = marks[end] - marks[start]
+        row["total"] = read_at - sent_at
+        rows.append(row)
+    return rows
+
+
+def print_breakdown(rows: list[dict[str, float]]) -> None:
+    if not rows:
+        return
+    print(f"\nsurge -> re-published plan, by stage (n={len(rows)}; seconds)")
+    print(f"{'stage':<46} {'p50':>7} {'p95':>7} {'max':>7} {'mean':>7}")
+    for name in [n for n, _, _ in SURGE_STAGES] + ["total"]:
+        values = [r[name] for r in rows]
+        print(
+            f"{name:<46} {percentile(values, 50):>7.3f} {percentile(values, 95):>7.3f} "
+            f"{max(values):>7.3f} {sum(values) / len(values):>7.3f}"
+        )
 
 
 class Poisoning:
@@ -664,6 +762,7 @@ async def run(args: argparse.Namespace) -> int:
         surges = await bench.surge_latency() if "surge" in parts else []
     finally:
         bench.close()
+    breakdown = surge_breakdown(bench.surge_log, bench.surge_sent) if bench.surge_log else []
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     q50, q99 = percentile(plain_latencies, 50), percentile(plain_latencies, 99)
     s50, s95 = percentile(surges, 50), percentile(surges, 95)
@@ -738,6 +837,7 @@ async def run(args: argparse.Namespace) -> int:
         f"plan time limit {args.plan_time_limit} s, coalescing {window:g} s, "
         f"batch {args.batch}, scenario {args.scenario}, load {os.getloadavg()[0]:.1f})"
     )
+    print_breakdown(breakdown)
     return 0
 
 

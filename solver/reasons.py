@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from solver.evaluate import overdue_days
 from solver.scenario import Scenario, SessionKey, Site, Vehicle
@@ -220,7 +221,7 @@ def _unreachable_text(travel: TravelTable, site: Site, reach: list[DayRoute]) ->
 
 @dataclass(frozen=True)
 class _Options:
-    moves: list[Move]
+    best: Move | None  # the move of the greatest gain (the first one found of equal gains)
     smallest: tuple[float, SessionKey] | None  # smallest marginal value in its candidate slots
     blocked: int  # candidate slots that cannot take it at all
 
@@ -256,7 +257,7 @@ def best_move(
     table = travel if travel is not None else TravelTable.build(scenario)
     site = scenario.site_by_id[site_id]
     options = _options(scenario, table, plan, site, _candidates(scenario, site))
-    return max(options.moves, key=lambda m: m.gain) if options.moves else None
+    return options.best
 
 
 def _options(
@@ -285,7 +286,9 @@ def _options(
     def gain_on(day: int) -> float:
         return own_gain + obj.overdue_penalty * (waiting - _overdue(scenario, site, (day,)))
 
-    moves: list[Move] = []
+    # only the best move is made (its text included): building every candidate's text
+    # cost more than judging the candidates
+    best: tuple[float, Callable[[], Move]] | None = None
     smallest: tuple[float, SessionKey] | None = None
     blocked = 0
     for vehicle, day, slot in candidates:
@@ -300,15 +303,10 @@ def _options(
                 blocked += 1
                 continue
             extra = new.km - old.km
-            moves.append(
-                Move(
-                    SessionKey(vehicle.id, site.id, day, slot),
-                    None,
-                    gain_on(day) - obj.km_cost * extra,
-                    f"adding it to {vehicle.id}'s free day {day} {slot} "
-                    f"(+{extra:.1f} km at {_fmt(obj.km_cost)} per km)",
-                )
-            )
+            gain = gain_on(day) - obj.km_cost * extra
+            if best is None or gain > best[0]:
+                made = partial(_adding, vehicle.id, site.id, day, slot, gain, extra, obj.km_cost)
+                best = (gain, made)
             continue
         other = scenario.site_by_id[taken.site]
         n = counts[taken.site]
@@ -334,16 +332,44 @@ def _options(
             after = _overdue(scenario, other, (d for d in other_days if d != day))
             loss += obj.overdue_penalty * (after - before)
         extra = new.km - old.km
-        moves.append(
-            Move(
-                SessionKey(vehicle.id, site.id, day, slot),
-                taken,
-                gain_on(day) - loss - obj.km_cost * extra,
-                f"replacing {taken.site} (marginal value {_fmt(marginal)} workers) in "
-                f"{vehicle.id}'s day {day} {slot} ({extra:+.1f} km)",
+        gain = gain_on(day) - loss - obj.km_cost * extra
+        if best is None or gain > best[0]:
+            best = (
+                gain,
+                partial(_replacing, vehicle.id, site.id, day, slot, gain, extra, taken, marginal),
             )
-        )
-    return _Options(moves, smallest, blocked)
+    return _Options(None if best is None else best[1](), smallest, blocked)
+
+
+def _adding(
+    vehicle: str, site: str, day: int, slot: str, gain: float, extra: float, km_cost: float
+) -> Move:
+    return Move(
+        SessionKey(vehicle, site, day, slot),
+        None,
+        gain,
+        f"adding it to {vehicle}'s free day {day} {slot} "
+        f"(+{extra:.1f} km at {_fmt(km_cost)} per km)",
+    )
+
+
+def _replacing(
+    vehicle: str,
+    site: str,
+    day: int,
+    slot: str,
+    gain: float,
+    extra: float,
+    taken: SessionKey,
+    marginal: float,
+) -> Move:
+    return Move(
+        SessionKey(vehicle, site, day, slot),
+        taken,
+        gain,
+        f"replacing {taken.site} (marginal value {_fmt(marginal)} workers) in "
+        f"{vehicle}'s day {day} {slot} ({extra:+.1f} km)",
+    )
 
 
 def _outranked_text(
@@ -355,7 +381,7 @@ def _outranked_text(
     cache: dict[tuple[str, int], DayRoute] | None = None,
 ) -> str:
     options = _options(scenario, travel, plan, site, candidates, cache)
-    moves, smallest, blocked = options.moves, options.smallest, options.blocked
+    best, smallest, blocked = options.best, options.smallest, options.blocked
     parts: list[str] = []
     if smallest is not None:
         marginal, taken = smallest
@@ -367,13 +393,12 @@ def _outranked_text(
         )
     else:
         parts.append(f"its value is {_fmt(site.value_weight)} workers")
-    if not moves:
+    if best is None:
         parts.append(
             f"none of its {len(candidates)} possible vehicle slots can take it without breaking "
             "a pinned session, the slot timing or a driving limit of the routes chosen"
         )
         return "outranked: " + "; ".join(parts)
-    best = max(moves, key=lambda m: m.gain)
     if best.gain > 0:
         return (
             "not chosen, though it fits: "

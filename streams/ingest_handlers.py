@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from fleet import dead_letters, events
 from fleet.db import DbSession, begin_write, session_scope
 from streams import ingest, isolate, rules
 from streams.batching import Rest
+from streams.timeline import log_timeline
 from streams.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,7 @@ async def _apply(
 async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> Rest:
     """One batch of headcount reports; what is left is the delivery of its dead letters
     (kept in its transaction already), which runs beside the next batch."""
+    received = time.time()
     settings = worker.settings
     now = worker.clock.now()
     parsed, rejected = await _parse_batch(worker, batch, events.parse_headcount_event, now)
@@ -162,11 +165,18 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> Re
                 figures=worker.plan_figures,
             )
 
+    persisted = time.time()
     requests = await worker.db(plan_requests, "checking headcount plan requests") if latest else []
+    checked = time.time()
     await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
     worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
     worker.headcounts.update(generation, latest)
     await worker.request_plans(_dedupe(requests))
+    if requests:
+        marks = {"received": received, "persisted": persisted, "checked": checked}
+        marks["requested"] = time.time()
+        causes = sorted({r.cause_event_id for r in requests if r.cause_event_id})
+        log_timeline(log, "headcounts", causes, marks)
     return _delivered(worker, [sending, sending_late], rejected)
 
 

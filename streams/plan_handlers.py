@@ -20,6 +20,7 @@ from fleet.db import session_scope
 from fleet.plans import confirm_upcoming, mark_missed_sessions
 from streams import ingest, rules
 from streams.planner import PlanningFailed, asked_plans, live_first, plan_week, take_up_asks
+from streams.timeline import log_timeline
 from streams.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 async def handle_plan_requests(worker: Worker, batch: Sequence[faust.EventT]) -> None:
     received = time.monotonic()
+    received_at = time.time()
     requests: list[events.PlanRequest] = []
     for event in batch:
         message = event.message
@@ -39,12 +41,24 @@ async def handle_plan_requests(worker: Worker, batch: Sequence[faust.EventT]) ->
     for job in live_first(jobs, asked):  # re-plans caused by events before asked ones
         if asked & set(job.cause_event_ids):
             await worker.db(partial(take_up_asks, worker.engine, job), "taking up asks")
-        await run_plan_job(worker, job, [r for r in requests if r.region == job.region], received)
+        await run_plan_job(
+            worker,
+            job,
+            [r for r in requests if r.region == job.region],
+            received,
+            {"received": received_at},
+        )
 
 
 async def run_plan_job(
-    worker: Worker, job: rules.PlanJob, requests: Sequence[events.PlanRequest], received: float
+    worker: Worker,
+    job: rules.PlanJob,
+    requests: Sequence[events.PlanRequest],
+    received: float,
+    marks: dict[str, float] | None = None,
 ) -> None:
+    marks = dict(marks or {})
+    marks["started"] = time.time()
     settings = worker.settings
     now = worker.clock.now()
     max_age = timedelta(hours=settings.next_week_max_age_hours)
@@ -72,6 +86,7 @@ async def run_plan_job(
     if not await worker.db(still_needed, "checking plan requests"):
         log.info("plan %s %s: already up to date (%s)", job.region, job.week, job.trigger)
         return
+    marks["needed"] = time.time()
     hold = True if settings.hold_plans_for_approval else None
     try:
         run = await worker.in_thread(
@@ -95,10 +110,22 @@ async def run_plan_job(
     except Exception:
         log.exception("planning %s %s failed", job.region, job.week)
         return
+    marks["planned"] = time.time()
     if run.published:
         await worker.publisher.send_plan(run.plan, run.region, run.week, run.version)
+        marks["published"] = time.time()
         for assignment in run.assignments:
             await worker.publisher.send_assignment(assignment)
+    log_timeline(
+        log,
+        "plan",
+        job.cause_event_ids,
+        marks,
+        run.stages,
+        region=run.region,
+        week=run.week,
+        version=str(run.version),
+    )
     worker.metrics.plans_published.labels(region=run.region).inc()
     worker.metrics.plan_latency.labels(region=run.region).observe(time.monotonic() - received)
     if run.gap is not None:

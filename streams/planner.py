@@ -39,19 +39,22 @@ class PlanRun:
     total_seconds: float = 0.0
     gap: float | None = None
     unchanged: bool = False
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def live_first(jobs: Sequence[PlanJob], asked: set[str]) -> list[PlanJob]:
-    """Jobs with a live cause (an event, the timer) before jobs only asked for (POST /plans).
+    """Jobs with a live cause (an event, the timer) before jobs only asked for (POST /plans);
+    within each group the earlier week first (the week under way before the next: a surge
+    re-plans both, and people live the current one now), else the order is kept.
 
-    ``asked`` holds the event ids of pending asks; the order within each group is kept.
+    ``asked`` holds the event ids of pending asks.
     """
 
     def only_asked(job: PlanJob) -> bool:
         ids = job.cause_event_ids
         return len(ids) == len(job.reasons) and bool(ids) and set(ids) <= asked
 
-    return sorted(jobs, key=only_asked)
+    return sorted(jobs, key=lambda job: (only_asked(job), job.week))
 
 
 def asked_plans(engine: Engine, jobs: Sequence[PlanJob]) -> set[str]:
@@ -71,17 +74,27 @@ class PlanningFailed(RuntimeError):
 
 
 def _solve(
-    region: str, week: str, document: dict[str, Any], time_limit: float, workers: int
+    region: str,
+    week: str,
+    document: dict[str, Any],
+    time_limit: float,
+    workers: int,
+    stages: dict[str, float],
 ) -> dict[str, Any]:
     from solver.load import ScenarioError, parse_scenario
     from solver.service import PlanOptions, solve_plan
 
+    mark = time.perf_counter()
     try:
         scenario = parse_scenario(document)
     except ScenarioError as exc:
         raise PlanningFailed(f"{region} {week}: live state is not a valid scenario: {exc}") from exc
+    mark = _stage(stages, "parse", mark)
     result = solve_plan(scenario, PlanOptions(time_limit=time_limit, workers=workers))
+    stages["optimise"] = result.solve_seconds
+    mark = _stage(stages, "solve_plan", mark)
     kept = previous_if_not_worse(scenario, result)
+    mark = _stage(stages, "previous", mark)
     if kept is not None:
         log.info(
             "%s %s: the plan in force is as good (%.1f >= %.1f): kept",
@@ -91,7 +104,16 @@ def _solve(
             result.stats.objective,
         )
         result = kept
-    return dict(result.document(scenario))
+    document_out = dict(result.document(scenario))
+    _stage(stages, "document", mark)
+    return document_out
+
+
+def _stage(stages: dict[str, float], name: str, since: float) -> float:
+    """Add the seconds since ``since`` to stage ``name``; the time now, for the next stage."""
+    now = time.perf_counter()
+    stages[name] = stages.get(name, 0.0) + now - since
+    return now
 
 
 def previous_if_not_worse(scenario: Any, result: Any) -> Any:
@@ -144,14 +166,15 @@ def plan_week(
     from solver.service import PinConflict
 
     started = time.perf_counter()
+    stages: dict[str, float] = {}
     lock_until = now + timedelta(hours=lock_hours) if lock_hours > 0 else None
     with session_scope(engine) as db:
         document = build_scenario(
             db, region, week, now, lock_until=lock_until, change_penalty=change_penalty
         )
-    solve_started = time.perf_counter()
+    solve_started = _stage(stages, "build", started)
     try:
-        plan = _solve(region, week, document, time_limit, workers)
+        plan = _solve(region, week, document, time_limit, workers, stages)
     except PinConflict as exc:
         log.warning("%s %s: %s; planning again with only what has started kept", region, week, exc)
         with session_scope(engine) as db:
@@ -159,10 +182,11 @@ def plan_week(
                 db, region, week, now, change_penalty=change_penalty, keep_confirmed=False
             )
         try:
-            plan = _solve(region, week, document, time_limit, workers)
+            plan = _solve(region, week, document, time_limit, workers, stages)
         except PinConflict as again:
             raise PlanningFailed(f"{region} {week}: {again}") from again
     solve_seconds = time.perf_counter() - solve_started
+    store_started = time.perf_counter()
     with session_scope(engine) as db:
         outcome = store_plan(
             db, region, week, plan, now, trigger=trigger, scenario=document, hold=hold
@@ -181,6 +205,7 @@ def plan_week(
             for vehicle, change in sorted(outcome.assignments.items())
         ]
         published = outcome.published
+    _stage(stages, "store", store_started)
     stats = plan.get("stats")
     gap = stats.get("gap") if isinstance(stats, dict) else None
     run = PlanRun(
@@ -194,6 +219,7 @@ def plan_week(
         total_seconds=time.perf_counter() - started,
         gap=float(gap) if isinstance(gap, int | float) else None,
         unchanged=unchanged,
+        stages=stages,
     )
     log.info(
         "planned %s %s v%d (%s) in %.2f s, solver %.2f s, %d vehicles changed: %s",

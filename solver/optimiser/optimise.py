@@ -17,7 +17,8 @@
 A live re-plan whose plan in force still (nearly) fits is a repair, not a new solve:
 on all but small instances, the search from the plan in force (its ruin
 centred on the sites that lost their sessions) ends after ``repair_limit`` seconds or
-when it stalls.
+when it stalls; should a fresh construction beat the repaired plan, that one is searched
+for half as long again (never to the limit: the live re-plan's latency stays bounded).
 
 The reported bound is the smaller of the cheap and the column-generation bound, and
 never below the plan. Time: the heuristic alone uses 97% of ``time_limit`` on large
@@ -199,8 +200,15 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
         # ties go to the plan in force (fewer changes for the same objective)
         if warm.best_objective >= cold - 1e-9 * max(1.0, abs(cold)):
             heur = warm
-        else:
-            repaired = False
+        elif repaired:
+            # the fresh construction beats the repaired plan in force: it gets half a
+            # repair's span of search, and the re-plan still ends early (not at the limit);
+            # the better of the two is kept, so never worse than the repair alone
+            half = min(limit, params.repair_limit or 0.0) / 2
+            end = None if deterministic else min(time.monotonic() + half, started + limit)
+            heur.search(end, iterations_for(half) if deterministic else None, REPAIR_PATIENCE)
+            if warm.best_objective >= heur.best_objective - 1e-9 * max(1.0, abs(cold)):
+                heur = warm
         log.info(
             "warm start: %d of %d sessions of the plan in force fit; %s (%.1f; cold start %.1f)",
             placed,

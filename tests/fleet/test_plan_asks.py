@@ -62,3 +62,10 @@ def test_live_re_plans_go_before_asked_ones() -> None:
     ]
     order = [j.week for j in live_first(jobs, asked)]
     assert order == ["2026-W49", "2026-W51", "2026-W52", "2026-W48", "2026-W50"]
+
+
+def test_the_week_under_way_is_re_planned_before_the_next() -> None:
+    """A surge asks for both weeks; whatever asked first, the earlier week goes first."""
+    jobs = [_job("2026-W49", None), _job("2026-W48", "headcount-7"), _job("2026-W49", "ask-1")]
+    order = [(j.week, j.cause_event_ids) for j in live_first(jobs, {"ask-1"})]
+    assert order == [("2026-W48", ("headcount-7",)), ("2026-W49", ()), ("2026-W49", ("ask-1",))]
