@@ -483,6 +483,31 @@ async function loadNextStop(vehicle) {
   }
 }
 
+async function loadTodayStops(vehicle) {
+  // today's stops of this RV, in the region's day (kept by the service worker for offline)
+  const list = document.getElementById("today-stops");
+  if (!list) return;
+  try {
+    const v = await api("GET", "/vehicles/" + encodeURIComponent(vehicle));
+    const s = await api("GET", "/schedule?region=" + encodeURIComponent(v.region));
+    const today = s.now.slice(0, 10);
+    const mine = s.sessions.filter((x) => x.vehicle === vehicle && x.date === today)
+      .sort((a, b) => (a.start < b.start ? -1 : 1));
+    const items = mine.map((x) => {
+      const li = document.createElement("li");
+      li.setAttribute("data-state", x.state);
+      li.textContent = x.start.slice(11, 16) + "–" + x.end.slice(11, 16) + " " + (x.site_name || x.site) + " · " + stateText(x.state);
+      return li;
+    });
+    if (!items.length) {
+      const li = document.createElement("li");
+      li.textContent = "今天没有站点 No stops today";
+      items.push(li);
+    }
+    list.replaceChildren(...items);
+  } catch (e) { /* keep the last list */ }
+}
+
 async function loadVehicleStatus(vehicle) {
   const line = document.getElementById("vehicle-status");
   try {
@@ -497,7 +522,7 @@ async function loadVehicleStatus(vehicle) {
 async function sendStatus(body, label) {
   const r = await api("POST", "/vehicles/" + encodeURIComponent(driver.vehicle) + "/status", body, { "Idempotency-Key": idemKey() });
   say("已报告 Reported: " + label + " (" + r.event_id.slice(0, 8) + ")");
-  setTimeout(() => { loadNextStop(driver.vehicle); loadVehicleStatus(driver.vehicle); }, 1500);
+  setTimeout(() => { loadNextStop(driver.vehicle); loadVehicleStatus(driver.vehicle); loadTodayStops(driver.vehicle); }, 1500);
 }
 
 function hideForms() { for (const f of document.querySelectorAll("form.status-form")) f.hidden = true; }
@@ -507,9 +532,10 @@ function initDriver(me) {
   driver.vehicle = me.vehicle;
   loadNextStop(me.vehicle);
   loadVehicleStatus(me.vehicle);
+  loadTodayStops(me.vehicle);
   loadChanges().catch((e) => say(e.message, true));
-  followChanges(async () => { await loadNextStop(me.vehicle); await loadChanges(); });
-  setInterval(() => { loadNextStop(me.vehicle); loadVehicleStatus(me.vehicle); }, 30000);
+  followChanges(async () => { await loadNextStop(me.vehicle); await loadTodayStops(me.vehicle); await loadChanges(); });
+  setInterval(() => { loadNextStop(me.vehicle); loadVehicleStatus(me.vehicle); loadTodayStops(me.vehicle); }, 30000);
   for (const button of document.querySelectorAll("button.status")) {
     button.addEventListener("click", async () => {
       const form = button.getAttribute("data-form");

@@ -1,6 +1,6 @@
 // rvrota driver page, offline: a service worker that keeps the page and its last answers.
 // Network first: every answer that comes is kept; without a network the kept one is
-// served, so today's next stop and the change list stay readable in a dead zone.
+// served, so today's next stop, today's stops and the change list stay readable in a dead zone.
 // Writes (status reports) and the change stream always go to the network.
 "use strict";
 
@@ -31,7 +31,8 @@ function kept(url, request) {
   const p = url.pathname;
   if (p === "/api/v1/me/stream") return false;
   return p === "/driver" || p.startsWith("/static/") || p === "/api/v1/me" ||
-    p.startsWith("/api/v1/vehicles/") || p.startsWith("/api/v1/me/notifications");
+    p.startsWith("/api/v1/vehicles/") || p.startsWith("/api/v1/me/notifications") ||
+    p === "/api/v1/schedule";
 }
 
 const OFFLINE = JSON.stringify({ detail: "离线，无保存的内容 Offline, nothing saved" });
