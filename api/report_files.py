@@ -108,6 +108,11 @@ def summary_rows(report: ServiceReport) -> list[tuple[str, object]]:
         ("服务到的职工 Workers reached", f"{report.workers_reached} / {report.region_workers}"),
         ("职工覆盖率 Share of workers reached", f"{share:.0%}"),
         ("逾期未访工地 Sites overdue", len(report.sites_overdue)),
+        (
+            "十分钟服务圈内或每周服务的职工 Workers within ten minutes of a fixed home "
+            "or visited every week",
+            f"{report.workers_covered} / {report.region_workers} ({report.covered_share:.0%})",
+        ),
     ]
 
 

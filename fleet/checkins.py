@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
+from fleet.attendance import Place, WeightRules, within_circle
 from fleet.db import DbSession
 from fleet.events import (
     MAX_FUTURE_SECONDS,
@@ -213,6 +214,8 @@ class ServiceReport:
     sites_overdue: list[str] = field(default_factory=list)
     region_sites: int = 0
     region_workers: int = 0
+    workers_covered: int = 0
+    covered_share: float = 0.0
 
 
 NO_TOWN = ""
@@ -221,12 +224,20 @@ OVERDUE_DAYS = 7
 
 
 def service_report(
-    db: DbSession, region: str, date_from: date, date_to: date, *, real_size: int = 50
+    db: DbSession,
+    region: str,
+    date_from: date,
+    date_to: date,
+    *,
+    real_size: int = 50,
+    circle: WeightRules | None = None,
 ) -> ServiceReport:
     """Check-ins of the region's sessions dated ``date_from`` .. ``date_to`` (every state),
     by site, town, amenity and week; the sites reached (a check-in or a session held) and
     their workers (headcount); the sites of real size without a visit held or planned in
-    the ``OVERDUE_DAYS`` up to ``date_to`` (overdue)."""
+    the ``OVERDUE_DAYS`` up to ``date_to`` (overdue); the share of the region's workers
+    covered: on a site within the ten-minute circle of a fixed shared home (``circle``)
+    or visited (a visit held) in every week of the range."""
     from fleet.models import Site
 
     report = ServiceReport(region, date_from.isoformat(), date_to.isoformat())
@@ -264,7 +275,52 @@ def service_report(
     report.by_amenity = dict(sorted(report.by_amenity.items()))
     report.by_week = dict(sorted(report.by_week.items()))
     _reach(db, report, region, date_from, date_to, real_size)
+    _coverage(db, report, region, date_from, date_to, circle or WeightRules())
     return report
+
+
+def _coverage(
+    db: DbSession,
+    report: ServiceReport,
+    region: str,
+    date_from: date,
+    date_to: date,
+    rules: WeightRules,
+) -> None:
+    from datetime import timedelta
+
+    from fleet.models import FixedHome, Region, Site
+
+    sites = db.exec(select(Site).where(Site.region_id == region)).all()
+    homes = [
+        Place(h.id, h.lat, h.lon)
+        for h in db.exec(select(FixedHome).where(FixedHome.region_id == region))
+    ]
+    row = db.get(Region, region)
+    circuity = float((row.travel if row else {}).get("circuity", 1.3) or 1.3)
+    near = within_circle([Place(s.id, s.lat, s.lon) for s in sites], homes, rules, circuity)
+    weeks = []
+    start = date_from
+    while start <= date_to:
+        weeks.append((start, min(start + timedelta(days=6), date_to)))
+        start += timedelta(days=7)
+    held = db.exec(
+        select(col(Session.site_id), col(Session.date)).where(
+            Session.region_id == region,
+            col(Session.date) >= date_from,
+            col(Session.date) <= date_to,
+            col(Session.state).in_(SERVED_STATES),
+        )
+    ).all()
+    visited: dict[str, set[int]] = {}
+    for site_id, day in held:
+        visited.setdefault(site_id, set()).add((day - date_from).days // 7)
+    for site in sites:
+        weekly = len(visited.get(site.id, set())) == len(weeks)
+        if site.id in near or weekly:
+            report.workers_covered += int(site.default_headcount or 0)
+    if report.region_workers:
+        report.covered_share = round(report.workers_covered / report.region_workers, 4)
 
 
 def _reach(

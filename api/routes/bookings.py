@@ -219,7 +219,10 @@ async def my_bookings(
 @router.delete(
     "/bookings/{booking_id}",
     response_model=BookingOut,
-    responses={404: {"description": "this phone holds no such booking"}},
+    responses={
+        404: {"description": "this phone holds no such booking"},
+        429: {"description": "too many bookings from this phone"},
+    },
 )
 async def cancel_booking(
     services: ServicesDep, request: Request, booking_id: DbId, device: Device, lang: Lang = None

@@ -35,6 +35,7 @@ from api.routes.events import RESPONSES, IdempotencyKey, _produce_once
 from api.schemas import DbId, EventText, Strict
 from api.store import not_found, region_or_default, unprocessable, zone_of_region
 from fleet import bookings, checkins, events, outbox, throttle, worker_messages
+from fleet.attendance import WeightRules
 from fleet.checkins import SessionWindow
 from fleet.db import session_scope
 from fleet.models import Session as SessionRow
@@ -351,6 +352,11 @@ class ServiceReportOut(BaseModel):
     )
     region_sites: int
     region_workers: int
+    workers_covered: int = Field(
+        description="workers on sites within a fixed home's ten-minute circle or visited "
+        "in every week of the range"
+    )
+    covered_share: float = Field(description="workers_covered / region_workers")
 
 
 class ReportCharts(BaseModel):
@@ -393,6 +399,10 @@ async def _report(
                 date_from,
                 date_to,
                 real_size=services.settings.real_size_headcount,
+                circle=WeightRules(
+                    circle_minutes=services.settings.circle_minutes,
+                    walk_kmh=services.settings.walk_speed_kmh,
+                ),
             )
 
     return await run_in_threadpool(read)

@@ -161,3 +161,25 @@ def test_the_report_page_draws_its_charts(tmp_path: Path, kafka_bootstrap: str, 
             assert load_workbook(saved)["汇总 Summary"]["A1"].value == "地区 Region"
     finally:
         engine.dispose()
+
+
+def test_the_share_of_workers_within_the_ten_minute_circle(h: Harness) -> None:
+    from fleet.models import Site
+
+    before = report(h)
+    assert before["workers_covered"] == 0  # nothing held yet this week, no fixed home
+    site_id = sessions_of(h, h.seeded.own_vehicle)[0].site_id
+    with session_scope(h.engine) as db:
+        site = db.get(Site, site_id)
+        assert site is not None
+        lat, lon, heads = site.lat, site.lon, site.default_headcount
+    body = {"id": f"near-{site_id}", "name": "职工之家", "lat": lat + 0.002, "lon": lon}
+    r = h.client.post("/api/v1/fixed-homes", json=body, headers=h.headers["dispatcher"])
+    assert r.status_code == 201, r.text
+    after = report(h)
+    assert isinstance(after["workers_covered"], int) and after["workers_covered"] >= heads > 0
+    assert after["covered_share"] == round(
+        after["workers_covered"] / after["region_workers"],
+        4,  # type: ignore[operator]
+    )
+    h.client.delete(f"/api/v1/fixed-homes/near-{site_id}", headers=h.headers["dispatcher"])
