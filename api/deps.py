@@ -24,6 +24,7 @@ from core.settings import Settings
 from fleet import users
 from fleet.db import DbSession
 from fleet.domain import Role
+from fleet.messages import LANGUAGES, pick_language
 from fleet.models import User, UserSite
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -97,26 +98,48 @@ def principal_of(db: DbSession, user: User) -> Principal:
         role=Role(user.role),
         sites=frozenset(sites),
         vehicle=user.vehicle_id,
+        language=user.language,
     )
 
 
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
-def current_principal(services: ServicesDep, token: TokenDep) -> Principal:
+def current_principal(request: Request, services: ServicesDep, token: TokenDep) -> Principal:
     """The caller named by the bearer token; 401 without a valid token or for a disabled user.
 
     Reads the user in a short session of its own (its connection goes back to the pool
-    before the route runs).
+    before the route runs). The user's language is kept on the request for its texts.
     """
     with services.engine.connect() as conn:
-        return principal_from_token(services, conn, token)
+        principal = principal_from_token(services, conn, token)
+    request.state.language = principal.language
+    return principal
+
+
+def language_of(request: Request) -> str | None:
+    """The language of the texts made for this request: the user's own choice (PATCH /me),
+    else the Accept-Language header; None (both languages) when neither names zh or en."""
+    chosen = getattr(request.state, "language", None)
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return pick_language(request.headers.get("accept-language"))
+
+
+Language = Annotated[str | None, Depends(language_of)]
 
 
 @lru_cache(maxsize=1)
 def _user_query() -> Any:
     """Built once (on first use): statements are costlier to build than to run here."""
-    columns = [User.name, User.role, User.disabled, User.vehicle_id, User.token_version]
+    columns = [
+        User.name,
+        User.role,
+        User.disabled,
+        User.vehicle_id,
+        User.token_version,
+        User.language,
+    ]
     return sa_select(*(col(c) for c in columns)).where(col(User.id) == bindparam("user_id"))
 
 
@@ -146,13 +169,13 @@ def principal_from_token(
     row = db.execute(_user_query(), {"user_id": user_id}).first()
     if row is None or row[2]:
         raise unauthorized("user unknown or disabled")
-    name, role, _, vehicle, version = row
+    name, role, _, vehicle, version, language = row
     if claims.version != version:
         raise unauthorized("token revoked (password reset or permissions changed): sign in again")
     sites: Sequence[str] = ()
     if role == Role.SITE_MANAGER.value:
         sites = list(db.execute(_sites_query(), {"user_id": user_id}).scalars())
-    return Principal(user_id, name, Role(role), frozenset(sites), vehicle)
+    return Principal(user_id, name, Role(role), frozenset(sites), vehicle, language)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
@@ -168,6 +191,7 @@ Dispatcher = Annotated[Principal, Depends(dispatcher)]
 
 
 def calendar_principal(
+    request: Request,
     services: ServicesDep,
     token: TokenDep,
     feed_token: Annotated[
@@ -181,7 +205,7 @@ def calendar_principal(
 ) -> Principal:
     """Bearer token, or the revocable feed token in the URL (calendar feeds only)."""
     if token:
-        return current_principal(services, token)
+        return current_principal(request, services, token)
     if not feed_token:
         raise unauthorized()
     with DbSession(services.engine) as db:

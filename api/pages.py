@@ -13,6 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from api.page_words import page_language, t, words_json
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -23,18 +25,30 @@ def templates() -> Jinja2Templates:
 
 
 PAGES = {
-    "login": ("登录 Sign in", None),
-    "board": ("调度台 Dispatch board", "dispatcher"),
-    "site": ("工地 Site", "site_manager"),
-    "driver": ("司机 Driver", "driver"),
+    "login": None,
+    "board": "dispatcher",
+    "site": "site_manager",
+    "driver": "driver",
 }
 
 
 def _page(request: Request, name: str) -> HTMLResponse:
-    title, role = PAGES[name]
-    response = templates().TemplateResponse(
-        request, f"{name}.html", {"title": title, "page": name, "role": role}
-    )
+    role = PAGES[name]
+    lang = page_language(request)
+
+    def words(key: str) -> str:
+        return t(key, lang)
+
+    context = {
+        "title": words(f"title.{name}"),
+        "page": name,
+        "role": role,
+        "t": words,
+        "lang": lang,
+        "html_lang": {"zh": "zh-CN", "en": "en"}.get(lang or "", "zh-CN"),
+        "words_json": words_json(lang),
+    }
+    response = templates().TemplateResponse(request, f"{name}.html", context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = (

@@ -28,6 +28,9 @@ Lat = Annotated[float, Field(ge=-90, le=90)]
 Lon = Annotated[float, Field(ge=-180, le=180)]
 
 
+Language = Literal["zh", "en"]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,6 +51,15 @@ class MePublic(BaseModel):
     role: Role
     sites: list[str] = Field(description="bound sites (site managers)")
     vehicle: str | None = Field(description="bound vehicle (drivers)")
+    language: Language | None = Field(
+        None, description="the language of the caller's texts; null: by Accept-Language"
+    )
+
+
+class MeUpdate(Strict):
+    language: Language | None = Field(
+        description="zh or en for every text made for the caller; null: by Accept-Language"
+    )
 
 
 class FeedTokenPublic(BaseModel):
@@ -364,7 +376,9 @@ class PlanRequestAccepted(BaseModel):
 
 class Unserved(BaseModel):
     site: str
-    reason: str
+    site_name: str | None = None
+    reason: str = Field(description="why, in the caller's language (both when unknown)")
+    code: str | None = Field(None, description="the reason's id (closed, too_far, ...)")
 
 
 class PlanStats(BaseModel):

@@ -21,7 +21,9 @@ from api import schemas
 from fleet import plan_history, plans
 from fleet.db import DbSession
 from fleet.domain import DomainError, SlotWindow, parse_iso_week, week_of, week_start, zone
+from fleet.messages import Week
 from fleet.models import Plan, Region, Session, Site, SiteClosure, User, UserSite, Vehicle
+from fleet.reason_words import reason_text
 
 
 def not_found(what: str, ident: object) -> HTTPException:
@@ -205,9 +207,37 @@ def week_sessions(
     return [(s, names.get(s.site_id)) for s in rows]
 
 
-def plan_public(db: DbSession, plan: Plan) -> schemas.PlanPublic:
+def week_words(db: DbSession, region_id: str, week: str) -> Week:
+    """What the words of a week's texts need: its first date and the site names."""
+    region = db.get(Region, region_id)
+    assert region is not None
+    start = plans.region_calendar(region, week).start_date
+    names = db.exec(select(Site.id, Site.name).where(Site.region_id == region_id)).all()
+    return Week(start, {sid: name or sid for sid, name in names})
+
+
+def plan_words(db: DbSession, plan: Plan) -> Week:
+    return week_words(db, plan.region_id, plan.week)
+
+
+def unserved_public(entries: Sequence[dict[str, Any]], week: Week, lang: str | None) -> list[Any]:
+    """A plan's unserved sites for the API, the reasons in ``lang`` (None: both)."""
+    return [
+        schemas.Unserved(
+            site=str(u.get("site")),
+            site_name=week.site_names.get(str(u.get("site"))),
+            reason=reason_text(u, week, lang),
+            code=str(u["code"]) if u.get("code") else None,
+        )
+        for u in entries
+    ]
+
+
+def plan_public(db: DbSession, plan: Plan, lang: str | None = None) -> schemas.PlanPublic:
+    """A stored plan for the API; the unserved sites' reasons in ``lang`` (None: both)."""
     assert plan.id is not None
     stats = plan_history.plan_stats(db, plan)
+    week = plan_words(db, plan)
     return schemas.PlanPublic(
         id=plan.id,
         region=plan.region_id,
@@ -218,10 +248,7 @@ def plan_public(db: DbSession, plan: Plan) -> schemas.PlanPublic:
         created_at=plan.created_at,
         published_at=plan.published_at,
         stats=schemas.PlanStats.model_validate(stats),
-        unserved=[
-            schemas.Unserved(site=str(u.get("site")), reason=str(u.get("reason", "")))
-            for u in plan.unserved
-        ],
+        unserved=unserved_public(plan.unserved, week, lang),
         sessions=len(plan.sessions),
     )
 

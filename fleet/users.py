@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from fleet import passwords
 from fleet.db import DbSession
 from fleet.domain import DomainError, Role
+from fleet.messages import LANGUAGES
 from fleet.models import Site, User, UserSite, Vehicle
 from fleet.registry import UnknownReference
 
@@ -212,6 +213,17 @@ def disable_user(db: DbSession, user_id: int, disabled: bool = True) -> User:
     user.disabled = disabled
     if disabled:
         user.feed_token = None
+    db.add(user)
+    db.flush()
+    return user
+
+
+def set_language(db: DbSession, user_id: int, language: str | None) -> User:
+    """The language of the user's texts (``zh``, ``en``; None: by Accept-Language)."""
+    if language is not None and language not in LANGUAGES:
+        raise DomainError(f"language: {language!r} is not one of {', '.join(LANGUAGES)}")
+    user = _require_user(db, user_id)
+    user.language = language
     db.add(user)
     db.flush()
     return user

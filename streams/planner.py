@@ -91,7 +91,7 @@ def _solve(
             result.stats.objective,
         )
         result = kept
-    return dict(result.document(scenario))
+    return dict(result.document(scenario, explain=True))
 
 
 def previous_if_not_worse(scenario: Any, result: Any) -> Any:
