@@ -204,12 +204,27 @@ def priced(live: LiveWeek, key: SessionKey, remove: SessionKey | None = None) ->
     }
 
 
-def options(live: LiveWeek, site_id: str, limit: int = 10) -> list[dict[str, Any]]:
-    """The best ways to serve ``site_id`` this week, best first (empty when none fits)."""
+def options(
+    live: LiveWeek,
+    site_id: str,
+    limit: int = 10,
+    amenities: tuple[str, ...] = (),
+    slot: str | None = None,
+) -> list[dict[str, Any]]:
+    """The best ways to serve ``site_id`` this week, best first (empty when none fits); a
+    request ("a cinema evening") keeps RVs with ``amenities`` and the ``slot``."""
     if site_id not in live.scenario.site_by_id:
         return []
+    if slot is not None and slot not in live.scenario.slot_index:
+        raise DomainError(f"slot: no slot {slot!r} in {live.week}")
     found = site_options(
-        live.scenario, live.plan.sessions, site_id, limit=limit, travel=live.travel
+        live.scenario,
+        live.plan.sessions,
+        site_id,
+        limit=limit,
+        travel=live.travel,
+        amenities=amenities,
+        slots=None if slot is None else (slot,),
     )
     return [
         {

@@ -25,6 +25,7 @@ from api.store import (
     plan_public,
     region_or_default,
     session_public,
+    unprocessable,
     week_or_current,
     zone_of_region,
 )
@@ -38,6 +39,10 @@ from solver.scenario import SessionKey
 
 router = APIRouter(tags=["edits"])
 WEEK = Query(None, pattern=r"^\d{4}-W\d{2}$", description="ISO week, default: this week")
+AMENITY = Query(
+    [], max_length=10, description="a request: only RVs with each of these amenities (gym, ...)"
+)
+SLOT = Query(None, max_length=64, description="a request: only this slot (lunch, evening, ...)")
 DRY_RUN = Query(False, description="check and price the edit; store nothing")
 REFUSED: dict[int | str, dict[str, Any]] = {
     409: {"model": edit_schemas.EditRefusal, "description": "the edit breaks a rule"},
@@ -298,9 +303,16 @@ async def site_options(
     site_id: str,
     week: str | None = WEEK,
     limit: int = Query(10, ge=1, le=100, description="at most this many options"),
+    amenity: list[str] = AMENITY,
+    slot: str | None = SLOT,
 ) -> list[edit_schemas.SiteOption]:
     """The best (vehicle, date, slot) to serve the site that week, best first, each with
-    the change of the stats and the sessions it displaces (empty when none fits)."""
+    the change of the stats and the sessions it displaces (empty when none fits). With a
+    request ("S031 asks for a cinema evening": ``amenity=cinema&slot=evening``) only the
+    RVs with those amenities in that slot."""
+    for i, a in enumerate(amenity):
+        if not a or len(a) > 64:
+            raise unprocessable(f"amenity.{i}", "an amenity id of 1 to 64 characters")
 
     def work() -> list[edit_schemas.SiteOption]:
         with session_scope(services.engine) as db:
@@ -311,6 +323,7 @@ async def site_options(
             wk = week_or_current(region, week, services.clock.now())
             region_id = region.id
         live = _live(services, region_id, wk)
-        return [edit_schemas.SiteOption(**o) for o in edits.options(live, site_id, limit)]
+        found = edits.options(live, site_id, limit, tuple(amenity), slot)
+        return [edit_schemas.SiteOption(**o) for o in found]
 
     return await run_in_threadpool(work)

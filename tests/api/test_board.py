@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -303,6 +304,10 @@ def test_print_view_is_one_a4_landscape_week_without_buttons(
     assert table["y"] + table["height"] <= 733, "the week is one page high"
     pdf = page.pdf(path=str(tmp_path / "board.pdf"), prefer_css_page_size=True)
     assert pdf.startswith(b"%PDF")
+    # one A4 landscape page, the unserved sites included (it was 3 pages with them)
+    expect(page.locator("#unserved li").first).to_be_visible()
+    pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
+    assert pages == 1, f"the print view runs to {pages} pages"
     page.emulate_media(media="screen")
     expect(page.get_by_role("button", name="打印 Print")).to_be_visible()
 
