@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -48,14 +49,34 @@ def _page(request: Request, name: str) -> HTMLResponse:
         "html_lang": {"zh": "zh-CN", "en": "en"}.get(lang or "", "zh-CN"),
         "words_json": words_json(lang),
     }
+    tiles, tile_origin = _tiles(request)
+    context["map_tiles"] = tiles or ""
+    context["map_attribution"] = getattr(_settings(request), "map_tile_attribution", "")
     response = templates().TemplateResponse(request, f"{name}.html", context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
+    images = "'self' data:" + (f" {tile_origin}" if tile_origin else "")
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        f"default-src 'self'; img-src {images}; style-src 'self'; script-src 'self'; "
         "connect-src 'self'; frame-ancestors 'none'"
     )
     return response
+
+
+def _settings(request: Request) -> object:
+    services = getattr(request.app.state, "services", None)
+    return getattr(services, "settings", None)
+
+
+def _tiles(request: Request) -> tuple[str | None, str | None]:
+    """The map's tile URL template and, for one on another host, its origin (for the CSP)."""
+    url = getattr(_settings(request), "map_tile_url", None)
+    if not url:
+        return None, None
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url, f"{parts.scheme}://{parts.netloc}"
+    return url, None
 
 
 @router.get("/")

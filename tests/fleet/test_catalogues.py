@@ -21,7 +21,7 @@ from fleet.reason_words import REASON_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 API = ROOT / "api"
-SCRIPTS = [API / "static" / name for name in ("app.js", "edits.js", "drafts.js")]
+SCRIPTS = [API / "static" / n for n in ("app.js", "edits.js", "drafts.js", "map.js")]
 TEMPLATES = sorted((API / "templates").glob("*.html"))
 
 
