@@ -403,6 +403,7 @@ class PlanPublic(BaseModel):
     version: int
     status: str
     trigger: str
+    cause: str = Field("", description="the trigger in the caller's words (site names, labels)")
     created_at: datetime
     published_at: datetime | None
     stats: PlanStats
@@ -416,6 +417,7 @@ class PlanVersionPublic(BaseModel):
     created_at: datetime
     published_at: datetime | None
     trigger: str = Field(description="the event or person that caused this version")
+    cause: str = Field("", description="the trigger in the caller's words (site names, labels)")
     status: str = Field(description="held, published or superseded")
     in_force: bool = Field(description="the published version the week runs on")
     stats: PlanStats

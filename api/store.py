@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from api import schemas
 from fleet import plan_history, plans
+from fleet.cause_words import cause_text
 from fleet.db import DbSession
 from fleet.domain import DomainError, SlotWindow, parse_iso_week, week_of, week_start, zone
 from fleet.messages import Week
@@ -245,6 +246,7 @@ def plan_public(db: DbSession, plan: Plan, lang: str | None = None) -> schemas.P
         version=plan.version,
         status=plan.status,
         trigger=plan.trigger,
+        cause=cause_text(plan.trigger, week.site_names, lang),
         created_at=plan.created_at,
         published_at=plan.published_at,
         stats=schemas.PlanStats.model_validate(stats),

@@ -69,7 +69,11 @@ def create_draft(
     return _public(db, draft, lang)
 
 
-@router.get("/drafts", response_model=list[ds.DraftPublic])
+@router.get(
+    "/drafts",
+    response_model=list[ds.DraftPublic],
+    responses={404: {"description": "no such region"}},
+)
 def list_drafts(
     services: ServicesDep,
     me: Dispatcher,

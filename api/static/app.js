@@ -26,6 +26,13 @@ function pick(pair) { return LANG === "zh" ? pair[0] : LANG === "en" ? pair[1] :
 // for cramped cells: one language (Chinese when both are shown)
 function W1(key, values) { const pair = P(key, values); return LANG === "en" ? pair[1] : pair[0]; }
 function has(key) { return key in WORDS.words; }
+// a text the server made (already in the page's language, or in both) inside a sentence of
+// the page: with both languages shown, the two labels and the server's text once
+function WS(key, name, text) {
+  if (LANG) return W(key, { [name]: text });
+  const [zh, en] = P(key, { [name]: "\u0001" });
+  return zh.replace("\u0001", "").trim() + " " + en.replace("\u0001", text);
+}
 
 function statusText(s) { return has("vstatus." + s) ? W("vstatus." + s) : s; }
 function stateText(s) { return has("state." + s) ? W("state." + s) : s; }
@@ -90,7 +97,7 @@ function initLogin() {
     const form = new URLSearchParams(new FormData(ev.target));
     const res = await fetch(API + "/auth/token", { method: "POST", body: form });
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) { say(W("login.failed", { why: errorText(data, res.status) }), true); return; }
+    if (!res.ok) { say(WS("login.failed", "why", errorText(data, res.status)), true); return; }
     sessionStorage.setItem("rvrota.token", data.access_token);
     location.href = HOME[data.role] || "/login";
   });
@@ -276,7 +283,7 @@ function drawVersions(versions) {
     const status = v.in_force ? P("plan.in_force") : planStatus(v.status);
     const li = el("li", { class: "version" + (v.in_force ? " in-force" : ""), "data-plan": String(v.id) },
       el("b", {}, W("js.version", { version: v.version })), " · " + pick(status) + " · " + localTime(v.created_at, board.schedule.timezone),
-      el("div", { class: "trigger" }, W("js.cause", { cause: v.trigger || "—" })),
+      el("div", { class: "trigger" }, WS("js.cause", "cause", v.cause || v.trigger || "—")),
       el("div", { class: "muted" }, statsSentence(v.stats, v.sessions)));
     if (inForce && !v.in_force) {
       const b = el("button", { type: "button", class: "compare" }, W("js.compare"));
@@ -567,8 +574,8 @@ async function loadChanges() {
   if (!data.items.length) ul.append(el("li", { class: "muted" }, W("js.nothing_changed")));
   for (const n of data.items.slice(0, 10)) {
     const li = el("li", { class: "change" + (n.read ? "" : " unread"), "data-notification": n.id },
-      el("b", {}, n.read ? n.title : W("js.new", { title: n.title })));
-    if (n.reason) li.append(el("span", { class: "reason" }, W("js.reason", { reason: n.reason })));
+      el("b", {}, n.read ? n.title : WS("js.new", "title", n.title)));
+    if (n.reason) li.append(el("span", { class: "reason" }, WS("js.reason", "reason", n.cause || n.reason)));
     const list = el("ul");
     for (const c of n.changes) list.append(el("li", { class: "change-" + c.change }, c.text));
     li.append(list);

@@ -42,7 +42,7 @@ function closePanel() {
 function showRefusal(text) {
   document.getElementById("edit-price").textContent = "";
   document.getElementById("edit-displaced").textContent = "";
-  document.getElementById("edit-refused").textContent = W("js.not_possible", { why: text });
+  document.getElementById("edit-refused").textContent = WS("js.not_possible", "why", text);
   document.getElementById("edit-keep").disabled = true;
 }
 
@@ -142,7 +142,7 @@ async function takeOut(session) {
     await api("DELETE", "/sessions/" + session.id, undefined, Object.assign({ "Idempotency-Key": idemKey() }, BOTH));
     say(W("js.taken_out", { site: name, vehicle: session.vehicle, when: w.pair }));
     await loadBoard();
-  } catch (e) { say(W("js.cannot_take_out", { why: e.message }), true); }
+  } catch (e) { say(WS("js.cannot_take_out", "why", e.message), true); }
 }
 
 function sessionById(id) { return board.schedule.sessions.find((s) => String(s.id) === String(id)); }
@@ -211,7 +211,7 @@ function declineForm(li, visit, siteId) {
       await api("POST", "/sessions/" + visit.session_id + "/decline", { reason: input.value.trim() }, Object.assign({ "Idempotency-Key": idemKey() }, BOTH));
       say(W("js.declined", { date: visit.date, slot: slotWords(visit.slot), vehicle: visit.vehicle }));
       await loadVisits(siteId);
-    } catch (e) { say(W("js.not_declined", { why: e.message }), true); }
+    } catch (e) { say(WS("js.not_declined", "why", e.message), true); }
   });
   li.append(form);
   input.focus();

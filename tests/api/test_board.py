@@ -340,8 +340,9 @@ def test_versions_panel_and_the_diff_against_the_plan_in_force(board: Board, pag
     newest, seed_version = versions.nth(0), versions.nth(1)
     expect(newest).to_contain_text("第 2 版 Version 2")
     expect(newest).to_contain_text("生效中 in force")
-    expect(newest).to_contain_text("起因：headcount S015: 351 -> 1200")
-    expect(newest).to_contain_text("Cause: headcount S015: 351 -> 1200")
+    # the worker's trigger in users' words: the site's name, an arrow
+    expect(newest).to_contain_text("起因： Cause: Baiqi 百崎 project 15人数 351 → 1200")
+    expect(newest).to_contain_text("headcount at Baiqi 百崎 project 15: 351 → 1200")
     expect(newest).to_contain_text("within 0.1% of the best possible week")
     expect(newest).to_contain_text("与最佳可能的一周相差不到 0.1%")
     expect(seed_version).to_contain_text("已被取代 superseded")

@@ -60,7 +60,7 @@ def used_in_scripts() -> set[str]:
         # a key ending in "." is a family ("state." + id): test_every_id_shown_has_a_label
         found |= {
             k
-            for k in re.findall(r"\b(?:W1|W|P|has)\(\"([a-z_.\-]+)\"", text)
+            for k in re.findall(r"\b(?:W1|WS|W|P|has)\(\"([a-z_.\-]+)\"", text)
             if not k.endswith(".")
         }
     return found
@@ -89,6 +89,7 @@ def test_every_key_of_the_pages_and_scripts_exists() -> None:
         ("page.role", [r.value for r in Role]),
         ("page.state", [s.value for s in SessionState]),
         ("page.vstatus", [s.value for s in VehicleStatus]),
+        ("vstatus", [s.value for s in VehicleStatus]),
         ("page.plan", [s.value for s in PlanStatus] + ["in_force"]),
         ("page.weekday", [str(d) for d in range(7)]),
         ("weekday", [str(d) for d in range(7)]),
