@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.clients import parse_networks
-from api.deps import Services
+from api.deps import Services, language_of
 from api.errors import domain_error, printable_errors
 from api.headers import SecurityHeadersMiddleware
 from api.idempotent_writes import IdempotencyMiddleware
@@ -42,6 +42,7 @@ from api.routes import (
     channels,
     checkins,
     dead_letters,
+    drafts,
     edits,
     events,
     export,
@@ -61,6 +62,7 @@ from core.metrics_access import MetricsAccess
 from core.settings import Settings
 from fleet.db import make_engine
 from fleet.domain import DomainError
+from fleet.error_messages import error_message
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,14 @@ Every write (POST, PUT, PATCH, DELETE) accepts an `Idempotency-Key` header: the 
 key with the same request gives the same answer (header `Idempotent-Replayed: true`)
 and has one effect.
 """
+
+
+def _error(
+    request: Request, status: int, detail: Any, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """An error answer: ``detail`` as the contract has it, ``message`` in the caller's words."""
+    message = error_message(status, detail, language_of(request))
+    return JSONResponse({"detail": detail, "message": message}, status_code=status, headers=headers)
 
 
 def create_app(
@@ -178,18 +188,20 @@ def create_app(
         if exc.status_code == 400 and "parsing the body" in str(exc.detail):
             # an unreadable body (not UTF-8, not JSON, broken form) is a bad body: 422 like the rest
             detail = [{"loc": ["body"], "msg": "could not parse the body", "type": "value_error"}]
-            return JSONResponse({"detail": detail}, status_code=422)
-        return await http_exception_handler(request, exc)
+            return _error(request, 422, detail)
+        if exc.status_code < 400 or exc.status_code in (204, 304):
+            return await http_exception_handler(request, exc)
+        return _error(request, exc.status_code, exc.detail, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         detail = printable_errors(jsonable_encoder(exc.errors()))
-        return JSONResponse({"detail": detail}, status_code=422)
+        return _error(request, 422, detail)
 
     @app.exception_handler(DomainError)
-    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+    async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
         http = domain_error(exc)
-        return JSONResponse({"detail": http.detail}, status_code=http.status_code)
+        return _error(request, http.status_code, http.detail)
 
     for router in (
         auth.router,
@@ -198,6 +210,7 @@ def create_app(
         events.router,
         schedule.router,
         edits.router,
+        drafts.router,
         dead_letters.router,
         plan_history.router,
         export.router,

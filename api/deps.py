@@ -19,6 +19,7 @@ from core.settings import Settings
 from fleet import users
 from fleet.db import Connection, DbSession, Engine, session_scope
 from fleet.domain import Role
+from fleet.messages import LANGUAGES, pick_language
 from fleet.models import User
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -85,20 +86,35 @@ def principal_of(db: DbSession, user: User) -> Principal:
         role=Role(user.role),
         sites=frozenset(sites),
         vehicle=user.vehicle_id,
+        language=user.language,
     )
 
 
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
-def current_principal(services: ServicesDep, token: TokenDep) -> Principal:
+def current_principal(request: Request, services: ServicesDep, token: TokenDep) -> Principal:
     """The caller named by the bearer token; 401 without a valid token or for a disabled user.
 
     Reads the user in a short session of its own (its connection goes back to the pool
-    before the route runs).
+    before the route runs). The user's language is kept on the request for its texts.
     """
     with services.engine.connect() as conn:
-        return principal_from_token(services, conn, token)
+        principal = principal_from_token(services, conn, token)
+    request.state.language = principal.language
+    return principal
+
+
+def language_of(request: Request) -> str | None:
+    """The language of the texts made for this request: the user's own choice (PATCH /me),
+    else the Accept-Language header; None (both languages) when neither names zh or en."""
+    chosen = getattr(request.state, "language", None)
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return pick_language(request.headers.get("accept-language"))
+
+
+Language = Annotated[str | None, Depends(language_of)]
 
 
 def principal_from_token(
@@ -127,7 +143,9 @@ def principal_from_token(
     sites: Sequence[str] = ()
     if row.role == Role.SITE_MANAGER.value:
         sites = users.user_sites(db, user_id)
-    return Principal(user_id, row.name, Role(row.role), frozenset(sites), row.vehicle_id)
+    return Principal(
+        user_id, row.name, Role(row.role), frozenset(sites), row.vehicle_id, row.language
+    )
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
@@ -143,6 +161,7 @@ Dispatcher = Annotated[Principal, Depends(dispatcher)]
 
 
 def calendar_principal(
+    request: Request,
     services: ServicesDep,
     token: TokenDep,
     feed_token: Annotated[
@@ -156,7 +175,7 @@ def calendar_principal(
 ) -> Principal:
     """Bearer token, or the revocable feed token in the URL (calendar feeds only)."""
     if token:
-        return current_principal(services, token)
+        return current_principal(request, services, token)
     if not feed_token:
         raise unauthorized()
     with DbSession(services.engine) as db:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+
+from api.page_words import page_language, t, words_json
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,26 +26,58 @@ def templates() -> Jinja2Templates:
 
 
 PAGES = {
-    "login": ("登录 Sign in", None),
-    "board": ("调度台 Dispatch board", "dispatcher"),
-    "site": ("工地 Site", "site_manager"),
-    "driver": ("司机 Driver", "driver"),
-    "report": ("服务报告 Service report", "dispatcher"),
+    "login": None,
+    "board": "dispatcher",
+    "site": "site_manager",
+    "driver": "driver",
+    "report": "dispatcher",
 }
 
 
 def _page(request: Request, name: str) -> HTMLResponse:
-    title, role = PAGES[name]
-    response = templates().TemplateResponse(
-        request, f"{name}.html", {"title": title, "page": name, "role": role}
-    )
+    role = PAGES[name]
+    lang = page_language(request)
+
+    def words(key: str) -> str:
+        return t(key, lang)
+
+    context = {
+        "title": words(f"title.{name}"),
+        "page": name,
+        "role": role,
+        "t": words,
+        "lang": lang,
+        "html_lang": {"zh": "zh-CN", "en": "en"}.get(lang or "", "zh-CN"),
+        "words_json": words_json(lang),
+    }
+    tiles, tile_origin = _tiles(request)
+    context["map_tiles"] = tiles or ""
+    context["map_attribution"] = getattr(_settings(request), "map_tile_attribution", "")
+    response = templates().TemplateResponse(request, f"{name}.html", context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
+    images = "'self' data:" + (f" {tile_origin}" if tile_origin else "")
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        f"default-src 'self'; img-src {images}; style-src 'self'; script-src 'self'; "
         "connect-src 'self'; frame-ancestors 'none'"
     )
     return response
+
+
+def _settings(request: Request) -> object:
+    services = getattr(request.app.state, "services", None)
+    return getattr(services, "settings", None)
+
+
+def _tiles(request: Request) -> tuple[str | None, str | None]:
+    """The map's tile URL template and, for one on another host, its origin (for the CSP)."""
+    url = getattr(_settings(request), "map_tile_url", None)
+    if not url:
+        return None, None
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url, f"{parts.scheme}://{parts.netloc}"
+    return url, None
 
 
 @router.get("/")
@@ -80,6 +115,8 @@ def driver_service_worker() -> FileResponse:
         media_type="text/javascript",
         headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
     )
+
+
 @router.get("/report", response_class=HTMLResponse)
 def report_page(request: Request) -> HTMLResponse:
     return _page(request, "report")

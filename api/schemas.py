@@ -28,6 +28,9 @@ Lat = Annotated[float, Field(ge=-90, le=90)]
 Lon = Annotated[float, Field(ge=-180, le=180)]
 
 
+Language = Literal["zh", "en"]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,6 +51,15 @@ class MePublic(BaseModel):
     role: Role
     sites: list[str] = Field(description="bound sites (site managers)")
     vehicle: str | None = Field(description="bound vehicle (drivers)")
+    language: Language | None = Field(
+        None, description="the language of the caller's texts; null: by Accept-Language"
+    )
+
+
+class MeUpdate(Strict):
+    language: Language | None = Field(
+        description="zh or en for every text made for the caller; null: by Accept-Language"
+    )
 
 
 class FeedTokenPublic(BaseModel):
@@ -404,7 +416,9 @@ class PlanRequestAccepted(BaseModel):
 
 class Unserved(BaseModel):
     site: str
-    reason: str
+    site_name: str | None = None
+    reason: str = Field(description="why, in the caller's language (both when unknown)")
+    code: str | None = Field(None, description="the reason's id (closed, too_far, ...)")
 
 
 class PlanStats(BaseModel):
@@ -429,6 +443,7 @@ class PlanPublic(BaseModel):
     version: int
     status: str
     trigger: str
+    cause: str = Field("", description="the trigger in the caller's words (site names, labels)")
     created_at: datetime
     published_at: datetime | None
     stats: PlanStats
@@ -442,6 +457,7 @@ class PlanVersionPublic(BaseModel):
     created_at: datetime
     published_at: datetime | None
     trigger: str = Field(description="the event or person that caused this version")
+    cause: str = Field("", description="the trigger in the caller's words (site names, labels)")
     status: str = Field(description="held, published or superseded")
     in_force: bool = Field(description="the published version the week runs on")
     stats: PlanStats

@@ -40,6 +40,7 @@ class Principal:
     role: Role
     sites: frozenset[str] = field(default_factory=frozenset)
     vehicle: str | None = None
+    language: str | None = None  # zh or en, as the user chose (PATCH /me); None: not chosen
 
     @property
     def is_dispatcher(self) -> bool:

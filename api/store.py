@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, status
 
 from api import schemas
 from fleet import plan_history, plans, registry, users
+from fleet.cause_words import cause_text
 from fleet.db import DbSession
 from fleet.domain import DomainError, SlotWindow, parse_iso_week, week_of, week_start, zone
+from fleet.messages import Week
 from fleet.models import Plan, Region, Session, Site, User, Vehicle
+from fleet.reason_words import reason_text
 
 
 def not_found(what: str, ident: object) -> HTTPException:
@@ -149,9 +153,36 @@ def session_public(
     return schemas.SessionPublic.model_validate(session_item(row, tz))
 
 
-def plan_public(db: DbSession, plan: Plan) -> schemas.PlanPublic:
+def week_words(db: DbSession, region_id: str, week: str) -> Week:
+    """What the words of a week's texts need: its first date and the site names."""
+    region = db.get(Region, region_id)
+    assert region is not None
+    start = plans.region_calendar(region, week).start_date
+    return Week(start, registry.site_names_in_region(db, region_id))
+
+
+def plan_words(db: DbSession, plan: Plan) -> Week:
+    return week_words(db, plan.region_id, plan.week)
+
+
+def unserved_public(entries: Sequence[dict[str, Any]], week: Week, lang: str | None) -> list[Any]:
+    """A plan's unserved sites for the API, the reasons in ``lang`` (None: both)."""
+    return [
+        schemas.Unserved(
+            site=str(u.get("site")),
+            site_name=week.site_names.get(str(u.get("site"))),
+            reason=reason_text(u, week, lang),
+            code=str(u["code"]) if u.get("code") else None,
+        )
+        for u in entries
+    ]
+
+
+def plan_public(db: DbSession, plan: Plan, lang: str | None = None) -> schemas.PlanPublic:
+    """A stored plan for the API; the unserved sites' reasons in ``lang`` (None: both)."""
     assert plan.id is not None
     stats = plan_history.plan_stats(db, plan)
+    week = plan_words(db, plan)
     return schemas.PlanPublic(
         id=plan.id,
         region=plan.region_id,
@@ -159,13 +190,11 @@ def plan_public(db: DbSession, plan: Plan) -> schemas.PlanPublic:
         version=plan.version,
         status=plan.status,
         trigger=plan.trigger,
+        cause=cause_text(plan.trigger, week.site_names, lang),
         created_at=plan.created_at,
         published_at=plan.published_at,
         stats=schemas.PlanStats.model_validate(stats),
-        unserved=[
-            schemas.Unserved(site=str(u.get("site")), reason=str(u.get("reason", "")))
-            for u in plan.unserved
-        ],
+        unserved=unserved_public(plan.unserved, week, lang),
         sessions=len(plan.sessions),
     )
 

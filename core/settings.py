@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         None, description="real UNIX time at which the simulated clock reads clock_start"
     )
 
+    # the board's map: tiles from this URL template ("/tiles/{z}/{x}/{y}.png" served beside
+    # the app, or another host, which the pages' CSP then allows for images); unset: no
+    # tiles, the map still draws sites and routes on a plain background (offline)
+    map_tile_url: str | None = Field(
+        None, max_length=500, description="tile URL template with {z} {x} {y}; unset: offline"
+    )
+    map_tile_attribution: str = Field("", max_length=300, description="shown under the map")
+
     # change detection and planning
     change_min_fraction: float = Field(0.2, ge=0, description="headcount change that re-plans")
     change_min_workers: int = Field(30, ge=0, description="headcount change that re-plans")

@@ -204,12 +204,27 @@ def priced(live: LiveWeek, key: SessionKey, remove: SessionKey | None = None) ->
     }
 
 
-def options(live: LiveWeek, site_id: str, limit: int = 10) -> list[dict[str, Any]]:
-    """The best ways to serve ``site_id`` this week, best first (empty when none fits)."""
+def options(
+    live: LiveWeek,
+    site_id: str,
+    limit: int = 10,
+    amenities: tuple[str, ...] = (),
+    slot: str | None = None,
+) -> list[dict[str, Any]]:
+    """The best ways to serve ``site_id`` this week, best first (empty when none fits); a
+    request ("a cinema evening") keeps RVs with ``amenities`` and the ``slot``."""
     if site_id not in live.scenario.site_by_id:
         return []
+    if slot is not None and slot not in live.scenario.slot_index:
+        raise DomainError(f"slot: no slot {slot!r} in {live.week}")
     found = site_options(
-        live.scenario, live.plan.sessions, site_id, limit=limit, travel=live.travel
+        live.scenario,
+        live.plan.sessions,
+        site_id,
+        limit=limit,
+        travel=live.travel,
+        amenities=amenities,
+        slots=None if slot is None else (slot,),
     )
     return [
         {
@@ -325,6 +340,29 @@ def _waiting_session(db: DbSession, region: str, week: str, key: SessionKey) -> 
     return row
 
 
+def pin_session(db: DbSession, region: str, week: str, key: SessionKey) -> Session:
+    """Mark the session ``key`` pinned (made waiting for the publish when not stored yet);
+    a hand removal of it is lifted."""
+    row = _row(db, region, week, key)
+    if row is None:  # the region holds plans: the pinned session waits for the publish
+        row = _waiting_session(db, region, week, key)
+    row.pinned, row.forbidden, row.forbidden_reason = True, False, None
+    db.add(row)
+    return row
+
+
+def forbid_session(
+    db: DbSession, region: str, week: str, key: SessionKey, reason: str | None
+) -> Session | None:
+    """Mark the session ``key`` taken out by hand (the week's ``forbidden`` list)."""
+    row = _row(db, region, week, key)
+    if row is not None:
+        row.forbidden, row.pinned = True, False
+        row.forbidden_reason = reason[:500] if reason is not None else None  # the column
+        db.add(row)
+    return row
+
+
 def _store(
     engine: Engine,
     region: str,
@@ -351,19 +389,9 @@ def _store(
                 db.add(old)
                 touched = old
         if forbid is not None:
-            row = _row(db, region, week, forbid)
-            if row is not None:
-                row.forbidden, row.pinned = True, False
-                row.forbidden_reason = reason[:500] if reason is not None else None  # the column
-                db.add(row)
-                touched = row
+            touched = forbid_session(db, region, week, forbid, reason) or touched
         if pin is not None:
-            row = _row(db, region, week, pin)
-            if row is None:  # the region holds plans: the pinned session waits for the publish
-                row = _waiting_session(db, region, week, pin)
-            row.pinned, row.forbidden, row.forbidden_reason = True, False, None
-            db.add(row)
-            touched = row
+            touched = pin_session(db, region, week, pin)
         assert touched is not None and touched.id is not None
         plan_row: Plan = outcome.plan
         assert plan_row.id is not None
@@ -419,7 +447,7 @@ def replan_around(
     try:
         # the whole edit keeps to the live re-plan time: reading the week counts in it
         left = max(0.5, time_limit - (time.perf_counter() - began) - STORE_RESERVE)
-        plan = make_plan(scenario, PlanOptions(time_limit=left, workers=1))
+        plan = make_plan(scenario, PlanOptions(time_limit=left, workers=1), explain=True)
     except PinConflict as exc:
         where = pin or forbid or unpin
         assert where is not None

@@ -176,6 +176,11 @@ def _words(
     return out
 
 
+def in_language(texts: Mapping[str, str], lang: str | None) -> str:
+    """The text in ``lang``, or every language's, Chinese first, when ``lang`` is None."""
+    return _both(texts, lang)
+
+
 def _both(texts: Mapping[str, str], lang: str | None) -> str:
     if lang in LANGUAGES:
         return texts[str(lang)]

@@ -140,6 +140,9 @@ class User(SQLModel, table=True):
     token_version: int = Field(
         default=0, description="in every access token; a reset, disable or rebind adds one"
     )
+    language: str | None = Field(
+        default=None, max_length=8, description="zh or en (PATCH /me); None: Accept-Language"
+    )
 
 
 class UserSite(SQLModel, table=True):
@@ -205,6 +208,26 @@ class Plan(SQLModel, table=True):
     unserved: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     sessions: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     scenario: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class Draft(SQLModel, table=True):
+    """A dispatcher's "what if": the plan in force with changes, solved, seen by its owner
+    only, until published (as a new version) or dropped."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    region_id: str = Field(foreign_key="region.id")
+    week: str = Field(max_length=8)
+    owner_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(default="", max_length=200)
+    status: str = Field(default="open", sa_type=String(16), description="open, published, dropped")
+    base_plan_id: int | None = Field(default=None, foreign_key="plan.id")
+    published_plan_id: int | None = Field(default=None, foreign_key="plan.id")
+    changes: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    plan: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    scenario: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    solve_seconds: float | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Session(SQLModel, table=True):

@@ -155,6 +155,13 @@ def sites_by_id(db: DbSession, site_ids: Sequence[str]) -> dict[str, Site]:
     return {s.id: s for s in db.exec(select(Site).where(col(Site.id).in_(list(site_ids))))}
 
 
+def site_names_in_region(db: DbSession, region_id: str) -> dict[str, str]:
+    """Each site of a region by id with its name (its id when it has none): the words of
+    the region's texts."""
+    rows = db.exec(select(Site.id, Site.name).where(Site.region_id == region_id)).all()
+    return {sid: name or sid for sid, name in rows}
+
+
 def list_depots(db: DbSession, region: str | None = None) -> list[Depot]:
     query = select(Depot).order_by(col(Depot.id))
     if region is not None:

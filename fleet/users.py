@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from fleet import passwords
 from fleet.db import Connection, DbSession
 from fleet.domain import DomainError, Role
+from fleet.messages import LANGUAGES
 from fleet.models import Site, User, UserSite, Vehicle
 from fleet.registry import UnknownReference
 
@@ -111,12 +112,20 @@ class TokenUser(NamedTuple):
     disabled: bool
     vehicle_id: str | None
     token_version: int
+    language: str | None
 
 
 @lru_cache(maxsize=1)
 def _token_user_query() -> Any:
     """Built once (on first use): statements are costlier to build than to run here."""
-    columns = [User.name, User.role, User.disabled, User.vehicle_id, User.token_version]
+    columns = [
+        User.name,
+        User.role,
+        User.disabled,
+        User.vehicle_id,
+        User.token_version,
+        User.language,
+    ]
     return sa_select(*(col(c) for c in columns)).where(col(User.id) == bindparam("user_id"))
 
 
@@ -245,6 +254,17 @@ def disable_user(db: DbSession, user_id: int, disabled: bool = True) -> User:
     user.disabled = disabled
     if disabled:
         user.feed_token = None
+    db.add(user)
+    db.flush()
+    return user
+
+
+def set_language(db: DbSession, user_id: int, language: str | None) -> User:
+    """The language of the user's texts (``zh``, ``en``; None: by Accept-Language)."""
+    if language is not None and language not in LANGUAGES:
+        raise DomainError(f"language: {language!r} is not one of {', '.join(LANGUAGES)}")
+    user = _require_user(db, user_id)
+    user.language = language
     db.add(user)
     db.flush()
     return user

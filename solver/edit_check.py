@@ -371,19 +371,29 @@ def site_options(
     *,
     limit: int = 10,
     travel: TravelTable | None = None,
+    amenities: Iterable[str] = (),
+    slots: Iterable[str] | None = None,
 ) -> list[Option]:
     """The best (vehicle, day, slot) for a new session of ``site_id``, best first.
 
     Every open (vehicle, day, slot) whose session passes ``check_edit`` and is not in the
-    plan already is priced with ``price_edit``; ties go to the earlier day.
+    plan already is priced with ``price_edit``; ties go to the earlier day. A request
+    ("a cinema evening") keeps the vehicles with every one of ``amenities`` and the
+    ``slots`` named (None: every slot).
     """
     table = travel if travel is not None else TravelTable.build(scenario)
     index = PlanIndex(plan)
     current = index.sessions
+    wanted = frozenset(amenities)
+    slot_ids = None if slots is None else frozenset(slots)
     options: list[Option] = []
     for vehicle in scenario.vehicles:
+        if not wanted <= set(vehicle.amenities):
+            continue
         for day in range(scenario.days):
             for slot in scenario.slots:
+                if slot_ids is not None and slot.id not in slot_ids:
+                    continue
                 s = SessionKey(vehicle.id, site_id, day, slot.id)
                 if s in current or s in scenario.forbidden_set:
                     continue

@@ -67,8 +67,10 @@ def plan_document(
     stats: PlanStats,
     bound: float | None,
     solve_seconds: float,
+    explain: bool = False,
 ) -> dict[str, object]:
-    """The ``rvrota.plan/1`` document of a plan."""
+    """The ``rvrota.plan/1`` document of a plan; ``explain`` adds each unserved site's reason
+    as a ``code`` and its ``facts`` (the live service words them for people)."""
     site_order = {s.id: i for i, s in enumerate(scenario.sites)}
     bound = None if bound is None else float(bound)
     return {
@@ -77,6 +79,7 @@ def plan_document(
         "sessions": [session_document(scenario, s) for s in sort_sessions(scenario, sessions)],
         "unserved": [
             {"site": u.site, "reason": u.reason}
+            | ({"code": u.code, "facts": u.facts} if explain and u.code else {})
             for u in sorted(unserved, key=lambda u: site_order.get(u.site, len(site_order)))
         ],
         "stats": {

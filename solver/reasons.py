@@ -20,20 +20,32 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from solver.evaluate import overdue_days
 from solver.scenario import Scenario, SessionKey, Site, Vehicle
 from solver.travel import DayRoute, TravelTable, day_route, vehicle_days
 
+Facts = dict[str, object]
+
 
 @dataclass(frozen=True)
 class Unserved:
-    """A site with no session in the plan, and why."""
+    """A site with no session in the plan, and why: the solver's sentence (``reason``, the
+    plan file's) and the same as a code with its facts (days as indices) for other words."""
 
     site: str
     reason: str
+    code: str = ""
+    facts: Facts = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    facts: Facts
+    text: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,7 @@ class Move:
     remove: SessionKey | None
     gain: float
     text: str
+    facts: Facts = field(default_factory=dict, compare=False, hash=False)
 
     def apply(self, sessions: Iterable[SessionKey]) -> set[SessionKey]:
         """The plan with this move made."""
@@ -89,7 +102,7 @@ def _points_text(scenario: Scenario, points: list[tuple[int, str]]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _missing_amenities(scenario: Scenario, site: Site) -> str | None:
+def _missing_amenities(scenario: Scenario, site: Site) -> Reason | None:
     available = [v for v in scenario.vehicles if _available_anywhere(scenario, v)]
     if not site.needs or any(scenario.vehicle_equipped(v, site) for v in available):
         return None
@@ -98,9 +111,17 @@ def _missing_amenities(scenario: Scenario, site: Site) -> str | None:
     if lacking:
         names = " and ".join(lacking)
         verb = "has it" if len(lacking) == 1 else "has them"
-        return f"needs {names}; no available vehicle {verb}"
+        return Reason(
+            "amenity_missing",
+            {"missing": lacking, "together": False},
+            f"needs {names}; no available vehicle {verb}",
+        )
     names = " and ".join(sorted(site.needs))
-    return f"needs {names} together; no available vehicle has them all"
+    return Reason(
+        "amenity_missing",
+        {"missing": sorted(site.needs), "together": True},
+        f"needs {names} together; no available vehicle has them all",
+    )
 
 
 def unserved_reasons(
@@ -123,24 +144,34 @@ def unserved_reasons(
         if site.id in served:
             continue
         if deadline is not None and time.monotonic() > deadline:
-            out.append(Unserved(site.id, _quick_reason(scenario, site)))
+            why = _quick_reason(scenario, site)
         else:
-            out.append(Unserved(site.id, _reason(scenario, table, plan, site, cache)))
+            why = _reason(scenario, table, plan, site, cache)
+        out.append(Unserved(site.id, why.text, why.code, why.facts))
     return out
 
 
-def _quick_reason(scenario: Scenario, site: Site) -> str:
+def _closed(scenario: Scenario) -> Reason:
+    return Reason("closed", {}, f"closed on every day of the horizon (days 0-{scenario.days - 1})")
+
+
+NO_SLOTS = Reason("no_slots", {}, "hosts none of the scenario's slots")
+
+
+def _quick_reason(scenario: Scenario, site: Site) -> Reason:
     """The structural reasons, else the plain fact (used once the time for reasons is up)."""
     if site.closed_days >= set(range(scenario.days)):
-        return f"closed on every day of the horizon (days 0-{scenario.days - 1})"
+        return _closed(scenario)
     lacking = _missing_amenities(scenario, site)
     if lacking is not None:
         return lacking
     if not site.slots:
-        return "hosts none of the scenario's slots"
-    return (
+        return NO_SLOTS
+    return Reason(
+        "not_chosen",
+        {"workers": site.headcount},
         f"outranked: not served in the best plan found within the time limit "
-        f"(its value is {_fmt(site.headcount)} workers)"
+        f"(its value is {_fmt(site.headcount)} workers)",
     )
 
 
@@ -150,17 +181,21 @@ def _reason(
     plan: set[SessionKey],
     site: Site,
     cache: dict[tuple[str, int], DayRoute] | None = None,
-) -> str:
+) -> Reason:
     if site.closed_days >= set(range(scenario.days)):
-        return f"closed on every day of the horizon (days 0-{scenario.days - 1})"
+        return _closed(scenario)
     lacking = _missing_amenities(scenario, site)
     if lacking is not None:
         return lacking
     if not site.slots:
-        return "hosts none of the scenario's slots"
+        return NO_SLOTS
     points = _open_points(scenario, site)
     if not points:
-        return "every slot it hosts while open is before frozen_before (that time has passed)"
+        return Reason(
+            "past",
+            {},
+            "every slot it hosts while open is before frozen_before (that time has passed)",
+        )
     pinned_days = vehicle_days(scenario.pinned)
     candidates = _candidates(scenario, site)
     if not candidates:
@@ -180,25 +215,33 @@ def _reason(
     return _outranked_text(scenario, travel, plan, site, candidates, cache)
 
 
-def _no_candidate_text(scenario: Scenario, site: Site, points: list[tuple[int, str]]) -> str:
+def _no_candidate_text(scenario: Scenario, site: Site, points: list[tuple[int, str]]) -> Reason:
     soon = [(d, s) for d, s in points if not scenario.last_visit_allows(site, d)]
+    shown: list[object] = [[d, s] for d, s in points]
     if len(soon) == len(points):
-        return (
+        return Reason(
+            "too_soon",
+            {"points": shown, "gap": site.min_gap_days, "last_day": site.last_visit_day},
             f"every open slot ({_points_text(scenario, points)}) is within its min_gap_days "
-            f"{site.min_gap_days} of its last visit (day {site.last_visit_day})"
+            f"{site.min_gap_days} of its last visit (day {site.last_visit_day})",
         )
     causes = ["vehicles unavailable or already pinned elsewhere"]
+    codes = ["busy"]
     if any(b.site == site.id for b in scenario.forbidden):
         causes.append("sessions taken out by hand (forbidden)")
+        codes.append("taken_out")
     if soon:
         causes.append(f"days too soon after its last visit (day {site.last_visit_day})")
-    return (
+        codes.append("too_soon")
+    return Reason(
+        "no_vehicle",
+        {"points": shown, "causes": codes, "last_day": site.last_visit_day},
         f"none of its open slots ({_points_text(scenario, points)}) has a capable vehicle "
-        f"available ({'; '.join(causes)})"
+        f"available ({'; '.join(causes)})",
     )
 
 
-def _unreachable_text(travel: TravelTable, site: Site, reach: list[DayRoute]) -> str:
+def _unreachable_text(travel: TravelTable, site: Site, reach: list[DayRoute]) -> Reason:
     timing = any(r.timing_breaks for r in reach)
     limited = [r for r in reach if not r.within_drive_limit]
     if limited:
@@ -212,10 +255,20 @@ def _unreachable_text(travel: TravelTable, site: Site, reach: list[DayRoute]) ->
         )
         if timing:
             text += "; elsewhere the slot timing with pinned sessions leaves no room"
-        return text
-    return (
+        facts: Facts = {
+            "depot": best.depot,
+            "round_trip": round_trip,
+            "drive": best.drive_minutes,
+            "vehicle": best.vehicle,
+            "limit": best.max_drive_minutes,
+            "day": best.day,
+        }
+        return Reason("too_far", facts, text)
+    return Reason(
+        "no_time",
+        {},
         "cannot be reached in time: with the pinned sessions of every capable vehicle's day, "
-        "the drive plus setup does not fit between the slots"
+        "the drive plus setup does not fit between the slots",
     )
 
 
@@ -350,6 +403,7 @@ def _adding(
         gain,
         f"adding it to {vehicle}'s free day {day} {slot} "
         f"(+{extra:.1f} km at {_fmt(km_cost)} per km)",
+        {"kind": "add", "vehicle": vehicle, "day": day, "slot": slot, "km": round(extra, 1)},
     )
 
 
@@ -369,6 +423,14 @@ def _replacing(
         gain,
         f"replacing {taken.site} (marginal value {_fmt(marginal)} workers) in "
         f"{vehicle}'s day {day} {slot} ({extra:+.1f} km)",
+        {
+            "kind": "replace",
+            "vehicle": vehicle,
+            "day": day,
+            "slot": slot,
+            "km": round(extra, 1),
+            "other_site": taken.site,
+        },
     )
 
 
@@ -379,10 +441,19 @@ def _outranked_text(
     site: Site,
     candidates: list[tuple[Vehicle, int, str]],
     cache: dict[tuple[str, int], DayRoute] | None = None,
-) -> str:
+) -> Reason:
     options = _options(scenario, travel, plan, site, candidates, cache)
     best, smallest, blocked = options.best, options.smallest, options.blocked
     parts: list[str] = []
+    facts: Facts = {"workers": site.value_weight, "blocked": blocked, "slots": len(candidates)}
+    if smallest is not None:
+        facts["smallest"] = {
+            "workers": round(smallest[0], 1),
+            "site": smallest[1].site,
+            "vehicle": smallest[1].vehicle,
+            "day": smallest[1].day,
+            "slot": smallest[1].slot,
+        }
     if smallest is not None:
         marginal, taken = smallest
         relation = "below" if site.value_weight < marginal else "not below"
@@ -398,12 +469,16 @@ def _outranked_text(
             f"none of its {len(candidates)} possible vehicle slots can take it without breaking "
             "a pinned session, the slot timing or a driving limit of the routes chosen"
         )
-        return "outranked: " + "; ".join(parts)
+        return Reason("no_room", facts, "outranked: " + "; ".join(parts))
+    facts["best"] = dict(best.facts)
+    facts["gain"] = round(best.gain, 1)
     if best.gain > 0:
-        return (
+        return Reason(
+            "fits",
+            facts,
             "not chosen, though it fits: "
             + "; ".join(parts)
-            + f"; {best.text} would raise the objective by {_amount(best.gain)}"
+            + f"; {best.text} would raise the objective by {_amount(best.gain)}",
         )
     effect = (
         "would not change the objective"
@@ -413,4 +488,4 @@ def _outranked_text(
     parts.append(f"the best single change, {best.text}, {effect}")
     if blocked:
         parts.append(f"{blocked} other slots cannot take it at all")
-    return "outranked: " + "; ".join(parts)
+    return Reason("outranked", facts, "outranked: " + "; ".join(parts))

@@ -76,9 +76,15 @@ class PlanResult:
     solve_seconds: float
     status: str
 
-    def document(self, scenario: Scenario) -> dict[str, object]:
+    def document(self, scenario: Scenario, explain: bool = False) -> dict[str, object]:
         return plan_document(
-            scenario, self.sessions, self.unserved, self.stats, self.bound, self.solve_seconds
+            scenario,
+            self.sessions,
+            self.unserved,
+            self.stats,
+            self.bound,
+            self.solve_seconds,
+            explain,
         )
 
 
@@ -162,6 +168,8 @@ def solve_plan(scenario: Scenario, params: PlanParams | None = None) -> PlanResu
     return PlanResult(sessions, stats, unserved, bound, seconds, status)
 
 
-def make_plan(scenario: Scenario, params: PlanParams | None = None) -> dict[str, object]:
-    """The full ``rvrota.plan/1`` document for the scenario."""
-    return solve_plan(scenario, params).document(scenario)
+def make_plan(
+    scenario: Scenario, params: PlanParams | None = None, explain: bool = False
+) -> dict[str, object]:
+    """The full ``rvrota.plan/1`` document for the scenario (``explain``: reasons' codes)."""
+    return solve_plan(scenario, params).document(scenario, explain)

@@ -104,7 +104,7 @@ def _solve(
             result.stats.objective,
         )
         result = kept
-    document_out = dict(result.document(scenario))
+    document_out = dict(result.document(scenario, explain=True))
     _stage(stages, "document", mark)
     return document_out
 

@@ -89,16 +89,32 @@ def login(
     return schemas.Token(access_token=token, role=principal.role, expires_in=minutes * 60)
 
 
+def _me(principal: Principal, language: str | None) -> schemas.MePublic:
+    return schemas.MePublic.model_validate(
+        {
+            "id": principal.user_id,
+            "name": principal.name,
+            "role": principal.role,
+            "sites": sorted(principal.sites),
+            "vehicle": principal.vehicle,
+            "language": language if language in ("zh", "en") else None,
+        }
+    )
+
+
 @router.get("/me", response_model=schemas.MePublic)
 async def me(principal: CurrentUser) -> schemas.MePublic:
-    """The caller: role and bindings."""
-    return schemas.MePublic(
-        id=principal.user_id,
-        name=principal.name,
-        role=principal.role,
-        sites=sorted(principal.sites),
-        vehicle=principal.vehicle,
-    )
+    """The caller: role, bindings and chosen language."""
+    return _me(principal, principal.language)
+
+
+@router.patch("/me", response_model=schemas.MePublic, responses={422: {"description": "bad field"}})
+def update_me(principal: CurrentUser, body: schemas.MeUpdate, db: DbDep) -> schemas.MePublic:
+    """The caller's own settings: ``language`` (zh, en; null: by Accept-Language) is kept
+    and every text made for the caller from then on (reasons, refusals, errors, pages) is
+    in it."""
+    user = users.set_language(db, principal.user_id, body.language)
+    return _me(principal, user.language)
 
 
 @router.post("/me/feed-token", response_model=schemas.FeedTokenPublic, status_code=201)

@@ -8,15 +8,15 @@ default both).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import access, edit_schemas, schemas
-from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
+from api.deps import CurrentUser, Dispatcher, Language, Services, ServicesDep, forbidden
 from api.errors import domain_error
 from api.relay import wall_now
 from api.security import Principal
@@ -25,6 +25,7 @@ from api.store import (
     plan_public,
     region_or_default,
     session_public,
+    unprocessable,
     week_or_current,
     zone_of_region,
 )
@@ -32,12 +33,16 @@ from fleet import edits, plans
 from fleet.db import session_scope
 from fleet.domain import DomainError, week_of
 from fleet.edits import EditOutcome, EditRefused, LiveWeek
-from fleet.messages import edit_trigger, pick_language
+from fleet.messages import edit_trigger
 from fleet.models import Plan, Session, Site
 from solver.scenario import SessionKey
 
 router = APIRouter(tags=["edits"])
 WEEK = Query(None, pattern=r"^\d{4}-W\d{2}$", description="ISO week, default: this week")
+AMENITY = Query(
+    [], max_length=10, description="a request: only RVs with each of these amenities (gym, ...)"
+)
+SLOT = Query(None, max_length=64, description="a request: only this slot (lunch, evening, ...)")
 DRY_RUN = Query(False, description="check and price the edit; store nothing")
 REFUSED: dict[int | str, dict[str, Any]] = {
     409: {"model": edit_schemas.EditRefusal, "description": "the edit breaks a rule"},
@@ -113,12 +118,11 @@ def add_session(
     services: ServicesDep,
     principal: Dispatcher,
     body: edit_schemas.SessionAdd,
-    lang: Annotated[str | None, Header(alias="accept-language", include_in_schema=False)] = None,
+    lang: Language,
     dry_run: bool = DRY_RUN,
 ) -> JSONResponse:
     """Add a session by hand: it is pinned (an earlier hand removal of it is lifted) and
     the week is planned again around it; ``dry_run`` gives its price and stores nothing."""
-    language_ = pick_language(lang)
     with session_scope(services.engine) as db:
         region = region_or_default(db, body.region)
         week = week_of(body.date, region.week_start_weekday)
@@ -133,7 +137,7 @@ def add_session(
             return _json(edit_schemas.EditPriced(**edits.priced(live, key)), 200)
         outcome = _replan(services, live, _trigger(principal, "add", live, key), pin=key)
     except EditRefused as exc:
-        return _refused(exc, language_)
+        return _refused(exc, lang)
     except DomainError as exc:
         raise domain_error(exc) from exc
     return _json(_kept(services, outcome), 201)
@@ -168,7 +172,7 @@ def update_session(
     principal: Dispatcher,
     session_id: schemas.DbId,
     body: edit_schemas.SessionUpdate,
-    lang: Annotated[str | None, Header(alias="accept-language", include_in_schema=False)] = None,
+    lang: Language,
     dry_run: bool = DRY_RUN,
 ) -> JSONResponse:
     """Pin or unpin a session (``{"pinned"}``), or move it (``vehicle``, ``site``, ``date``,
@@ -212,7 +216,7 @@ def update_session(
             forbid=old,
         )
     except EditRefused as exc:
-        return _refused(exc, pick_language(lang))
+        return _refused(exc, lang)
     except DomainError as exc:
         raise domain_error(exc) from exc
     return _json(_kept(services, outcome), 200)
@@ -254,14 +258,12 @@ def take_out_session(
     services: ServicesDep,
     principal: Dispatcher,
     session_id: schemas.DbId,
-    lang: Annotated[str | None, Header(alias="accept-language", include_in_schema=False)] = None,
+    lang: Language,
 ) -> JSONResponse:
     """Take a future session out: it joins the week's forbidden list (until POST /sessions
     puts it back) and the week is planned again; 409 ``started`` once it has started."""
     row = _session_row(services, session_id)
-    return _take_out(
-        services, principal, row, f"taken out by {principal.name}", pick_language(lang)
-    )
+    return _take_out(services, principal, row, f"taken out by {principal.name}", lang)
 
 
 @router.post(
@@ -274,7 +276,7 @@ def decline_session(
     principal: CurrentUser,
     session_id: schemas.DbId,
     body: edit_schemas.Decline,
-    lang: Annotated[str | None, Header(alias="accept-language", include_in_schema=False)] = None,
+    lang: Language,
 ) -> JSONResponse:
     """The site cannot host this visit (no parking, a concrete pour): the session is
     forbidden and the week planned again. The dispatcher or that site's managers."""
@@ -284,7 +286,7 @@ def decline_session(
     ):
         raise forbidden("not one of your sites")
     reason = f"declined by {principal.name}: {body.reason}"
-    return _take_out(services, principal, row, reason, pick_language(lang), "decline")
+    return _take_out(services, principal, row, reason, lang, "decline")
 
 
 # --- where does it fit ---------------------------------------------------------------------
@@ -301,9 +303,16 @@ async def site_options(
     site_id: str,
     week: str | None = WEEK,
     limit: int = Query(10, ge=1, le=100, description="at most this many options"),
+    amenity: list[str] = AMENITY,
+    slot: str | None = SLOT,
 ) -> list[edit_schemas.SiteOption]:
     """The best (vehicle, date, slot) to serve the site that week, best first, each with
-    the change of the stats and the sessions it displaces (empty when none fits)."""
+    the change of the stats and the sessions it displaces (empty when none fits). With a
+    request ("S031 asks for a cinema evening": ``amenity=cinema&slot=evening``) only the
+    RVs with those amenities in that slot."""
+    for i, a in enumerate(amenity):
+        if not a or len(a) > 64:
+            raise unprocessable(f"amenity.{i}", "an amenity id of 1 to 64 characters")
 
     def work() -> list[edit_schemas.SiteOption]:
         with session_scope(services.engine) as db:
@@ -314,6 +323,7 @@ async def site_options(
             wk = week_or_current(region, week, services.clock.now())
             region_id = region.id
         live = _live(services, region_id, wk)
-        return [edit_schemas.SiteOption(**o) for o in edits.options(live, site_id, limit)]
+        found = edits.options(live, site_id, limit, tuple(amenity), slot)
+        return [edit_schemas.SiteOption(**o) for o in found]
 
     return await run_in_threadpool(work)

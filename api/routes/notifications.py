@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +14,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api import schemas
-from api.deps import CurrentUser, DbDep, ServicesDep
-from fleet import notify
+from api.deps import CurrentUser, DbDep, Language, ServicesDep
+from fleet import notify, registry
+from fleet.cause_words import cause_text
 from fleet.db import session_scope
+from fleet.messages import LANGUAGES, in_language, slot_label, words
 from fleet.models import Notification
 
 router = APIRouter(tags=["notifications"])
@@ -27,8 +29,6 @@ SSE_EVENT: dict[str, Any] = {
     "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
 }
 KEEPALIVE_SECONDS = 15.0
-
-SLOT_TEXT = {"lunch": "午间 lunch", "evening": "晚间 evening"}
 
 
 class ChangePublic(BaseModel):
@@ -53,6 +53,7 @@ class NotificationPublic(BaseModel):
     week: str
     plan_version: int
     reason: str
+    cause: str = Field("", description="the reason in the caller's words")
     title: str
     read: bool
     changes: list[ChangePublic]
@@ -69,11 +70,15 @@ class MarkRead(schemas.Strict):
     )
 
 
-def _change(kind: str, entry: dict[str, Any]) -> ChangePublic:
-    verb = "新增 Added" if kind == "added" else "取消 Cancelled"
-    slot = SLOT_TEXT.get(str(entry["slot"]), str(entry["slot"]))
+def _change(kind: str, entry: dict[str, Any], lang: str | None) -> ChangePublic:
     where = entry.get("site_name") or entry["site"]
-    when = f"{str(entry['date'])[5:]} {slot} {str(entry['start'])[11:16]}"
+
+    def said(x: str) -> str:
+        slot = slot_label(str(entry["slot"]), x)
+        when = f"{str(entry['date'])[5:]} {slot} {str(entry['start'])[11:16]}"
+        key = "note.added" if kind == "added" else "note.removed"
+        return words(key, x).format(when=when, site=where, vehicle=entry["vehicle"])
+
     return ChangePublic(
         change=kind,
         session_id=entry.get("session_id"),
@@ -84,18 +89,21 @@ def _change(kind: str, entry: dict[str, Any]) -> ChangePublic:
         slot=str(entry["slot"]),
         start=str(entry["start"]),
         end=str(entry["end"]),
-        text=f"{verb} · {when} · {where} · RV {entry['vehicle']}",
+        text=in_language({x: said(x) for x in LANGUAGES}, lang),
     )
 
 
-def notification_public(note: Notification) -> NotificationPublic:
+def notification_public(
+    note: Notification, lang: str | None = None, names: Mapping[str, str] | None = None
+) -> NotificationPublic:
+    """A notification in ``lang`` (None: Chinese and English); ``names``: site names."""
     assert note.id is not None
-    if note.kind == "vehicle":
-        title = f"车辆 {note.target} 的安排有变 Your RV {note.target}'s stops changed"
-    else:
-        title = f"工地 {note.target} 的到访有变 Visits to site {note.target} changed"
-    changes = [_change("added", e) for e in note.added] + [
-        _change("removed", e) for e in note.removed
+    key = "note.vehicle" if note.kind == "vehicle" else "note.site"
+    title = in_language(
+        {x: words(key, x).format(vehicle=note.target, site=note.target) for x in LANGUAGES}, lang
+    )
+    changes = [_change("added", e, lang) for e in note.added] + [
+        _change("removed", e, lang) for e in note.removed
     ]
     return NotificationPublic(
         id=note.id,
@@ -106,6 +114,7 @@ def notification_public(note: Notification) -> NotificationPublic:
         week=note.week,
         plan_version=note.plan_version,
         reason=note.reason,
+        cause=cause_text(note.reason or "", names or {}, lang),
         title=title,
         read=note.read_at is not None,
         changes=sorted(changes, key=lambda c: c.start),
@@ -114,13 +123,17 @@ def notification_public(note: Notification) -> NotificationPublic:
 
 @router.get("/me/notifications", response_model=NotificationsPublic)
 def my_notifications(
-    principal: CurrentUser, db: DbDep, unread: bool = False
+    principal: CurrentUser, db: DbDep, lang: Language, unread: bool = False
 ) -> NotificationsPublic:
-    """Changes that touched the caller's vehicle or sites, newest first, with the reason."""
+    """Changes that touched the caller's vehicle or sites, newest first, with the reason
+    (in the caller's language)."""
     items = notify.notifications_of(db, principal.user_id, unread_only=unread)
+    names: dict[str, str] = {}
+    for region in {n.region_id for n in items}:
+        names |= registry.site_names_in_region(db, region)
     return NotificationsPublic(
         unread=notify.unread_count(db, principal.user_id),
-        items=[notification_public(n) for n in items],
+        items=[notification_public(n, lang, names) for n in items],
     )
 
 

@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from api import schemas
-from api.deps import DbDep, Dispatcher, ServicesDep
+from api.deps import DbDep, Dispatcher, Language, ServicesDep
 from api.errors import domain_error
 from api.routes.schedule import WEEK
-from api.store import not_found, region_or_default, week_or_current
+from api.store import not_found, region_or_default, week_or_current, week_words
 from fleet import plan_history, plans
+from fleet.cause_words import cause_text
 from fleet.domain import DomainError
 from fleet.plan_diff import PlanDiff
 
@@ -29,6 +30,7 @@ def plan_versions(
     services: ServicesDep,
     _: Dispatcher,
     db: DbDep,
+    lang: Language,
     region: str | None = None,
     week: str | None = WEEK,
     limit: int = Query(100, ge=1, le=500, description="at most this many, newest first"),
@@ -36,6 +38,7 @@ def plan_versions(
     """The versions of a week, newest first: what caused each, held or published, stats."""
     reg = region_or_default(db, region)
     wk = week_or_current(reg, week, services.clock.now())
+    names = week_words(db, reg.id, wk).site_names
     return [
         schemas.PlanVersionPublic(
             id=v.id,
@@ -43,6 +46,7 @@ def plan_versions(
             created_at=v.created_at,
             published_at=v.published_at,
             trigger=v.trigger,
+            cause=cause_text(v.trigger, names, lang),
             status=v.status,
             in_force=v.in_force,
             stats=schemas.PlanStats.model_validate(v.stats),

@@ -17,6 +17,7 @@ from api.deps import (
     CurrentUser,
     DbDep,
     Dispatcher,
+    Language,
     Services,
     ServicesDep,
     TokenDep,
@@ -382,13 +383,15 @@ def plan_in_force(
     services: ServicesDep,
     _: Dispatcher,
     db: DbDep,
+    lang: Language,
     region: str | None = None,
     week: str | None = WEEK,
 ) -> schemas.PlanPublic:
-    """The plan in force with its stats (objective, bound, gap) and unserved sites."""
+    """The plan in force with its stats (objective, bound, gap) and unserved sites (why, in
+    the caller's language)."""
     reg = region_or_default(db, region)
     wk = week_or_current(reg, week, services.clock.now())
     plan = plans.plan_in_force(db, reg.id, wk)
     if plan is None:
         raise not_found("published plan of week", wk)
-    return plan_public(db, plan)
+    return plan_public(db, plan, lang)

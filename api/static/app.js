@@ -4,18 +4,38 @@
 const API = "/api/v1";
 const HOME = { dispatcher: "/board", site_manager: "/site", driver: "/driver" };
 
-// Ids stay ids; what people read is in Chinese and English.
-const STATUS = {
-  available: "可用 Available", en_route: "在途 En route", on_site: "在工地 On site",
-  maintenance: "保养 Maintenance", breakdown: "故障 Broken down", off_duty: "休息 Off duty",
-};
-const STATE = {
-  planned: "计划 planned", confirmed: "已确认 confirmed", in_progress: "进行中 in progress",
-  done: "已完成 done", missed: "未成行 missed", cancelled: "已取消 cancelled",
-};
+// Ids stay ids; what people read comes from the catalogues (fleet/locale, "page.*"), in the
+// user's language or in Chinese and English side by side (the #words block of the page).
+const WORDS = (() => {
+  try { return JSON.parse(document.getElementById("words").textContent); } catch (e) { return { lang: null, words: {} }; }
+})();
+const LANG = WORDS.lang === "zh" || WORDS.lang === "en" ? WORDS.lang : null;
 
-function statusText(s) { return STATUS[s] || s; }
-function stateText(s) { return STATE[s] || s; }
+// one text of the catalogue in [Chinese, English]; a value may itself be such a pair
+function P(key, values) {
+  const pair = WORDS.words[key] || [key, key];
+  return pair.map((text, side) => text.replace(/\{(\w+)\}/g, (m, name) => {
+    if (!values || !(name in values)) return m;
+    const v = values[name];
+    return String(Array.isArray(v) ? v[side] : v);
+  }));
+}
+// the page's words: the user's language, or both ("中文 English")
+function W(key, values) { return pick(P(key, values)); }
+function pick(pair) { return LANG === "zh" ? pair[0] : LANG === "en" ? pair[1] : pair[0] + " " + pair[1]; }
+// for cramped cells: one language (Chinese when both are shown)
+function W1(key, values) { const pair = P(key, values); return LANG === "en" ? pair[1] : pair[0]; }
+function has(key) { return key in WORDS.words; }
+// a text the server made (already in the page's language, or in both) inside a sentence of
+// the page: with both languages shown, the two labels and the server's text once
+function WS(key, name, text) {
+  if (LANG) return W(key, { [name]: text });
+  const [zh, en] = P(key, { [name]: "\u0001" });
+  return zh.replace("\u0001", "").trim() + " " + en.replace("\u0001", text);
+}
+
+function statusText(s) { return has("vstatus." + s) ? W("vstatus." + s) : s; }
+function stateText(s) { return has("state." + s) ? W("state." + s) : s; }
 // "2026-11-27T18:00:00+08:00" -> "11-27 18:00" (the region's wall clock, as sent)
 function shortTime(iso) { return iso ? iso.slice(5, 10) + " " + iso.slice(11, 16) : ""; }
 
@@ -29,6 +49,7 @@ function say(text, bad) {
 }
 
 function errorText(body, status) {
+  if (body && body.message && (LANG || !Array.isArray(body.detail))) return body.message; // the caller's words
   if (body && Array.isArray(body.detail)) {
     return body.detail.map((d) => (d.loc || []).slice(1).join(".") + ": " + d.msg).join("; ");
   }
@@ -36,7 +57,7 @@ function errorText(body, status) {
 }
 
 async function api(method, path, body, extraHeaders) {
-  const headers = Object.assign({ Authorization: "Bearer " + token() }, extraHeaders || {});
+  const headers = Object.assign({ Authorization: "Bearer " + token(), "Accept-Language": LANG || "*" }, extraHeaders || {});
   const init = { method, headers };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -76,7 +97,7 @@ function initLogin() {
     const form = new URLSearchParams(new FormData(ev.target));
     const res = await fetch(API + "/auth/token", { method: "POST", body: form });
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) { say("登录失败 Sign-in failed: " + errorText(data, res.status), true); return; }
+    if (!res.ok) { say(WS("login.failed", "why", errorText(data, res.status)), true); return; }
     sessionStorage.setItem("rvrota.token", data.access_token);
     // what a driver page kept offline belongs to whoever signed in before
     if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage("forget");
@@ -87,18 +108,12 @@ function initLogin() {
 // --- dispatcher board ---------------------------------------------------------------------
 
 const board = { week: null, version: null, schedule: null, plan: null, versions: [] };
-const WEEKDAYS = [["周一", "Mon"], ["周二", "Tue"], ["周三", "Wed"], ["周四", "Thu"], ["周五", "Fri"], ["周六", "Sat"], ["周日", "Sun"]];
-const SLOT_WORDS = { lunch: ["午休", "lunch"], evening: ["晚间", "evening"], morning: ["上午", "morning"] };
-const STATE_WORDS = {
-  planned: ["已计划", "planned"], confirmed: ["已确认", "confirmed"], in_progress: ["进行中", "under way"],
-  done: ["已完成", "done"], missed: ["未到", "missed"], cancelled: ["已取消", "cancelled"],
-};
-const STATUS_WORDS = { published: ["已发布", "published"], held: ["待批准", "held for approval"], superseded: ["已被取代", "superseded"] };
+function planStatus(id) { return has("plan." + id) ? P("plan." + id) : [id, id]; }
 
 function utcDate(iso) { const [y, m, d] = iso.slice(0, 10).split("-").map(Number); return new Date(Date.UTC(y, m - 1, d)); }
 function isoDate(d) { return d.toISOString().slice(0, 10); }
 function addDays(d, n) { return new Date(d.getTime() + n * 86400000); }
-function weekdayOf(d) { return WEEKDAYS[(d.getUTCDay() + 6) % 7]; }
+function weekdayOf(d) { return P("weekday." + ((d.getUTCDay() + 6) % 7)); }
 function isoWeek(d) {
   const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
   t.setUTCDate(t.getUTCDate() + 4 - (t.getUTCDay() || 7)); // the Thursday of its week
@@ -106,28 +121,28 @@ function isoWeek(d) {
   const week = Math.ceil(((t - Date.UTC(year, 0, 1)) / 86400000 + 1) / 7);
   return year + "-W" + String(week).padStart(2, "0");
 }
-function slotWords(id) { return SLOT_WORDS[id] || [id, id]; }
-function stateWords(id) { return STATE_WORDS[id] || [id, id]; }
+function slotWords(id) { return has("slot." + id) ? P("slot." + id) : [id, id]; }
+function stateWords(id) { return has("state." + id) ? P("state." + id) : [id, id]; }
 function shortDate(d) { return (d.getUTCMonth() + 1) + "/" + d.getUTCDate(); }
+// a visit's date and slot as [Chinese, English]; .text in the page's words
 function visitWords(v) {
-  const d = utcDate(v.date), [wz, we] = weekdayOf(d), [sz, se] = slotWords(v.slot);
-  return { zh: shortDate(d) + " " + wz + sz, en: we + " " + se, date: shortDate(d) };
+  const d = utcDate(v.date);
+  const pair = P("js.visit_when", { date: shortDate(d), weekday: weekdayOf(d), slot: slotWords(v.slot) });
+  return { pair, text: pick(pair), date: shortDate(d) };
 }
 function fmt(n, digits) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US", { maximumFractionDigits: digits }); }
 
 // "within 0.1% of the best possible week", rounded up so that it stays true
 function bestWords(stats) {
   const gap = stats ? stats.gap : null;
-  if (gap === null || gap === undefined) return { value: "–", zh: "未算出最佳可能的一周", en: "best possible week not computed" };
-  if (gap <= 0) return { value: "最佳 best", zh: "就是最佳可能的一周", en: "the best possible week" };
+  if (gap === null || gap === undefined) return { value: "–", pair: P("js.best_none") };
+  if (gap <= 0) return { value: W1("js.best_value"), pair: P("js.best") };
   const pct = Math.ceil(gap * 1000) / 10;
-  return { value: pct + "%", zh: "与最佳可能的一周相差不到 " + pct + "%", en: "within " + pct + "% of the best possible week" };
+  return { value: pct + "%", pair: P("js.best_within", { pct }) };
 }
 
 function statsSentence(stats, sessions) {
-  const best = bestWords(stats);
-  return "覆盖 " + fmt(stats.workers_reached, 0) + " 名职工 · " + fmt(stats.km, 1) + " 公里 · " + fmt(stats.sessions ?? sessions, 0) + " 场 · " + best.zh +
-    " / " + fmt(stats.workers_reached, 0) + " workers reached · " + fmt(stats.km, 1) + " km · " + fmt(stats.sessions ?? sessions, 0) + " visits · " + best.en;
+  return W("js.stats", { workers: fmt(stats.workers_reached, 0), km: fmt(stats.km, 1), visits: fmt(stats.sessions ?? sessions, 0), best: bestWords(stats).pair });
 }
 
 async function loadBoard() {
@@ -169,16 +184,15 @@ function drawGrid(sched) {
   const nowIndex = cols.findIndex((c) => c.to > now);
   const nowCol = nowIndex >= 0 && cols[0].date + "T00:00" <= now ? nowIndex : -1; // this week only
   const start = utcDate(sched.start_date);
-  const top = el("tr", {}, el("th", { rowSpan: 2, class: "rv", scope: "col" }, "车辆 RV"));
+  const top = el("tr", {}, el("th", { rowSpan: 2, class: "rv", scope: "col" }, W("board.rv")));
   const second = el("tr");
   for (let d = 0; d < sched.days; d++) {
-    const date = addDays(start, d), [wz, we] = weekdayOf(date);
-    top.append(el("th", { colSpan: sched.slots.length, class: "day", scope: "colgroup", "data-date": isoDate(date) }, shortDate(date) + " " + wz + " " + we));
+    const date = addDays(start, d);
+    top.append(el("th", { colSpan: sched.slots.length, class: "day", scope: "colgroup", "data-date": isoDate(date) }, W("js.day_head", { date: shortDate(date), weekday: weekdayOf(date) })));
   }
   cols.forEach((c, i) => {
-    const [sz, se] = slotWords(c.slot.id);
-    const th = el("th", { class: "slot", scope: "col" }, sz + " " + se + " " + c.slot.start);
-    if (i === nowCol) { th.classList.add("now-col"); th.append(el("span", { class: "now-mark" }, " 现在 now " + now.slice(11, 16))); }
+    const th = el("th", { class: "slot", scope: "col" }, pick(slotWords(c.slot.id)) + " " + c.slot.start);
+    if (i === nowCol) { th.classList.add("now-col"); th.append(el("span", { class: "now-mark" }, " " + W("js.now", { time: now.slice(11, 16) }))); }
     second.append(th);
   });
   thead.append(top, second);
@@ -192,8 +206,8 @@ function drawGrid(sched) {
     const head = el("th", { scope: "row", class: "rv" }, el("b", {}, v));
     if (st) {
       const line = el("span", { class: "vstatus" + (st.unavailable ? " out" : ""), "data-status": st.status }, statusText(st.status));
-      if (st.unavailable && st.unavailable_until) line.append(" · 至 until " + shortTime(st.unavailable_until));
-      if (st.late_minutes !== null && st.late_minutes !== undefined) line.append(" · 晚到 late " + st.late_minutes + " min");
+      if (st.unavailable && st.unavailable_until) line.append(" · " + W("js.until", { time: shortTime(st.unavailable_until) }));
+      if (st.late_minutes !== null && st.late_minutes !== undefined) line.append(" · " + W("js.late", { minutes: st.late_minutes }));
       head.append(line);
     }
     const row = el("tr", { "data-vehicle": v }, head);
@@ -218,13 +232,13 @@ function drawGrid(sched) {
 
 function emptyReason(st) {
   if (st && st.unavailable) {
-    let text = "停运：" + statusText(st.status) + " Out of service";
+    const status = has("vstatus." + st.status) ? P("vstatus." + st.status) : [st.status, st.status];
+    let text = W("js.out_of_service", { status });
     if (st.note) text += " · " + st.note;
-    text += st.unavailable_until ? " · 预计恢复 back " + shortTime(st.unavailable_until)
-                                 : " · 恢复时间未定 return not given";
+    text += " · " + (st.unavailable_until ? W("js.back_at", { time: shortTime(st.unavailable_until) }) : W("js.back_unknown"));
     return text;
   }
-  return "本周未安排 No sessions planned this week";
+  return W("js.no_sessions");
 }
 
 
@@ -232,17 +246,16 @@ function drawSession(td, s, past) {
   td.classList.add("busy", "state-" + s.state);
   td.setAttribute("data-session", s.id);
   const name = s.site_name || s.site, when = visitWords(s);
-  const [stz, ste] = stateWords(s.state);
   const unreported = past && (s.state === "planned" || s.state === "confirmed");
   if (unreported) td.classList.add("unreported");
   const pin = el("button", { type: "button", class: "pin" + (s.pinned ? " on" : "") }, s.pinned ? "★" : "☆");
   pin.setAttribute("aria-pressed", String(s.pinned));
-  pin.setAttribute("aria-label", (s.pinned ? "取消固定 " : "固定 ") + name + " " + when.zh + " · " + (s.pinned ? "unpin " : "pin ") + name + " " + when.en);
+  pin.setAttribute("aria-label", W(s.pinned ? "js.unpin" : "js.pin", { site: name, when: when.pair }));
   pin.title = pin.getAttribute("aria-label");
   pin.addEventListener("click", () => togglePin(s));
   td.append(el("span", { class: "site" }, name),
-            el("span", { class: "heads" }, (s.headcount ?? "–") + " 人 "),
-            el("span", { class: "state" }, unreported ? "未报告 not reported" : stz + " " + ste), pin);
+            el("span", { class: "heads" }, W1("js.heads", { count: s.headcount ?? "–" }) + " "),
+            el("span", { class: "state" }, unreported ? W("js.not_reported") : pick(stateWords(s.state))), pin);
 }
 
 function drawPlan(plan) {
@@ -252,35 +265,64 @@ function drawPlan(plan) {
   document.getElementById("stat-sessions").textContent = stats ? fmt(stats.sessions ?? plan.sessions, 0) : "–";
   const best = bestWords(stats);
   document.getElementById("stat-best").textContent = best.value;
-  document.getElementById("stat-best-words").textContent = best.zh + " · " + best.en;
-  document.getElementById("plan-version").textContent = plan ? "版本 version " + plan.version + " · " + STATUS_WORDS[plan.status].join(" ") : "无方案 no plan";
+  document.getElementById("stat-best-words").textContent = pick(best.pair);
+  document.getElementById("plan-version").textContent = plan ? W("js.version_of", { version: plan.version, status: planStatus(plan.status) }) : W("js.no_plan");
   const ul = document.getElementById("unserved");
   ul.replaceChildren();
-  for (const u of (plan ? plan.unserved : [])) ul.append(el("li", {}, el("b", {}, u.site), " ", u.reason));
+  for (const u of (plan ? plan.unserved : [])) ul.append(el("li", { "data-site": u.site, "data-reason": u.code || "" }, el("b", {}, u.site_name || u.site), " ", u.reason));
 }
 
 function localTime(iso, tz) {
-  return new Date(iso).toLocaleString("zh-CN", { timeZone: tz, month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
+  return new Date(iso).toLocaleString(LANG === "en" ? "en-GB" : "zh-CN", { timeZone: tz, month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
 }
 
 function drawVersions(versions) {
   const ol = document.getElementById("versions");
   ol.replaceChildren();
   const inForce = versions.find((v) => v.in_force);
-  if (!versions.length) ol.append(el("li", {}, "本周还没有方案 No plan for this week yet"));
+  if (!versions.length) ol.append(el("li", {}, W("js.no_versions")));
   for (const v of versions) {
-    const status = v.in_force ? ["生效中", "in force"] : STATUS_WORDS[v.status] || [v.status, v.status];
+    const status = v.in_force ? P("plan.in_force") : planStatus(v.status);
     const li = el("li", { class: "version" + (v.in_force ? " in-force" : ""), "data-plan": String(v.id) },
-      el("b", {}, "第 " + v.version + " 版 Version " + v.version), " · " + status.join(" ") + " · " + localTime(v.created_at, board.schedule.timezone),
-      el("div", { class: "trigger" }, "起因 Cause: " + (v.trigger || "—")),
+      el("b", {}, W("js.version", { version: v.version })), " · " + pick(status) + " · " + localTime(v.created_at, board.schedule.timezone),
+      el("div", { class: "trigger" }, WS("js.cause", "cause", v.cause || v.trigger || "—")),
       el("div", { class: "muted" }, statsSentence(v.stats, v.sessions)));
     if (inForce && !v.in_force) {
-      const b = el("button", { type: "button", class: "compare" }, "与生效方案比较 Compare with the plan in force");
-      b.setAttribute("aria-label", "第 " + v.version + " 版与生效方案比较 · Compare version " + v.version + " with the plan in force");
+      const b = el("button", { type: "button", class: "compare" }, W("js.compare"));
+      b.setAttribute("aria-label", W("js.compare_label", { version: v.version }));
       b.addEventListener("click", () => showDiff(v, inForce).catch((e) => say(e.message, true)));
       li.append(b);
     }
     ol.append(li);
+  }
+}
+
+// a diff's summary, stats and changes per RV into the elements "<prefix>-summary", "-stats", "-vehicles"
+function drawDiffBody(d, prefix) {
+  document.getElementById(prefix + "-summary").textContent = W("js.diff_summary", { added: d.added.length, removed: d.removed.length, moved: d.moved.length, unchanged: d.unchanged });
+  const stats = document.getElementById(prefix + "-stats");
+  stats.replaceChildren();
+  for (const [key, digits] of [["workers_reached", 0], ["km", 1], ["sessions", 0]]) {
+    const s = d.stats[key];
+    if (!s) continue;
+    const change = s.change === null ? "" : " (" + (s.change > 0 ? "+" : "") + fmt(s.change, digits) + ")";
+    stats.append(el("li", { "data-stat": key }, W("js.stat." + key) + ": " + fmt(s.before, digits) + " → " + fmt(s.after, digits) + change));
+  }
+  const bBefore = bestWords({ gap: d.stats.gap ? d.stats.gap.before : null }), bAfter = bestWords({ gap: d.stats.gap ? d.stats.gap.after : null });
+  stats.append(el("li", { "data-stat": "best" }, pick([bBefore.pair[0] + " → " + bAfter.pair[0], bBefore.pair[1] + " → " + bAfter.pair[1]])));
+  const vehicles = document.getElementById(prefix + "-vehicles");
+  vehicles.replaceChildren();
+  const siteName = (v) => v.site_name || v.site;
+  for (const [vehicle, ch] of Object.entries(d.by_vehicle)) {
+    const ul = el("ul");
+    for (const v of ch.added) ul.append(el("li", { class: "added" }, W("js.added", { site: siteName(v), when: visitWords(v).pair })));
+    for (const v of ch.removed) ul.append(el("li", { class: "removed" }, W("js.removed", { site: siteName(v), when: visitWords(v).pair })));
+    for (const m of ch.moved) {
+      const a = visitWords(m.from).pair, b = visitWords(m.to).pair;
+      const from = [m.from.vehicle + " " + a[0], m.from.vehicle + " " + a[1]], to = [m.to.vehicle + " " + b[0], m.to.vehicle + " " + b[1]];
+      ul.append(el("li", { class: "moved" }, W("js.moved", { site: siteName(m.to), from, to })));
+    }
+    vehicles.append(el("div", { class: "diff-vehicle", "data-vehicle": vehicle }, el("h4", {}, W("js.rv", { vehicle })), ul));
   }
 }
 
@@ -290,40 +332,15 @@ async function showDiff(chosen, inForce) {
   const d = await api("GET", "/plans/" + newer.id + "/diff?against=" + older.id);
   const box = document.getElementById("diff");
   box.hidden = false;
-  document.getElementById("diff-title").textContent = "从第 " + older.version + " 版到第 " + newer.version + " 版 From version " + older.version + " to version " + newer.version;
-  document.getElementById("diff-summary").textContent = "新增 " + d.added.length + " 场 · 取消 " + d.removed.length + " 场 · 调动 " + d.moved.length + " 场 · 不变 " + d.unchanged + " 场 / " +
-    d.added.length + " added · " + d.removed.length + " removed · " + d.moved.length + " moved · " + d.unchanged + " unchanged";
-  const stats = document.getElementById("diff-stats");
-  stats.replaceChildren();
-  const shown = [["workers_reached", "覆盖职工", "workers reached", 0], ["km", "里程（公里）", "km", 1], ["sessions", "场次", "visits", 0]];
-  for (const [key, zh, en, digits] of shown) {
-    const s = d.stats[key];
-    if (!s) continue;
-    const change = s.change === null ? "" : " (" + (s.change > 0 ? "+" : "") + fmt(s.change, digits) + ")";
-    stats.append(el("li", { "data-stat": key }, zh + " " + en + ": " + fmt(s.before, digits) + " → " + fmt(s.after, digits) + change));
-  }
-  const bBefore = bestWords({ gap: d.stats.gap ? d.stats.gap.before : null }), bAfter = bestWords({ gap: d.stats.gap ? d.stats.gap.after : null });
-  stats.append(el("li", { "data-stat": "best" }, bBefore.zh + " → " + bAfter.zh + " · " + bBefore.en + " → " + bAfter.en));
-  const vehicles = document.getElementById("diff-vehicles");
-  vehicles.replaceChildren();
-  const siteName = (v) => v.site_name || v.site;
-  for (const [vehicle, ch] of Object.entries(d.by_vehicle)) {
-    const ul = el("ul");
-    for (const v of ch.added) { const w = visitWords(v); ul.append(el("li", { class: "added" }, "＋ 新增 added: " + siteName(v) + " " + w.zh + " · " + w.en)); }
-    for (const v of ch.removed) { const w = visitWords(v); ul.append(el("li", { class: "removed" }, "－ 取消 removed: " + siteName(v) + " " + w.zh + " · " + w.en)); }
-    for (const m of ch.moved) {
-      const a = visitWords(m.from), b = visitWords(m.to);
-      ul.append(el("li", { class: "moved" }, "↔ 调动 moved: " + siteName(m.to) + " " + m.from.vehicle + " " + a.zh + " → " + m.to.vehicle + " " + b.zh + " · " + a.en + " → " + b.en));
-    }
-    vehicles.append(el("div", { class: "diff-vehicle", "data-vehicle": vehicle }, el("h4", {}, "车辆 RV " + vehicle), ul));
-  }
+  document.getElementById("diff-title").textContent = W("js.diff_title", { from: older.version, to: newer.version });
+  drawDiffBody(d, "diff");
   box.scrollIntoView({ block: "nearest" });
 }
 
 async function togglePin(s) {
   try {
     await api("PATCH", "/sessions/" + s.id, { pinned: !s.pinned });
-    say((s.pinned ? "已取消固定 Unpinned " : "已固定 Pinned ") + s.vehicle + " · " + (s.site_name || s.site));
+    say(W(s.pinned ? "js.unpinned" : "js.pinned", { vehicle: s.vehicle, site: s.site_name || s.site }));
     await loadBoard();
   } catch (e) { say(e.message, true); }
 }
@@ -339,25 +356,21 @@ async function download(format) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
-  say("已导出 Exported " + format.toUpperCase());
+  say(W("js.exported", { format: format.toUpperCase() }));
 }
 
 async function pollBoard() {
   if (!board.schedule) return;
   try {
     const v = await api("GET", "/schedule/version?week=" + board.week + "&region=" + board.schedule.region);
-    if (v.changed !== board.version) { await loadBoard(); say("方案已更新 Plan updated"); }
+    if (v.changed !== board.version) { await loadBoard(); say(W("js.plan_updated")); }
   } catch (e) { /* keep polling */ }
 }
 
-const TOPIC_NAMES = {
-  "rvrota.site-headcounts": "工地人数 Site headcount",
-  "rvrota.vehicle-status": "车辆状态 Vehicle status",
-  "rvrota.plan-requests": "排班请求 Re-plan request",
-};
+const TOPICS = ["rvrota.site-headcounts", "rvrota.vehicle-status", "rvrota.plan-requests"];
 
 function topicName(topic) {
-  for (const [name, label] of Object.entries(TOPIC_NAMES)) if (topic === name || topic.endsWith("." + name)) return label;
+  for (const name of TOPICS) if (topic === name || topic.endsWith("." + name)) return W("topic." + name);
   return topic;
 }
 
@@ -367,16 +380,16 @@ async function loadDeadLetters() {
   tbody.replaceChildren();
   document.getElementById("dead-letters-none").hidden = letters.length > 0;
   for (const d of letters) {
-    const when = new Date(d.rejected_at).toLocaleString("zh-CN", { dateStyle: "short", timeStyle: "short" });
+    const when = new Date(d.rejected_at).toLocaleString(LANG === "en" ? "en-GB" : "zh-CN", { dateStyle: "short", timeStyle: "short" });
     const text = d.original_text.length > 160 ? d.original_text.slice(0, 160) + "…" : d.original_text;
     const cell = el("td");
-    if (d.truncated) cell.append(el("span", { class: "muted" }, "过大，不能重放 Too large to replay"));
+    if (d.truncated) cell.append(el("span", { class: "muted" }, W("js.too_large")));
     else {
-      const button = el("button", { type: "button", class: "replay" }, "重放 Replay");
+      const button = el("button", { type: "button", class: "replay" }, W("js.replay"));
       button.addEventListener("click", () => replayLetter(d));
       cell.append(button);
     }
-    if (d.replays) cell.append(el("span", { class: "muted" }, " 已重放 replayed ×" + d.replays));
+    if (d.replays) cell.append(el("span", { class: "muted" }, " " + W("js.replayed_times", { count: d.replays })));
     tbody.append(el("tr", { "data-letter": String(d.id) }, el("td", {}, when), el("td", {}, topicName(d.topic)),
       el("td", {}, d.field), el("td", {}, d.reason), el("td", {}, el("code", {}, text)), cell));
   }
@@ -385,7 +398,7 @@ async function loadDeadLetters() {
 async function replayLetter(d) {
   try {
     await api("POST", "/dead-letters/" + d.id + "/replay");
-    say("已重放 Replayed: " + topicName(d.topic) + " · " + d.field);
+    say(W("js.replayed", { topic: topicName(d.topic), field: d.field }));
     await loadDeadLetters();
   } catch (e) { say(e.message, true); }
 }
@@ -400,7 +413,7 @@ function initBoard() {
   document.getElementById("replan").addEventListener("click", async () => {
     try {
       const r = await api("POST", "/plans", { week: board.week, region: board.schedule && board.schedule.region }, { "Idempotency-Key": idemKey() });
-      say("已请求重新排班 Re-plan requested (" + r.event_id.slice(0, 8) + ")");
+      say(W("js.replan_requested", { id: r.event_id.slice(0, 8) }));
     } catch (e) { say(e.message, true); }
   });
   const step = (days) => () => { if (board.schedule) goToWeek(isoWeek(addDays(utcDate(board.schedule.start_date), days))); };
@@ -422,11 +435,11 @@ async function loadVisits(siteId) {
   const ul = document.getElementById("visits");
   ul.replaceChildren();
   const visits = await api("GET", "/sites/" + encodeURIComponent(siteId) + "/visits");
-  if (!visits.length) ul.append(el("li", {}, "暂无安排 No visits planned"));
+  if (!visits.length) ul.append(el("li", {}, W("js.no_visits")));
   for (const v of visits) {
-    const li = el("li", { class: "visit", "data-session": v.session_id }, el("b", {}, v.date + " " + v.slot), " " + v.start.slice(11, 16) + "–" + v.end.slice(11, 16) + " · RV " + v.vehicle + " · " + stateText(v.state));
+    const li = el("li", { class: "visit", "data-session": v.session_id }, el("b", {}, v.date + " " + pick(slotWords(v.slot))), " " + v.start.slice(11, 16) + "–" + v.end.slice(11, 16) + " · " + W("js.rv", { vehicle: v.vehicle }) + " · " + stateText(v.state));
     if (v.late_minutes !== null && v.late_minutes !== undefined) {
-      li.append(" ", el("span", { class: "late" }, "车辆晚到约 " + v.late_minutes + " 分钟 RV about " + v.late_minutes + " min late"));
+      li.append(" ", el("span", { class: "late" }, W("js.rv_late", { minutes: v.late_minutes })));
     }
     ul.append(li);
   }
@@ -451,7 +464,7 @@ async function initSite(me) {
     if (shift) body.shift = shift;
     try {
       const r = await api("POST", "/sites/" + encodeURIComponent(select.value) + "/headcounts", body, { "Idempotency-Key": idemKey() });
-      say("已提交 Posted: " + body.count + " (" + r.event_id.slice(0, 8) + ")");
+      say(W("js.posted", { count: body.count, id: r.event_id.slice(0, 8) }));
     } catch (e) { say(e.message, true); }
   });
 }
@@ -473,13 +486,13 @@ async function loadNextStop(vehicle) {
     if (offset) driver.offset = offset[1];
     document.getElementById("stop-site").textContent = n.site.name || n.site.id;
     // times carry the region's offset: show them as they are, whatever the phone's zone
-    document.getElementById("stop-window").textContent = n.start.slice(5, 10) + " " + n.slot + " " + n.start.slice(11, 16) + "–" + n.end.slice(11, 16) + " · " + stateText(n.state);
+    document.getElementById("stop-window").textContent = n.start.slice(5, 10) + " " + pick(slotWords(n.slot)) + " " + n.start.slice(11, 16) + "–" + n.end.slice(11, 16) + " · " + stateText(n.state);
     document.getElementById("stop-address").textContent = n.site.address || n.site.lat.toFixed(5) + ", " + n.site.lon.toFixed(5);
     document.getElementById("link-amap").href = n.links.amap;
     document.getElementById("link-baidu").href = n.links.baidu;
     document.getElementById("link-geo").href = n.links.geo;
   } catch (e) {
-    document.getElementById("stop-site").textContent = "暂无下一站 No next stop";
+    document.getElementById("stop-site").textContent = W("js.no_next_stop");
   }
 }
 
@@ -501,7 +514,7 @@ async function loadTodayStops(vehicle) {
     });
     if (!items.length) {
       const li = document.createElement("li");
-      li.textContent = "今天没有站点 No stops today";
+      li.textContent = W("js.no_stops_today");
       items.push(li);
     }
     list.replaceChildren(...items);
@@ -512,8 +525,8 @@ async function loadVehicleStatus(vehicle) {
   const line = document.getElementById("vehicle-status");
   try {
     const v = await api("GET", "/vehicles/" + encodeURIComponent(vehicle));
-    let text = "当前状态 Status: " + statusText(v.status);
-    if (v.unavailable_until) text += " · 预计恢复 back " + v.unavailable_until.slice(0, 16).replace("T", " ");
+    let text = W("js.status_now", { status: statusText(v.status) });
+    if (v.unavailable_until) text += " · " + W("js.back_at", { time: v.unavailable_until.slice(0, 16).replace("T", " ") });
     line.textContent = text;
     line.setAttribute("data-status", v.status);
   } catch (e) { /* keep the last line */ }
@@ -521,14 +534,14 @@ async function loadVehicleStatus(vehicle) {
 
 async function sendStatus(body, label) {
   const r = await api("POST", "/vehicles/" + encodeURIComponent(driver.vehicle) + "/status", body, { "Idempotency-Key": idemKey() });
-  say("已报告 Reported: " + label + " (" + r.event_id.slice(0, 8) + ")");
+  say(W("js.reported", { what: label, id: r.event_id.slice(0, 8) }));
   setTimeout(() => { loadNextStop(driver.vehicle); loadVehicleStatus(driver.vehicle); loadTodayStops(driver.vehicle); }, 1500);
 }
 
 function hideForms() { for (const f of document.querySelectorAll("form.status-form")) f.hidden = true; }
 
 function initDriver(me) {
-  if (!me.vehicle) { say("未绑定车辆 No vehicle bound", true); return; }
+  if (!me.vehicle) { say(W("js.no_vehicle"), true); return; }
   driver.vehicle = me.vehicle;
   loadNextStop(me.vehicle);
   loadVehicleStatus(me.vehicle);
@@ -545,7 +558,7 @@ function initDriver(me) {
         const kind = button.getAttribute("data-outage");
         if (kind) {
           f.setAttribute("data-outage", kind);
-          document.getElementById("outage-title").textContent = "报告" + statusText(kind) + "? Report: " + statusText(kind) + "?";
+          document.getElementById("outage-title").textContent = W("js.report_q", { status: P("vstatus." + kind) });
         }
         f.hidden = false;
         f.querySelector("input").focus();
@@ -556,13 +569,13 @@ function initDriver(me) {
     });
   }
   for (const cancel of document.querySelectorAll("form.status-form button.cancel")) {
-    cancel.addEventListener("click", () => { hideForms(); say("未发送 Not sent"); });
+    cancel.addEventListener("click", () => { hideForms(); say(W("js.not_sent")); });
   }
   document.getElementById("late-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const minutes = Number(document.getElementById("late-minutes").value);
     try {
-      await sendStatus({ status: "en_route", late_minutes: minutes }, "晚到 " + minutes + " 分钟 late " + minutes + " min");
+      await sendStatus({ status: "en_route", late_minutes: minutes }, W("js.late_minutes", { minutes }));
       hideForms();
     } catch (e) { say(e.message, true); }
   });
@@ -586,11 +599,11 @@ async function loadChanges() {
   if (!ul) return;
   const data = await api("GET", "/me/notifications");
   ul.replaceChildren();
-  if (!data.items.length) ul.append(el("li", { class: "muted" }, "暂无变动 Nothing has changed"));
+  if (!data.items.length) ul.append(el("li", { class: "muted" }, W("js.nothing_changed")));
   for (const n of data.items.slice(0, 10)) {
     const li = el("li", { class: "change" + (n.read ? "" : " unread"), "data-notification": n.id },
-      el("b", {}, (n.read ? "" : "新 New · ") + n.title));
-    if (n.reason) li.append(el("span", { class: "reason" }, "原因 Reason: " + n.reason));
+      el("b", {}, n.read ? n.title : WS("js.new", "title", n.title)));
+    if (n.reason) li.append(el("span", { class: "reason" }, WS("js.reason", "reason", n.cause || n.reason)));
     const list = el("ul");
     for (const c of n.changes) list.append(el("li", { class: "change-" + c.change }, c.text));
     li.append(list);
@@ -642,21 +655,54 @@ function initFeeds() {
         const url = location.origin + path;
         ul.append(el("li", {}, el("a", { href: url.replace(/^https?:/, "webcal:"), class: "feed" }, url)));
       }
-      say("日历链接已更新 Calendar link renewed");
+      say(W("feeds.renewed"));
     } catch (e) { say(e.message, true); }
   });
+}
+
+// --- the language switch: kept for the user (PATCH /me) and in a cookie the pages read ---------
+
+function setLanguageCookie(lang) {
+  document.cookie = "rvrota_lang=" + (lang || "") + "; path=/; SameSite=Strict; max-age=" + (lang ? 31536000 : 0);
+}
+
+function initLanguage() {
+  const select = document.getElementById("language");
+  if (!select) return;
+  select.addEventListener("change", async () => {
+    const lang = select.value || null;
+    try {
+      if (token()) await api("PATCH", "/me", { language: lang });
+      setLanguageCookie(lang);
+      location.reload();
+    } catch (e) { say(e.message, true); }
+  });
+}
+
+// the user's choice wins over what this browser last showed (another device may have changed it)
+function followLanguage(me) {
+  const chosen = me.language || null;
+  if (chosen === LANG) return false;
+  setLanguageCookie(chosen);
+  if (sessionStorage.getItem("rvrota.lang-reload") === String(chosen)) return false; // once
+  sessionStorage.setItem("rvrota.lang-reload", String(chosen));
+  location.reload();
+  return true;
 }
 
 // --- start --------------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", async () => {
   const page = document.body.getAttribute("data-page");
+  initLanguage();
   if (page === "login") { initLogin(); return; }
   if (!token()) { location.href = "/login"; return; }
   document.getElementById("logout").addEventListener("click", () => { sessionStorage.removeItem("rvrota.token"); location.href = "/login"; });
   let me;
   try { me = await api("GET", "/me"); } catch (e) { return; }
-  document.getElementById("who").textContent = me.name + " · " + me.role;
+  if (followLanguage(me)) return;
+  sessionStorage.removeItem("rvrota.lang-reload");
+  document.getElementById("who").textContent = me.name + " · " + (has("role." + me.role) ? W("role." + me.role) : me.role);
   const wanted = document.body.getAttribute("data-role");
   if (wanted && me.role !== wanted) { location.href = HOME[me.role]; return; }
   initFeeds();

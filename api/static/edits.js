@@ -3,7 +3,7 @@
 "use strict";
 
 const edit = { pending: null, sites: null };
-const BOTH = { "Accept-Language": "*" }; // rule details in both languages, like the board
+const BOTH = {}; // rule details in the page's language (app.js's api() sends it)
 
 function signed(n, digits) {
   if (n === null || n === undefined) return "–";
@@ -13,23 +13,19 @@ function signed(n, digits) {
 
 function cellWords(day, slot) {
   const d = addDays(utcDate(board.schedule.start_date), day);
-  const [wz, we] = weekdayOf(d), [sz, se] = slotWords(slot);
-  return { zh: shortDate(d) + " " + wz + sz, en: we + " " + shortDate(d) + " " + se, date: isoDate(d) };
+  const pair = P("js.cell_when", { date: shortDate(d), weekday: weekdayOf(d), slot: slotWords(slot) });
+  return { pair, text: pick(pair), date: isoDate(d) };
 }
 
 function priceWords(p) {
   const pr = p.price;
-  const zh = "覆盖职工 " + signed(pr.workers_reached, 0) + " · 里程 " + signed(pr.km, 1) + " 公里 · 总体得分 " + signed(pr.objective, 0);
-  const en = "workers reached " + signed(pr.workers_reached, 0) + " · km " + signed(pr.km, 1) + " · overall score " + signed(pr.objective, 0);
-  return zh + " / " + en;
+  return W("js.price", { workers: signed(pr.workers_reached, 0), km: signed(pr.km, 1), score: signed(pr.objective, 0) });
 }
 
 function displacedWords(p) {
-  if (!p.displaced.length) return "不影响其他探访 Displaces no other visit";
-  return "让出 Displaces: " + p.displaced.map((s) => {
-    const w = cellWords(s.day, s.slot);
-    return (s.site_name || s.site) + " (" + s.vehicle + " " + w.zh + " · " + w.en + ")";
-  }).join("; ");
+  if (!p.displaced.length) return W("js.displaces_none");
+  const list = p.displaced.map((s) => (s.site_name || s.site) + " (" + s.vehicle + " " + cellWords(s.day, s.slot).text + ")").join("; ");
+  return W("js.displaces", { list });
 }
 
 function panel() { return document.getElementById("edit-panel"); }
@@ -46,7 +42,7 @@ function closePanel() {
 function showRefusal(text) {
   document.getElementById("edit-price").textContent = "";
   document.getElementById("edit-displaced").textContent = "";
-  document.getElementById("edit-refused").textContent = "不能这样改 Not possible: " + text;
+  document.getElementById("edit-refused").textContent = WS("js.not_possible", "why", text);
   document.getElementById("edit-keep").disabled = true;
 }
 
@@ -54,11 +50,11 @@ async function showPrice(pending) {
   edit.pending = pending;
   document.getElementById("edit-refused").textContent = "";
   document.getElementById("edit-keep").disabled = true;
-  document.getElementById("edit-price").textContent = "正在计算代价… Working out the price…";
+  document.getElementById("edit-price").textContent = W("js.pricing");
   try {
     const p = await api(pending.method, pending.path + "?dry_run=true", pending.body, BOTH);
     if (edit.pending !== pending) return;
-    document.getElementById("edit-price").textContent = "代价 Price: " + priceWords(p);
+    document.getElementById("edit-price").textContent = priceWords(p);
     document.getElementById("edit-displaced").textContent = displacedWords(p);
     document.getElementById("edit-keep").disabled = false;
   } catch (e) {
@@ -69,7 +65,7 @@ async function showPrice(pending) {
 async function loadSites() {
   if (edit.sites) return edit.sites;
   const sites = await api("GET", "/sites?region=" + encodeURIComponent(board.schedule.region));
-  edit.sites = sites.slice().sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id, "zh-CN"));
+  edit.sites = sites.slice().sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id, LANG === "en" ? "en" : "zh-CN"));
   return edit.sites;
 }
 
@@ -77,11 +73,11 @@ async function openAdd(vehicle, day, slot) {
   const w = cellWords(day, slot);
   closePanel();
   panel().hidden = false;
-  document.getElementById("edit-title").textContent = "在 " + vehicle + " " + w.zh + " 加一场 · Add a visit: " + vehicle + " " + w.en;
+  document.getElementById("edit-title").textContent = W("js.add_title", { vehicle, when: w.pair });
   const select = document.getElementById("edit-site");
   select.parentElement.hidden = false;
   document.getElementById("edit-move").hidden = true;
-  select.replaceChildren(el("option", { value: "" }, "选择工地 Choose a site"));
+  select.replaceChildren(el("option", { value: "" }, W("js.choose_site")));
   for (const s of await loadSites()) select.append(el("option", { value: s.id }, (s.name || s.id) + " (" + s.id + ")"));
   select.onchange = () => {
     if (!select.value) { closePanel(); return; }
@@ -97,8 +93,8 @@ function openMove(session, vehicle, day, slot) {
   document.getElementById("edit-site").parentElement.hidden = true;
   document.getElementById("edit-move").hidden = true;
   const name = session.site_name || session.site;
-  document.getElementById("edit-title").textContent = "把 " + name + "（" + session.vehicle + " " + from.zh + "）调到 " + vehicle + " " + w.zh +
-    " · Move " + name + " (" + session.vehicle + " " + from.en + ") to " + vehicle + " " + w.en;
+  const fromWhen = from.pair.map((x) => session.vehicle + " " + x);
+  document.getElementById("edit-title").textContent = W("js.move_title", { site: name, from: fromWhen, vehicle, when: w.pair });
   showPrice({ kind: "move", method: "PATCH", path: "/sessions/" + session.id, body: { vehicle, date: w.date, slot } });
 }
 
@@ -109,14 +105,14 @@ function openMoveForm(session) {
   panel().hidden = false;
   document.getElementById("edit-site").parentElement.hidden = true;
   document.getElementById("edit-move").hidden = false;
-  document.getElementById("edit-title").textContent = "调动 " + name + "（" + session.vehicle + " " + from.zh + "）· Move " + name + " (" + session.vehicle + " " + from.en + ")";
+  document.getElementById("edit-title").textContent = W("js.move_form_title", { site: name, from: from.pair.map((x) => session.vehicle + " " + x) });
   const sched = board.schedule;
   const vehicle = document.getElementById("move-vehicle"), date = document.getElementById("move-date"), slot = document.getElementById("move-slot");
   vehicle.replaceChildren(...sched.vehicles.map((v) => el("option", { value: v, selected: v === session.vehicle }, v)));
   const days = [];
   for (let d = 0; d < sched.days; d++) days.push(cellWords(d, session.slot));
-  date.replaceChildren(...days.map((w, d) => el("option", { value: String(d), selected: d === session.day }, w.date + " " + weekdayOf(utcDate(w.date)).join(" "))));
-  slot.replaceChildren(...sched.slots.map((s) => el("option", { value: s.id, selected: s.id === session.slot }, slotWords(s.id).join(" "))));
+  date.replaceChildren(...days.map((w, d) => el("option", { value: String(d), selected: d === session.day }, w.date + " " + pick(weekdayOf(utcDate(w.date))))));
+  slot.replaceChildren(...sched.slots.map((s) => el("option", { value: s.id, selected: s.id === session.slot }, pick(slotWords(s.id)))));
   const changed = () => {
     const day = Number(date.value);
     if (vehicle.value === session.vehicle && day === session.day && slot.value === session.slot) { edit.pending = null; document.getElementById("edit-keep").disabled = true; return; }
@@ -130,12 +126,12 @@ async function keep() {
   const pending = edit.pending;
   if (!pending) return;
   document.getElementById("edit-keep").disabled = true;
-  document.getElementById("edit-price").textContent = "正在重新排班… Re-planning the week around it…";
+  document.getElementById("edit-price").textContent = W("js.replanning");
   try {
     const r = await api(pending.method, pending.path, pending.body, Object.assign({ "Idempotency-Key": idemKey() }, BOTH));
     closePanel();
     const s = r.session;
-    say("已保留 Kept: " + (s.site_name || s.site) + " · " + s.vehicle + " · " + s.date + " " + slotWords(s.slot).join(" ") + " · 第 " + r.plan.version + " 版 version " + r.plan.version);
+    say(W("js.kept", { site: s.site_name || s.site, vehicle: s.vehicle, date: s.date, slot: slotWords(s.slot), version: r.plan.version }));
     await loadBoard();
   } catch (e) { showRefusal(e.message); }
 }
@@ -144,9 +140,9 @@ async function takeOut(session) {
   const w = visitWords(session), name = session.site_name || session.site;
   try {
     await api("DELETE", "/sessions/" + session.id, undefined, Object.assign({ "Idempotency-Key": idemKey() }, BOTH));
-    say("已取出 Taken out: " + name + " · " + session.vehicle + " " + w.zh + " · " + w.en);
+    say(W("js.taken_out", { site: name, vehicle: session.vehicle, when: w.pair }));
     await loadBoard();
-  } catch (e) { say("不能取出 Cannot take out: " + e.message, true); }
+  } catch (e) { say(WS("js.cannot_take_out", "why", e.message), true); }
 }
 
 function sessionById(id) { return board.schedule.sessions.find((s) => String(s.id) === String(id)); }
@@ -172,7 +168,7 @@ function decorate(sched) {
         if (!open) continue;
         const w = cellWords(day, slot);
         const add = el("button", { type: "button", class: "add" }, "＋");
-        add.setAttribute("aria-label", "加一场 " + vehicle + " " + w.zh + " · add a visit " + vehicle + " " + w.en);
+        add.setAttribute("aria-label", W("js.add_label", { vehicle, when: w.pair }));
         add.title = add.getAttribute("aria-label");
         add.addEventListener("click", () => openAdd(vehicle, day, slot).catch((e) => say(e.message, true)));
         td.classList.add("free");
@@ -186,11 +182,11 @@ function decorate(sched) {
       td.addEventListener("dragstart", (ev) => { ev.dataTransfer.setData("text/plain", String(s.id)); ev.dataTransfer.effectAllowed = "move"; });
       const w = visitWords(s), name = s.site_name || s.site;
       const out = el("button", { type: "button", class: "take-out" }, "✕");
-      out.setAttribute("aria-label", "取出 " + name + " " + w.zh + " · take out " + name + " " + w.en);
+      out.setAttribute("aria-label", W("js.take_out_label", { site: name, when: w.pair }));
       out.title = out.getAttribute("aria-label");
       out.addEventListener("click", () => takeOut(s));
       const move = el("button", { type: "button", class: "move" }, "⇄");
-      move.setAttribute("aria-label", "调动 " + name + " " + w.zh + " · move " + name + " " + w.en);
+      move.setAttribute("aria-label", W("js.move_label", { site: name, when: w.pair }));
       move.title = move.getAttribute("aria-label");
       move.addEventListener("click", () => openMoveForm(s));
       td.append(move, out);
@@ -202,20 +198,20 @@ function decorate(sched) {
 
 function declineForm(li, visit, siteId) {
   if (li.querySelector("form.decline")) return;
-  const label = "为什么不能接待 Why the site cannot host it";
+  const label = W("js.why_not_host");
   const input = el("input", { type: "text", maxLength: 500, required: true, class: "reason" });
   input.setAttribute("aria-label", label);
-  const send = el("button", { type: "submit", class: "primary" }, "告知调度 Tell the dispatcher");
-  const cancel = el("button", { type: "button" }, "取消 Cancel");
+  const send = el("button", { type: "submit", class: "primary" }, W("js.tell"));
+  const cancel = el("button", { type: "button" }, W("board.cancel"));
   const form = el("form", { class: "decline" }, el("label", {}, label + " ", input), send, cancel);
   cancel.addEventListener("click", () => form.remove());
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       await api("POST", "/sessions/" + visit.session_id + "/decline", { reason: input.value.trim() }, Object.assign({ "Idempotency-Key": idemKey() }, BOTH));
-      say("已告知调度，本周已重新排班 The dispatcher is told and the week is planned again: " + visit.date + " " + slotWords(visit.slot).join(" ") + " · RV " + visit.vehicle);
+      say(W("js.declined", { date: visit.date, slot: slotWords(visit.slot), vehicle: visit.vehicle }));
       await loadVisits(siteId);
-    } catch (e) { say("未能取消 Not declined: " + e.message, true); }
+    } catch (e) { say(WS("js.not_declined", "why", e.message), true); }
   });
   li.append(form);
   input.focus();
@@ -226,8 +222,8 @@ function decorateVisits(detail) {
     if (visit.state !== "planned" && visit.state !== "confirmed") continue;
     const li = document.querySelector('#visits li.visit[data-session="' + visit.session_id + '"]');
     if (!li) continue;
-    const button = el("button", { type: "button", class: "decline" }, "不能接待 Cannot host");
-    button.setAttribute("aria-label", "不能接待 " + visit.date + " " + slotWords(visit.slot)[0] + " · cannot host " + visit.date + " " + slotWords(visit.slot)[1]);
+    const button = el("button", { type: "button", class: "decline" }, W("js.cannot_host"));
+    button.setAttribute("aria-label", W("js.cannot_host_label", { date: visit.date, slot: slotWords(visit.slot) }));
     button.addEventListener("click", () => declineForm(li, visit, detail.site));
     li.append(" ", button);
   }
@@ -241,5 +237,5 @@ document.addEventListener("DOMContentLoaded", () => {
   if (document.body.getAttribute("data-page") !== "board") return;
   document.getElementById("grid").addEventListener("grid-drawn", (ev) => decorate(ev.detail));
   document.getElementById("edit-keep").addEventListener("click", () => keep());
-  document.getElementById("edit-cancel").addEventListener("click", () => { closePanel(); say("未改动 Nothing changed"); });
+  document.getElementById("edit-cancel").addEventListener("click", () => { closePanel(); say(W("js.nothing_kept")); });
 });

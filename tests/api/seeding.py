@@ -46,7 +46,7 @@ def hand_plan(data: dict[str, Any]) -> dict[str, Any]:
     sessions = hand_rotation(scenario, travel)
     stats = evaluate(scenario, sessions, travel)
     unserved = unserved_reasons(scenario, sessions, travel)
-    return plan_document(scenario, sessions, unserved, stats, None, 0.0)
+    return plan_document(scenario, sessions, unserved, stats, None, 0.0, explain=True)
 
 
 def seed(engine: Engine, scenario_path: Path, *, region: str = "default") -> Seeded:

@@ -351,12 +351,20 @@ def driver_own(role: str, target: str) -> bool:
     return role == "dispatcher" or (role == "driver" and target == "own")
 
 
+def fresh_draft(h: Harness) -> str:
+    """A draft of the dispatcher's (the only one who may see it)."""
+    r = h.client.post("/api/v1/drafts", json={"name": "matrix"}, headers=h.headers["dispatcher"])
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
 def uid() -> str:
     return uuid.uuid4().hex[:8]
 
 
 CASES: list[Case] = [
     Case("GET", "/me", anyone),
+    Case("PATCH", "/me", anyone, lambda: {"language": None}),
     Case("POST", "/me/feed-token", anyone),
     Case("GET", "/me/notifications", anyone),
     Case("POST", "/me/notifications/read", anyone, lambda: {}),
@@ -436,6 +444,13 @@ CASES: list[Case] = [
         kind="site_session",
     ),
     Case("GET", "/sites/{id}/options", dispatcher_only, kind="site"),
+    Case("POST", "/drafts", dispatcher_only, lambda: {}),
+    Case("GET", "/drafts", dispatcher_only),
+    Case("GET", "/drafts/{id}", dispatcher_only, make=fresh_draft),
+    Case("PATCH", "/drafts/{id}", dispatcher_only, lambda: {"changes": []}, make=fresh_draft),
+    Case("GET", "/drafts/{id}/compare", dispatcher_only, make=fresh_draft),
+    Case("POST", "/drafts/{id}/publish", dispatcher_only, make=fresh_draft),
+    Case("DELETE", "/drafts/{id}", dispatcher_only, make=fresh_draft),
     Case("GET", "/dead-letters", dispatcher_only),
     Case("POST", "/dead-letters/{id}/replay", dispatcher_only, make=dead_letter),
     Case("GET", "/sessions/{id}/checkin-token", driver_own, kind="session"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -157,14 +158,14 @@ def test_the_now_line_and_past_sessions_never_reported(board: Board, page: Page)
     open_board(page, board)
     now = page.locator("#grid thead th.now-col")
     expect(now).to_have_count(1)
-    expect(now).to_contain_text("现在 now 08:00")  # Monday 08:00: before the first lunch slot
+    expect(now).to_contain_text("现在 08:00 now 08:00")  # Monday 08:00: before the first lunch slot
     expect(page.locator("#grid td.unreported")).to_have_count(0)
     board.clock.advance(timedelta(days=2, hours=6))  # Wednesday 14:00
     try:
         page.reload()
         expect(page.locator("#grid td.busy").first).to_be_visible()
         now = page.locator("#grid thead th.now-col")
-        expect(now).to_contain_text("现在 now 14:00")
+        expect(now).to_contain_text("现在 14:00 now 14:00")
         index = now.evaluate("e => [...e.parentNode.children].indexOf(e)")
         assert index == 5, "Wednesday evening (day 2, second slot) is the next column"
         with session_scope(board.engine) as db:
@@ -303,6 +304,10 @@ def test_print_view_is_one_a4_landscape_week_without_buttons(
     assert table["y"] + table["height"] <= 733, "the week is one page high"
     pdf = page.pdf(path=str(tmp_path / "board.pdf"), prefer_css_page_size=True)
     assert pdf.startswith(b"%PDF")
+    # one A4 landscape page, the unserved sites included (it was 3 pages with them)
+    expect(page.locator("#unserved li").first).to_be_visible()
+    pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
+    assert pages == 1, f"the print view runs to {pages} pages"
     page.emulate_media(media="screen")
     expect(page.get_by_role("button", name="打印 Print")).to_be_visible()
 
@@ -335,7 +340,9 @@ def test_versions_panel_and_the_diff_against_the_plan_in_force(board: Board, pag
     newest, seed_version = versions.nth(0), versions.nth(1)
     expect(newest).to_contain_text("第 2 版 Version 2")
     expect(newest).to_contain_text("生效中 in force")
-    expect(newest).to_contain_text("起因 Cause: headcount S015: 351 -> 1200")
+    # the worker's trigger in users' words: the site's name, an arrow
+    expect(newest).to_contain_text("起因： Cause: Baiqi 百崎 project 15人数 351 → 1200")
+    expect(newest).to_contain_text("headcount at Baiqi 百崎 project 15: 351 → 1200")
     expect(newest).to_contain_text("within 0.1% of the best possible week")
     expect(newest).to_contain_text("与最佳可能的一周相差不到 0.1%")
     expect(seed_version).to_contain_text("已被取代 superseded")

@@ -62,6 +62,10 @@ def test_versions_of_the_week_newest_first(harness: Harness, versions: Any) -> N
     newest, seed = body
     assert newest["version"] == seed["version"] + 1
     assert newest["trigger"] == "headcount S015: 351 -> 1200" and seed["trigger"] == "seed"
+    assert (
+        newest["cause"]
+        == "Baiqi 百崎 project 15人数 351 → 1200 · headcount at Baiqi 百崎 project 15: 351 → 1200"
+    )
     assert (newest["status"], newest["in_force"]) == ("published", True)
     assert (seed["status"], seed["in_force"]) == ("superseded", False)
     assert newest["stats"]["km"] == pytest.approx(seed["stats"]["km"] + 12.5)

@@ -171,7 +171,7 @@ def test_driver_page_shows_a_change_within_seconds_of_the_publish(
     took = time.monotonic() - started
     expect(newest).to_have_class(re.compile(r"\bunread\b"))
     expect(newest).to_contain_text("Your RV RV1's stops changed")
-    expect(newest).to_contain_text("vehicle RV1: maintenance")
+    expect(newest).to_contain_text("RV1：保养 · RV1: in maintenance")  # in users' words
     expect(newest.locator("li.change-removed")).to_contain_text("Cancelled")
     expect(newest.locator("li.change-removed")).to_contain_text(dropped["slot"][:5])
     assert took < 5, took
@@ -190,7 +190,7 @@ def test_site_page_lists_what_changed_at_the_managers_sites(web: Web, page: Page
     expect(page.locator("#changes li.change")).to_have_count(before + 1, timeout=5000)
     newest = page.locator("#changes li.change").first
     expect(newest).to_contain_text(f"Visits to site {dropped['site']} changed")
-    expect(newest).to_contain_text("headcount S001: 640 -> 90")
+    expect(newest).to_contain_text("headcount at Baiqi 百崎 project 1: 640 → 90")
     expect(newest.locator("li.change-removed")).to_contain_text("Cancelled")
 
 

@@ -1,0 +1,70 @@
+"""The language switch in real headless Chromium: the choice is kept for the user and
+every text of the page (the shell, the scripts' words, the plan's reasons) follows it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import select
+
+from fleet.db import session_scope
+from fleet.models import Site, User
+from tests.api.test_board import Board, board, open_board, page  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.kafka]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def language_of(live: Board, name: str) -> str | None:
+    with session_scope(live.engine) as db:
+        user = db.exec(select(User).where(User.name == name)).one()
+        return user.language
+
+
+def visible_text_without_names(shown: Page, live: Board) -> str:
+    text = shown.locator("body").inner_text()
+    with session_scope(live.engine) as db:
+        for site in db.exec(select(Site)):
+            text = text.replace(site.name or "", "")
+    return text.replace("中文", "")  # the switch names each language in its own words
+
+
+def test_switching_to_english_then_chinese(
+    board: Board,  # noqa: F811
+    page: Page,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    open_board(page, board)
+    expect(page.locator("#grid tbody tr").first).to_be_visible()
+    expect(page.locator("#unserved li").first).to_be_visible()
+    try:
+        page.select_option("#language", "en")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.get_by_role("button", name="Re-plan", exact=True)).to_be_visible()
+        expect(page.locator("#unserved li").first).to_contain_text("workers")
+        expect(page.locator("#versions li.version").first).to_contain_text("Version 2")
+        assert language_of(board, "dispatcher") == "en"
+        english = visible_text_without_names(page, board)
+        assert not CJK.findall(english), CJK.findall(english)[:20]
+        page.screenshot(path=str(tmp_path / "board-en.png"), full_page=True)
+
+        page.select_option("#language", "zh")
+        expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        expect(page.get_by_role("button", name="重新排班", exact=True)).to_be_visible()
+        expect(page.locator("#unserved li").first).to_contain_text("名职工")
+        assert language_of(board, "dispatcher") == "zh"
+        chinese = visible_text_without_names(page, board)
+        for english_word in ("Re-plan", "Version", "Workers reached", "Unserved", "planned"):
+            assert english_word not in chinese, english_word
+
+        # another browser of the same user follows the choice kept for the user
+        page.context.clear_cookies()
+        page.reload()
+        expect(page.get_by_role("button", name="重新排班", exact=True)).to_be_visible()
+    finally:
+        page.select_option("#language", "")
+        expect(page.get_by_role("button", name="重新排班 Re-plan", exact=True)).to_be_visible()
+    assert language_of(board, "dispatcher") is None

@@ -1,0 +1,159 @@
+"""Walk the catalogues and the code that uses them: no text for people lacks a language.
+
+Every message id is in both ``fleet/locale`` catalogues with words and the same
+placeholders; every key the pages, scripts, error answers and plan reasons use exists; every
+id the service shows (roles, states, vehicle and plan statuses, slots, weekdays, reason
+codes) has a label; every fixed error detail the API raises has its words.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from fleet import error_messages, messages
+from fleet.domain import PlanStatus, Role, SessionState, VehicleStatus
+from fleet.reason_words import REASON_CODES
+
+ROOT = Path(__file__).resolve().parents[2]
+API = ROOT / "api"
+SCRIPTS = [API / "static" / n for n in ("app.js", "edits.js", "drafts.js", "map.js")]
+TEMPLATES = sorted((API / "templates").glob("*.html"))
+
+
+def keys(lang: str) -> dict[str, str]:
+    return messages.catalogue(lang)
+
+
+def fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def test_both_catalogues_hold_the_same_messages_with_words() -> None:
+    zh, en = keys("zh"), keys("en")
+    assert set(zh) == set(en), set(zh) ^ set(en)
+    for key in zh:
+        assert zh[key].strip() and en[key].strip(), key
+        if key != "date.format":
+            assert fields(zh[key]) == fields(en[key]), key
+
+
+def test_chinese_words_are_chinese_and_english_words_english() -> None:
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    zh, en = keys("zh"), keys("en")
+    for key, text in en.items():
+        assert not cjk.search(text), (key, text)
+    bare = {k: re.sub(r"\{\w+\}", "", t) for k, t in zh.items()}  # the words without fields
+    latin_only = [k for k, t in bare.items() if not cjk.search(t) and re.search(r"[a-z]{3,}", t)]
+    allowed = {"page.driver.geo"}  # "geo:" is a link scheme
+    assert not set(latin_only) - allowed, set(latin_only) - allowed
+
+
+def used_in_scripts() -> set[str]:
+    found: set[str] = set()
+    for path in SCRIPTS:
+        text = path.read_text(encoding="utf-8")
+        # a key ending in "." is a family ("state." + id): test_every_id_shown_has_a_label
+        found |= {
+            k
+            for k in re.findall(r"\b(?:W1|WS|W|P|has)\(\"([a-z_.\-]+)\"", text)
+            if not k.endswith(".")
+        }
+    return found
+
+
+def used_in_templates() -> set[str]:
+    found: set[str] = set()
+    for path in TEMPLATES:
+        text = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r"\bt\([\"']([a-z_.\-]+)[\"']\)", text))
+    return found
+
+
+def test_every_key_of_the_pages_and_scripts_exists() -> None:
+    zh = keys("zh")
+    script_keys = used_in_scripts()
+    template_keys = used_in_templates()
+    assert len(script_keys) > 60 and len(template_keys) > 60  # the scan finds them
+    missing = {k for k in script_keys | template_keys if f"page.{k}" not in zh}
+    assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    ("family", "ids"),
+    [
+        ("page.role", [r.value for r in Role]),
+        ("page.state", [s.value for s in SessionState]),
+        ("page.vstatus", [s.value for s in VehicleStatus]),
+        ("vstatus", [s.value for s in VehicleStatus]),
+        ("page.plan", [s.value for s in PlanStatus] + ["in_force"]),
+        ("page.weekday", [str(d) for d in range(7)]),
+        ("weekday", [str(d) for d in range(7)]),
+        ("page.slot", ["lunch", "evening", "morning", "afternoon"]),
+        ("slot", ["lunch", "evening", "morning", "afternoon"]),
+        ("reason", list(REASON_CODES)),
+        ("amenity", ["library", "chess", "cinema", "childcare", "gym"]),
+        ("page.topic", ["rvrota.site-headcounts", "rvrota.vehicle-status", "rvrota.plan-requests"]),
+        ("page.js.stat", ["workers_reached", "km", "sessions"]),
+    ],
+)
+def test_every_id_shown_has_a_label(family: str, ids: list[str]) -> None:
+    zh = keys("zh")
+    assert not [i for i in ids if f"{family}.{i}" not in zh]
+
+
+def test_the_planner_gives_only_reason_codes_that_have_words() -> None:
+    source = (ROOT / "solver" / "reasons.py").read_text(encoding="utf-8")
+    codes = set(re.findall(r"Reason\(\s*\"([a-z_]+)\"", source))
+    assert len(codes) >= 10
+    assert codes <= set(REASON_CODES), codes - set(REASON_CODES)
+
+
+def _literal_calls(name: str) -> set[str]:
+    """Every literal string passed first to ``name(...)`` in api/."""
+    found: set[str] = set()
+    for path in API.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == name
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.add(node.args[0].value)
+    return found
+
+
+def test_every_fixed_error_detail_has_words() -> None:
+    fixed = _literal_calls("forbidden") | _literal_calls("unauthorized")
+    assert "dispatchers only" in fixed and "not your vehicle" in fixed
+    assert not fixed - set(error_messages.FIXED), fixed - set(error_messages.FIXED)
+    zh = keys("zh")
+    assert not [k for k in error_messages.FIXED.values() if f"error.{k}" not in zh]
+
+
+def test_every_thing_not_found_has_a_label() -> None:
+    things = _literal_calls("not_found")
+    assert {"site", "vehicle", "session"} <= things
+    zh = keys("zh")
+    assert not [t for t in things if f"thing.{t.replace(' ', '_')}" not in zh]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_error_messages_in_each_language(lang: str) -> None:
+    say = error_messages.error_message
+    assert say(403, "dispatchers only", lang) == keys(lang)["error.dispatchers_only"]
+    found = say(404, "site 'S9' not found", lang)
+    assert "S9" in found and keys(lang)["thing.site"] in found
+    field = say(422, [{"loc": ["query", "week"], "msg": "x", "type": "missing"}], lang)
+    assert field.startswith(keys(lang)["field.week"]) and keys(lang)["error.type.missing"] in field
+    both = say(403, "dispatchers only", None)
+    zh, en = keys("zh")["error.dispatchers_only"], keys("en")["error.dispatchers_only"]
+    assert both == f"{zh} · {en}"
+    assert say(409, "上一版 · the last one", lang) == ("上一版" if lang == "zh" else "the last one")
