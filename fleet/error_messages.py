@@ -27,6 +27,7 @@ FIXED = {
     "not allowed for this caller": "not_allowed",
     "not your vehicle": "not_your_vehicle",
     "not one of your sites": "not_your_site",
+    "not your vehicle or site": "not_your_vehicle_or_site",
     "unknown or revoked feed token": "feed_token",
     "wrong user name or password": "wrong_password",
     "dispatchers and site managers only": "dispatchers_and_managers",
