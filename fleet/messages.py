@@ -33,19 +33,20 @@ class MissingMessage(KeyError):
 
 
 @cache
-def catalogue(lang: str) -> dict[str, str]:
-    """The ``fleet/locale/<lang>/LC_MESSAGES/rvrota.po`` catalogue (read once, by Babel)."""
+def catalogue(lang: str, domain: str = DOMAIN) -> dict[str, str]:
+    """The ``fleet/locale/<lang>/LC_MESSAGES/<domain>.po`` catalogue (read once, by Babel;
+    ``rvrota`` unless another domain, such as the workers' ``workers``, is named)."""
     if lang not in LANGUAGES:
         raise MissingMessage(f"language {lang!r}")
-    path = LOCALE / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    path = LOCALE / lang / "LC_MESSAGES" / f"{domain}.po"
     with path.open("rb") as fh:
-        read = read_po(fh, locale=lang, domain=DOMAIN)
+        read = read_po(fh, locale=lang, domain=domain)
     return {str(m.id): str(m.string) for m in read if m.id and isinstance(m.string, str)}
 
 
-def words(key: str, lang: str) -> str:
+def words(key: str, lang: str, domain: str = DOMAIN) -> str:
     """The words of ``key`` in ``lang``; a missing or empty entry is an error, never a blank."""
-    found = catalogue(lang).get(key)
+    found = catalogue(lang, domain).get(key)
     if not found:
         raise MissingMessage(f"{key!r} has no {lang} words")
     return found

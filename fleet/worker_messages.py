@@ -8,16 +8,12 @@ same message ids in each language; dates and slots are said as the hand edits sa
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
-from functools import cache
 
-from babel.messages.pofile import read_po
-
+from fleet import messages
 from fleet.bookings import BOOKED, NOTICE_CANCELLED, NOTICE_MOVED, BookingView
 from fleet.messages import (
     BOTH_SEPARATOR,
     LANGUAGES,
-    LOCALE,
-    MissingMessage,
     format_date,
     slot_label,
 )
@@ -26,21 +22,13 @@ from fleet.messages import words as edit_words
 DOMAIN = "workers"
 
 
-@cache
 def catalogue(lang: str) -> dict[str, str]:
-    if lang not in LANGUAGES:
-        raise MissingMessage(f"language {lang!r}")
-    path = LOCALE / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with path.open("rb") as fh:
-        read = read_po(fh, locale=lang, domain=DOMAIN)
-    return {str(m.id): str(m.string) for m in read if m.id and isinstance(m.string, str)}
+    """The workers' catalogue (``workers.po``) in ``lang``."""
+    return messages.catalogue(lang, DOMAIN)
 
 
 def words(key: str, lang: str) -> str:
-    found = catalogue(lang).get(key)
-    if not found:
-        raise MissingMessage(f"{key!r} has no {lang} words")
-    return found
+    return messages.words(key, lang, DOMAIN)
 
 
 def amenity_label(amenity: str, lang: str) -> str:
