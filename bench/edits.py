@@ -19,7 +19,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -79,6 +80,30 @@ def seed(url: str) -> tuple[str, list[str]]:
     return scenario_week(data), [str(s["id"]) for s in data["sites"]]
 
 
+@contextmanager
+def signed_in(
+    plan_time_limit: float,
+) -> Iterator[tuple[TestClient, dict[str, str], str, list[str]]]:
+    """The app in-process over a fresh seeded SQLite database, a dispatcher signed in:
+    yields the client, the dispatcher's headers, the week and the site ids."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        week, sites = seed(url)
+        settings = Settings(
+            database_url=url,
+            secret_key="bench-secret-key-0123456789abcdef",
+            environment="test",
+            plan_time_limit=plan_time_limit,
+        )
+        app = create_app(settings, clock=FixedClock(NOW), publisher=NoPublisher())
+        with TestClient(app) as client:
+            r = client.post(
+                "/api/v1/auth/token",
+                data={"username": "dispatcher", "password": "bench-password-1"},
+            )
+            yield client, {"Authorization": f"Bearer {r.json()['access_token']}"}, week, sites
+
+
 def timed(call: Callable[[], object], repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
@@ -102,72 +127,55 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     rng = random.Random(11)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        week, sites = seed(url)
-        settings = Settings(
-            database_url=url,
-            secret_key="bench-secret-key-0123456789abcdef",
-            environment="test",
-            plan_time_limit=args.plan_time_limit,
+    with signed_in(args.plan_time_limit) as (client, headers, week, sites):
+
+        def get(path: str) -> object:
+            r = client.get(path, headers=headers)
+            assert r.status_code == 200, (path, r.status_code, r.text[:200])
+            return r.json()
+
+        chosen = rng.sample(sites, min(args.repeat, len(sites)))
+        edits: list[dict[str, object]] = []
+        counts = {"options": 0, "empty": 0, "priced": 0, "refused": 0}
+
+        def options() -> None:
+            site = chosen[len(edits) % len(chosen)]
+            found = get(f"/api/v1/sites/{site}/options?week={week}")
+            assert isinstance(found, list)
+            counts["options" if found else "empty"] += 1
+            edits.append(
+                {k: found[0][k] for k in ("vehicle", "site", "date", "slot")}
+                if found
+                else {"vehicle": "RV1", "site": site, "date": "2026-11-25", "slot": "lunch"}
+            )
+
+        def dry_run() -> None:
+            body = edits[rng.randrange(len(edits))]
+            r = client.post("/api/v1/sessions?dry_run=true", json=body, headers=headers)
+            assert r.status_code in (200, 409), r.text[:200]
+            counts["priced" if r.status_code == 200 else "refused"] += 1
+
+        health = timed(lambda: client.get("/healthz"), args.repeat)
+        opts = timed(options, args.repeat)
+        dry = timed(dry_run, args.repeat)
+        kept_ms: list[float] = []
+        for body in edits[: args.kept]:
+            start = time.perf_counter()
+            r = client.post("/api/v1/sessions", json=body, headers=headers)
+            kept_ms.append((time.perf_counter() - start) * 1000)
+            assert r.status_code in (201, 409), r.text[:200]
+        print(f"region-150 ({len(sites)} sites), week {week}, times in ms")
+        print(line("GET /healthz", health))
+        print(line("POST /sessions?dry_run=true (check + price)", dry))
+        print(line("GET /sites/{id}/options", opts))
+        print(
+            f"sites with options {counts['options']}, without {counts['empty']}; "
+            f"dry runs priced {counts['priced']}, refused {counts['refused']}"
         )
-        app = create_app(settings, clock=FixedClock(NOW), publisher=NoPublisher())
-        with TestClient(app) as client:
-            r = client.post(
-                "/api/v1/auth/token",
-                data={"username": "dispatcher", "password": "bench-password-1"},
-            )
-            headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-            def get(path: str) -> object:
-                r = client.get(path, headers=headers)
-                assert r.status_code == 200, (path, r.status_code, r.text[:200])
-                return r.json()
-
-            chosen = rng.sample(sites, min(args.repeat, len(sites)))
-            edits: list[dict[str, object]] = []
-            counts = {"options": 0, "empty": 0, "priced": 0, "refused": 0}
-
-            def options() -> None:
-                site = chosen[len(edits) % len(chosen)]
-                found = get(f"/api/v1/sites/{site}/options?week={week}")
-                assert isinstance(found, list)
-                counts["options" if found else "empty"] += 1
-                edits.append(
-                    {k: found[0][k] for k in ("vehicle", "site", "date", "slot")}
-                    if found
-                    else {"vehicle": "RV1", "site": site, "date": "2026-11-25", "slot": "lunch"}
-                )
-
-            def dry_run() -> None:
-                body = edits[rng.randrange(len(edits))]
-                r = client.post("/api/v1/sessions?dry_run=true", json=body, headers=headers)
-                assert r.status_code in (200, 409), r.text[:200]
-                counts["priced" if r.status_code == 200 else "refused"] += 1
-
-            health = timed(lambda: client.get("/healthz"), args.repeat)
-            opts = timed(options, args.repeat)
-            dry = timed(dry_run, args.repeat)
-            kept_ms: list[float] = []
-            for body in edits[: args.kept]:
-                start = time.perf_counter()
-                r = client.post("/api/v1/sessions", json=body, headers=headers)
-                kept_ms.append((time.perf_counter() - start) * 1000)
-                assert r.status_code in (201, 409), r.text[:200]
-            print(f"region-150 ({len(sites)} sites), week {week}, times in ms")
-            print(line("GET /healthz", health))
-            print(line("POST /sessions?dry_run=true (check + price)", dry))
-            print(line("GET /sites/{id}/options", opts))
+        if kept_ms:
             print(
-                f"sites with options {counts['options']}, without {counts['empty']}; "
-                f"dry runs priced {counts['priced']}, refused {counts['refused']}"
+                line(f"POST /sessions kept (plan_time_limit {args.plan_time_limit:g} s)", kept_ms)
             )
-            if kept_ms:
-                print(
-                    line(
-                        f"POST /sessions kept (plan_time_limit {args.plan_time_limit:g} s)", kept_ms
-                    )
-                )
 
 
 if __name__ == "__main__":
