@@ -16,7 +16,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -187,6 +188,27 @@ class WorkerProcess:
 
     def at(self, seconds_from_now: float) -> datetime:
         return self.now() + timedelta(seconds=seconds_from_now)
+
+
+@contextmanager
+def started_worker(
+    bootstrap: str,
+    database_url: str,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    before_start: Callable[[], None] | None = None,
+) -> Iterator[WorkerProcess]:
+    """A worker over a freshly prepared database (``prepare_database``), stopped on exit;
+    ``before_start`` runs between the two (e.g. to make the database refuse some rows)."""
+    prepare_database(database_url).dispose()
+    if before_start is not None:
+        before_start()
+    proc = WorkerProcess(bootstrap, database_url, workdir, extra_env=dict(extra_env or {}))
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
 
 
 class TopicReader:

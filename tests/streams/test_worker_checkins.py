@@ -26,7 +26,7 @@ from tests.streams.harness import (
     WorkerProcess,
     await_until,
     committed_events,
-    prepare_database,
+    started_worker,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -62,14 +62,8 @@ def add_session(database_url: str, w: WorkerProcess, slot: str, start_in: timede
 async def worker(
     kafka_bootstrap: str, database_url: str, tmp_path: Path
 ) -> AsyncIterator[WorkerProcess]:
-    engine = prepare_database(database_url)
-    engine.dispose()
-    proc = WorkerProcess(kafka_bootstrap, database_url, tmp_path, extra_env=dict(QUIET))
-    proc.start()
-    try:
+    with started_worker(kafka_bootstrap, database_url, tmp_path, QUIET) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def checkin(w: WorkerProcess, session: int, eid: str, **more: Any) -> dict[str, Any]:

@@ -26,7 +26,12 @@ from fleet import events
 from fleet.db import make_engine, session_scope
 from fleet.models import HeadcountReport, Vehicle, VehicleStatusReport
 from fleet.reports import latest_headcount
-from tests.streams.harness import TopicReader, WorkerProcess, await_until, prepare_database
+from tests.streams.harness import (
+    TopicReader,
+    WorkerProcess,
+    await_until,
+    started_worker,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -38,14 +43,8 @@ QUIET = {"RVROTA_RECONCILE_SECONDS": "3600"}
 async def worker(
     kafka_bootstrap: str, database_url: str, tmp_path: Path
 ) -> AsyncIterator[WorkerProcess]:
-    engine = prepare_database(database_url)
-    engine.dispose()
-    proc = WorkerProcess(kafka_bootstrap, database_url, tmp_path, extra_env=dict(QUIET))
-    proc.start()
-    try:
+    with started_worker(kafka_bootstrap, database_url, tmp_path, QUIET) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def _headcount(worker: WorkerProcess, site: str, count: int, age_s: float, eid: str) -> bytes:

@@ -29,7 +29,7 @@ from tests.streams.harness import (
     await_until,
     committed_events,
     execute,
-    prepare_database,
+    started_worker,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -60,15 +60,11 @@ def refuse_in_database(database_url: str, event_id: str) -> None:
 async def worker(
     kafka_bootstrap: str, database_url: str, tmp_path: Path
 ) -> AsyncIterator[WorkerProcess]:
-    engine = prepare_database(database_url)
-    engine.dispose()
-    refuse_in_database(database_url, DB_POISON)
-    proc = WorkerProcess(kafka_bootstrap, database_url, tmp_path, extra_env=dict(QUIET))
-    proc.start()
-    try:
+    def refuse() -> None:
+        refuse_in_database(database_url, DB_POISON)
+
+    with started_worker(kafka_bootstrap, database_url, tmp_path, QUIET, refuse) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def headcount(w: WorkerProcess, site: str, eid: str, **more: Any) -> dict[str, Any]:
