@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
+
+MAX_DEFAULT_WORKERS = 4  # a container may see all of a big host's CPUs
+
+
+def default_workers() -> int:
+    """Worker processes when neither ``--workers`` nor RVROTA_API_WORKERS says: one per
+    CPU this process may run on, at most 4 (the GIL keeps a process on one core; on 2
+    cores two workers answer bench/api.py's mixed reads at a higher rate than one)."""
+    return max(1, min(MAX_DEFAULT_WORKERS, len(os.sched_getaffinity(0))))
 
 
 def register(app: typer.Typer) -> None:
@@ -12,7 +23,9 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: str | None = typer.Option(None, "--host", help="default: RVROTA_API_HOST"),
         port: int | None = typer.Option(None, "--port", help="default: RVROTA_API_PORT"),
-        workers: int = typer.Option(1, "--workers", min=1, help="worker processes"),
+        workers: int | None = typer.Option(
+            None, "--workers", min=1, help="default: RVROTA_API_WORKERS, else 1 per CPU (max 4)"
+        ),
     ) -> None:
         """The HTTP API and the web pages (uvicorn)."""
         import sys
@@ -28,6 +41,8 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         the_host = host or settings.api_host
         the_port = port or settings.api_port
+        if workers is None:
+            workers = settings.api_workers or default_workers()
         typer.echo(f"rvrota API on http://{the_host}:{the_port} (pages: /login, docs: /docs)")
         if workers > 1:  # each process builds its own app from the environment
             uvicorn.run(

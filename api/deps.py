@@ -17,7 +17,7 @@ from api.security import InvalidToken, Principal, read_claims
 from core.clock import Clock
 from core.settings import Settings
 from fleet import users
-from fleet.db import Connection, DbSession, Engine, session_scope
+from fleet.db import Connection, DbSession, Engine, read, session_scope
 from fleet.domain import Role
 from fleet.messages import LANGUAGES, pick_language
 from fleet.models import User
@@ -96,11 +96,10 @@ TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 def current_principal(request: Request, services: ServicesDep, token: TokenDep) -> Principal:
     """The caller named by the bearer token; 401 without a valid token or for a disabled user.
 
-    Reads the user in a short session of its own (its connection goes back to the pool
-    before the route runs). The user's language is kept on the request for its texts.
+    Reads the user on a short read connection of its own (back in the pool before the
+    route runs). The user's language is kept on the request for its texts.
     """
-    with services.engine.connect() as conn:
-        principal = principal_from_token(services, conn, token)
+    principal = read(services.engine, lambda conn: principal_from_token(services, conn, token))
     request.state.language = principal.language
     return principal
 

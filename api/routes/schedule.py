@@ -37,7 +37,7 @@ from api.store import (
     zone_of_region,
 )
 from fleet import plans, registry
-from fleet.db import DbSession, session_scope
+from fleet.db import Connection, DbSession, read, session_scope
 from fleet.domain import week_start, zone
 from fleet.models import Region, Session, Vehicle
 from fleet.reports import late_sessions, vehicle_states
@@ -236,16 +236,7 @@ async def next_stop(services: ServicesDep, token: TokenDep, vehicle_id: str) -> 
 
 
 def _next_stop(services: Services, token: str | None, vehicle_id: str) -> bytes:
-    # plain connection, no ORM session: two small reads on the hottest path
-    with services.engine.connect() as conn:
-        principal = principal_from_token(services, conn, token)
-        if not access.may_see_vehicle(principal, vehicle_id):
-            raise forbidden("not your vehicle")
-        row = plans.next_stop(conn, vehicle_id, services.clock.now())
-        if row is None:
-            if not registry.vehicle_exists(conn, vehicle_id):
-                raise not_found("vehicle", vehicle_id)
-            raise not_found("next stop of vehicle", vehicle_id)
+    row = read(services.engine, lambda conn: _next_stop_row(services, conn, token, vehicle_id))
     tz = zone(row.timezone)
     links = navigation_links(row.lat, row.lon, row.site_name or row.site_id)
     return to_json(
@@ -267,6 +258,21 @@ def _next_stop(services: Services, token: str | None, vehicle_id: str) -> bytes:
             "links": {"amap": links.amap, "baidu": links.baidu, "geo": links.geo},
         }
     )
+
+
+def _next_stop_row(
+    services: Services, conn: Connection, token: str | None, vehicle_id: str
+) -> plans.NextStop:
+    # a read connection, no ORM session: two small reads on the hottest path
+    principal = principal_from_token(services, conn, token)
+    if not access.may_see_vehicle(principal, vehicle_id):
+        raise forbidden("not your vehicle")
+    row = plans.next_stop(conn, vehicle_id, services.clock.now())
+    if row is None:
+        if not registry.vehicle_exists(conn, vehicle_id):
+            raise not_found("vehicle", vehicle_id)
+        raise not_found("next stop of vehicle", vehicle_id)
+    return row
 
 
 @router.get(
