@@ -196,3 +196,35 @@ def full_featured(names: list[str], limits: list[float] | None) -> bool:
                     )
                 ok &= run.ok and not run.errors
     return ok
+
+
+def proof_runs(name: str, limit: float, rounds: int) -> bool:
+    """``rvrota plan NAME --time-limit LIMIT`` ``rounds`` times: proven optimal, and the wall.
+
+    The wall time is the whole process (interpreter start and imports included), as a
+    user measures ``rvrota plan``; True when every run ends proven within the limit.
+    """
+    scenario = SCENARIOS / f"{name}.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    ok = True
+    walls: list[float] = []
+    print(f"{name}, --time-limit {limit:g}: status, objective, bound, wall (whole process)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            load = os.getloadavg()[0]
+            out = Path(tmp) / f"rv-{name}-{r}.json"
+            cmd = [sys.executable, "-m", "rvrota", "plan", str(scenario), "-o", str(out)]
+            code, wall, rss, tail = _timed([*cmd, "--time-limit", str(limit)], env)
+            status = tail.rsplit("done (", 1)[-1].split(")", 1)[0] if "done (" in tail else "-"
+            stats = json.loads(out.read_text())["stats"] if code == 0 else {}
+            proven = status == "PROVEN_OPTIMAL" and wall <= limit
+            ok &= proven
+            walls.append(wall)
+            print(
+                f"  run {r + 1}: {status:<15}{_num(stats.get('objective')):>12}"
+                f"{_num(stats.get('bound')):>12}{wall:>7.2f} s{rss:>7.0f} MB"
+                f"  load {load:.1f}  {'met' if proven else 'NOT met'}"
+            )
+    walls.sort()
+    print(f"  wall median {walls[len(walls) // 2]:.2f} s, max {walls[-1]:.2f} s (target {limit:g})")
+    return ok

@@ -13,6 +13,7 @@ relies on that.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -143,21 +144,29 @@ def price_day(
     site_profit: FloatArray,
     top_k: int = 1,
     site_bonus: FloatArray | None = None,
+    min_profit: float = -math.inf,
 ) -> Priced:
     """Best routes of vehicle ``v`` on day ``d``; ``site_profit[t, s]`` is the gain per session.
 
     ``site_bonus[s]`` (>= 0) is gained once per route that visits site ``s`` at all.
     Returned profits include ``-km_cost * km``. The empty route (profit 0) counts in
     ``best`` when no slot of that vehicle-day is forced but is never returned as a route.
+    Only routes of profit >= ``min_profit`` are returned (``best`` is unaffected).
     """
     bonus = np.zeros(inst.n_sites) if site_bonus is None else np.asarray(site_bonus)
     if inst.n_slots == 2:
-        return _price_two_slots(inst, v, d, site_profit, top_k, bonus)
-    return _price_labels(inst, v, d, site_profit, top_k, bonus)
+        return _price_two_slots(inst, v, d, site_profit, top_k, bonus, min_profit)
+    return _price_labels(inst, v, d, site_profit, top_k, bonus, min_profit)
 
 
 def _price_labels(
-    inst: Instance, v: int, d: int, site_profit: FloatArray, top_k: int, bonus: FloatArray
+    inst: Instance,
+    v: int,
+    d: int,
+    site_profit: FloatArray,
+    top_k: int,
+    bonus: FloatArray,
+    min_profit: float = -math.inf,
 ) -> Priced:
     """The general label-setting pricing (any number of slots)."""
     relaxed = False
@@ -244,6 +253,7 @@ def _price_labels(
         best = max(best, 0.0)
     feasible = empty_ok or len(sel) > 0 or relaxed
     routes: list[tuple[float, DayRoute]] = []
+    sel = sel[fin_prof[sel] >= min_profit]
     if len(sel) and top_k > 0:
         k = min(top_k, len(sel))
         part = sel[np.argpartition(-fin_prof[sel], k - 1)[:k]] if k < len(sel) else sel
@@ -257,7 +267,13 @@ def _price_labels(
 
 
 def _price_two_slots(
-    inst: Instance, v: int, d: int, site_profit: FloatArray, top_k: int, bonus: FloatArray
+    inst: Instance,
+    v: int,
+    d: int,
+    site_profit: FloatArray,
+    top_k: int,
+    bonus: FloatArray,
+    min_profit: float = -math.inf,
 ) -> Priced:
     """Two slots a day: every route is one site, the other, or a pair; scored as arrays."""
     depot = int(inst.depot_node[v])
@@ -311,13 +327,14 @@ def _price_two_slots(
     if empty_ok:
         best = max(best, 0.0)
     routes: list[tuple[float, DayRoute]] = []
-    if top_k > 0:
+    above = np.flatnonzero(prof >= min_profit)
+    if top_k > 0 and len(above):
         first = np.concatenate(firsts)
         second = np.concatenate(seconds)
         km_all = np.concatenate(kms)
         min_all = np.concatenate(mins)
-        k = min(top_k, len(prof))
-        part = np.argpartition(-prof, k - 1)[:k] if k < len(prof) else np.arange(len(prof))
+        k = min(top_k, len(above))
+        part = above[np.argpartition(-prof[above], k - 1)[:k]] if k < len(above) else above
         part = part[np.lexsort((part, -prof[part]))]
         for n in part:
             stops = tuple((t, int(s)) for t, s in ((0, first[n]), (1, second[n])) if s >= 0)

@@ -20,6 +20,7 @@ from solver.optimiser.ortools_backend import Duals, LpMaster, rounding_slack, so
 
 PER_VEHICLE_DAY_CAP = 4000
 TOTAL_CAP = 20000
+SMALL_PROOF = 5000  # routes in the reduced pool up to which one CP-SAT thread is used
 
 
 def prove(
@@ -45,18 +46,27 @@ def prove(
     per_vd_cap, total_cap = PER_VEHICLE_DAY_CAP, TOTAL_CAP
     n_v, n_d = inst.n_vehicles, inst.n_days
     best = np.zeros((n_v, n_d))
-    candidates: list[tuple[float, float, DayRoute]] = []
+    profits: dict[tuple[int, int], FloatArray] = {}
     for v in range(n_v):
         for d in range(n_d):
-            priced = price_day(inst, v, d, site_profits(inst, duals, v, d), per_vd_cap, duals.visit)
-            best[v, d] = priced.best
-            candidates.extend((priced.best, p, r) for p, r in priced.routes)
-            if len(priced.routes) == per_vd_cap or not priced.exact:
-                return None  # cannot tell whether routes beyond the cap matter
+            profits[(v, d)] = site_profits(inst, duals, v, d)
+            top = price_day(inst, v, d, profits[(v, d)], 0, duals.visit)
+            if not top.exact:
+                return None
+            best[v, d] = top.best
     slack = rounding_slack(inst)
     delta = lagrangian_bound(inst, duals, best, kmax) - objective
     if delta <= 2 * slack:
         return chosen, objective + 2 * slack
+    # only routes that lose less than delta against their vehicle-day's best are listed
+    candidates: list[tuple[float, float, DayRoute]] = []
+    for v in range(n_v):
+        for d in range(n_d):
+            floor = float(best[v, d]) - delta - 1e-6
+            priced = price_day(inst, v, d, profits[(v, d)], per_vd_cap, duals.visit, floor)
+            candidates.extend((priced.best, p, r) for p, r in priced.routes)
+            if len(priced.routes) == per_vd_cap or not priced.exact:
+                return None  # cannot tell whether routes beyond the cap matter
     pool = [r for top, p, r in candidates if top - p < delta + 1e-6]
     if len(pool) > total_cap:
         return None
@@ -64,8 +74,10 @@ def prove(
     pool.extend(r for r in chosen if r.key() not in keys)
     index = {r.key(): i for i, r in enumerate(pool)}
     hint = [index[r.key()] for r in chosen]
+    # a small proof is quicker on one search thread than on CP-SAT's portfolio
+    threads = 1 if len(pool) <= SMALL_PROOF else workers
     outcome = solve_master_mip(
-        inst, pool, [master.profit(r) for r in pool], hint, limit, seed, workers
+        inst, pool, [master.profit(r) for r in pool], hint, limit, seed, threads
     )
     found = [pool[i] for i in outcome.chosen]
     if outcome.status != "OPTIMAL":

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from ortools.linear_solver import pywraplp
-from ortools.sat.python import cp_model
 
 from solver.optimiser.columns import DayRoute
 from solver.optimiser.opt_instance import BoolArray, FloatArray, Instance
@@ -296,9 +295,16 @@ def solve_master_mip(
     Without ``seed``, ``limit`` is a ``time.monotonic()`` deadline (model building
     included). With ``seed`` the search is deterministic: one search thread, the given
     random seed and ``limit`` units of CP-SAT's deterministic time instead of wall time.
-    ``on_solution(objective, elapsed)`` is called for each improving solution.
+    ``on_solution(objective, elapsed)`` is called with the final plan's objective.
+
+    CP-SAT is reached through ``pywraplp`` (``CP_SAT`` backend): every coefficient is an
+    integer (scaled by ``SCALE``), so the model CP-SAT solves is exact, and the process
+    does not import ``ortools.sat.python.cp_model`` (which imports pandas: about half a
+    second at start, more under load).
     """
-    model = cp_model.CpModel()
+    solver = pywraplp.Solver.CreateSolver("CP_SAT")
+    if solver is None:  # pragma: no cover - CP-SAT ships with ortools
+        raise RuntimeError("CP-SAT is not available")
     hint_set = set(hint)
     hint_n = np.zeros(inst.n_sites, dtype=np.int64)
     hint_days: set[tuple[int, int]] = set()
@@ -306,7 +312,8 @@ def solve_master_mip(
         for _, s in columns[i].stops:
             hint_n[s] += 1
             hint_days.add((s, columns[i].day))
-    xs: list[cp_model.IntVar] = [model.new_bool_var(f"x{i}") for i in range(len(columns))]
+    hints: list[tuple[pywraplp.Variable, float]] = []
+    xs = [solver.BoolVar("") for _ in range(len(columns))]
     by_vd: dict[tuple[int, int], list[int]] = {}
     by_cell: dict[tuple[int, int, int], list[int]] = {}
     by_site: dict[int, list[tuple[int, int]]] = {}
@@ -320,33 +327,33 @@ def solve_master_mip(
             by_site.setdefault(s, []).append((i, n))
     for v in range(inst.n_vehicles):
         for d in range(inst.n_days):
-            lits = [xs[i] for i in by_vd.get((v, d), [])]
-            if np.any(inst.forced[v, d] >= 0):
-                model.add_exactly_one(lits)
-            elif len(lits) > 1:
-                model.add_at_most_one(lits)
-    objective_terms: list[tuple[cp_model.IntVar, int]] = []
+            members = by_vd.get((v, d), [])
+            forced = bool(np.any(inst.forced[v, d] >= 0))
+            if forced or len(members) > 1:
+                _row(solver, 1.0 if forced else 0.0, 1.0, [(xs[i], 1.0) for i in members])
+    objective_terms: list[tuple[pywraplp.Variable, int]] = []
     for i, p in enumerate(profits):
         objective_terms.append((xs[i], round(p * SCALE)))
-    zvars: dict[tuple[int, int], cp_model.IntVar] = {}
+    zvars: dict[tuple[int, int], pywraplp.Variable] = {}
     for (s, d, _), members in by_cell.items():
         cap = int(inst.capacity[s])
         if inst.gap[s] >= 2:
             z = zvars.get((s, d))
             if z is None:
-                z = model.new_bool_var(f"z{s}_{d}")
-                zvars[(s, d)] = z
-                model.add_hint(z, (s, d) in hint_days)
-            model.add(sum(xs[i] for i in members) <= cap * z)
+                z = zvars[(s, d)] = solver.BoolVar("")
+                hints.append((z, float((s, d) in hint_days)))
+            _row(solver, -_INF, 0.0, [(xs[i], 1.0) for i in members] + [(z, -float(cap))])
         elif len(members) > cap:
-            model.add(sum(xs[i] for i in members) <= cap)
+            _row(solver, -_INF, float(cap), [(xs[i], 1.0) for i in members])
     for s, first, last in gap_windows(inst):
         zs = [zvars[(s, d)] for d in range(first, last + 1) if (s, d) in zvars]
         if len(zs) > 1:
-            model.add_at_most_one(zs)
+            _row(solver, -_INF, 1.0, [(z, 1.0) for z in zs])
     constant = 0.0
     if prices_overdue(inst):
-        constant += _overdue_terms(model, inst, by_cell, zvars, hint_days, xs, objective_terms)
+        constant += _overdue_terms(
+            solver, inst, by_cell, zvars, hint_days, xs, objective_terms, hints
+        )
     cells_of_site: dict[int, int] = {}
     for s, _, _ in by_cell:
         cells_of_site[s] = cells_of_site.get(s, 0) + 1
@@ -358,66 +365,94 @@ def solve_master_mip(
         if kmax == 0:
             constant -= inst.shortfall_penalty * m
             continue
-        n_expr = sum(xs[i] * n for i, n in terms)
         vals = inst.increment_values(s, kmax)
-        ys = [model.new_bool_var(f"y{s}_{k}") for k in range(kmax)]
+        ys = [solver.BoolVar("") for _ in range(kmax)]
         for k, y in enumerate(ys):
-            model.add_hint(y, k < hint_n[s])
-        model.add(sum(ys) == n_expr)
+            hints.append((y, float(k < hint_n[s])))
+        _row(solver, 0.0, 0.0, [(y, 1.0) for y in ys] + [(xs[i], -float(n)) for i, n in terms])
         for a, b in zip(ys, ys[1:], strict=False):
-            model.add_implication(b, a)
+            _row(solver, -_INF, 0.0, [(b, 1.0), (a, -1.0)])
         for k, y in enumerate(ys):
             objective_terms.append((y, round(float(vals[k]) * SCALE)))
         if m > 0:
-            u = model.new_int_var(0, m, f"u{s}")
-            model.add_hint(u, max(0, m - int(hint_n[s])))
-            model.add(u + sum(ys[: min(m, kmax)]) >= m)
+            u = solver.IntVar(0.0, float(m), "")
+            hints.append((u, float(max(0, m - int(hint_n[s])))))
+            _row(solver, float(m), _INF, [(u, 1.0)] + [(y, 1.0) for y in ys[: min(m, kmax)]])
             objective_terms.append((u, -round(inst.shortfall_penalty * SCALE)))
     # ties toward previous: each objective unit is worth more than every previous session kept
     kept = [previous_kept(inst, r) for r in columns]
     tie = 1 + len(inst.previous_cells) if any(kept) else 1
-    model.maximize(
-        sum(c * tie * v for v, c in objective_terms)
-        + sum(k * xs[i] for i, k in enumerate(kept) if k)
-    )
-    for i in range(len(columns)):
-        model.add_hint(xs[i], 1 if i in hint_set else 0)
+    coef: dict[int, tuple[pywraplp.Variable, int]] = {}
+    for var, c in objective_terms:
+        key = var.index()
+        old = coef.get(key, (var, 0))[1]
+        coef[key] = (var, old + c * tie)
+    for i, k in enumerate(kept):
+        if k:
+            old = coef.get(xs[i].index(), (xs[i], 0))[1]
+            coef[xs[i].index()] = (xs[i], old + k)
+    obj = solver.Objective()
+    for var, c in coef.values():
+        obj.SetCoefficient(var, float(c))
+    obj.SetMaximization()
+    hints.extend((xs[i], 1.0 if i in hint_set else 0.0) for i in range(len(columns)))
+    solver.SetHint([v for v, _ in hints], [h for _, h in hints])
 
-    solver = cp_model.CpSolver()
-    prm = solver.parameters
+    # CP-SAT's own gap limits: prove to the last scaled unit (relative gap 0)
+    specific = ["relative_gap_limit:0", "absolute_gap_limit:0.5"]
     if seed is not None:
         # one search thread: reproducible, and stronger here than interleaved workers
-        prm.num_workers = 1
-        prm.random_seed = seed
-        prm.max_deterministic_time = max(0.01, limit)
-        prm.max_time_in_seconds = max(10.0, 20.0 * limit)
+        specific += [
+            "num_workers:1",
+            f"random_seed:{seed}",
+            f"max_deterministic_time:{max(0.01, limit)}",
+        ]
+        seconds = max(10.0, 20.0 * limit)
     else:
-        prm.num_workers = max(1, workers)
-        prm.max_time_in_seconds = max(0.05, limit - time.monotonic())
+        specific.append(f"num_workers:{max(1, workers)}")
+        seconds = max(0.05, limit - time.monotonic())
+    specific.append(f"max_time_in_seconds:{seconds}")
+    if not solver.SetSolverSpecificParametersAsString(" ".join(specific)):
+        raise RuntimeError("CP-SAT parameters rejected")  # pragma: no cover
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
     started = time.monotonic()
-
-    class _Cb(cp_model.CpSolverSolutionCallback):
-        def on_solution_callback(self) -> None:
-            if on_solution is not None:
-                value = (self.objective_value // tie) / SCALE + constant
-                on_solution(value, time.monotonic() - started)
-
-    status = solver.solve(model, _Cb())
-    name = solver.status_name(status)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    status = solver.Solve(params)
+    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+        name = "INFEASIBLE" if status == pywraplp.Solver.INFEASIBLE else "UNKNOWN"
         return MipOutcome(list(hint), name, None)
-    chosen = [i for i in range(len(columns)) if solver.boolean_value(xs[i])]
-    return MipOutcome(chosen, name, (solver.objective_value // tie) / SCALE + constant)
+    name = "OPTIMAL" if status == pywraplp.Solver.OPTIMAL else "FEASIBLE"
+    chosen = [i for i in range(len(columns)) if xs[i].solution_value() > 0.5]
+    value = (round(solver.Objective().Value()) // tie) / SCALE + constant
+    if on_solution is not None:
+        on_solution(value, time.monotonic() - started)
+    return MipOutcome(chosen, name, value)
+
+
+_INF = float("inf")
+
+
+def _row(
+    solver: pywraplp.Solver,
+    lower: float,
+    upper: float,
+    terms: Sequence[tuple[pywraplp.Variable, float]],
+) -> None:
+    """Add ``lower <= sum coef * var <= upper``."""
+    row = solver.Constraint(lower, upper)
+    for var, c in terms:
+        row.SetCoefficient(var, c)
 
 
 def _overdue_terms(
-    model: cp_model.CpModel,
+    solver: pywraplp.Solver,
     inst: Instance,
     by_cell: dict[tuple[int, int, int], list[int]],
-    zvars: dict[tuple[int, int], cp_model.IntVar],
+    zvars: dict[tuple[int, int], pywraplp.Variable],
     hint_days: set[tuple[int, int]],
-    xs: list[cp_model.IntVar],
-    objective_terms: list[tuple[cp_model.IntVar, int]],
+    xs: list[pywraplp.Variable],
+    objective_terms: list[tuple[pywraplp.Variable, int]],
+    hints: list[tuple[pywraplp.Variable, float]],
 ) -> float:
     """Add the overdue days exactly; return the constant part (days overdue in every plan)."""
     by_day: dict[tuple[int, int], set[int]] = {}
@@ -429,16 +464,16 @@ def _overdue_terms(
         g = int(inst.max_gap[s])
         if g < 0:
             continue
-        visited: dict[int, cp_model.IntVar] = {}
+        visited: dict[int, pywraplp.Variable] = {}
         for d in range(inst.n_days):
             day_members = by_day.get((s, d))
             if not day_members:
                 continue
             w = zvars.get((s, d))
             if w is None:
-                w = model.new_bool_var(f"w{s}_{d}")
-                model.add_hint(w, (s, d) in hint_days)
-            model.add(w <= sum(xs[i] for i in sorted(day_members)))
+                w = solver.BoolVar("")
+                hints.append((w, float((s, d) in hint_days)))
+            _row(solver, -_INF, 0.0, [(w, 1.0)] + [(xs[i], -1.0) for i in sorted(day_members)])
             visited[d] = w
         for t in range(int(inst.last_visit[s]) + g + 1, inst.n_days):
             if t < 0:
@@ -447,9 +482,9 @@ def _overdue_terms(
             if not ws:
                 constant -= inst.overdue_penalty
                 continue
-            o = model.new_bool_var(f"o{s}_{t}")
+            o = solver.BoolVar("")
             late = not any((s, d) in hint_days for d in range(max(0, t - g), t + 1))
-            model.add_hint(o, late)
-            model.add(o + sum(ws) >= 1)
+            hints.append((o, float(late)))
+            _row(solver, 1.0, _INF, [(o, 1.0)] + [(w, 1.0) for w in ws])
             objective_terms.append((o, -penalty))
     return constant

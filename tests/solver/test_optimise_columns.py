@@ -141,6 +141,34 @@ def test_two_slot_fast_path_equals_label_setting(
 
 @settings(max_examples=60, deadline=None)
 @given(
+    setup=st.sampled_from([0, 30, 300]),
+    profits=st.lists(st.integers(-50, 150), min_size=8, max_size=8),
+    floor=st.integers(-120, 300),
+)
+def test_pricing_floor_lists_exactly_the_routes_above_it(
+    setup: int, profits: list[int], floor: int
+) -> None:
+    """``min_profit``: both pricings list every route of at least that profit, no other."""
+    sc = scenario(
+        days=1,
+        setup_minutes=setup,
+        sites=[site("A", 100), site("B", 60), site("C", 30), site("F", 10, slots=["evening"])],
+        vehicles=[vehicle("RV1")],
+    )
+    inst = compile_instance(sc, TravelTable.build(sc))
+    profit = np.array(profits, dtype=float).reshape(2, 4)
+    bonus = np.zeros(4)
+    every = _price_labels(inst, 0, 0, profit, 100, bonus)
+    wanted = sorted(r.stops for p, r in every.routes if p >= floor)
+    for pricing in (_price_two_slots, _price_labels):
+        above = pricing(inst, 0, 0, profit, 100, bonus, float(floor))
+        assert above.best == every.best
+        assert sorted(r.stops for _, r in above.routes) == wanted
+        assert all(p >= floor for p, _ in above.routes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
     limit=st.sampled_from([60, 100, 130]),
     setup=st.sampled_from([0, 30]),
     profits=st.lists(st.integers(-50, 150), min_size=12, max_size=12),
