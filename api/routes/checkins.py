@@ -30,7 +30,7 @@ from api import access, report_files
 from api.checkin_tokens import MAX_TOKEN, TokenRefused, issue_checkin_token, read_checkin_token
 from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
 from api.relay import wall_now
-from api.routes.bookings import PlaceOut, place_out
+from api.routes.bookings import Lang, PlaceOut, place_out, worker_language
 from api.routes.events import RESPONSES, IdempotencyKey, _produce_once
 from api.schemas import DbId, EventText, Strict
 from api.store import not_found, region_or_default, unprocessable, zone_of_region
@@ -289,11 +289,15 @@ class PublicSite(BaseModel):
     response_model=PublicSite,
     responses={404: {"description": "no such site"}, 422: {"description": "a bad site id"}},
 )
-async def site_public(services: ServicesDep, site_id: str) -> PublicSite:
+async def site_public(
+    services: ServicesDep, request: Request, site_id: str, lang: Lang = None
+) -> PublicSite:
     """A site's upcoming visits for its workers (anyone): date, slot, the RV's amenities.
 
-    No contact data, no plate, no driver: only what a worker needs to come.
+    No contact data, no plate, no driver: only what a worker needs to come. Dates, slots
+    and amenities in ``lang`` (else the Accept-Language, else both).
     """
+    language = worker_language(request, lang)
     problem = events.text_problem(site_id)
     if problem is not None or len(site_id) > events.MAX_ID:
         raise unprocessable("site_id", problem or "is too long", "path")
@@ -321,8 +325,8 @@ async def site_public(services: ServicesDep, site_id: str) -> PublicSite:
                         start=v.start.isoformat(),
                         end=v.end.isoformat(),
                         amenities=v.amenities,
-                        when=visit_when(v.date, v.slot),
-                        places=[place_out(p, tz) for p in places.get(v.session_id, [])]
+                        when=visit_when(v.date, v.slot, language),
+                        places=[place_out(p, tz, language) for p in places.get(v.session_id, [])]
                         if tz is not None
                         else [],
                     )
@@ -468,10 +472,10 @@ async def service_report_charts(
     return ReportCharts(charts=charts, titles=dict(report_files.CHARTS))
 
 
-def visit_when(day: str, slot: str) -> str:
-    """A visit's date and slot in both languages, Chinese first."""
+def visit_when(day: str, slot: str, lang: str | None = None) -> str:
+    """A visit's date and slot in ``lang`` (None: both languages, Chinese first)."""
     return worker_messages.both(
-        {x: worker_messages.when(date.fromisoformat(day), slot, x) for x in ("zh", "en")}, None
+        {x: worker_messages.when(date.fromisoformat(day), slot, x) for x in ("zh", "en")}, lang
     )
 
 

@@ -21,7 +21,19 @@ from fleet.reason_words import REASON_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 API = ROOT / "api"
-SCRIPTS = [API / "static" / n for n in ("app.js", "edits.js", "drafts.js", "map.js")]
+SCRIPTS = [
+    API / "static" / n
+    for n in (
+        "app.js",
+        "edits.js",
+        "drafts.js",
+        "map.js",
+        "phone.js",
+        "checkin.js",
+        "visits.js",
+        "report.js",
+    )
+]
 TEMPLATES = sorted((API / "templates").glob("*.html"))
 
 
