@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -116,6 +116,22 @@ def language_of(request: Request) -> str | None:
 Language = Annotated[str | None, Depends(language_of)]
 
 
+def file_language(
+    request: Request,
+    lang: Annotated[
+        Literal["zh", "en"] | None,
+        Query(description="the file's language: zh or en; none: the user's (PATCH /me)"),
+    ] = None,
+) -> str | None:
+    """The language of a file or feed: ``?lang=``, else the user's choice, else the
+    Accept-Language; None (both languages) when none of them names zh or en. Declare it
+    after the caller's principal (the principal keeps the user's choice on the request)."""
+    return lang or language_of(request)
+
+
+FileLanguage = Annotated[str | None, Depends(file_language)]
+
+
 def principal_from_token(
     services: Services, db: Connection | DbSession, token: str | None
 ) -> Principal:
@@ -181,7 +197,9 @@ def calendar_principal(
         user = users.user_by_feed_token(db, feed_token)
         if user is None:
             raise unauthorized("unknown or revoked feed token")
-        return principal_of(db, user)
+        principal = principal_of(db, user)
+    request.state.language = principal.language  # the feed's words: the user's language
+    return principal
 
 
 CalendarUser = Annotated[Principal, Depends(calendar_principal)]

@@ -1,7 +1,8 @@
 """The week's rotation as a file a dispatcher can open: CSV (UTF-8 with BOM) or XLSX.
 
-Columns have Chinese and English headings; slots and states keep their ids and gain
-labels in both languages. XLSX is written by openpyxl (imported on use).
+Headings and labels are in the caller's language (``file.export.*``, the weekday, slot
+and state labels of the catalogues; None: Chinese and English side by side); slots and
+states keep their ids' meaning. XLSX is written by openpyxl (imported on use).
 """
 
 from __future__ import annotations
@@ -12,38 +13,39 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from fleet.messages import catalogue, label
+
 COLUMNS = (
-    ("date", "日期 Date"),
-    ("weekday", "星期 Weekday"),
-    ("slot", "时段 Slot"),
-    ("start", "开始 Start"),
-    ("end", "结束 End"),
-    ("vehicle", "车辆 RV"),
-    ("site", "工地编号 Site id"),
-    ("site_name", "工地 Site"),
-    ("headcount", "人数 Workers"),
-    ("state", "状态 State"),
-    ("pinned", "固定 Pinned"),
+    "date",
+    "weekday",
+    "slot",
+    "start",
+    "end",
+    "vehicle",
+    "site",
+    "site_name",
+    "headcount",
+    "state",
+    "pinned",
 )
-WEEKDAYS = (
-    "周一 Mon", "周二 Tue", "周三 Wed", "周四 Thu", "周五 Fri", "周六 Sat", "周日 Sun",
-)  # fmt: skip
-SLOT_LABELS = {"lunch": "午休 lunch", "evening": "晚间 evening", "morning": "上午 morning"}
-STATE_LABELS = {
-    "planned": "已计划 planned",
-    "confirmed": "已确认 confirmed",
-    "in_progress": "进行中 in_progress",
-    "done": "已完成 done",
-    "missed": "未到 missed",
-    "cancelled": "已取消 cancelled",
-}
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
 
-def export_rows(sessions: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
+def headings(lang: str | None) -> list[str]:
+    return [label(f"file.export.{c}", lang) for c in COLUMNS]
+
+
+def _id_label(family: str, ident: str, lang: str | None) -> str:
+    """An id's label (``<family>.<id>``); an id the catalogues do not know stays itself."""
+    if catalogue("zh").get(f"{family}.{ident}") is None:
+        return ident
+    return label(f"{family}.{ident}", lang)
+
+
+def export_rows(sessions: Iterable[Mapping[str, Any]], lang: str | None = None) -> list[list[Any]]:
     """One row per session, in the order of ``COLUMNS`` (times as local HH:MM)."""
     out = []
     for s in sessions:
@@ -54,31 +56,31 @@ def export_rows(sessions: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
         out.append(
             [
                 day.isoformat(),
-                WEEKDAYS[day.weekday()],
-                SLOT_LABELS.get(slot, slot),
+                label(f"weekday.{day.weekday()}", lang),
+                _id_label("slot", slot, lang),
                 start.strftime("%H:%M"),
                 end.strftime("%H:%M"),
                 s["vehicle"],
                 s["site"],
                 s.get("site_name") or s["site"],
                 s.get("headcount"),
-                STATE_LABELS.get(state, state),
-                "是 yes" if s.get("pinned") else "否 no",
+                _id_label("page.state", state, lang),
+                label("file.yes" if s.get("pinned") else "file.no", lang),
             ]
         )
     return out
 
 
-def to_csv(rows: Sequence[Sequence[Any]]) -> bytes:
+def to_csv(rows: Sequence[Sequence[Any]], lang: str | None = None) -> bytes:
     """CSV with a byte-order mark, so that spreadsheet programs read the Chinese right."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([heading for _, heading in COLUMNS])
+    writer.writerow(headings(lang))
     writer.writerows(["" if v is None else v for v in row] for row in rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def to_xlsx(rows: Sequence[Sequence[Any]], title: str) -> bytes:
+def to_xlsx(rows: Sequence[Sequence[Any]], title: str, lang: str | None = None) -> bytes:
     """An XLSX workbook of one sheet ``title``, headings bold and frozen."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -87,7 +89,7 @@ def to_xlsx(rows: Sequence[Sequence[Any]], title: str) -> bytes:
     sheet = book.active
     assert sheet is not None
     sheet.title = title[:31]
-    sheet.append([heading for _, heading in COLUMNS])
+    sheet.append(headings(lang))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:

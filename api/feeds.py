@@ -1,4 +1,7 @@
-"""Calendar (RFC 5545) and GeoJSON documents of sessions; pure functions, no I/O."""
+"""Calendar (RFC 5545) and GeoJSON documents of sessions; pure functions, no I/O.
+
+A calendar's words (summaries, descriptions, state texts) are the catalogues'
+``file.feed.*`` in the caller's language (None: Chinese and English side by side)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
+
+from fleet.messages import LANGUAGES, catalogue, label, slot_label, words
 
 
 @dataclass(frozen=True)
@@ -40,15 +45,7 @@ FEED_STATUS = {
     "missed": "CANCELLED",
     "cancelled": "CANCELLED",
 }
-STATE_TEXT = {
-    "planned": "计划中 planned",
-    "confirmed": "已确认 confirmed",
-    "in_progress": "进行中 in progress",
-    "done": "已完成 done",
-    "missed": "未成行：车辆未到 missed: the visit did not happen",
-    "cancelled": "已取消 cancelled",
-}
-SUMMARY_PREFIX = {"missed": "未成行 Missed: ", "cancelled": "已取消 Cancelled: "}
+PREFIXED = ("missed", "cancelled")  # states said first in an entry's summary
 
 
 def one_line(text: str) -> str:
@@ -56,8 +53,34 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def state_text(state: str, lang: str | None) -> str:
+    if catalogue("zh").get(f"file.feed.state.{state}") is None:
+        return state
+    return label(f"file.feed.state.{state}", lang)
+
+
+def summary(session: FeedSession, lang: str | None) -> str:
+    """An entry's summary: "Missed: RV2 @ Bridge lot 3 (evening)" in the caller's words."""
+
+    def one(x: str) -> str:
+        prefix = words(f"file.feed.prefix.{session.state}", x) if session.state in PREFIXED else ""
+        return words("file.feed.summary", x).format(
+            prefix=prefix,
+            vehicle=session.vehicle,
+            site=one_line(session.site_name or session.site),
+            slot=slot_label(session.slot, x),
+        )
+
+    return one(lang) if lang in LANGUAGES else " / ".join(one(x) for x in LANGUAGES)
+
+
 def calendar_document(
-    title: str, sessions: Iterable[FeedSession], tz: ZoneInfo, stamp: datetime, host: str
+    title: str,
+    sessions: Iterable[FeedSession],
+    tz: ZoneInfo,
+    stamp: datetime,
+    host: str,
+    lang: str | None = None,
 ) -> bytes:
     """A VCALENDAR with one VEVENT per session, times in the region's zone (with VTIMEZONE)."""
     cal = icalendar.Calendar()
@@ -76,12 +99,14 @@ def calendar_document(
         event.add("dtstart", session.start.astimezone(tz))
         event.add("dtend", session.end.astimezone(tz))
         name = one_line(session.site_name or session.site)
-        prefix = SUMMARY_PREFIX.get(session.state, "")
-        event.add("summary", f"{prefix}{session.vehicle} @ {name} ({session.slot})")
+        event.add("summary", summary(session, lang))
         event.add("location", session.address or name)
         event.add("geo", (session.lat, session.lon))
-        state = STATE_TEXT.get(session.state, session.state)
-        event.add("description", f"工地 site {session.site} · 车辆 RV {session.vehicle} · {state}")
+        state = state_text(session.state, lang)
+        description = label(
+            "file.feed.description", lang, site=session.site, vehicle=session.vehicle, state=state
+        )
+        event.add("description", description)
         event.add("status", FEED_STATUS.get(session.state, "TENTATIVE"))
         cal.add_component(event)
     cal.add_missing_timezones()

@@ -229,3 +229,11 @@ def edit_trigger(
         )
 
     return BOTH_SEPARATOR.join(one(x) for x in LANGUAGES)
+
+
+def label(key: str, lang: str | None, **values: object) -> str:
+    """A heading or label of a file or feed (``key`` as it is in the catalogues) in
+    ``lang``, or Chinese then English with a space between when ``lang`` is None."""
+    if lang in LANGUAGES:
+        return words(key, str(lang)).format(**values)
+    return " ".join(words(key, x).format(**values) for x in LANGUAGES)

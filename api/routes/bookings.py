@@ -23,10 +23,10 @@ from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
 from api.relay import wall_now
 from api.schemas import DbId, EventText, Strict
 from api.store import not_found, unprocessable, zone_of_region
-from fleet import bookings, events, throttle
+from fleet import bookings, events, throttle, worker_messages
 from fleet.bookings import BookingRefused
 from fleet.db import session_scope
-from fleet.messages import pick_language
+from fleet.messages import LANGUAGES, pick_language
 from fleet.models import Session, Vehicle
 from fleet.worker_messages import amenity_label, booking_text
 
@@ -78,7 +78,7 @@ class BookingOut(BaseModel):
 
 class PlaceOut(BaseModel):
     amenity: str
-    amenity_label: str = Field(description="the amenity in Chinese and English")
+    amenity_label: str = Field(description="the amenity in the language asked (else both)")
     block: int
     start: str
     end: str
@@ -92,7 +92,7 @@ class SessionPlaces(BaseModel):
     places: list[PlaceOut]
 
 
-def _language(request: Request, lang: str | None) -> str | None:
+def worker_language(request: Request, lang: str | None) -> str | None:
     if lang == "both":
         return None
     return lang or pick_language(request.headers.get("accept-language"))
@@ -185,7 +185,7 @@ async def post_booking(
     """Book a place at an upcoming visit (anyone: no password; the phone's device id)."""
     await run_in_threadpool(_throttled, services, body.device)
     now = services.clock.now()
-    language = _language(request, lang)
+    language = worker_language(request, lang)
 
     def make() -> BookingOut:
         with session_scope(services.engine) as db:
@@ -213,7 +213,7 @@ async def my_bookings(
     services: ServicesDep, request: Request, device: Device, lang: Lang = None
 ) -> list[BookingOut]:
     """This phone's bookings, newest first, each with what the plan did to it."""
-    return await run_in_threadpool(_views, services, device, _language(request, lang))
+    return await run_in_threadpool(_views, services, device, worker_language(request, lang))
 
 
 @router.delete(
@@ -237,14 +237,15 @@ async def cancel_booking(
 
     if not await run_in_threadpool(cancel):
         raise not_found("booking", str(booking_id))
-    found = await run_in_threadpool(_views, services, device, _language(request, lang))
+    found = await run_in_threadpool(_views, services, device, worker_language(request, lang))
     return next(v for v in found if v.id == booking_id)
 
 
-def place_out(place: bookings.Place, tz: tzinfo) -> PlaceOut:
+def place_out(place: bookings.Place, tz: tzinfo, lang: str | None = None) -> PlaceOut:
+    label = worker_messages.both({x: amenity_label(place.amenity, x) for x in LANGUAGES}, lang)
     return PlaceOut(
         amenity=place.amenity,
-        amenity_label=f"{amenity_label(place.amenity, 'zh')} {amenity_label(place.amenity, 'en')}",
+        amenity_label=label,
         block=place.block,
         start=place.start.astimezone(tz).isoformat(),
         end=place.end.astimezone(tz).isoformat(),

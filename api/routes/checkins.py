@@ -28,9 +28,9 @@ from pydantic import BaseModel, Field
 
 from api import access, report_files
 from api.checkin_tokens import MAX_TOKEN, TokenRefused, issue_checkin_token, read_checkin_token
-from api.deps import CurrentUser, Dispatcher, Services, ServicesDep, forbidden
+from api.deps import CurrentUser, Dispatcher, FileLanguage, Services, ServicesDep, forbidden
 from api.relay import wall_now
-from api.routes.bookings import PlaceOut, place_out
+from api.routes.bookings import Lang, PlaceOut, place_out, worker_language
 from api.routes.events import RESPONSES, IdempotencyKey, _produce_once
 from api.schemas import DbId, EventText, Strict
 from api.store import not_found, region_or_default, unprocessable, zone_of_region
@@ -38,6 +38,7 @@ from fleet import bookings, checkins, events, outbox, throttle, worker_messages
 from fleet.attendance import WeightRules
 from fleet.checkins import SessionWindow
 from fleet.db import session_scope
+from fleet.messages import label
 from fleet.models import Session as SessionRow
 
 router = APIRouter(tags=["checkins"])
@@ -289,11 +290,15 @@ class PublicSite(BaseModel):
     response_model=PublicSite,
     responses={404: {"description": "no such site"}, 422: {"description": "a bad site id"}},
 )
-async def site_public(services: ServicesDep, site_id: str) -> PublicSite:
+async def site_public(
+    services: ServicesDep, request: Request, site_id: str, lang: Lang = None
+) -> PublicSite:
     """A site's upcoming visits for its workers (anyone): date, slot, the RV's amenities.
 
-    No contact data, no plate, no driver: only what a worker needs to come.
+    No contact data, no plate, no driver: only what a worker needs to come. Dates, slots
+    and amenities in ``lang`` (else the Accept-Language, else both).
     """
+    language = worker_language(request, lang)
     problem = events.text_problem(site_id)
     if problem is not None or len(site_id) > events.MAX_ID:
         raise unprocessable("site_id", problem or "is too long", "path")
@@ -321,8 +326,8 @@ async def site_public(services: ServicesDep, site_id: str) -> PublicSite:
                         start=v.start.isoformat(),
                         end=v.end.isoformat(),
                         amenities=v.amenities,
-                        when=visit_when(v.date, v.slot),
-                        places=[place_out(p, tz) for p in places.get(v.session_id, [])]
+                        when=visit_when(v.date, v.slot, language),
+                        places=[place_out(p, tz, language) for p in places.get(v.session_id, [])]
                         if tz is not None
                         else [],
                     )
@@ -424,21 +429,23 @@ async def service_report(
     _: Dispatcher,
     date_from: ReportFrom,
     date_to: ReportTo,
+    lang: FileLanguage,
     region: ReportRegion = None,
     format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query()] = "json",  # noqa: A002
 ) -> Response:
     """Person-visits (check-ins and door counts) of a region's sessions dated from..to,
     every state of their sessions, by site, town, amenity and week; the sites and workers
-    reached, the sites overdue; ``format=csv|xlsx|pdf`` for a file."""
+    reached, the sites overdue; ``format=csv|xlsx|pdf`` for a file, its headings in ``lang``,
+    else the user's language (else both)."""
     report = await _report(services, region, date_from, date_to)
     if format == "json":
         return JSONResponse(ServiceReportOut(**dataclasses.asdict(report)).model_dump())
     if format == "csv":
-        content: bytes = service_csv(report).encode()
+        content: bytes = service_csv(report, lang).encode()
     elif format == "xlsx":
-        content = await run_in_threadpool(report_files.service_xlsx, report)
+        content = await run_in_threadpool(report_files.service_xlsx, report, lang)
     else:
-        content = await run_in_threadpool(report_files.service_pdf, report)
+        content = await run_in_threadpool(report_files.service_pdf, report, lang)
     return Response(
         content,
         media_type=FILE_TYPES[format],
@@ -459,38 +466,44 @@ async def service_report_charts(
     _: Dispatcher,
     date_from: ReportFrom,
     date_to: ReportTo,
+    lang: FileLanguage,
     region: ReportRegion = None,
 ) -> ReportCharts:
     """The report's charts (person-visits by week, amenity, town and the top sites) as SVG,
     drawn on the server."""
     report = await _report(services, region, date_from, date_to)
-    charts = await run_in_threadpool(report_files.chart_svgs, report)
-    return ReportCharts(charts=charts, titles=dict(report_files.CHARTS))
+    charts = await run_in_threadpool(report_files.chart_svgs, report, lang)
+    return ReportCharts(charts=charts, titles=report_files.chart_titles(lang))
 
 
-def visit_when(day: str, slot: str) -> str:
-    """A visit's date and slot in both languages, Chinese first."""
+def visit_when(day: str, slot: str, lang: str | None = None) -> str:
+    """A visit's date and slot in ``lang`` (None: both languages, Chinese first)."""
     return worker_messages.both(
-        {x: worker_messages.when(date.fromisoformat(day), slot, x) for x in ("zh", "en")}, None
+        {x: worker_messages.when(date.fromisoformat(day), slot, x) for x in ("zh", "en")}, lang
     )
 
 
-def service_csv(report: checkins.ServiceReport) -> str:
-    """The report as CSV rows (breakdown, key, name, person_visits), headers in zh and en."""
+def service_csv(report: checkins.ServiceReport, lang: str | None = None) -> str:
+    """The report as CSV rows (breakdown, key, name, person_visits), headings in ``lang``
+    (None: Chinese and English)."""
+
+    def say(key: str) -> str:
+        return label(f"file.report.{key}", lang)
+
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["分类 breakdown", "键 key", "名称 name", "服务人次 person_visits"])
-    writer.writerow(
-        ["合计 total", report.region, f"{report.date_from}..{report.date_to}", report.person_visits]
-    )
+    writer.writerow([say(k) for k in ("breakdown", "key", "name", "person_visits")])
+    dates = f"{report.date_from}..{report.date_to}"
+    writer.writerow([say("total"), report.region, dates, report.person_visits])
     for site, n in report.by_site.items():
-        writer.writerow(["工地 site", site, _cell(report.site_names.get(site, site)), n])
+        writer.writerow([say("site"), site, _cell(report.site_names.get(site, site)), n])
     for town, n in report.by_town.items():
-        writer.writerow(["镇街 town", _cell(town), _cell(report_files.town_label(town)), n])
+        writer.writerow([say("town"), _cell(town), _cell(report_files.town_label(town, lang)), n])
     for amenity, n in report.by_amenity.items():
-        writer.writerow(["服务 amenity", amenity, "", n])
+        name = report_files.amenity_words(amenity, lang)
+        writer.writerow([say("amenity"), amenity, name, n])
     for week, n in report.by_week.items():
-        writer.writerow(["周 week", week, "", n])
+        writer.writerow([say("week"), week, "", n])
     return "\ufeff" + out.getvalue()  # a BOM: spreadsheet programs then read the UTF-8
 
 

@@ -17,6 +17,7 @@ from api.deps import (
     CurrentUser,
     DbDep,
     Dispatcher,
+    FileLanguage,
     Language,
     Services,
     ServicesDep,
@@ -39,6 +40,7 @@ from api.store import (
 from fleet import plans, registry
 from fleet.db import Connection, DbSession, read, session_scope
 from fleet.domain import week_start, zone
+from fleet.messages import label
 from fleet.models import Region, Session, Vehicle
 from fleet.reports import late_sessions, vehicle_states
 
@@ -323,7 +325,12 @@ def _zone_of(db: DbSession, region_id: str) -> Region:
 
 
 def _calendar(
-    services: ServicesDep, db: DbSession, title: str, region_id: str, sessions: list[Session]
+    services: ServicesDep,
+    db: DbSession,
+    title: str,
+    region_id: str,
+    sessions: list[Session],
+    lang: str | None,
 ) -> Response:
     region = _zone_of(db, region_id)
     body = calendar_document(
@@ -332,6 +339,7 @@ def _calendar(
         region_zone(region),
         services.clock.now(),
         "rvrota",
+        lang,
     )
     return Response(body, media_type="text/calendar; charset=utf-8")
 
@@ -343,7 +351,7 @@ def _calendar(
     responses=CALENDAR_RESPONSES,
 )
 def vehicle_calendar(
-    services: ServicesDep, principal: CalendarUser, db: DbDep, vehicle_id: str
+    services: ServicesDep, principal: CalendarUser, db: DbDep, lang: FileLanguage, vehicle_id: str
 ) -> Response:
     """The vehicle's sessions as an iCalendar feed (RFC 5545): from two weeks back, planned
     ones TENTATIVE, confirmed, under way and done ones CONFIRMED, missed and cancelled ones
@@ -354,7 +362,8 @@ def vehicle_calendar(
     if vehicle is None:
         raise not_found("vehicle", vehicle_id)
     sessions = plans.feed_sessions(db, services.clock.now(), vehicle_id=vehicle_id)
-    return _calendar(services, db, f"RV {vehicle_id}", vehicle.region_id, sessions)
+    title = label("file.feed.vehicle_title", lang, vehicle=vehicle_id)
+    return _calendar(services, db, title, vehicle.region_id, sessions, lang)
 
 
 @router.get(
@@ -364,7 +373,7 @@ def vehicle_calendar(
     responses=CALENDAR_RESPONSES,
 )
 def site_calendar(
-    services: ServicesDep, principal: CalendarUser, db: DbDep, site_id: str
+    services: ServicesDep, principal: CalendarUser, db: DbDep, lang: FileLanguage, site_id: str
 ) -> Response:
     """The site's visits as an iCalendar feed (as the vehicle's: states and SEQUENCE)."""
     if not access.may_see_site(principal, site_id):
@@ -373,7 +382,7 @@ def site_calendar(
     if site is None:
         raise not_found("site", site_id)
     sessions = plans.feed_sessions(db, services.clock.now(), site_id=site_id)
-    return _calendar(services, db, f"{site.name or site.id}", site.region_id, sessions)
+    return _calendar(services, db, f"{site.name or site.id}", site.region_id, sessions, lang)
 
 
 # --- plans ---------------------------------------------------------------------------------

@@ -1,44 +1,18 @@
 "use strict";
 // The phone check-in page (/checkin?t=...): no password, the QR token is the credential.
-// A random device id and, with the worker's consent, the member number stay in localStorage.
-
-const CONSENT = "rvrota.checkin.consent";
-const DEVICE = "rvrota.checkin.device";
-const MEMBER = "rvrota.checkin.member";
-
-function say(text, bad) {
-  const m = document.getElementById("message");
-  m.textContent = text;
-  m.classList.toggle("bad", !!bad);
-}
-
-function deviceId() {
-  let id = localStorage.getItem(DEVICE);
-  if (!id) {
-    const bytes = new Uint8Array(16);
-    crypto.getRandomValues(bytes);
-    id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-    localStorage.setItem(DEVICE, id);
-  }
-  return id;
-}
+// Uses W(), say(), deviceId(), afterConsent() and answerOf() of phone.js.
 
 function refusal(body, status) {
   const d = body && body.detail;
-  if (status === 429) return "签到过于频繁,请稍后再试 Too many check-ins; please try again shortly";
-  if (Array.isArray(d) && d[0] && d[0].loc && d[0].loc[d[0].loc.length - 1] === "token") {
-    return "二维码无效或不在签到时间内 This code is not valid now (check-in opens 30 minutes before the visit and closes 30 minutes after)";
-  }
-  if (Array.isArray(d) && d[0] && d[0].loc && d[0].loc[d[0].loc.length - 1] === "amenity") {
-    return "这辆车没有该服务 This RV does not offer that service";
-  }
-  return "签到未成功 Check-in failed (" + status + ")";
+  const field = Array.isArray(d) && d[0] && d[0].loc ? d[0].loc[d[0].loc.length - 1] : null;
+  if (status === 429) return W("checkin.too_many");
+  if (field === "token") return W("checkin.bad_code");
+  if (field === "amenity") return W("checkin.not_offered");
+  return W("checkin.failed", { status });
 }
 
 function showForm() {
-  document.getElementById("consent").hidden = true;
-  const form = document.getElementById("checkin-form");
-  form.hidden = false;
+  document.getElementById("checkin-form").hidden = false;
   document.getElementById("member-no").value = localStorage.getItem(MEMBER) || "";
 }
 
@@ -50,33 +24,27 @@ async function checkIn(token) {
   if (amenity) body.amenity = amenity;
   const r = await fetch("/api/v1/checkins", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", "Accept-Language": PHONE_LANG },
     body: JSON.stringify(body),
   });
-  let answer = null;
-  try { answer = await r.json(); } catch (e) { answer = null; }
+  const answer = await answerOf(r);
   if (r.status !== 202) { say(refusal(answer, r.status), true); return; }
   document.getElementById("checkin-form").hidden = true;
   document.getElementById("done").hidden = false;
   const at = answer.checked_in_at || "";
-  document.getElementById("done-time").textContent = "签到时间 Time: " + at.slice(0, 10) + " " + at.slice(11, 16);
+  document.getElementById("done-time").textContent = W("checkin.time", { date: at.slice(0, 10), time: at.slice(11, 16) });
   say("");
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   const token = new URLSearchParams(location.search).get("t");
-  if (!token) { say("请扫描房车上的二维码 Please scan the code on the RV", true); return; }
-  if (localStorage.getItem(CONSENT) === "yes") showForm();
-  else document.getElementById("consent").hidden = false;
-  document.getElementById("consent-yes").addEventListener("click", () => {
-    localStorage.setItem(CONSENT, "yes");
-    showForm();
-  });
+  if (!token) { say(W("checkin.scan"), true); return; }
+  afterConsent(showForm);
   document.getElementById("checkin-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const button = document.getElementById("checkin-send");
     button.disabled = true;
-    try { await checkIn(token); } catch (e) { say("网络错误,请重试 Network error, please try again", true); }
+    try { await checkIn(token); } catch (e) { say(W("phone.network"), true); }
     finally { button.disabled = false; }
   });
 });

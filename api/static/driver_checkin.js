@@ -31,7 +31,7 @@ async function loadCheckinCode() {
   const holder = document.getElementById("qr");
   // the SVG is made by our server (segno) from the link alone, shown as an image (data:)
   const img = document.createElement("img");
-  img.alt = "签到二维码 Check-in QR code";
+  img.alt = W("driver.qr_alt");
   img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(code.qr_svg);
   holder.replaceChildren(img);
   document.getElementById("qr-link").textContent = code.url;
@@ -60,10 +60,10 @@ document.addEventListener("DOMContentLoaded", () => {
       body: JSON.stringify(body),
     });
     if (r.status === 202) {
-      checkinSay("已记录 " + body.count + " 人 Recorded " + body.count + " people");
+      checkinSay(W("driver.recorded", { count: body.count }));
       document.getElementById("door-count").value = "";
     } else {
-      checkinSay("未记录 Not recorded (" + r.status + ")", true);
+      checkinSay(W("driver.not_recorded", { status: r.status }), true);
     }
   });
 });

@@ -1,13 +1,15 @@
 "use strict";
 // The union's service report (/report, dispatchers): totals, the charts drawn on the server
 // (SVG, shown as images), the sites overdue, and the files (CSV, XLSX, PDF) for the federation.
-// Uses api(), token(), say() and el() of app.js.
+// Uses api(), token(), say(), el(), W() and LANG of app.js: the files and charts in the page's
+// language (lang=), else the user's.
 
 function reportQuery() {
   const region = document.getElementById("report-region").value.trim();
   const from = document.getElementById("report-from").value;
   const to = document.getElementById("report-to").value;
-  return "from=" + from + "&to=" + to + (region ? "&region=" + encodeURIComponent(region) : "");
+  return "from=" + from + "&to=" + to + (region ? "&region=" + encodeURIComponent(region) : "") +
+    (LANG ? "&lang=" + LANG : "");
 }
 
 async function showReport() {
@@ -30,20 +32,20 @@ async function showReport() {
   }
   const list = document.getElementById("r-overdue-list");
   list.replaceChildren(...report.sites_overdue.map((s) => el("li", {}, (report.site_names[s] || s) + " (" + s + ")")));
-  say("报告已更新 Report shown");
+  say(W("report.shown"));
 }
 
 async function downloadReport(format) {
   const res = await fetch("/api/v1/reports/service?" + reportQuery() + "&format=" + format,
-                          { headers: { Authorization: "Bearer " + token() } });
-  if (!res.ok) { say("导出未成功 Export failed (" + res.status + ")", true); return; }
+                          { headers: { Authorization: "Bearer " + token(), "Accept-Language": LANG || "*" } });
+  if (!res.ok) { say(W("report.export_failed", { status: res.status }), true); return; }
   const url = URL.createObjectURL(await res.blob());
   const a = el("a", { href: url, download: "service-report." + format });
   document.body.append(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
-  say("已导出 Exported " + format.toUpperCase());
+  say(W("report.exported", { format: format.toUpperCase() }));
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -1,29 +1,8 @@
 "use strict";
 // A site's visits for its workers (/visits/{site_id}): book a place, see and cancel one's
-// bookings (the plan may have moved or cancelled them: the server says so in both
-// languages). No password: a random device id (shared with the check-in page) stays in
-// localStorage, after the worker's consent.
-
-const CONSENT = "rvrota.checkin.consent";
-const DEVICE = "rvrota.checkin.device";
-const MEMBER = "rvrota.checkin.member";
-
-function say(text, bad) {
-  const m = document.getElementById("message");
-  m.textContent = text;
-  m.classList.toggle("bad", !!bad);
-}
-
-function deviceId() {
-  let id = localStorage.getItem(DEVICE);
-  if (!id) {
-    const bytes = new Uint8Array(16);
-    crypto.getRandomValues(bytes);
-    id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-    localStorage.setItem(DEVICE, id);
-  }
-  return id;
-}
+// bookings (the plan may have moved or cancelled them: the server says so in the page's
+// language). No password: the device id of phone.js (shared with the check-in page).
+// Uses W(), say(), el(), deviceId(), afterConsent() and answerOf() of phone.js.
 
 function siteId() {
   return decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
@@ -31,24 +10,19 @@ function siteId() {
 
 function hhmm(iso) { return iso.slice(11, 16); }
 
-function el(tag, attrs, text) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+function withLang(path) { return path + (path.includes("?") ? "&" : "?") + "lang=" + PHONE_LANG; }
 
 function refusal(body, status) {
   const d = body && body.detail;
-  if (status === 429) return "操作过于频繁,请稍后再试 Too many requests; please try again shortly";
-  if (d && d.code === "full") return "名额已满 This place is full";
-  if (d && d.code === "already") return "您已预约过该项目 You already hold a place for this";
-  if (d && d.code === "closed") return "该时段已结束 This time is over";
-  return "预约未成功 Booking failed (" + status + ")";
+  if (status === 429) return W("phone.too_many");
+  if (d && d.code === "full") return W("visits.full");
+  if (d && d.code === "already") return W("visits.already");
+  if (d && d.code === "closed") return W("visits.closed");
+  return W("visits.book_failed", { status });
 }
 
 async function loadMine() {
-  const r = await fetch("/api/v1/bookings?lang=both", { headers: { "X-Device": deviceId() } });
+  const r = await fetch(withLang("/api/v1/bookings"), { headers: { "X-Device": deviceId() } });
   const list = document.getElementById("mine");
   list.replaceChildren();
   if (r.status !== 200) return;
@@ -59,7 +33,7 @@ async function loadMine() {
                             "data-booking": String(b.id) });
     item.append(el("span", { class: "text" }, b.text));
     if (b.state === "booked") {
-      const cancel = el("button", { type: "button", class: "cancel" }, "取消 Cancel");
+      const cancel = el("button", { type: "button", class: "cancel" }, W("visits.cancel"));
       cancel.addEventListener("click", () => cancelBooking(b.id));
       item.append(" ", cancel);
     }
@@ -68,8 +42,8 @@ async function loadMine() {
 }
 
 async function cancelBooking(id) {
-  const r = await fetch("/api/v1/bookings/" + id + "?lang=both", { method: "DELETE", headers: { "X-Device": deviceId() } });
-  if (r.status === 200) say("已取消 Cancelled"); else say("取消未成功 Could not cancel (" + r.status + ")", true);
+  const r = await fetch(withLang("/api/v1/bookings/" + id), { method: "DELETE", headers: { "X-Device": deviceId() } });
+  if (r.status === 200) say(W("visits.cancelled")); else say(W("visits.cancel_failed", { status: r.status }), true);
   await refresh();
 }
 
@@ -77,24 +51,23 @@ async function book(sessionId, amenity, block) {
   const body = { session_id: sessionId, amenity, block, device: deviceId() };
   const member = localStorage.getItem(MEMBER);
   if (member) body.member_no = member;
-  const r = await fetch("/api/v1/bookings?lang=both", {
+  const r = await fetch(withLang("/api/v1/bookings"), {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
-  let answer = null;
-  try { answer = await r.json(); } catch (e) { answer = null; }
-  if (r.status === 201) say("已预约 Booked: " + answer.text); else say(refusal(answer, r.status), true);
+  const answer = await answerOf(r);
+  if (r.status === 201) say(W("visits.booked", { text: answer.text })); else say(refusal(answer, r.status), true);
   await refresh();
 }
 
 async function loadVisits() {
-  const r = await fetch("/api/v1/sites/" + encodeURIComponent(siteId()) + "/public");
+  const r = await fetch(withLang("/api/v1/sites/" + encodeURIComponent(siteId()) + "/public"));
   const box = document.getElementById("visits");
   box.replaceChildren();
-  if (r.status !== 200) { say("找不到该工地 No such site", true); return; }
+  if (r.status !== 200) { say(W("visits.no_site"), true); return; }
   const site = await r.json();
-  document.getElementById("site-name").textContent = site.name + " · 房车来访 RV visits";
+  document.getElementById("site-name").textContent = W("visits.site_heading", { site: site.name });
   document.getElementById("visits-empty").hidden = site.visits.length > 0;
   for (const v of site.visits) {
     const card = el("div", { class: "visit", "data-session": String(v.session_id) });
@@ -103,8 +76,8 @@ async function loadVisits() {
     for (const p of v.places) {
       const item = el("li", { "data-amenity": p.amenity, "data-block": String(p.block) });
       item.append(el("span", {}, p.amenity_label + " " + hhmm(p.start) + "-" + hhmm(p.end) +
-        " · 余 " + p.left + " left "));
-      const button = el("button", { type: "button", class: "book" }, "预约 Book");
+        " · " + W("visits.left", { left: p.left }) + " "));
+      const button = el("button", { type: "button", class: "book" }, W("visits.book"));
       button.disabled = p.left <= 0;
       button.addEventListener("click", () => book(v.session_id, p.amenity, p.block));
       item.append(button);
@@ -122,8 +95,8 @@ async function loadQuestions() {
   if (r.status !== 200) return;
   for (const q of await r.json()) {
     const item = el("li", { class: "question", "data-question": String(q.id) });
-    item.append(el("p", { class: "asked" }, "问 Q: " + q.text));
-    item.append(el("p", { class: "answer" }, q.answer ? "答 A: " + q.answer : q.status));
+    item.append(el("p", { class: "asked" }, W("visits.asked", { text: q.text })));
+    item.append(el("p", { class: "answer" }, q.answer ? W("visits.answer", { text: q.answer }) : W("visits.not_answered")));
     list.append(item);
   }
 }
@@ -131,16 +104,16 @@ async function loadQuestions() {
 async function ask(text) {
   const r = await fetch("/api/v1/questions", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", "Accept-Language": PHONE_LANG },
     body: JSON.stringify({ device: deviceId(), text, site_id: siteId() }),
   });
   if (r.status === 201) {
-    say("问题已提交 Question sent");
+    say(W("visits.sent"));
     document.getElementById("question-text").value = "";
   } else if (r.status === 429) {
-    say("提问过于频繁,请稍后再试 Too many questions; please try again later", true);
+    say(W("visits.too_many_questions"), true);
   } else {
-    say("提交未成功 Could not send (" + r.status + ")", true);
+    say(W("visits.send_failed", { status: r.status }), true);
   }
   await loadQuestions();
 }
@@ -150,9 +123,8 @@ async function refresh() {
 }
 
 function start() {
-  document.getElementById("consent").hidden = true;
   document.getElementById("content").hidden = false;
-  refresh().catch(() => say("网络错误,请重试 Network error, please try again", true));
+  refresh().catch(() => say(W("phone.network"), true));
   setInterval(() => { loadMine().catch(() => {}); loadQuestions().catch(() => {}); }, 30000);
 }
 
@@ -160,12 +132,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("question-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const text = document.getElementById("question-text").value.trim();
-    if (text) ask(text).catch(() => say("网络错误,请重试 Network error, please try again", true));
+    if (text) ask(text).catch(() => say(W("phone.network"), true));
   });
-  if (localStorage.getItem(CONSENT) === "yes") { start(); return; }
-  document.getElementById("consent").hidden = false;
-  document.getElementById("consent-yes").addEventListener("click", () => {
-    localStorage.setItem(CONSENT, "yes");
-    start();
-  });
+  afterConsent(start);
 });

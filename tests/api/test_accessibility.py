@@ -107,6 +107,10 @@ def test_the_english_board(board: Board, page: Page, tmp_path: Path) -> None:  #
 def test_the_check_in_and_docs_pages(board: Board, page: Page, tmp_path: Path) -> None:  # noqa: F811
     page.goto(f"{board.base}/checkin")
     assert not summary(violations(page, tmp_path, "checkin"))
+    page.goto(f"{board.base}/checkin?lang=en")
+    assert not summary(violations(page, tmp_path, "checkin-en"))
+    page.goto(f"{board.base}/visits/{board.seeded.own_site}?lang=en")
+    assert not summary(violations(page, tmp_path, "visits-en"))
     page.goto(f"{board.base}/docs")
     expect(page.locator(".swagger-ui .info")).to_be_visible(timeout=15000)
     # Swagger UI (vendored, swagger-ui-py) nests the padlock button inside each operation's

@@ -115,3 +115,34 @@ def test_a_line_break_in_a_site_name_gives_a_valid_feed(sqlite_harness: Harness)
     assert str(cal["X-WR-CALNAME"]) == "东园 三期 Phase 3"
     events = list(cal.walk("VEVENT"))
     assert events and all("东园 三期 Phase 3" in str(e["SUMMARY"]) for e in events)
+
+
+def test_a_feed_speaks_its_users_language_or_the_one_asked(sqlite_harness: Harness) -> None:
+    """A phone calendar (feed token, no header) gets the words of the user's PATCH /me."""
+    h = sqlite_harness
+    path = f"/api/v1/vehicles/{h.seeded.own_vehicle}/calendar.ics"
+    token = h.client.post("/api/v1/me/feed-token", headers=h.headers["driver"]).json()["feed_token"]
+
+    def calendar(query: str) -> icalendar.Calendar:
+        r = h.client.get(f"{path}?feed_token={token}{query}")
+        assert r.status_code == 200, r.text
+        return icalendar.Calendar.from_ical(r.content)
+
+    r = h.client.patch("/api/v1/me", json={"language": "en"}, headers=h.headers["driver"])
+    assert r.status_code == 200, r.text
+    try:
+        english = calendar("")
+        event = english.walk("VEVENT")[0]
+        assert str(english["X-WR-CALNAME"]) == f"RV {h.seeded.own_vehicle}"
+        assert str(event["DESCRIPTION"]).startswith("site ")
+        assert str(event["DESCRIPTION"]).endswith("planned")
+        assert "(lunch)" in str(event["SUMMARY"]) or "(evening)" in str(event["SUMMARY"])
+        chinese = calendar("&lang=zh")  # the address may ask for another
+        event = chinese.walk("VEVENT")[0]
+        assert str(chinese["X-WR-CALNAME"]) == f"房车 {h.seeded.own_vehicle}"
+        assert str(event["DESCRIPTION"]).startswith("工地 ")
+        assert str(event["DESCRIPTION"]).endswith("计划中")
+    finally:
+        h.client.patch("/api/v1/me", json={"language": None}, headers=h.headers["driver"])
+    both = calendar("").walk("VEVENT")[0]
+    assert "计划中 planned" in str(both["DESCRIPTION"])  # no language known: both

@@ -10,6 +10,7 @@ check-ins and records a head count at the door.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -33,6 +34,7 @@ from tests.api.live import live_server
 from tests.api.seeding import PASSWORD, Seeded, seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass
@@ -75,15 +77,14 @@ def test_a_phone_checks_in_and_sees_the_confirmation(web: Web, phone_page: Page)
     page.goto(f"{web.base}/checkin?t={token}")
     consent = page.locator("#consent")
     expect(consent).to_be_visible()
-    expect(consent).to_contain_text("device id")
-    expect(consent).to_contain_text("设备编号")
+    expect(consent).to_contain_text("设备编号")  # the phone asks for Chinese (zh-CN)
     expect(page.locator("#checkin-form")).to_be_hidden()
-    page.get_by_role("button", name="同意并继续 Agree and continue").click()
-    page.get_by_label("工会会员号(可不填) Union member number (optional)").fill("QZ-2031-0042")
-    page.get_by_label("使用的服务(可不选) Service used (optional)").select_option("cinema")
-    page.get_by_role("button", name="签到 Check in").click()
+    page.get_by_role("button", name="同意并继续").click()
+    page.get_by_label("工会会员号(可不填)").fill("QZ-2031-0042")
+    page.get_by_label("使用的服务(可不选)").select_option("cinema")
+    page.get_by_role("button", name="签到", exact=True).click()
     expect(page.locator("#done")).to_be_visible()
-    expect(page.locator("#done")).to_contain_text("已签到 Checked in")
+    expect(page.locator("#done")).to_contain_text("已签到")
     device = page.evaluate("localStorage.getItem('rvrota.checkin.device')")
     assert isinstance(device, str) and len(device) == 32
     mine = [e for e in checkins_sent(web) if e.get("device") == device]
@@ -99,14 +100,54 @@ def test_a_phone_checks_in_and_sees_the_confirmation(web: Web, phone_page: Page)
     expect(page.locator("#member-no")).to_have_value("QZ-2031-0042")
 
 
-def test_a_bad_code_is_refused_in_both_languages(web: Web, phone_page: Page) -> None:
+def test_a_bad_code_is_refused_in_the_pages_language(web: Web, phone_page: Page) -> None:
     page = phone_page
     page.goto(f"{web.base}/checkin?t=not-a-real-code")
-    page.get_by_role("button", name="同意并继续 Agree and continue").click()
-    page.get_by_role("button", name="签到 Check in").click()
+    page.get_by_role("button", name="同意并继续").click()
+    page.get_by_role("button", name="签到", exact=True).click()
     expect(page.locator("#message")).to_contain_text("二维码无效")
-    expect(page.locator("#message")).to_contain_text("not valid now")
     expect(page.locator("#done")).to_be_hidden()
+    page.goto(f"{web.base}/checkin?t=not-a-real-code&lang=en")
+    page.get_by_role("button", name="Check in", exact=True).click()
+    expect(page.locator("#message")).to_contain_text("not valid now")
+    assert not CJK.search(page.locator("#message").inner_text())
+
+
+def test_the_switch_turns_every_text_of_the_page_to_english_and_back(
+    web: Web, phone_page: Page
+) -> None:
+    page = phone_page
+    token = issue_checkin_token(web.session_id, KeyRing.single(SECRET))
+    page.goto(f"{web.base}/checkin?t={token}")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("h1")).to_have_text("签到")
+    page.get_by_role("link", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert f"t={token}" in page.url  # the switch keeps the code
+    expect(page.locator("#consent")).to_contain_text("device id")
+    page.get_by_role("button", name="Agree and continue").click()
+    page.get_by_role("button", name="Check in", exact=True).click()
+    expect(page.locator("#done")).to_contain_text("Checked in")
+    expect(page.locator("#done-time")).to_contain_text("Time: ")
+    options = page.locator("#amenity option").all_inner_texts()
+    shown = page.locator("body").inner_text().replace("中文", "") + " ".join(options)
+    assert not CJK.search(shown), CJK.findall(shown)[:20]
+    page.get_by_role("link", name="中文").click()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.get_by_label("工会会员号(可不填)")).to_be_visible()
+    body = page.locator("body").inner_text().replace("English", "")
+    assert not re.search(r"[A-Za-z]{3,}", body), body
+
+
+def test_a_phone_in_english_gets_the_page_in_english(web: Web, chromium: Browser) -> None:
+    context = chromium.new_context(locale="en-GB", viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(f"{web.base}/checkin")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("#message")).to_have_text("Please scan the code on the RV")
+    finally:
+        context.close()
 
 
 def test_driver_sees_the_code_and_counts_heads_at_the_door(web: Web, phone_page: Page) -> None:

@@ -8,6 +8,7 @@ Real SQLite and PostgreSQL (the module harness), real broker.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from api.security import KeyRing
 from fleet.db import session_scope
 from fleet.models import Checkin, Session
 from tests.api.conftest import Harness, running_harness, topic_messages
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def sessions_of(h: Harness, vehicle: str) -> list[Session]:
@@ -230,6 +233,24 @@ def test_site_public_page_data_has_no_contact(harness: Harness) -> None:
     assert body["visits"] == sorted(body["visits"], key=lambda v: v["start"])
     assert all(v["amenities"] for v in body["visits"])
     assert h.client.get("/api/v1/sites/NOPE/public").status_code == 404
+
+
+def test_site_public_says_dates_slots_and_amenities_in_the_language_asked(
+    harness: Harness,
+) -> None:
+    h = harness
+    site = h.seeded.own_site
+    english = h.client.get(f"/api/v1/sites/{site}/public?lang=en").json()["visits"]
+    chinese = h.client.get(f"/api/v1/sites/{site}/public", headers={"Accept-Language": "zh"})
+    both = h.client.get(f"/api/v1/sites/{site}/public").json()["visits"]
+    assert english and len(english) == len(both)
+    places = [p for v in english for p in v["places"]]
+    assert places  # the seeded RVs have amenities with places
+    assert not any(CJK.search(v["when"]) for v in english)
+    assert not any(CJK.search(p["amenity_label"]) for p in places)
+    zh_visits = chinese.json()["visits"]
+    assert all(CJK.search(v["when"]) and not re.search("[A-Za-z]{3}", v["when"]) for v in zh_visits)
+    assert all(v["when"] in b["when"] for v, b in zip(english, both, strict=True))  # both: zh · en
 
 
 def test_service_report_counts_person_visits(harness: Harness) -> None:

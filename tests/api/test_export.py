@@ -84,3 +84,29 @@ def test_only_dispatchers_export(harness: Harness, role: str) -> None:
     r = harness.client.get("/api/v1/schedule/export", headers=harness.headers[role])
     assert r.status_code == 403
     assert harness.client.get("/api/v1/schedule/export").status_code == 401
+
+
+def test_the_file_speaks_the_users_language_or_the_one_asked(harness: Harness) -> None:
+    def heading(query: str) -> list[str]:
+        r = harness.client.get(
+            f"/api/v1/schedule/export?week={harness.seeded.week}{query}",
+            headers=harness.headers["dispatcher"],
+        )
+        assert r.status_code == 200, r.text
+        rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+        return rows[0] + rows[1]
+
+    english = heading("&lang=en")
+    assert english[:2] == ["Date", "Weekday"] and "Mon" in english and "planned" in english
+    patch = harness.client.patch(
+        "/api/v1/me", json={"language": "zh"}, headers=harness.headers["dispatcher"]
+    )
+    assert patch.status_code == 200
+    try:
+        chinese = heading("")
+        assert chinese[:2] == ["日期", "星期"] and "周一" in chinese and "已计划" in chinese
+    finally:
+        harness.client.patch(
+            "/api/v1/me", json={"language": None}, headers=harness.headers["dispatcher"]
+        )
+    assert heading("")[0] == "日期 Date"

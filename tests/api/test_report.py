@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -135,6 +136,29 @@ def test_csv_xlsx_and_pdf_open_with_their_readers(h: Harness) -> None:
     assert r.status_code == 422
 
 
+def test_the_files_and_charts_speak_the_language_asked(h: Harness) -> None:
+    d = h.headers["dispatcher"]
+    r = h.client.get(f"/api/v1/reports/service?{RANGE}&format=csv&lang=en", headers=d)
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0] == ["breakdown", "key", "name", "Person-visits"]
+    assert ["town", "洛阳镇", "洛阳镇", "23"] in rows  # a town's name stays as written
+    r = h.client.get(f"/api/v1/reports/service?{RANGE}&format=xlsx&lang=zh", headers=d)
+    book = load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames == ["汇总", "工地", "镇街", "服务", "周"]
+    assert book["汇总"]["A1"].value == "地区"
+    r = h.client.get(f"/api/v1/reports/service?{RANGE}&format=pdf&lang=en", headers=d)
+    text = PdfReader(io.BytesIO(r.content)).pages[0].extract_text()
+    assert "Person-visits" in text and "服务人次" not in text
+    charts = h.client.get(f"/api/v1/reports/service/charts?{RANGE}&lang=en", headers=d).json()
+    assert charts["titles"]["by_week"] == "Person-visits by week"
+    assert "Person-visits by week" in charts["charts"]["by_week"]
+    assert "每周" not in charts["charts"]["by_week"]
+    zh = h.client.get(f"/api/v1/reports/service/charts?{RANGE}&lang=zh", headers=d).json()
+    assert zh["titles"]["by_week"] == "每周服务人次"
+    bad = h.client.get(f"/api/v1/reports/service?{RANGE}&format=csv&lang=fr", headers=d)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "lang"]
+
+
 def test_the_report_page_draws_its_charts(tmp_path: Path, kafka_bootstrap: str, page: Page) -> None:
     url = f"sqlite:///{tmp_path / 'api.db'}"
     engine = make_engine(url)
@@ -159,6 +183,21 @@ def test_the_report_page_draws_its_charts(tmp_path: Path, kafka_bootstrap: str, 
             saved = tmp_path / "report.xlsx"
             info.value.save_as(saved)
             assert load_workbook(saved)["汇总 Summary"]["A1"].value == "地区 Region"
+            # in English: the page, its charts and its files
+            page.select_option("#language", "en")
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+            expect(page.locator("#message")).to_contain_text("Report shown")
+            expect(page.get_by_role("button", name="Export XLSX", exact=True)).to_be_visible()
+            assert page.locator("img.chart").first.get_attribute("alt") == ("Person-visits by week")
+            # all but the overdue sites' names (a name stays as the union wrote it)
+            page.evaluate("document.getElementById('r-overdue-list').remove()")
+            shown = page.locator("body").inner_text().replace("中文", "")
+            assert not re.search(r"[\u4e00-\u9fff]", shown), shown
+            with page.expect_download() as info:
+                page.get_by_role("button", name="Export XLSX", exact=True).click()
+            info.value.save_as(saved)
+            assert load_workbook(saved)["Summary"]["A1"].value == "Region"
+            page.select_option("#language", "")
     finally:
         engine.dispose()
 

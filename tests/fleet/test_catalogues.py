@@ -21,7 +21,8 @@ from fleet.reason_words import REASON_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 API = ROOT / "api"
-SCRIPTS = [API / "static" / n for n in ("app.js", "edits.js", "drafts.js", "map.js")]
+# every script of the pages (the vendored libraries and the offline worker aside)
+SCRIPTS = sorted(p for p in (API / "static").glob("*.js") if p.name != "driver_sw.js")
 TEMPLATES = sorted((API / "templates").glob("*.html"))
 
 
@@ -157,3 +158,66 @@ def test_error_messages_in_each_language(lang: str) -> None:
     zh, en = keys("zh")["error.dispatchers_only"], keys("en")["error.dispatchers_only"]
     assert both == f"{zh} · {en}"
     assert say(409, "上一版 · the last one", lang) == ("上一版" if lang == "zh" else "the last one")
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# the texts of these are made from the catalogues only: no Chinese (so no "中文 / English"
+# pair) may be written in them (the language switch names Chinese in its own words)
+WORDED = [
+    *SCRIPTS,
+    *TEMPLATES,
+    API / "export.py",
+    API / "feeds.py",
+    API / "report_files.py",
+    API / "page_words.py",
+    API / "checkin_page.py",
+]
+
+
+@pytest.mark.parametrize("path", WORDED, ids=lambda p: p.name)
+def test_no_text_for_people_is_written_inline(path: Path) -> None:
+    """A page, script, file or feed has no words of its own: all come from the catalogues."""
+    text = path.read_text(encoding="utf-8").replace("中文", "")
+    if path.name == "docs.html":
+        text = text.replace("接口文档", "")  # Swagger UI's page: its title only
+    assert not CJK.findall(text), (path.name, CJK.findall(text)[:10])
+
+
+def test_every_label_of_files_and_feeds_exists() -> None:
+    used = _literal_calls("label") | _literal_calls("words")
+    assert {"file.feed.description", "file.report.title"} <= used  # the scan finds them
+    zh = keys("zh")
+    assert not [k for k in used if k not in zh], [k for k in used if k not in zh]
+    families = ["file.export.", "file.report.", "file.feed.state.", "file.feed.prefix."]
+    for family in families:
+        assert any(k.startswith(family) for k in zh), family
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_files_and_feeds_speak_one_language(lang: str) -> None:
+    """The week's export, a calendar entry and the report's headings in one language."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from api import export, feeds, report_files
+
+    tz = ZoneInfo("Asia/Shanghai")
+    start = datetime(2026, 11, 24, 18, 0, tzinfo=tz)
+    row = {
+        "date": date(2026, 11, 24), "start": start, "end": start + timedelta(hours=2),
+        "slot": "evening", "state": "missed", "vehicle": "RV2", "site": "S020",
+        "site_name": "S020", "headcount": 40, "pinned": True,
+    }  # fmt: skip
+    texts = export.headings(lang) + [str(v) for v in export.export_rows([row], lang)[0]]
+    session = feeds.FeedSession(
+        id=1, vehicle="RV2", site="S020", site_name=None, address=None, lat=24.9, lon=118.6,
+        day=1, date=row["date"], slot="evening", start=start, end=row["end"], state="missed",
+    )  # fmt: skip
+    texts += [feeds.summary(session, lang), feeds.state_text("missed", lang)]
+    texts += list(report_files.chart_titles(lang).values())
+    joined = " ".join(texts)
+    if lang == "en":
+        assert not CJK.search(joined), joined
+        assert "Missed" in joined and "evening" in joined
+    else:
+        assert CJK.search(joined) and not re.search(r"\b(Missed|evening|Date|Pinned)\b", joined)
