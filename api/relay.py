@@ -91,6 +91,7 @@ class OutboxRelay:
         retry_max_seconds: float = 5.0,
         retention_seconds: float = 86400.0,
         linger_seconds: float = 0.0,
+        topic_prefix: str = "",
     ) -> None:
         self.engine = engine
         self.publisher = publisher
@@ -101,6 +102,7 @@ class OutboxRelay:
         self.retry_max_seconds = max(retry_seconds, retry_max_seconds)
         self.retention = timedelta(seconds=retention_seconds)
         self.linger_seconds = linger_seconds
+        self.topic_prefix = topic_prefix
         self._exclusive = outbox.turns_are_taken(engine)
         self._wake = asyncio.Event()
         self._lease: Connection | None = None
@@ -124,7 +126,15 @@ class OutboxRelay:
             retry_max_seconds=settings.outbox_retry_max_seconds,
             retention_seconds=settings.outbox_retention_seconds,
             linger_seconds=settings.outbox_linger_seconds,
+            topic_prefix=settings.topic_prefix,
         )
+
+    def topic_of(self, stored: str) -> str:
+        """The topic a row goes to: with the prefix (tests: an API and a worker of their
+        own on a shared broker), unless the row names it already (a replayed letter)."""
+        if not self.topic_prefix or stored.startswith(self.topic_prefix):
+            return stored
+        return self.topic_prefix + stored
 
     def notify(self) -> None:
         """A row was committed in this process: relay it now (call on the event loop)."""
@@ -243,7 +253,9 @@ class OutboxRelay:
         rows = [r for r in rows if r.id not in skip][: self.batch_size]
         if not rows:
             return 0
-        outcomes = await self.publisher.send_many([(r.topic, r.key, r.value) for r in rows])
+        outcomes = await self.publisher.send_many(
+            [(self.topic_of(r.topic), r.key, r.value) for r in rows]
+        )
         ids = sendable(rows, outcomes)
         self._acked.extend(ids)
         now = wall_now()

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     kafka_home: str = Field("./var/kafka", description="data and jars of the local broker")
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
+    topic_prefix: str = Field(
+        "", description="prefix of every topic name, the worker's and the relay's (tests only)"
+    )
 
     # outbox of the API's writes (fleet.outbox; published by the API's relay, api.relay)
     outbox_batch_size: int = Field(500, ge=1, description="rows the relay publishes per turn")

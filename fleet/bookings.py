@@ -3,26 +3,31 @@
 ``book`` takes a place only while one is left: it locks the session's row (PostgreSQL
 ``SELECT ... FOR UPDATE``; SQLite: the write lock from ``BEGIN IMMEDIATE``) before it
 counts the places taken, so concurrent bookers of the last place are served one after
-the other and never oversell. ``follow_plan`` runs in the transaction that publishes a
-plan: a booking of a session the plan removed moves to the plan's new session of the same
-site nearest in time whose vehicle has the amenity and a place left, and is cancelled
-otherwise; either way its ``notice`` tells the worker.
+the other and never oversell. Bookings follow the plan through ``rvrota.site-visits``
+(the stream worker's ``follow-site-visits`` agent calls ``follow_site_visits``, once per
+message): a booking of a session the plan removed moves to the plan's new session of the
+same site nearest in time whose vehicle has the amenity and a place left, and is cancelled
+otherwise; either way its ``notice`` tells the worker. What the message names is read
+against the sessions as they are when it is applied: a removed session that a later plan
+brought back keeps its bookings, and an added one that a later plan dropped takes none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from fleet import events
 from fleet.booking_rules import BOOKABLE, DEFAULT_CAPACITY, capacity_problem, nearest, place_at
 from fleet.booking_rules import places_of as rule_places
 from fleet.db import DbSession, begin_write
 from fleet.domain import SessionState
 from fleet.models import AmenityCapacity, Booking, Session, Site, Vehicle
+from fleet.reports import mark_processed
 
 BOOKED = "booked"
 CANCELLED = "cancelled"
@@ -294,6 +299,44 @@ def session_counts(db: DbSession, session: Session) -> list[Place]:
 class Followed:
     moved: int = 0
     cancelled: int = 0
+    again: bool = False  # the message had taken effect already (a redelivery)
+
+
+def _named(
+    db: DbSession, visits: events.SiteVisitsEvent, part: str, named: list[events.VisitedSession]
+) -> list[Session]:
+    """The rows of the sessions a message names, each checked against what it says."""
+    rows: list[Session] = []
+    for index, ref in enumerate(named):
+        row = db.get(Session, ref.id)
+        where = f"{part}.{index}"
+        if row is None:
+            raise events.EventRejected(f"{where}.id", f"no session {ref.id}")
+        facts = (row.region_id, row.week, row.site_id, row.vehicle_id, row.day, row.slot)
+        said = (visits.region, visits.week, ref.site, ref.vehicle, ref.day, ref.slot)
+        if facts != said:
+            raise events.EventRejected(
+                f"{where}.id",
+                f"session {ref.id} is {row.vehicle_id} at {row.site_id} on day {row.day} "
+                f"({row.slot}) of {row.region_id} {row.week}, not what the message says",
+            )
+        rows.append(row)
+    return rows
+
+
+def follow_site_visits(
+    db: DbSession, visits: events.SiteVisitsEvent, now: datetime, topic: str
+) -> Followed:
+    """Apply one ``rvrota.site-visits`` message to the bookings, once (by ``visit_id``);
+    raises ``EventRejected`` naming the field (an unknown session, one that is not what the
+    message says) before anything changed."""
+    removed = _named(db, visits, "removed", visits.removed)
+    added = _named(db, visits, "added", visits.added)
+    if not mark_processed(db, topic, visits.visit_id, now):
+        return Followed(again=True)
+    gone = [s for s in removed if not s.in_force]
+    open_ = [s for s in added if s.in_force and s.state not in CLOSED_STATES and not s.forbidden]
+    return follow_plan(db, open_, gone, now)
 
 
 def follow_plan(
@@ -320,6 +363,8 @@ def follow_plan(
             offered[s.vehicle_id] = {str(a) for a in (vehicle.amenities if vehicle else [])}
     by_id = {int(s.id or 0): s for s in gone}
     targets = {int(s.id or 0): s for s in new}
+    for target in sorted(targets):  # the places counted below cannot go stale
+        db.exec(select(Session.id).where(Session.id == target).with_for_update()).first()
     for booking in held:
         old = by_id[booking.session_id]
         candidates = [
@@ -365,3 +410,31 @@ def _first_with_room(
         if _count(db, pick, booking.amenity, booking.block) < capacity:
             return pick
     return None
+
+
+@dataclass
+class FollowBatch:
+    """What a batch of ``rvrota.site-visits`` did: the rejected (index, reason), the
+    bookings moved and cancelled, and the messages that had taken effect already."""
+
+    rejected: list[tuple[int, events.EventRejected]] = field(default_factory=list)
+    moved: int = 0
+    cancelled: int = 0
+    again: int = 0
+
+
+def follow_site_visit_batch(
+    db: DbSession, items: Sequence[events.SiteVisitsEvent], now: datetime, topic: str
+) -> FollowBatch:
+    """``follow_site_visits`` for each message in order (one site's in plan order)."""
+    outcome = FollowBatch()
+    for index, visits in enumerate(items):
+        try:
+            done = follow_site_visits(db, visits, now, topic)
+        except events.EventRejected as exc:
+            outcome.rejected.append((index, exc))
+            continue
+        outcome.moved += done.moved
+        outcome.cancelled += done.cancelled
+        outcome.again += int(done.again)
+    return outcome

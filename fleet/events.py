@@ -352,6 +352,62 @@ class SiteVisits(BaseModel):
         return self.model_dump_json().encode()
 
 
+class VisitedSession(_Event):
+    """A session named by ``rvrota.site-visits``: its id and where and when (more fields,
+    such as ``date``, ``start``, ``state``, are ignored)."""
+
+    id: int = Field(ge=1)
+    vehicle: EntityId
+    site: EntityId
+    day: int = Field(ge=0, le=6)
+    slot: EntityId
+
+
+class SiteVisitsEvent(_Event):
+    """A ``rvrota.site-visits`` value as the booking side reads it (``parse_site_visits``).
+
+    It has no ``event_id``: its identity is (region, week, site, version), one per site and
+    published plan version (``visit_id``), by which its effects are applied once.
+    """
+
+    site_id: EntityId
+    region: EntityId
+    week: Annotated[str, Field(pattern=r"^\d{4}-W\d{2}$")]
+    version: int = Field(ge=1)
+    added: list[VisitedSession] = Field(default_factory=list, max_length=1000)
+    removed: list[VisitedSession] = Field(default_factory=list, max_length=1000)
+
+    @property
+    def key(self) -> bytes:
+        return self.site_id.encode()
+
+    @property
+    def visit_id(self) -> str:
+        """The message's identity as a processed event id (at most 128 characters)."""
+        ident = f"{self.region}/{self.week}/{self.site_id}/v{self.version}"
+        if len(ident) <= MAX_EVENT_ID:
+            return ident
+        return "sha256:" + hashlib.sha256(ident.encode()).hexdigest()
+
+    def check_sites(self) -> SiteVisitsEvent:
+        """Every session named is of the message's site, and named once; raises
+        ``EventRejected`` naming the first one at fault."""
+        seen: set[int] = set()
+        for part, sessions in (("added", self.added), ("removed", self.removed)):
+            for index, session in enumerate(sessions):
+                if session.site != self.site_id:
+                    raise EventRejected(
+                        f"{part}.{index}.site",
+                        f"{session.site!r} is not the message's site {self.site_id!r}",
+                    )
+                if session.id in seen:
+                    raise EventRejected(
+                        f"{part}.{index}.id", f"session {session.id} is named twice"
+                    )
+                seen.add(session.id)
+        return self
+
+
 class DeadLetter(BaseModel):
     """An event that could not be accepted (``rvrota.dead-letters``, key: the original key).
 
@@ -430,6 +486,7 @@ _CONTRACT_FIELDS = frozenset(
     | set(VehicleStatusEvent.model_fields)
     | set(PlanRequest.model_fields)
     | set(CheckinEvent.model_fields)
+    | set(SiteVisitsEvent.model_fields)
 )
 
 
@@ -568,3 +625,9 @@ def parse_checkin_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Chec
     """A ``rvrota.checkins`` value, its own rules checked (``check_checkin`` checks the
     session's window, the amenity and the clock); raises ``EventRejected``."""
     return _decode(raw, CheckinEvent, max_bytes).check_source()
+
+
+def parse_site_visits(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> SiteVisitsEvent:
+    """A ``rvrota.site-visits`` value for the booking side (the sessions' rows are checked
+    by ``fleet.bookings.follow_site_visits``); raises ``EventRejected``."""
+    return _decode(raw, SiteVisitsEvent, max_bytes).check_sites()

@@ -19,7 +19,6 @@ from sqlmodel import col, select
 
 from core.clock import WallClock
 from fleet import events, outbox
-from fleet.bookings import follow_plan
 from fleet.db import Connection, DbSession
 from fleet.domain import (
     DomainError,
@@ -326,12 +325,6 @@ def _publish(
         calendar.tz,
         now,
     )
-    follow_plan(
-        db,
-        [stored[i] for i in sorted(after - before)],
-        [stored[i] for i in sorted(before - after)],
-        now,
-    )
     assignments: dict[str, VehicleAssignments] = {}
     for vehicle, (added, removed) in plan_changes(before, after).items():
         assignments[vehicle] = VehicleAssignments(
@@ -346,6 +339,7 @@ def _publish(
             added=[session_json(stored[i], calendar) for i in added],
             removed=[session_json(stored[i], calendar) for i in removed],
         )
+    # the workers' bookings follow these (the worker's agent, ``fleet.bookings``)
     outbox.enqueue(db, site_visit_messages(row, visits), WallClock().now())
     log.info(
         "plan %s %s v%d in force: %d sessions, %d vehicles and %d sites changed",

@@ -1,17 +1,23 @@
 """The question box: a worker's phone asks (no password), the dispatchers answer, the phone
-reads the answer. The dispatchers see the question and its site, never the phone."""
+reads the answer. The dispatchers see the question and its site, never the phone.
+
+After the retention period (``fleet.retention``) a question keeps only its site and times:
+its words, its answer and its phone are gone (``text`` is ``PRUNED_TEXT``); it leaves the
+inbox and cannot be answered any more, and ``counts`` still counts it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from fleet.db import DbSession
 from fleet.models import Question, Site
 
 MAX_TEXT = 1000
+PRUNED_TEXT = ""  # a question past the retention period (``ask`` refuses empty words)
 
 
 class QuestionRefused(ValueError):
@@ -60,7 +66,11 @@ class InboxItem:
 
 def inbox(db: DbSession, *, open_only: bool, limit: int = 200) -> list[InboxItem]:
     """Questions for the dispatchers (oldest open first; answered ones newest first)."""
-    query = select(Question, Site.name).outerjoin(Site, col(Site.id) == col(Question.site_id))
+    query = (
+        select(Question, Site.name)
+        .outerjoin(Site, col(Site.id) == col(Question.site_id))
+        .where(Question.text != PRUNED_TEXT)
+    )
     if open_only:
         query = query.where(col(Question.answer).is_(None)).order_by(col(Question.asked_at))
     else:
@@ -74,7 +84,7 @@ def inbox(db: DbSession, *, open_only: bool, limit: int = 200) -> list[InboxItem
 
 def answer(db: DbSession, question_id: int, text: str, by: int, now: datetime) -> Question | None:
     row = db.get(Question, question_id)
-    if row is None:
+    if row is None or row.text == PRUNED_TEXT:
         return None
     words = text.strip()
     if not words:
@@ -85,3 +95,24 @@ def answer(db: DbSession, question_id: int, text: str, by: int, now: datetime) -
     db.add(row)
     db.flush()
     return row
+
+
+@dataclass(frozen=True)
+class QuestionCount:
+    """How many questions a site's workers asked in a period and how many were answered."""
+
+    site_id: str | None
+    asked: int
+    answered: int
+
+
+def counts(db: DbSession, since: datetime, until: datetime) -> list[QuestionCount]:
+    """The questions asked in ``since`` .. ``until`` per site (the pruned ones too)."""
+    answered = func.count(col(Question.answered_at))
+    rows = db.exec(
+        select(Question.site_id, func.count(), answered)
+        .where(col(Question.asked_at) >= since, col(Question.asked_at) < until)
+        .group_by(col(Question.site_id))
+        .order_by(col(Question.site_id))
+    ).all()
+    return [QuestionCount(site, int(n), int(a)) for site, n, a in rows]

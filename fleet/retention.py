@@ -5,7 +5,9 @@ then removed so that only the counts remain: a check-in keeps its session, time,
 source and count (the person-visits of the union's report) but loses its member number
 and phone; a points credit keeps the member's points but no longer names the check-in
 (where and when the member came); a booking keeps its place and state, not the phone or
-the number; a question keeps its words and answer, not the phone. Dead letters of
+the number; a question keeps its site and its times (asked, answered: the question box's
+counts, ``fleet.questions.counts``) but loses its phone, its words and the answer (words a
+worker wrote may name them). Dead letters of
 ``rvrota.checkins`` hold whole events (member number and phone included): they are
 deleted once as old. Throttle counts older than an hour are dropped.
 
@@ -26,6 +28,7 @@ from fleet import throttle
 from fleet.db import DbSession
 from fleet.events import CHECKINS_TOPIC
 from fleet.models import Booking, Checkin, DeadLetterRecord, PointCredit, Question
+from fleet.questions import PRUNED_TEXT
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,15 @@ def prune_personal_data(
     )
     questions = db.execute(
         update(Question)
-        .where(col(Question.asked_at) < cutoff, col(Question.device).is_not(None))
-        .values(device=None)
+        .where(
+            col(Question.asked_at) < cutoff,
+            or_(
+                col(Question.device).is_not(None),
+                col(Question.text) != PRUNED_TEXT,
+                col(Question.answer).is_not(None),
+            ),
+        )
+        .values(device=None, text=PRUNED_TEXT, answer=None)
     )
     letters = db.execute(
         delete(DeadLetterRecord).where(

@@ -11,6 +11,9 @@ Agents (each with concurrency 1, faust-streaming #606):
   for a plan. The newest headcount per site and each vehicle's current status live in
   the database; a per-process cache of the newest headcounts (``streams.state``) is
   emptied whenever partitions move.
+- ``follow-site-visits``: the booking side of ``rvrota.site-visits`` (``streams.site_visits``):
+  the bookings of the sessions a new plan moved follow them or are cancelled, once per
+  message; bad ones dead-lettered like the ingest agents'.
 - ``plan_regions``: plan requests coalesced per region and week over
   ``plan_coalesce_seconds``; the scenario is built from live state, solved in a thread,
   stored in one transaction, published to ``rvrota.plans`` (unless held for approval)
@@ -51,6 +54,7 @@ from streams.lag import refresh_lag, update_lag
 from streams.plan_handlers import handle_plan_requests, reconcile
 from streams.publish import EventPublisher
 from streams.services import services_of
+from streams.site_visits import handle_site_visits
 from streams.state import StallWatch
 from streams.worker import Worker
 from streams.worker_app import WorkerApp
@@ -118,6 +122,7 @@ def create_app(
     statuses = raw_topic(topics.vehicle_status)
     plan_requests = raw_topic(topics.plan_requests)
     checkin_events = raw_topic(topics.checkins)
+    site_visits = raw_topic(topics.site_visits)
     declared = [
         app.topic(
             topics.plans, value_type=records.PlanPublished, partitions=partitions, internal=True
@@ -157,6 +162,10 @@ def create_app(
     @app.agent(checkin_events, concurrency=1, name="keep-checkins")
     async def keep_checkins(stream: Any) -> None:
         await pipelined(stream, batch_size, lambda b: handle_checkins(worker, b), drain)
+
+    @app.agent(site_visits, concurrency=1, name="follow-site-visits")
+    async def follow_site_visits(stream: Any) -> None:
+        await pipelined(stream, batch_size, lambda b: handle_site_visits(worker, b), drain)
 
     @app.agent(plan_requests, concurrency=1, name="plan-regions")
     async def plan_regions(stream: Any) -> None:

@@ -17,7 +17,6 @@ from fleet import events
 
 class StreamsSettings(Settings):
     worker_group: str = Field("rvrota-worker", description="Kafka consumer group / Faust app id")
-    topic_prefix: str = Field("", description="prefix of every topic name (tests only)")
     ingest_batch_size: int = Field(
         1000, ge=1, description="most events persisted per transaction (a batch is what waits)"
     )

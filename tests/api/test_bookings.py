@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
+from fleet import events
+from fleet.bookings import follow_site_visit_batch
 from fleet.db import session_scope
 from fleet.models import Session, ThrottleHit
-from tests.api.conftest import Harness, database, running_harness
+from tests.api.conftest import Harness, database, running_harness, topic_messages
+from tests.api.seeding import NOW
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -159,6 +162,9 @@ def _window(db: Any, device: str) -> int:
 
 
 def test_a_dispatchers_move_takes_the_bookings_along(h: Harness) -> None:
+    """The move publishes the site's ``rvrota.site-visits`` (through the outbox and the
+    relay); applied as the worker's agent applies it (on the real worker:
+    tests/streams/test_worker_site_visits.py), the phone is told where its place went."""
     site, visit = a_site_with_gym(h)
     device = f"mover-{h.url[-6:]}"
     made = book(h, session_id=visit["session_id"], amenity="library", device=device)
@@ -172,6 +178,20 @@ def test_a_dispatchers_move_takes_the_bookings_along(h: Harness) -> None:
     )
     assert r.status_code == 200, r.text
     moved_to = r.json()["session"]["id"]
+    # until the booking side has the message, the booking stays where it was
+    (before,) = h.client.get("/api/v1/bookings", headers={"X-Device": device}).json()
+    assert (before["session_id"], before["notice"]) == (visit["session_id"], None)
+    told = [
+        m
+        for _, raw in topic_messages(h.bootstrap, events.SITE_VISITS_TOPIC, h.engine)
+        if (m := events.parse_site_visits(raw)).site_id == site
+        and visit["session_id"] in {s.id for s in m.removed}
+        and moved_to in {s.id for s in m.added}
+    ]
+    assert told, "no rvrota.site-visits message for the move"
+    with session_scope(h.engine) as db:
+        done = follow_site_visit_batch(db, told[-1:], NOW, events.SITE_VISITS_TOPIC)
+    assert (done.moved, done.rejected) == (1, [])
     mine = h.client.get("/api/v1/bookings", headers={"X-Device": device}).json()
     assert len(mine) == 1
     booking = mine[0]

@@ -19,7 +19,8 @@ from sqlmodel import col, select
 
 from api.app import create_app
 from core.clock import FixedClock
-from fleet import plans
+from fleet import events, plans
+from fleet.bookings import follow_site_visit_batch
 from fleet.db import make_engine, session_scope
 from fleet.models import Booking, Plan, Session, Site, Vehicle
 from tests.api.conftest import TAISHANG, api_settings
@@ -88,7 +89,7 @@ def move_in_a_new_plan(web: Web, session: Session) -> tuple[int, str]:
         )
         mine["site"], other["site"] = other["site"], mine["site"]
         free_day, free_slot = other["day"], other["slot"]
-        plans.store_plan(
+        outcome = plans.store_plan(
             db,
             region=web.seeded.region,
             week=web.seeded.week,
@@ -96,6 +97,10 @@ def move_in_a_new_plan(web: Web, session: Session) -> tuple[int, str]:
             now=NOW,
             trigger="test move",
         )
+        told = [
+            events.parse_site_visits(m.value)
+            for m in plans.site_visit_messages(outcome.plan, outcome.visits)
+        ]
         moved = db.exec(
             select(Session).where(
                 Session.vehicle_id == session.vehicle_id,
@@ -105,7 +110,13 @@ def move_in_a_new_plan(web: Web, session: Session) -> tuple[int, str]:
             )
         ).one()
         assert db.get(Plan, current.id) is not None
-        return int(moved.id or 0), moved.date.isoformat()
+        found = int(moved.id or 0), moved.date.isoformat()
+    # the plan's rvrota.site-visits applied as the worker's agent applies them (the whole
+    # path on the real worker: tests/streams/test_worker_site_visits.py)
+    with session_scope(web.engine) as db:
+        done = follow_site_visit_batch(db, told, NOW, events.SITE_VISITS_TOPIC)
+        assert done.moved >= 1 and not done.rejected
+    return found
 
 
 def test_a_phone_books_and_sees_the_plan_move_its_booking(web: Web, phone_page: Page) -> None:

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from fleet import bookings
+from fleet import bookings, events
 from fleet.bookings import BookingRefused
 from fleet.db import make_engine, session_scope
+from fleet.events import SITE_VISITS_TOPIC
 from fleet.models import Booking, Session, Vehicle
-from fleet.plans import sessions_in_force, store_plan
+from fleet.plans import sessions_in_force, site_visit_messages, store_plan
 from fleet.worker_messages import booking_text
 
 WEEK = "2026-W48"
@@ -27,6 +28,9 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 
 def publish(engine: Engine, *sessions: tuple[str, str, int, str]) -> dict[tuple[Any, ...], int]:
+    """Publish a plan, then apply its ``rvrota.site-visits`` messages to the bookings as the
+    worker's agent does (``follow_site_visit_batch``; on the broker:
+    tests/streams/test_worker_site_visits.py)."""
     document = {
         "format": "rvrota.plan/1",
         "sessions": [{"vehicle": v, "site": s, "day": d, "slot": t} for v, s, d, t in sessions],
@@ -34,7 +38,16 @@ def publish(engine: Engine, *sessions: tuple[str, str, int, str]) -> dict[tuple[
         "stats": {"objective": 1.0},
     }
     with session_scope(engine) as db:
-        store_plan(db, region="default", week=WEEK, plan=document, now=NOW, trigger="test")
+        outcome = store_plan(
+            db, region="default", week=WEEK, plan=document, now=NOW, trigger="test"
+        )
+        messages = [
+            events.parse_site_visits(m.value)
+            for m in site_visit_messages(outcome.plan, outcome.visits)
+        ]
+    with session_scope(engine) as db:
+        done = bookings.follow_site_visit_batch(db, messages, NOW, SITE_VISITS_TOPIC)
+        assert not done.rejected
         return {
             (s.vehicle_id, s.site_id, s.day, s.slot): int(s.id or 0)
             for s in sessions_in_force(db, "default", WEEK)
@@ -228,3 +241,76 @@ def test_a_move_respects_the_new_sessions_capacity(small_region: Engine) -> None
     publish(small_region, ("RV2", "S1", 1, "lunch"))
     states = [views(small_region, f"reader-{n}")[0].booking.state for n in range(3)]
     assert states == ["booked", "booked", "cancelled"]  # first come, first kept
+
+
+def visits_of(engine: Engine, *sessions: tuple[str, str, int, str]) -> list[Any]:
+    """Publish a plan without following it: its site-visits messages, parsed."""
+    document = {
+        "format": "rvrota.plan/1",
+        "sessions": [{"vehicle": v, "site": s, "day": d, "slot": t} for v, s, d, t in sessions],
+        "unserved": [],
+        "stats": {"objective": 1.0},
+    }
+    with session_scope(engine) as db:
+        outcome = store_plan(db, region="default", week=WEEK, plan=document, now=NOW)
+        return [
+            events.parse_site_visits(m.value)
+            for m in site_visit_messages(outcome.plan, outcome.visits)
+        ]
+
+
+def follow(engine: Engine, messages: list[Any]) -> bookings.FollowBatch:
+    with session_scope(engine) as db:
+        return bookings.follow_site_visit_batch(db, messages, NOW, SITE_VISITS_TOPIC)
+
+
+def test_a_site_visits_message_takes_effect_once(small_region: Engine) -> None:
+    """Applied twice (a redelivery), a message moves nothing twice: the booking stays where
+    the first time put it, even though a place is free where it was."""
+    ids = publish(small_region, ("RV1", "S1", 0, "lunch"))
+    book(small_region, ids[("RV1", "S1", 0, "lunch")], "library", "reader")
+    moved = visits_of(small_region, ("RV1", "S1", 2, "lunch"))
+    assert follow(small_region, moved).moved == 1
+    again = follow(small_region, moved)
+    assert (again.moved, again.cancelled, again.again) == (0, 0, 1)
+    (view,) = views(small_region, "reader")
+    assert (view.session.day, view.booking.state) == (2, "booked")
+
+
+def test_a_late_message_reads_the_sessions_as_they_are(small_region: Engine) -> None:
+    """v2 moves Monday to Wednesday, v3 moves it back before v2's message is applied: in
+    order, the booking ends where the plan in force has the visit."""
+    ids = publish(small_region, ("RV1", "S1", 0, "lunch"))
+    monday = ids[("RV1", "S1", 0, "lunch")]
+    book(small_region, monday, "library", "reader")
+    v2 = visits_of(small_region, ("RV1", "S1", 2, "lunch"))
+    v3 = visits_of(small_region, ("RV1", "S1", 0, "lunch"))
+    done = follow(small_region, v2 + v3)
+    assert (done.moved, done.cancelled, done.rejected) == (0, 0, [])
+    (view,) = views(small_region, "reader")
+    assert (view.booking.session_id, view.booking.state, view.booking.notice) == (
+        monday,
+        "booked",
+        None,
+    )
+
+
+def test_a_bad_site_visits_message_is_refused_naming_the_field(small_region: Engine) -> None:
+    ids = publish(small_region, ("RV1", "S1", 0, "lunch"), ("RV2", "S2", 1, "evening"))
+    monday = ids[("RV1", "S1", 0, "lunch")]
+    book(small_region, monday, "library", "reader")
+    (good,) = [m for m in visits_of(small_region, ("RV2", "S2", 1, "evening")) if m.site_id == "S1"]
+    unknown = good.model_copy(
+        update={"removed": [good.removed[0].model_copy(update={"id": 999_999})]}
+    )
+    other_day = good.model_copy(update={"removed": [good.removed[0].model_copy(update={"day": 3})]})
+    done = follow(small_region, [unknown, other_day])
+    assert [(i, e.field) for i, e in done.rejected] == [(0, "removed.0.id"), (1, "removed.0.id")]
+    assert "999999" in str(done.rejected[0][1])
+    (view,) = views(small_region, "reader")
+    assert view.booking.state == "booked"  # nothing changed, and the good one still applies
+    assert follow(small_region, [good]).cancelled == 1
+    raw = good.to_bytes().replace(b'"site":"S1"', b'"site":"S2"')
+    with pytest.raises(events.EventRejected) as caught:
+        events.parse_site_visits(raw)
+    assert caught.value.field == "removed.0.site"

@@ -12,7 +12,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from core.settings import get_settings
-from fleet import checkins, members, throttle
+from fleet import checkins, members, questions, throttle
 from fleet.db import make_engine, session_scope
 from fleet.models import Booking, Checkin, DeadLetterRecord, Member, PointCredit, Question, Session
 from fleet.plans import sessions_in_force, store_plan
@@ -181,3 +181,43 @@ def test_a_bad_member_file_exits_non_zero_and_imports_nothing(
         get_settings.cache_clear()
     with session_scope(small_region) as db:
         assert [m.member_no for m in db.exec(select(Member))] == ["QZ-5"]
+
+
+def test_old_questions_keep_only_their_counts(small_region: Engine) -> None:
+    """Past the retention period a question's words, its answer and its phone are gone; the
+    question box's counts (asked, answered, per site) stay, and it leaves the inbox."""
+    now = datetime(2027, 6, 1, tzinfo=UTC)
+    old, new = now - timedelta(days=200), now - timedelta(days=10)
+    with session_scope(small_region) as db:
+        asked = [
+            questions.ask(db, device="phone-a", text="工地几号有电影?", site_id="S1", now=old),
+            questions.ask(db, device="phone-b", text="我的孩子能来吗?", site_id="S1", now=old),
+            questions.ask(db, device="phone-c", text="健身房几点开?", site_id="S2", now=new),
+        ]
+        ids = [int(q.id or 0) for q in asked]
+        questions.answer(db, ids[0], "周三晚上,李师傅", 1, old + timedelta(days=1))
+        questions.answer(db, ids[2], "18:00", 1, new + timedelta(hours=1))
+    with session_scope(small_region) as db:
+        before = questions.counts(db, now - timedelta(days=365), now)
+        done = prune_personal_data(db, now, 180)
+    assert done.questions == 2
+    with session_scope(small_region) as db:
+        rows = {int(q.id or 0): q for q in db.exec(select(Question))}
+        for number in ids[:2]:
+            q = rows[number]
+            assert (q.text, q.answer, q.device) == ("", None, None)
+            assert q.site_id == "S1" and q.asked_at is not None
+        assert rows[ids[0]].answered_at is not None
+        kept = rows[ids[2]]
+        assert (kept.text, kept.answer, kept.device) == ("健身房几点开?", "18:00", "phone-c")
+        # the counts are what remains of the old ones
+        after = questions.counts(db, now - timedelta(days=365), now)
+        assert after == before
+        assert [(c.site_id, c.asked, c.answered) for c in after] == [("S1", 2, 1), ("S2", 1, 1)]
+        # a pruned question is out of the inbox and cannot be answered any more
+        assert [i.id for i in questions.inbox(db, open_only=False)] == [ids[2]]
+        assert questions.inbox(db, open_only=True) == []
+        assert questions.answer(db, ids[1], "late", 1, now) is None
+        assert questions.of_device(db, "phone-b") == []
+    with session_scope(small_region) as db:
+        assert prune_personal_data(db, now, 180).questions == 0
