@@ -231,7 +231,8 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     report.objective = objective_of(inst, best)
     if not repaired and assignment_pays(inst, limit):
         # a re-plan that repairs keeps its time; elsewhere the cell-assignment LP's bound
-        bound = min(bound, cell_bound(inst))
+        # (its solve cut off at a quarter of the limit when the machine is slow)
+        bound = min(bound, cell_bound(inst, None if deterministic else 0.25 * limit))
         report.bound = bound
     report("heuristic")
     if not repaired:
@@ -403,10 +404,11 @@ def assignment_pays(inst: Instance, limit: float) -> bool:
     return assignment_size(inst) * ASSIGN_SECONDS_PER_COLUMN <= ASSIGN_SHARE * limit
 
 
-def cell_bound(inst: Instance) -> float:
-    """The cell-assignment LP bound (:func:`ortools_backend.assignment_bound`)."""
+def cell_bound(inst: Instance, seconds: float | None = None) -> float:
+    """The cell-assignment LP bound (:func:`ortools_backend.assignment_bound`); inf when
+    its LP is not solved within ``seconds``."""
     cap = site_session_cap(inst)
-    lp = assignment_bound(inst, cap, session_increments(inst, cap, charged=False))
+    lp = assignment_bound(inst, cap, session_increments(inst, cap, charged=False), seconds)
     return lp + fixed_part(inst)
 
 

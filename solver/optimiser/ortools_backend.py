@@ -493,7 +493,10 @@ def _overdue_terms(
 
 
 def assignment_bound(
-    inst: Instance, session_cap: FloatArray, increments: list[FloatArray]
+    inst: Instance,
+    session_cap: FloatArray,
+    increments: list[FloatArray],
+    seconds: float | None = None,
 ) -> float:
     """An upper bound on every plan from the cell-assignment LP (GLOP), inf if not solved.
 
@@ -505,6 +508,7 @@ def assignment_bound(
     slots a day, the depot leg of its slot (see :func:`depot_legs`). Every plan is feasible
     for it. The bound is computed from GLOP's duals (clamped to >= 0) by weak duality, so
     it is valid whatever the solver's tolerances. Add :func:`fixed_part` of bounds.
+    ``seconds``: GLOP's time limit (None: none); a solve cut short gives inf.
     """
     solver = pywraplp.Solver.CreateSolver("GLOP")
     if solver is None:  # pragma: no cover - GLOP ships with ortools
@@ -571,6 +575,8 @@ def assignment_bound(
             count_row[s].SetCoefficient(x, -1.0)
             link[(s, d, t)][0].SetCoefficient(x, 1.0)
             xs.append((c, d, t, s, coef, size))
+    if seconds is not None:
+        solver.SetTimeLimit(max(1, int(1000 * seconds)))
     if solver.Solve() != pywraplp.Solver.OPTIMAL:
         return math.inf
     # weak duality: for any pi >= 0, pi b + sum_j ub_j max(0, c_j - pi A_j) bounds the LP
