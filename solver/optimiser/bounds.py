@@ -51,21 +51,31 @@ def visit_charge(inst: Instance) -> FloatArray:
     return np.asarray(inst.km_cost * least, dtype=np.float64)
 
 
-def cheap_bound(inst: Instance) -> float:
-    """An upper bound on the objective of every feasible plan (see the module docstring)."""
-    cells = int(inst.allowed.any(axis=3).sum())
-    cap = site_session_cap(inst)
-    charge = visit_charge(inst)
-    pieces: list[FloatArray] = []
+def session_increments(inst: Instance, cap: FloatArray, charged: bool = True) -> list[FloatArray]:
+    """Per site, what its 1st..cap-th session can add at most: value, shortfall saved and
+    (``charged``) less the depot leg of a new route visit every ``n_slots`` sessions."""
+    charge = visit_charge(inst) if charged else np.zeros(inst.n_sites)
+    out: list[FloatArray] = []
     for s in range(inst.n_sites):
-        k = int(cap[s])
-        if k <= 0:
-            continue
+        k = max(0, int(cap[s]))
         inc = inst.increment_values(s, k).copy()
         inc[: min(k, int(inst.min_visits[s]))] += inst.shortfall_penalty
         # a new route visit at least every n_slots sessions of the site
         inc[:: max(1, inst.n_slots)] -= charge[s]
-        pieces.append(inc)
+        out.append(inc)
+    return out
+
+
+def fixed_part(inst: Instance) -> float:
+    """The bound's terms outside the sessions: every shortfall, the plan-independent constant."""
+    return -inst.shortfall_penalty * float(inst.min_visits.sum()) + inst.constant()
+
+
+def cheap_bound(inst: Instance) -> float:
+    """An upper bound on the objective of every feasible plan (see the module docstring)."""
+    cells = int(inst.allowed.any(axis=3).sum())
+    cap = site_session_cap(inst)
+    pieces = [inc for inc in session_increments(inst, cap) if len(inc)]
     total = -inst.shortfall_penalty * float(inst.min_visits.sum())
     if pieces and cells > 0:
         every = np.concatenate(pieces)

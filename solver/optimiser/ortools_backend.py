@@ -1,4 +1,5 @@
-"""Everything that talks to OR-Tools: the GLOP master LP and the CP-SAT integer master.
+"""Everything that talks to OR-Tools: the GLOP master LP, the CP-SAT integer master (through
+``pywraplp``'s ``CP_SAT`` backend) and the cell-assignment LP bound.
 
 The day-pattern model (maximise):
 
@@ -29,6 +30,7 @@ Only this module imports ``ortools``; it speaks in index arrays and
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -488,3 +490,155 @@ def _overdue_terms(
             _row(solver, 1.0, _INF, [(o, 1.0)] + [(w, 1.0) for w in ws])
             objective_terms.append((o, -penalty))
     return constant
+
+
+def assignment_bound(
+    inst: Instance,
+    session_cap: FloatArray,
+    increments: list[FloatArray],
+    seconds: float | None = None,
+) -> float:
+    """An upper bound on every plan from the cell-assignment LP (GLOP), inf if not solved.
+
+    Routes are relaxed to their cells: each fillable (vehicle, day, slot) cell takes at most
+    one session of a site allowed there, each site at most ``capacity`` per (day, slot),
+    on visit days at most one in every ``min_gap_days`` window (the master LP's link and
+    window rows); the ``k``-th session of site ``s`` is worth ``increments[s][k]`` (value and
+    shortfall saved), in any order; a session pays its change reward and, with at most two
+    slots a day, the depot leg of its slot (see :func:`depot_legs`). Every plan is feasible
+    for it. The bound is computed from GLOP's duals (clamped to >= 0) by weak duality, so
+    it is valid whatever the solver's tolerances. Add :func:`fixed_part` of bounds.
+    ``seconds``: GLOP's time limit (None: none); a solve cut short gives inf.
+    """
+    solver = pywraplp.Solver.CreateSolver("GLOP")
+    if solver is None:  # pragma: no cover - GLOP ships with ortools
+        return math.inf
+    inf = solver.infinity()
+    obj = solver.Objective()
+    obj.SetMaximization()
+    n_d, n_t, n_s = inst.n_days, inst.n_slots, inst.n_sites
+    leg = depot_legs(inst)
+    classes = vehicle_classes(inst)
+    cell_row: dict[tuple[int, int, int], tuple[pywraplp.Constraint, float]] = {}
+    for c, members in enumerate(classes):
+        fillable = inst.allowed[members[0]].any(axis=2)  # [D, T]
+        for d, t in zip(*np.nonzero(fillable), strict=True):
+            size = float(len(members))
+            cell_row[(c, int(d), int(t))] = (solver.Constraint(-inf, size), size)
+    count_row = [solver.Constraint(-inf, 0.0) for _ in range(n_s)]
+    ys: list[tuple[int, float]] = []  # (site, value)
+    for s in range(n_s):
+        for value in increments[s][: int(session_cap[s])]:
+            if value > 0:
+                y = solver.NumVar(0.0, 1.0, "")
+                obj.SetCoefficient(y, float(value))
+                count_row[s].SetCoefficient(y, 1.0)
+                ys.append((s, float(value)))
+    hosted = np.asarray(inst.allowed.any(axis=0))  # [D, T, S]
+    zvars: dict[tuple[int, int], pywraplp.Variable] = {}
+    link: dict[tuple[int, int, int], tuple[pywraplp.Constraint, float]] = {}  # row, rhs
+    for s in range(n_s):
+        gapped = int(inst.gap[s]) >= 2
+        cap = float(inst.capacity[s])
+        for d in range(n_d):
+            if not hosted[d, :, s].any():
+                continue
+            if gapped:
+                zvars[(s, d)] = solver.NumVar(0.0, 1.0, "")
+            for t in range(n_t):
+                if hosted[d, t, s]:
+                    rhs = 0.0 if gapped else cap
+                    row = solver.Constraint(-inf, rhs)
+                    if gapped:
+                        row.SetCoefficient(zvars[(s, d)], -cap)
+                    link[(s, d, t)] = (row, rhs)
+    windows: list[tuple[int, int, int, pywraplp.Constraint]] = []
+    for s, first, last in gap_windows(inst):
+        row = solver.Constraint(-inf, 1.0)
+        for d in range(first, last + 1):
+            z = zvars.get((s, d))
+            if z is not None:
+                row.SetCoefficient(z, 1.0)
+        windows.append((s, first, last, row))
+    # (class, d, t, s, objective coefficient, upper bound): a class's sessions in one cell
+    xs: list[tuple[int, int, int, int, float, float]] = []
+    for c, members in enumerate(classes):
+        v0 = members[0]
+        size = float(len(members))
+        for d, t, s in zip(*np.nonzero(inst.allowed[v0]), strict=True):
+            d, t, s = int(d), int(t), int(s)
+            x = solver.NumVar(0.0, size, "")
+            coef = float(inst.prev_reward[v0, d, t, s]) - float(leg[v0, t, s])
+            if coef:
+                obj.SetCoefficient(x, coef)
+            cell_row[(c, d, t)][0].SetCoefficient(x, 1.0)
+            count_row[s].SetCoefficient(x, -1.0)
+            link[(s, d, t)][0].SetCoefficient(x, 1.0)
+            xs.append((c, d, t, s, coef, size))
+    if seconds is not None:
+        solver.SetTimeLimit(max(1, int(1000 * seconds)))
+    if solver.Solve() != pywraplp.Solver.OPTIMAL:
+        return math.inf
+    # weak duality: for any pi >= 0, pi b + sum_j ub_j max(0, c_j - pi A_j) bounds the LP
+    pi_cell = {k: max(0.0, row.dual_value()) for k, (row, _) in cell_row.items()}
+    pi_count = [max(0.0, row.dual_value()) for row in count_row]
+    pi_link = {k: max(0.0, row.dual_value()) for k, (row, _) in link.items()}
+    bound = sum(pi_cell[k] * size for k, (_, size) in cell_row.items())
+    bound += sum(pi_link[k] * rhs for k, (_, rhs) in link.items())
+    pi_win: dict[tuple[int, int], float] = {}
+    for s, first, last, row in windows:
+        omega = max(0.0, row.dual_value())
+        bound += omega
+        for d in range(first, last + 1):
+            pi_win[(s, d)] = pi_win.get((s, d), 0.0) + omega
+    for s, value in ys:
+        bound += max(0.0, value - pi_count[s])
+    for s, d in zvars:
+        cap = float(inst.capacity[s])
+        used = sum(pi_link.get((s, d, t), 0.0) for t in range(n_t))
+        bound += max(0.0, cap * used - pi_win.get((s, d), 0.0))
+    for c, d, t, s, coef, size in xs:
+        reduced = coef - pi_cell[(c, d, t)] + pi_count[s] - pi_link[(s, d, t)]
+        bound += size * max(0.0, reduced)
+    return float(bound)
+
+
+def vehicle_classes(inst: Instance) -> list[list[int]]:
+    """Vehicles that are interchangeable in :func:`assignment_bound`: same depot, same
+    allowed cells, no change rewards (a vehicle with change rewards is a class alone)."""
+    groups: dict[object, list[int]] = {}
+    for v in range(inst.n_vehicles):
+        alone = bool(inst.prev_reward[v].any())
+        key = ("v", v) if alone else (int(inst.depot_node[v]), inst.allowed[v].tobytes())
+        groups.setdefault(key, []).append(v)
+    return list(groups.values())
+
+
+def assignment_size(inst: Instance) -> int:
+    """Cell columns and link rows of :func:`assignment_bound`'s LP (its cost grows about
+    linearly with them)."""
+    columns = sum(int(inst.allowed[members[0]].sum()) for members in vehicle_classes(inst))
+    return columns + inst.n_sites * inst.n_days * inst.n_slots
+
+
+def depot_legs(inst: Instance) -> FloatArray:
+    """[V, T, S] km cost each session surely drives: its slot's depot leg (<= 2 slots a day).
+
+    A route of vehicle v drives depot -> a (-> b) -> depot: at least km(depot, a) for its
+    first slot's session and km(b, depot) for its second's; with one slot a day, both legs.
+    With more slots a session's place in its route is unknown: zero.
+    """
+    n_v, n_t, n_s = inst.n_vehicles, inst.n_slots, inst.n_sites
+    leg = np.zeros((n_v, n_t, n_s))
+    if n_t > 2:
+        return leg
+    for v in range(n_v):
+        depot = int(inst.depot_node[v])
+        out_km = inst.km[depot, :n_s]
+        in_km = inst.km[:n_s, depot]
+        if n_t == 1:
+            leg[v, 0] = inst.km_cost * (out_km + in_km)
+        else:
+            leg[v, 0] = inst.km_cost * out_km
+            leg[v, 1] = inst.km_cost * in_km
+    return leg

@@ -1,5 +1,6 @@
-"""Upper bounds never fall below a plan: the cheap bound and the planner's reported bound
-against the best plan by enumeration, the heuristic's plan and CP-SAT's on tiny instances."""
+"""Upper bounds never fall below a plan: the cheap bound, the cell-assignment LP bound and
+the planner's reported bound against the best plan by enumeration, the heuristic's plan and
+CP-SAT's on tiny instances."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from solver.optimiser.bounds import cheap_bound
 from solver.optimiser.columns import make_route, objective_of, route_feasible
 from solver.optimiser.heur_search import Heuristic
 from solver.optimiser.opt_instance import PinConflict, compile_instance
-from solver.optimiser.optimise import SolveParams, solve
+from solver.optimiser.optimise import SolveParams, cell_bound, solve
 from solver.optimiser.ortools_backend import solve_master_mip
 from solver.travel import TravelTable
 from tests.solver.test_optimise import brute_force_best
@@ -79,14 +80,16 @@ def test_bounds_are_never_below_any_plan(doc: dict[str, Any]) -> None:
         assert best == float("-inf")
         return
     cheap = cheap_bound(inst)
+    cell = cell_bound(inst)
     assert cheap >= best - TOL, "cheap bound below the best plan"
+    assert cell >= best - TOL, "cell-assignment bound below the best plan"
     assert result.bound is not None and result.bound >= best - TOL
     # the heuristic's plan
     heur = Heuristic(inst, 0)
     heur.construct()
     heur.search(None, 30)
     found = objective_of(inst, heur.result().routes)
-    assert cheap >= found - TOL and result.bound >= found - TOL
+    assert cheap >= found - TOL and result.bound >= found - TOL and cell >= found - TOL
     # CP-SAT over every feasible route
     pool = every_route_plan(inst)
     profits = [
@@ -97,7 +100,7 @@ def test_bounds_are_never_below_any_plan(doc: dict[str, Any]) -> None:
     outcome = solve_master_mip(inst, pool, profits, [], 2.0, 1, 1)
     if outcome.objective is not None and not inst.overdue_penalty:
         cp = objective_of(inst, [pool[i] for i in outcome.chosen])
-        assert cheap >= cp - TOL and result.bound >= cp - TOL
+        assert cheap >= cp - TOL and result.bound >= cp - TOL and cell >= cp - TOL
 
 
 def test_cheap_bound_charges_each_route_visit_its_depot_leg_once() -> None:
@@ -117,3 +120,23 @@ def test_cheap_bound_charges_each_route_visit_its_depot_leg_once() -> None:
     best = brute_force_best(sc)
     assert best == 120.0
     assert best <= cheap_bound(inst) <= best + 10.0 + TOL
+
+
+def test_cell_bound_charges_each_session_the_depot_leg_of_its_slot() -> None:
+    """One RV, one day, site A (100 workers, 10 km out), no decay, 1 per km.
+
+    Best plan: A at lunch and in the evening, 200 - 20 km = 180. The cheap bound charges
+    the one route visit a single leg (190); the cell-assignment LP charges the lunch
+    session the leg out and the evening one the leg home: 180, the optimum.
+    """
+    sc = parse_scenario(
+        {
+            **tiny_document(days=1, objective={"repeat_decay": 1.0, "km_cost": 1.0}),
+            "sites": [tiny_site("A", 100)],
+        }
+    )
+    inst = compile_instance(sc, TravelTable.build(sc))
+    best = brute_force_best(sc)
+    assert best == 180.0
+    assert abs(cell_bound(inst) - best) <= TOL
+    assert cheap_bound(inst) >= best + 10.0 - TOL
