@@ -12,7 +12,7 @@ import typer
 
 from api import cli as api_cli
 from fleet import cli as fleet_cli
-from rvrota import demo
+from rvrota import demo_command
 from solver import cli as solver_cli
 from streams import cli as streams_cli
 
@@ -46,7 +46,7 @@ def build_app() -> typer.Typer:
     fleet_cli.register(app)
     streams_cli.register(app)
     api_cli.register(app)
-    demo.register(app)
+    demo_command.register(app)
     return app
 
 
