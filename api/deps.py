@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -21,6 +21,7 @@ from fleet.db import Connection, DbSession, Engine, read, session_scope
 from fleet.domain import Role
 from fleet.messages import LANGUAGES, pick_language
 from fleet.models import User
+from fleet.read_stamps import StampedCache
 
 TOKEN_URL = "/api/v1/auth/token"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
@@ -37,6 +38,8 @@ class Services:
     keys: KeySource
     relay: OutboxRelay
     proxies: tuple[Network, ...] = field(default_factory=tuple)
+    # this process's schedules, serialised, by what they depend on (fleet.read_stamps)
+    schedules: StampedCache[Any] = field(default_factory=StampedCache)
 
 
 async def get_services(request: Request) -> Services:
