@@ -401,7 +401,7 @@ def main() -> None:
         "--workers",
         type=int,
         default=None,
-        help=f"uvicorn worker processes (default: as rvrota serve, here {default_workers()})",
+        help="uvicorn worker processes (default: as rvrota serve: 1 on SQLite, else 1 per CPU)",
     )
     parser.add_argument(
         "--skip-writes", action="store_true", help="reads only (no broker, no write phases)"
@@ -461,7 +461,7 @@ def main() -> None:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the API server did not start")
                 time.sleep(0.2)
-            workers = args.workers if args.workers is not None else default_workers()
+            workers = args.workers if args.workers is not None else default_workers(url)
             print(
                 f"rvrota API benchmark: {url.split(':')[0]}, uvicorn {workers} worker process(es), "
                 f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"

@@ -8,13 +8,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic_core import to_json
 
 from api import access, schemas
 from api.deps import (
+    WEEK,
+    AtRegionWeek,
     CalendarUser,
     CurrentUser,
     DbDep,
@@ -51,7 +53,6 @@ NOT_YOURS: dict[int | str, dict[str, Any]] = {
     404: {"description": "not found"},
 }
 UNKNOWN_REGION: dict[int | str, dict[str, Any]] = {404: {"description": "unknown region"}}
-WEEK = Query(None, pattern=r"^\d{4}-W\d{2}$", description="ISO week, default: this week")
 CALENDAR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **NOT_YOURS,
     200: {"content": {"text/calendar": {"schema": {"type": "string"}}}},
@@ -207,15 +208,12 @@ def _vehicle_states(board: _Board, now: datetime) -> list[dict[str, Any]]:
     responses=UNKNOWN_REGION,
 )
 def schedule_version(
-    services: ServicesDep,
     _: Dispatcher,
     db: DbDep,
-    region: str | None = None,
-    week: str | None = WEEK,
+    at: AtRegionWeek,
 ) -> schemas.ScheduleVersion:
     """A cheap fingerprint of the board: the newest plan and the pins/states of sessions."""
-    reg = region_or_default(db, region)
-    wk = week_or_current(reg, week, services.clock.now())
+    reg, wk = at.region, at.week
     plan = plans.latest_plan_key(db, reg.id, wk)
     rows = plans.session_marks(db, reg.id, wk)
     digest = hashlib.sha256(repr((plan, rows)).encode())
@@ -235,15 +233,12 @@ def schedule_version(
     responses={**UNKNOWN_REGION, 200: {"content": {"application/geo+json": {}}}},
 )
 def schedule_geojson(
-    services: ServicesDep,
     _: Dispatcher,
     db: DbDep,
-    region: str | None = None,
-    week: str | None = WEEK,
+    at: AtRegionWeek,
 ) -> JSONResponse:
     """Sites (Points) and each vehicle-day route (LineString) of a week as GeoJSON."""
-    reg = region_or_default(db, region)
-    wk = week_or_current(reg, week, services.clock.now())
+    reg, wk = at.region, at.week
     sessions = plans.sessions_in_force(db, reg.id, wk)
     sites = [
         {"id": s.id, "name": s.name, "lat": s.lat, "lon": s.lon, "headcount": s.default_headcount}
@@ -425,17 +420,14 @@ def site_calendar(
     responses={404: {"description": "no published plan for that region-week"}},
 )
 def plan_in_force(
-    services: ServicesDep,
     _: Dispatcher,
     db: DbDep,
     lang: Language,
-    region: str | None = None,
-    week: str | None = WEEK,
+    at: AtRegionWeek,
 ) -> schemas.PlanPublic:
     """The plan in force with its stats (objective, bound, gap) and unserved sites (why, in
     the caller's language)."""
-    reg = region_or_default(db, region)
-    wk = week_or_current(reg, week, services.clock.now())
+    reg, wk = at.region, at.week
     plan = plans.plan_in_force(db, reg.id, wk)
     if plan is None:
         raise not_found("published plan of week", wk)

@@ -46,6 +46,23 @@ def _board(client: TestClient, headers: dict[str, str], week: str | None) -> dic
     return body
 
 
+def _breakdown(
+    harness: Harness, vehicle: str, event_id: str, lasting: timedelta, note: str | None = None
+) -> None:
+    """A breakdown as the stream worker records it (no API, no cache of its own)."""
+    with session_scope(harness.engine) as db:
+        record_vehicle_status(
+            db,
+            event_id=event_id,
+            vehicle_id=vehicle,
+            status="breakdown",
+            observed_at=NOW - timedelta(minutes=1),
+            received_at=NOW,
+            until=NOW + lasting,
+            note=note,
+        )
+
+
 def _cache_of(client: TestClient) -> read_stamps.StampedCache[Any]:
     cache: read_stamps.StampedCache[Any] = client.app.state.services.schedules  # type: ignore[attr-defined]
     return cache
@@ -81,17 +98,7 @@ def test_what_a_stream_worker_writes_is_on_every_board_at_once(
     for client in (a.client, b):
         _board(client, dispatcher, week)
         _board(client, dispatcher, None)  # this week, by the clock
-    with session_scope(a.engine) as db:
-        record_vehicle_status(
-            db,
-            event_id="cache-breakdown-1",
-            vehicle_id=vehicle,
-            status="breakdown",
-            observed_at=NOW - timedelta(minutes=1),
-            received_at=NOW,
-            until=NOW + timedelta(days=1),
-            note="爆胎 flat tyre",
-        )
+    _breakdown(a, vehicle, "cache-breakdown-1", timedelta(days=1), "爆胎 flat tyre")
     for client in (a.client, b):
         for asked in (week, None):
             states = {v["id"]: v for v in _board(client, dispatcher, asked)["vehicle_states"]}
@@ -116,16 +123,7 @@ def test_time_moves_on_in_a_cached_board(two_workers: tuple[Harness, TestClient]
     """``now`` and "unavailable" are made at each request, not kept."""
     a, _ = two_workers
     week, dispatcher, vehicle = a.seeded.week, a.headers["dispatcher"], a.seeded.own_vehicle
-    with session_scope(a.engine) as db:
-        record_vehicle_status(
-            db,
-            event_id="cache-breakdown-2",
-            vehicle_id=vehicle,
-            status="breakdown",
-            observed_at=NOW - timedelta(minutes=1),
-            received_at=NOW,
-            until=NOW + timedelta(hours=2),
-        )
+    _breakdown(a, vehicle, "cache-breakdown-2", timedelta(hours=2))
     first = _board(a.client, dispatcher, week)
     a.clock.advance(timedelta(hours=3))
     later = _board(a.client, dispatcher, week)
