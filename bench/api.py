@@ -363,18 +363,22 @@ async def drive(
             async def start_broker() -> None:
                 await asyncio.to_thread(kafka_local.start, config, 180.0)
 
-            lines += await write_phases(
-                writer,
-                config.bootstrap,
-                dispatcher,
-                sites,
-                rate,
-                seconds,
-                healthz.pct(0.99),
-                stop_broker,
-                start_broker,
-                (lambda: process_cpu_seconds(server_pid)) if server_pid else lambda: None,
-            )
+            # a client of its own: the setup's connections sat idle past the server's
+            # keep-alive during the reads, and a POST on a closed one is not retried
+            fresh = httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits)
+            async with fresh:
+                lines += await write_phases(
+                    fresh,
+                    config.bootstrap,
+                    dispatcher,
+                    sites,
+                    rate,
+                    seconds,
+                    healthz.pct(0.99),
+                    stop_broker,
+                    start_broker,
+                    (lambda: process_cpu_seconds(server_pid)) if server_pid else lambda: None,
+                )
         return lines
 
 
