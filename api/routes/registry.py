@@ -83,6 +83,18 @@ def _removal(model: type[Any], what: str, retired: str) -> dict[int | str, dict[
     }
 
 
+def _removed(changing: Changing, region_id: str, retired: BaseModel | None) -> Response:
+    """A DELETE's answer, a re-plan asked for either way: 204 when the object is gone,
+    200 with it when it had history and was retired instead."""
+    what, ident = changing.label.split(" ", 1)
+    state = "retired" if retired is not None else "removed"
+    reason = f"{what} {state}: {ident}"
+    _ask_replan(changing.services, changing.tasks, changing.db, region_id, reason)
+    if retired is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return JSONResponse(jsonable_encoder(retired), status_code=200)
+
+
 @dataclass(frozen=True)
 class Changing:
     """A change of a registry object: where a re-plan is asked for, and which of the
@@ -219,12 +231,9 @@ def delete_site(
         removal = registry.remove_site(db, site_id, services.clock.now())
     except registry.UnknownReference as exc:
         raise not_found("site", site_id) from exc
-    if removal.retired is not None:
-        _ask_replan(services, tasks, db, removal.region_id, f"site retired: {site_id}")
-        body = jsonable_encoder(site_public(db, removal.retired))
-        return JSONResponse(body, status_code=200)
-    _ask_replan(services, tasks, db, removal.region_id, f"site removed: {site_id}")
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    retired = site_public(db, removal.retired) if removal.retired is not None else None
+    replan = Changing(services, tasks, db, f"site {site_id}", frozenset())
+    return _removed(replan, removal.region_id, retired)
 
 
 # --- vehicles ------------------------------------------------------------------------------
@@ -325,12 +334,9 @@ def delete_vehicle(
         removal = registry.remove_vehicle(db, vehicle_id, services.clock.now())
     except registry.UnknownReference as exc:
         raise not_found("vehicle", vehicle_id) from exc
-    region_id, kept = removal.region_id, removal.retired
-    if kept is None:
-        _ask_replan(services, tasks, db, region_id, f"vehicle removed: {vehicle_id}")
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-    _ask_replan(services, tasks, db, region_id, f"vehicle retired: {vehicle_id}")
-    return JSONResponse(jsonable_encoder(vehicle_public(kept)), status_code=200)
+    retired = vehicle_public(removal.retired) if removal.retired is not None else None
+    replan = Changing(services, tasks, db, f"vehicle {vehicle_id}", frozenset())
+    return _removed(replan, removal.region_id, retired)
 
 
 # --- depots --------------------------------------------------------------------------------
