@@ -9,10 +9,15 @@ import typer
 MAX_DEFAULT_WORKERS = 4  # a container may see all of a big host's CPUs
 
 
-def default_workers() -> int:
-    """Worker processes when neither ``--workers`` nor RVROTA_API_WORKERS says: one per
-    CPU this process may run on, at most 4 (the GIL keeps a process on one core; on 2
-    cores two workers answer bench/api.py's mixed reads at a higher rate than one)."""
+def default_workers(database_url: str) -> int:
+    """Worker processes when neither ``--workers`` nor RVROTA_API_WORKERS says.
+
+    PostgreSQL: one per CPU this process may run on, at most 4 (the GIL keeps a process
+    on one core; the relays share the outbox through a lease). SQLite: one, as its
+    outbox relay is one process's (two would publish the same rows twice).
+    """
+    if database_url.startswith("sqlite"):
+        return 1
     return max(1, min(MAX_DEFAULT_WORKERS, len(os.sched_getaffinity(0))))
 
 
@@ -24,7 +29,10 @@ def register(app: typer.Typer) -> None:
         host: str | None = typer.Option(None, "--host", help="default: RVROTA_API_HOST"),
         port: int | None = typer.Option(None, "--port", help="default: RVROTA_API_PORT"),
         workers: int | None = typer.Option(
-            None, "--workers", min=1, help="default: RVROTA_API_WORKERS, else 1 per CPU (max 4)"
+            None,
+            "--workers",
+            min=1,
+            help="default: RVROTA_API_WORKERS, else 1 per CPU (max 4; SQLite: 1)",
         ),
     ) -> None:
         """The HTTP API and the web pages (uvicorn)."""
@@ -42,7 +50,7 @@ def register(app: typer.Typer) -> None:
         the_host = host or settings.api_host
         the_port = port or settings.api_port
         if workers is None:
-            workers = settings.api_workers or default_workers()
+            workers = settings.api_workers or default_workers(settings.database_url)
         typer.echo(f"rvrota API on http://{the_host}:{the_port} (pages: /login, docs: /docs)")
         if workers > 1:  # each process builds its own app from the environment
             uvicorn.run(

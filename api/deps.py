@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -14,13 +14,15 @@ from api.keys import KeySource
 from api.publisher import Publisher
 from api.relay import OutboxRelay
 from api.security import InvalidToken, Principal, read_claims
+from api.store import region_or_default, week_or_current
 from core.clock import Clock
 from core.settings import Settings
 from fleet import users
 from fleet.db import Connection, DbSession, Engine, read, session_scope
 from fleet.domain import Role
 from fleet.messages import LANGUAGES, pick_language
-from fleet.models import User
+from fleet.models import Region, User
+from fleet.read_stamps import StampedCache
 
 TOKEN_URL = "/api/v1/auth/token"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
@@ -37,6 +39,8 @@ class Services:
     keys: KeySource
     relay: OutboxRelay
     proxies: tuple[Network, ...] = field(default_factory=tuple)
+    # this process's schedules, serialised, by what they depend on (fleet.read_stamps)
+    schedules: StampedCache[Any] = field(default_factory=StampedCache)
 
 
 async def get_services(request: Request) -> Services:
@@ -203,3 +207,25 @@ def calendar_principal(
 
 
 CalendarUser = Annotated[Principal, Depends(calendar_principal)]
+
+WEEK = Query(None, pattern=r"^\d{4}-W\d{2}$", description="ISO week, default: this week")
+
+
+@dataclass(frozen=True)
+class RegionWeek:
+    """The region and week a read is about (``?region=&week=``)."""
+
+    region: Region
+    week: str
+
+
+def region_week(
+    services: ServicesDep, db: DbDep, region: str | None = None, week: str | None = WEEK
+) -> RegionWeek:
+    """The named region (default: the only one) and week (default: this week in its zone);
+    404 for an unknown region, 422 for a week that is not one."""
+    reg = region_or_default(db, region)
+    return RegionWeek(reg, week_or_current(reg, week, services.clock.now()))
+
+
+AtRegionWeek = Annotated[RegionWeek, Depends(region_week)]

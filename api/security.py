@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import jwt
 
@@ -102,13 +104,31 @@ def issue_token(
 
 
 def read_claims(token: str, keys: KeyRing | str) -> TokenClaims:
-    """The principal and version a token names; InvalidToken for anything not ours or expired."""
+    """The principal and version a token names; InvalidToken for anything not ours or expired.
+
+    The signature check of a token is done once per process and key (``_verified``: every
+    request of a phone carries the same token); its expiry is checked at each call. The
+    caller still holds the version against the database at each request.
+    """
     ring = _ring(keys)
     try:
         kid = jwt.get_unverified_header(token).get("kid")
-        secret = ring.accepted.get(kid if isinstance(kid, str) else None)
-        if secret is None:
-            raise InvalidToken("signed with a key that is not (or no longer) accepted")
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise InvalidToken(str(exc)) from exc
+    secret = ring.accepted.get(kid if isinstance(kid, str) else None)
+    if secret is None:
+        raise InvalidToken("signed with a key that is not (or no longer) accepted")
+    expires, claims = _verified(token, secret)
+    if time.time() >= expires:
+        raise InvalidToken("Signature has expired")
+    return claims
+
+
+@lru_cache(maxsize=4096)
+def _verified(token: str, secret: str) -> tuple[float, TokenClaims]:
+    """(expiry on the wall clock, claims) of a token signed with ``secret``; InvalidToken
+    (not kept) for a bad signature, audience or claim."""
+    try:
         claims = jwt.decode(
             token,
             secret,
@@ -126,7 +146,7 @@ def read_claims(token: str, keys: KeyRing | str) -> TokenClaims:
             sites=frozenset(str(s) for s in claims.get("sites") or []),
             vehicle=claims.get("vehicle"),
         )
-        return TokenClaims(principal, version)
+        return float(claims["exp"]), TokenClaims(principal, version)
     except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidToken(str(exc)) from exc
 

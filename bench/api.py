@@ -363,18 +363,22 @@ async def drive(
             async def start_broker() -> None:
                 await asyncio.to_thread(kafka_local.start, config, 180.0)
 
-            lines += await write_phases(
-                writer,
-                config.bootstrap,
-                dispatcher,
-                sites,
-                rate,
-                seconds,
-                healthz.pct(0.99),
-                stop_broker,
-                start_broker,
-                (lambda: process_cpu_seconds(server_pid)) if server_pid else lambda: None,
-            )
+            # a client of its own: the setup's connections sat idle past the server's
+            # keep-alive during the reads, and a POST on a closed one is not retried
+            fresh = httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits)
+            async with fresh:
+                lines += await write_phases(
+                    fresh,
+                    config.bootstrap,
+                    dispatcher,
+                    sites,
+                    rate,
+                    seconds,
+                    healthz.pct(0.99),
+                    stop_broker,
+                    start_broker,
+                    (lambda: process_cpu_seconds(server_pid)) if server_pid else lambda: None,
+                )
         return lines
 
 
@@ -401,7 +405,7 @@ def main() -> None:
         "--workers",
         type=int,
         default=None,
-        help=f"uvicorn worker processes (default: as rvrota serve, here {default_workers()})",
+        help="uvicorn worker processes (default: as rvrota serve: 1 on SQLite, else 1 per CPU)",
     )
     parser.add_argument(
         "--skip-writes", action="store_true", help="reads only (no broker, no write phases)"
@@ -461,7 +465,7 @@ def main() -> None:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the API server did not start")
                 time.sleep(0.2)
-            workers = args.workers if args.workers is not None else default_workers()
+            workers = args.workers if args.workers is not None else default_workers(url)
             print(
                 f"rvrota API benchmark: {url.split(':')[0]}, uvicorn {workers} worker process(es), "
                 f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"

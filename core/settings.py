@@ -199,7 +199,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_workers: int | None = Field(
-        None, ge=1, description="rvrota serve's worker processes (default: one per CPU, at most 4)"
+        None,
+        ge=1,
+        description="rvrota serve's worker processes (default: 1 per CPU, max 4; SQLite: 1)",
     )
     worker_port: int = Field(6066, description="worker's /healthz, /readyz, /metrics port")
 

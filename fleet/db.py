@@ -22,6 +22,7 @@ __all__ = [
     "ping",
     "read",
     "read_connection",
+    "read_db",
     "session_scope",
 ]
 
@@ -80,6 +81,17 @@ def read(engine: Engine, reading: Callable[[Connection], T]) -> T:
         return reading(conn)
 
 
+def read_db(engine: Engine, reading: Callable[[DbSession], T]) -> T:
+    """``read`` with an ORM session over the read connection (for the read model's
+    functions that take one)."""
+
+    def in_session(conn: Connection) -> T:
+        with DbSession(bind=conn) as db:
+            return reading(db)
+
+    return read(engine, in_session)
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[DbSession]:
     """One transaction: commits when the block ends, rolls back when it raises."""
@@ -112,8 +124,12 @@ def begin_write(db: DbSession) -> None:
 def create_all(engine: Engine) -> None:
     """Create every table directly; for tests only (production runs Alembic migrations)."""
     import fleet.models  # noqa: F401  (registers the tables)
+    from fleet import read_stamps
 
     SQLModel.metadata.create_all(engine)
+    with engine.begin() as conn:  # the change counter's triggers, as the migration has them
+        if read_stamps.current(conn) is None:
+            read_stamps.install(conn)
 
 
 # SQLSTATE classes of errors caused by what an event holds, not by the database's state:

@@ -590,3 +590,12 @@ class FixedHome(SQLModel, table=True):
     lat: float
     lon: float
     hours: str | None = Field(default=None, max_length=200, description="opening hours, as said")
+
+
+class ReadStamp(SQLModel, table=True):
+    """The read model's change counter (one row, raised by triggers: ``fleet.read_stamps``)."""
+
+    __tablename__ = "read_stamp"
+
+    id: int = Field(primary_key=True)
+    n: int = Field(default=0, sa_type=BigInteger)

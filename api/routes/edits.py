@@ -16,7 +16,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import access, edit_schemas, schemas
-from api.deps import CurrentUser, Dispatcher, Language, Services, ServicesDep, forbidden
+from api.deps import (
+    WEEK,
+    CurrentUser,
+    Dispatcher,
+    Language,
+    Services,
+    ServicesDep,
+    forbidden,
+)
 from api.errors import domain_error
 from api.relay import wall_now
 from api.security import Principal
@@ -38,7 +46,6 @@ from fleet.models import Plan, Session, Site
 from solver.scenario import SessionKey
 
 router = APIRouter(tags=["edits"])
-WEEK = Query(None, pattern=r"^\d{4}-W\d{2}$", description="ISO week, default: this week")
 AMENITY = Query(
     [], max_length=10, description="a request: only RVs with each of these amenities (gym, ...)"
 )

@@ -14,7 +14,8 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -59,12 +60,16 @@ def _event_id(principal: Principal, key: str | None, request: str) -> str:
     return str(uuid.uuid5(EVENT_NAMESPACE, f"{principal.user_id}\n{request}\n{key}"))
 
 
+# what a write produces: topic, key, value, and the answer's body
+Message = tuple[str, str, bytes, dict[str, Any]]
+
+
 async def _produce_once(
     services: Services,
     principal: Principal,
     key: str | None,
     request: Request,
-    build: Callable[[str], tuple[str, str, bytes, dict[str, Any]]],
+    build: Callable[[str], Message],
 ) -> JSONResponse:
     """Store ``build(event_id)`` -> (topic, key, value, answer) in the outbox; answer 202.
 
@@ -94,6 +99,25 @@ async def _produce_once(
 
 def _rejected(exc: events.EventRejected) -> HTTPException:
     return unprocessable(exc.field, exc.reason, "body")
+
+
+E = TypeVar("E", events.HeadcountEvent, events.VehicleStatusEvent)
+
+
+def _message(
+    services: Services,
+    now: datetime,
+    topic: str,
+    key: str,
+    make: Callable[[], E],
+    check: Callable[..., E],
+) -> Message:
+    """The event made and checked against the clock (a broken rule: 422 naming the field)."""
+    try:
+        event = check(make(), now, max_future_seconds=services.settings.event_max_future_seconds)
+    except events.EventRejected as exc:
+        raise _rejected(exc) from exc
+    return topic, key, event.to_bytes(), {"event_id": event.event_id, "topic": topic}
 
 
 def _storable_path(name: str, value: str) -> None:
@@ -131,9 +155,9 @@ async def post_headcount(
         raise not_found("site", site_id)
     now = services.clock.now()
 
-    def build(event_id: str) -> tuple[str, str, bytes, dict[str, Any]]:
-        try:
-            event = events.HeadcountEvent(
+    def build(event_id: str) -> Message:
+        def make() -> events.HeadcountEvent:
+            return events.HeadcountEvent(
                 event_id=event_id,
                 site_id=site_id,
                 count=body.count,
@@ -141,13 +165,10 @@ async def post_headcount(
                 source="manager" if not principal.is_dispatcher else "dispatcher",
                 shift=body.shift,
             )
-            events.check_headcount(
-                event, now, max_future_seconds=services.settings.event_max_future_seconds
-            )
-        except events.EventRejected as exc:
-            raise _rejected(exc) from exc
-        answer = {"event_id": event_id, "topic": events.HEADCOUNTS_TOPIC}
-        return events.HEADCOUNTS_TOPIC, site_id, event.to_bytes(), answer
+
+        return _message(
+            services, now, events.HEADCOUNTS_TOPIC, site_id, make, events.check_headcount
+        )
 
     return await _produce_once(services, principal, idempotency_key, request, build)
 
@@ -179,9 +200,9 @@ async def post_vehicle_status(
         raise not_found("vehicle", vehicle_id)
     now = services.clock.now()
 
-    def build(event_id: str) -> tuple[str, str, bytes, dict[str, Any]]:
-        try:
-            event = events.VehicleStatusEvent(
+    def build(event_id: str) -> Message:
+        def make() -> events.VehicleStatusEvent:
+            return events.VehicleStatusEvent(
                 event_id=event_id,
                 vehicle_id=vehicle_id,
                 status=body.status.value,
@@ -192,13 +213,9 @@ async def post_vehicle_status(
                 note=body.note,
                 late_minutes=body.late_minutes,
             )
-            events.check_vehicle_status(
-                event, now, max_future_seconds=services.settings.event_max_future_seconds
-            )
-        except events.EventRejected as exc:
-            raise _rejected(exc) from exc
-        answer = {"event_id": event_id, "topic": events.VEHICLE_STATUS_TOPIC}
-        return events.VEHICLE_STATUS_TOPIC, vehicle_id, event.to_bytes(), answer
+
+        topic = events.VEHICLE_STATUS_TOPIC
+        return _message(services, now, topic, vehicle_id, make, events.check_vehicle_status)
 
     return await _produce_once(services, principal, idempotency_key, request, build)
 
@@ -241,7 +258,7 @@ async def request_plan(
             exc.detail[0]["loc"][0] = "body"
         raise
 
-    def build(event_id: str) -> tuple[str, str, bytes, dict[str, Any]]:
+    def build(event_id: str) -> Message:
         message = events.PlanRequest(
             region=region_id,
             week=week,

@@ -7,9 +7,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from api import export
-from api.deps import DbDep, Dispatcher, FileLanguage, ServicesDep
-from api.routes.schedule import WEEK
-from api.store import region_or_default, region_zone, schedule_rows, week_or_current
+from api.deps import AtRegionWeek, DbDep, Dispatcher, FileLanguage
+from api.store import region_zone, schedule_rows
 
 router = APIRouter()
 FILES: dict[int | str, dict[str, Any]] = {
@@ -22,18 +21,15 @@ FILES: dict[int | str, dict[str, Any]] = {
 
 @router.get("/schedule/export", tags=["schedule"], response_class=Response, responses=FILES)
 def schedule_export(
-    services: ServicesDep,
     _: Dispatcher,
     db: DbDep,
     lang: FileLanguage,
-    region: str | None = None,
-    week: str | None = WEEK,
+    at: AtRegionWeek,
     format: Literal["csv", "xlsx"] = Query("csv", description="csv or xlsx"),  # noqa: A002
 ) -> Response:
     """The week's sessions in force, one row each, as a file to open or print; headings and
     labels in ``lang``, else the user's language (else both)."""
-    reg = region_or_default(db, region)
-    wk = week_or_current(reg, week, services.clock.now())
+    reg, wk = at.region, at.week
     rows = export.export_rows(schedule_rows(db, reg.id, wk, region_zone(reg)), lang)
     name = f"rvrota-{reg.id}-{wk}.{format}"
     if format == "csv":

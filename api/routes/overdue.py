@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header
 
 from api import schemas
-from api.deps import DbDep, Dispatcher, ServicesDep
-from api.store import region_or_default, week_or_current
+from api.deps import AtRegionWeek, DbDep, Dispatcher
 from fleet import plans
 from fleet.messages import pick_language
 from fleet.overdue import overdue_sites, overdue_text
 
 router = APIRouter()
-WEEK = Query(None, pattern=r"^\d{4}-W\d{2}$", description="ISO week, default: this week")
 
 
 @router.get(
@@ -25,18 +23,15 @@ WEEK = Query(None, pattern=r"^\d{4}-W\d{2}$", description="ISO week, default: th
     responses={404: {"description": "unknown region"}},
 )
 def overdue(
-    services: ServicesDep,
     _: Dispatcher,
     db: DbDep,
-    region: str | None = None,
-    week: str | None = WEEK,
+    at: AtRegionWeek,
     lang: Annotated[str | None, Header(alias="accept-language", include_in_schema=False)] = None,
 ) -> schemas.OverdueWeek:
     """The sites overdue in the week's plan in force (none when the week has no plan),
     most overdue days first; ``text`` in the caller's language (Accept-Language), else
     in Chinese and English."""
-    reg = region_or_default(db, region)
-    wk = week_or_current(reg, week, services.clock.now())
+    reg, wk = at.region, at.week
     plan = plans.plan_in_force(db, reg.id, wk)
     found = overdue_sites(plan.scenario or {}, plan.sessions) if plan is not None else []
     language = pick_language(lang)

@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from api import schemas
-from api.deps import DbDep, Dispatcher, Language, ServicesDep
+from api.deps import AtRegionWeek, DbDep, Dispatcher, Language
 from api.errors import domain_error
-from api.routes.schedule import WEEK
-from api.store import not_found, region_or_default, week_or_current, week_words
+from api.store import not_found, week_words
 from fleet import plan_history, plans
 from fleet.cause_words import cause_text
 from fleet.domain import DomainError
@@ -27,17 +26,14 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such plan
     responses=NOT_FOUND,
 )
 def plan_versions(
-    services: ServicesDep,
     _: Dispatcher,
     db: DbDep,
     lang: Language,
-    region: str | None = None,
-    week: str | None = WEEK,
+    at: AtRegionWeek,
     limit: int = Query(100, ge=1, le=500, description="at most this many, newest first"),
 ) -> list[schemas.PlanVersionPublic]:
     """The versions of a week, newest first: what caused each, held or published, stats."""
-    reg = region_or_default(db, region)
-    wk = week_or_current(reg, week, services.clock.now())
+    reg, wk = at.region, at.week
     names = week_words(db, reg.id, wk).site_names
     return [
         schemas.PlanVersionPublic(

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api import access, schemas
-from api.deps import CurrentUser, DbDep, Dispatcher, ServicesDep, forbidden
+from api.deps import CurrentUser, DbDep, Dispatcher, Services, ServicesDep, forbidden
 from api.errors import domain_error
 from api.relay import wall_now
 from api.store import not_found, site_public, unprocessable, vehicle_public, zone_of_region
@@ -32,6 +36,7 @@ NOT_YOURS: dict[int | str, dict[str, Any]] = {
     403: {"description": "not bound to this object"},
     404: {"description": "not found"},
 }
+P = TypeVar("P", bound=BaseModel)
 
 
 def _ask_replan(
@@ -67,6 +72,60 @@ def _ask_replan(
 
 
 # --- sites ---------------------------------------------------------------------------------
+
+
+def _removal(model: type[Any], what: str, retired: str) -> dict[int | str, dict[str, Any]]:
+    """The answers of a DELETE that retires what has history and removes what has none."""
+    return {
+        **NOT_YOURS,
+        200: {"model": model, "description": retired},
+        204: {"description": f"the {what} had no history and is gone"},
+    }
+
+
+def _removed(changing: Changing, region_id: str, retired: BaseModel | None) -> Response:
+    """A DELETE's answer, a re-plan asked for either way: 204 when the object is gone,
+    200 with it when it had history and was retired instead."""
+    what, ident = changing.label.split(" ", 1)
+    state = "retired" if retired is not None else "removed"
+    reason = f"{what} {state}: {ident}"
+    _ask_replan(changing.services, changing.tasks, changing.db, region_id, reason)
+    if retired is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return JSONResponse(jsonable_encoder(retired), status_code=200)
+
+
+@dataclass(frozen=True)
+class Changing:
+    """A change of a registry object: where a re-plan is asked for, and which of the
+    changed fields matter to the plan."""
+
+    services: Services
+    tasks: BackgroundTasks
+    db: DbSession
+    label: str
+    plan_fields: AbstractSet[str]
+
+
+def _changed(
+    changing: Changing,
+    show: Callable[[], P],
+    change: Callable[[], object],
+    region_of: Callable[[], str],
+) -> P:
+    """Apply ``change`` (a DomainError is a 4xx) and ask for a re-plan of the region when a
+    field the plan uses changed; the object as shown after."""
+    before = show().model_dump()
+    try:
+        change()
+    except DomainError as exc:
+        raise domain_error(exc) from exc
+    after = show()
+    changed = planned_fields(before, after.model_dump(), changing.plan_fields)
+    if changed:
+        reason = f"{changing.label}: {', '.join(changed)}"
+        _ask_replan(changing.services, changing.tasks, changing.db, region_of(), reason)
+    return after
 
 
 @router.get("/sites", response_model=list[schemas.SitePublic], tags=["sites"])
@@ -139,31 +198,24 @@ def update_site(
     site = registry.get_site(db, site_id)
     if site is None:
         raise not_found("site", site_id)
-    before = site_public(db, site).model_dump()
-    try:
-        registry.change_site(db, site, changes)
-    except DomainError as exc:
-        raise domain_error(exc) from exc
-    after = site_public(db, site)
-    changed = planned_fields(before, after.model_dump(), SITE_PLAN_FIELDS & set(changes))
-    if changed:
-        _ask_replan(services, tasks, db, site.region_id, f"site {site_id}: {', '.join(changed)}")
-    return after
+    return _changed(
+        Changing(services, tasks, db, f"site {site_id}", SITE_PLAN_FIELDS & set(changes)),
+        lambda: site_public(db, site),
+        lambda: registry.change_site(db, site, changes),
+        lambda: site.region_id,
+    )
 
 
 @router.delete(
     "/sites/{site_id}",
     status_code=204,
     tags=["sites"],
-    responses={
-        **NOT_YOURS,
-        200: {
-            "model": schemas.SitePublic,
-            "description": "the site has history (sessions, headcounts): retired instead "
-            "(active_until set to today), kept for the record",
-        },
-        204: {"description": "the site had no history and is gone"},
-    },
+    responses=_removal(
+        schemas.SitePublic,
+        "site",
+        "the site has history (sessions, headcounts): retired instead "
+        "(active_until set to today), kept for the record",
+    ),
     response_class=Response,
 )
 def delete_site(
@@ -179,12 +231,9 @@ def delete_site(
         removal = registry.remove_site(db, site_id, services.clock.now())
     except registry.UnknownReference as exc:
         raise not_found("site", site_id) from exc
-    if removal.retired is not None:
-        _ask_replan(services, tasks, db, removal.region_id, f"site retired: {site_id}")
-        body = jsonable_encoder(site_public(db, removal.retired))
-        return JSONResponse(body, status_code=200)
-    _ask_replan(services, tasks, db, removal.region_id, f"site removed: {site_id}")
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    retired = site_public(db, removal.retired) if removal.retired is not None else None
+    replan = Changing(services, tasks, db, f"site {site_id}", frozenset())
+    return _removed(replan, removal.region_id, retired)
 
 
 # --- vehicles ------------------------------------------------------------------------------
@@ -254,35 +303,25 @@ def update_vehicle(
     vehicle = registry.get_vehicle(db, vehicle_id)
     if vehicle is None:
         raise not_found("vehicle", vehicle_id)
-    before = vehicle_public(vehicle).model_dump()
-    try:
-        registry.change_vehicle(db, vehicle, body.model_dump(exclude_unset=True))
-    except DomainError as exc:
-        raise domain_error(exc) from exc
-    after = vehicle_public(vehicle)
-    changed = planned_fields(
-        before, after.model_dump(), VEHICLE_PLAN_FIELDS & set(body.model_fields_set)
+    fields = VEHICLE_PLAN_FIELDS & set(body.model_fields_set)
+    return _changed(
+        Changing(services, tasks, db, f"vehicle {vehicle_id}", fields),
+        lambda: vehicle_public(vehicle),
+        lambda: registry.change_vehicle(db, vehicle, body.model_dump(exclude_unset=True)),
+        lambda: vehicle.region_id,
     )
-    if changed:
-        _ask_replan(
-            services, tasks, db, vehicle.region_id, f"vehicle {vehicle_id}: {', '.join(changed)}"
-        )
-    return after
 
 
 @router.delete(
     "/vehicles/{vehicle_id}",
     status_code=204,
     tags=["vehicles"],
-    responses={
-        **NOT_YOURS,
-        200: {
-            "model": schemas.VehiclePublic,
-            "description": "the vehicle has history (sessions, reports): retired instead "
-            "(retired_at now), out of every slot not yet started, kept for the record",
-        },
-        204: {"description": "the vehicle had no history and is gone"},
-    },
+    responses=_removal(
+        schemas.VehiclePublic,
+        "vehicle",
+        "the vehicle has history (sessions, reports): retired instead "
+        "(retired_at now), out of every slot not yet started, kept for the record",
+    ),
     response_class=Response,
 )
 def delete_vehicle(
@@ -295,12 +334,9 @@ def delete_vehicle(
         removal = registry.remove_vehicle(db, vehicle_id, services.clock.now())
     except registry.UnknownReference as exc:
         raise not_found("vehicle", vehicle_id) from exc
-    region_id, kept = removal.region_id, removal.retired
-    if kept is None:
-        _ask_replan(services, tasks, db, region_id, f"vehicle removed: {vehicle_id}")
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-    _ask_replan(services, tasks, db, region_id, f"vehicle retired: {vehicle_id}")
-    return JSONResponse(jsonable_encoder(vehicle_public(kept)), status_code=200)
+    retired = vehicle_public(removal.retired) if removal.retired is not None else None
+    replan = Changing(services, tasks, db, f"vehicle {vehicle_id}", frozenset())
+    return _removed(replan, removal.region_id, retired)
 
 
 # --- depots --------------------------------------------------------------------------------

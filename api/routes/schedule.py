@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic_core import to_json
 
 from api import access, schemas
 from api.deps import (
+    WEEK,
+    AtRegionWeek,
     CalendarUser,
     CurrentUser,
     DbDep,
@@ -27,6 +31,7 @@ from api.deps import (
 )
 from api.feeds import FeedSession, calendar_document, geojson_document
 from api.geo import navigation_links
+from api.security import Principal
 from api.store import (
     not_found,
     plan_public,
@@ -37,12 +42,12 @@ from api.store import (
     week_or_current,
     zone_of_region,
 )
-from fleet import plans, registry
-from fleet.db import Connection, DbSession, read, session_scope
+from fleet import plans, read_stamps, registry
+from fleet.db import Connection, DbSession, read, read_db
 from fleet.domain import week_start, zone
 from fleet.messages import label
-from fleet.models import Region, Session, Vehicle
-from fleet.reports import late_sessions, vehicle_states
+from fleet.models import Region, Session
+from fleet.reports import VehicleState, late_sessions, vehicle_states
 
 router = APIRouter()
 NOT_YOURS: dict[int | str, dict[str, Any]] = {
@@ -50,7 +55,6 @@ NOT_YOURS: dict[int | str, dict[str, Any]] = {
     404: {"description": "not found"},
 }
 UNKNOWN_REGION: dict[int | str, dict[str, Any]] = {404: {"description": "unknown region"}}
-WEEK = Query(None, pattern=r"^\d{4}-W\d{2}$", description="ISO week, default: this week")
 CALENDAR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **NOT_YOURS,
     200: {"content": {"text/calendar": {"schema": {"type": "string"}}}},
@@ -101,53 +105,89 @@ async def schedule(
 ) -> Response:
     """The weekly rotation, filtered to what the caller may see.
 
-    A hot path (boards and phones poll it): one worker-thread call on one database
-    session, rows read as columns and serialised once (its shape is ``SchedulePublic``,
-    which the schema tests check).
+    A hot path (boards and phones poll it): one worker-thread call on one read
+    connection; what only a write changes is kept serialised in this process under the
+    read model's change counter (``fleet.read_stamps``), so a poll between two writes
+    reads the token and the counter only (its shape is ``SchedulePublic``, which the
+    schema tests check).
     """
     body = await run_in_threadpool(_schedule, services, token, region, week)
     return Response(body, media_type="application/json")
 
 
+@dataclass(frozen=True)
+class _Board:
+    """What a schedule answer holds that only a write changes, serialised once: the JSON
+    object without ``now`` and ``vehicle_states`` (made of ``states`` at each request)."""
+
+    body: bytes
+    tz: ZoneInfo
+    states: tuple[VehicleState, ...]
+
+
 def _schedule(services: Services, token: str | None, region: str | None, week: str | None) -> bytes:
-    with session_scope(services.engine) as db:
-        principal = principal_from_token(services, db, token)
+    return read_db(services.engine, lambda db: _schedule_in(services, db, token, region, week))
+
+
+def _schedule_in(
+    services: Services, db: DbSession, token: str | None, region: str | None, week: str | None
+) -> bytes:
+    principal = principal_from_token(services, db, token)
+    stamp = read_stamps.current(db)  # before the data: an answer is never older than this
+    now = services.clock.now()
+    reg: Region | None = None
+    if week is None:  # this week: the region's zone says which
         reg = region_or_default(db, region)
-        wk = week_or_current(reg, week, services.clock.now())
-        tz = region_zone(reg)
-        states: list[dict[str, Any]] = []
-        if principal.is_dispatcher:
-            rows = schedule_rows(db, reg.id, wk, tz)
-            fleet_rows = registry.list_vehicles(db, reg.id)
-            vehicles = sorted(v.id for v in fleet_rows)
-            states = _vehicle_states(db, fleet_rows, services.clock.now(), tz)
-        elif principal.vehicle is not None:
-            rows = schedule_rows(db, reg.id, wk, tz, vehicle=principal.vehicle)
-            vehicles = [principal.vehicle]
-        else:
-            rows = schedule_rows(db, reg.id, wk, tz, sites=sorted(principal.sites))
-            vehicles = sorted({str(r["vehicle"]) for r in rows})
-        body = {
-            "region": reg.id,
-            "week": wk,
-            "timezone": reg.timezone,
-            "slots": [s.to_json() for s in region_slots(reg)],
-            "start_date": week_start(wk, reg.week_start_weekday),
-            "days": reg.days,
-            "vehicles": vehicles,
-            "plan_version": plans.plan_in_force_version(db, reg.id, wk),
-            "now": services.clock.now().astimezone(tz),
-            "sessions": rows,
-            "vehicle_states": states,
-        }
-    return to_json(body)
+        week = week_or_current(reg, None, now)
+    if principal.is_dispatcher:
+        view: tuple[Any, ...] = ("dispatcher",)
+    elif principal.vehicle is not None:
+        view = ("vehicle", principal.vehicle)
+    else:
+        view = ("sites", *sorted(principal.sites))
+    key = (region, week, view)
+    board = services.schedules.get(key, stamp)
+    if board is None:
+        if reg is None:
+            reg = region_or_default(db, region)
+        board = _board(db, reg, week_or_current(reg, week, now), principal)
+        services.schedules.put(key, stamp, board)
+    tail = to_json({"now": now.astimezone(board.tz), "vehicle_states": _vehicle_states(board, now)})
+    return board.body[:-1] + b"," + tail[1:]
 
 
-def _vehicle_states(
-    db: DbSession, vehicles: list[Vehicle], now: datetime, tz: Any
-) -> list[dict[str, Any]]:
+def _board(db: DbSession, reg: Region, wk: str, principal: Principal) -> _Board:
+    tz = region_zone(reg)
+    states: tuple[VehicleState, ...] = ()
+    if principal.is_dispatcher:
+        rows = schedule_rows(db, reg.id, wk, tz)
+        fleet_rows = registry.list_vehicles(db, reg.id)
+        vehicles = sorted(v.id for v in fleet_rows)
+        found = vehicle_states(db, fleet_rows).values()
+        states = tuple(sorted(found, key=lambda s: s.vehicle_id))
+    elif principal.vehicle is not None:
+        rows = schedule_rows(db, reg.id, wk, tz, vehicle=principal.vehicle)
+        vehicles = [principal.vehicle]
+    else:
+        rows = schedule_rows(db, reg.id, wk, tz, sites=sorted(principal.sites))
+        vehicles = sorted({str(r["vehicle"]) for r in rows})
+    body = {
+        "region": reg.id,
+        "week": wk,
+        "timezone": reg.timezone,
+        "slots": [s.to_json() for s in region_slots(reg)],
+        "start_date": week_start(wk, reg.week_start_weekday),
+        "days": reg.days,
+        "vehicles": vehicles,
+        "plan_version": plans.plan_in_force_version(db, reg.id, wk),
+        "sessions": rows,
+    }
+    return _Board(to_json(body), tz, states)
+
+
+def _vehicle_states(board: _Board, now: datetime) -> list[dict[str, Any]]:
     def local(at: datetime | None) -> datetime | None:
-        return at.astimezone(tz) if at is not None else None
+        return at.astimezone(board.tz) if at is not None else None
 
     return [
         {
@@ -159,7 +199,7 @@ def _vehicle_states(
             "note": state.note,
             "late_minutes": state.late_minutes,
         }
-        for state in sorted(vehicle_states(db, vehicles).values(), key=lambda s: s.vehicle_id)
+        for state in board.states
     ]
 
 
@@ -170,15 +210,12 @@ def _vehicle_states(
     responses=UNKNOWN_REGION,
 )
 def schedule_version(
-    services: ServicesDep,
     _: Dispatcher,
     db: DbDep,
-    region: str | None = None,
-    week: str | None = WEEK,
+    at: AtRegionWeek,
 ) -> schemas.ScheduleVersion:
     """A cheap fingerprint of the board: the newest plan and the pins/states of sessions."""
-    reg = region_or_default(db, region)
-    wk = week_or_current(reg, week, services.clock.now())
+    reg, wk = at.region, at.week
     plan = plans.latest_plan_key(db, reg.id, wk)
     rows = plans.session_marks(db, reg.id, wk)
     digest = hashlib.sha256(repr((plan, rows)).encode())
@@ -198,15 +235,12 @@ def schedule_version(
     responses={**UNKNOWN_REGION, 200: {"content": {"application/geo+json": {}}}},
 )
 def schedule_geojson(
-    services: ServicesDep,
     _: Dispatcher,
     db: DbDep,
-    region: str | None = None,
-    week: str | None = WEEK,
+    at: AtRegionWeek,
 ) -> JSONResponse:
     """Sites (Points) and each vehicle-day route (LineString) of a week as GeoJSON."""
-    reg = region_or_default(db, region)
-    wk = week_or_current(reg, week, services.clock.now())
+    reg, wk = at.region, at.week
     sessions = plans.sessions_in_force(db, reg.id, wk)
     sites = [
         {"id": s.id, "name": s.name, "lat": s.lat, "lon": s.lon, "headcount": s.default_headcount}
@@ -395,17 +429,14 @@ def site_calendar(
     responses={404: {"description": "no published plan for that region-week"}},
 )
 def plan_in_force(
-    services: ServicesDep,
     _: Dispatcher,
     db: DbDep,
     lang: Language,
-    region: str | None = None,
-    week: str | None = WEEK,
+    at: AtRegionWeek,
 ) -> schemas.PlanPublic:
     """The plan in force with its stats (objective, bound, gap) and unserved sites (why, in
     the caller's language)."""
-    reg = region_or_default(db, region)
-    wk = week_or_current(reg, week, services.clock.now())
+    reg, wk = at.region, at.week
     plan = plans.plan_in_force(db, reg.id, wk)
     if plan is None:
         raise not_found("published plan of week", wk)

@@ -35,7 +35,6 @@ from sqlalchemy import text
 from fleet.db import make_engine, session_scope
 from fleet.migrate import upgrade
 from fleet.scenario_io import import_scenario
-from tests.fixtures.db import drop_postgres_database, fresh_postgres_database
 from tests.fixtures.kafka import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -174,15 +173,6 @@ def wait_until(
     raise AssertionError(
         f"{what}: not within {timeout:.0f} s (last error {last_error}) {more}\n{logs}"
     )
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    url, name = fresh_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(name)
 
 
 @pytest.fixture

@@ -3,23 +3,12 @@ dropped costs no failed request (no pre-ping any more: ``read`` tries once more)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from fleet.db import Connection, make_engine, read, read_connection
-from tests.fixtures.db import _postgres_admin_url, drop_postgres_database, fresh_postgres_database
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    url, name = fresh_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(name)
+from tests.fixtures.db import _postgres_admin_url
 
 
 def _drop_connections(database: str) -> int:
