@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    DDL,
     JSON,
     BigInteger,
     Column,
@@ -27,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from fleet.dbtypes import UTCDateTime, lz4_statement, lz4_supported
@@ -392,19 +392,14 @@ class DeadLetterRecord(SQLModel, table=True):
     replays: int = 0
 
 
-def _lz4_if_supported(
-    ddl: Any, target: Any, bind: Any, tables: Any = None, state: Any = None, **kw: Any
-) -> bool:
-    return bind is not None and lz4_supported(bind)
+def _compress_originals(target: Any, connection: Any, **kw: Any) -> None:
+    if lz4_supported(connection):
+        connection.execute(sql_text(lz4_statement("dead_letter", "original")))
 
 
 # a dead letter's original (up to 512 KiB as base64) is compressed with lz4 where the
-# server has it, as migration 0005_hard does (pglz costs about 3x as much per letter)
-event.listen(
-    DeadLetterRecord.__table__,  # type: ignore[attr-defined]
-    "after_create",
-    DDL(lz4_statement("dead_letter", "original")).execute_if(callable_=_lz4_if_supported),
-)
+# server has it, as migration 0005_hard does (pglz costs about 4x as much per letter)
+event.listen(DeadLetterRecord.__table__, "after_create", _compress_originals)  # type: ignore[attr-defined]
 
 
 class SigningKey(SQLModel, table=True):

@@ -62,6 +62,18 @@ from streams.worker_app import WorkerApp
 __all__ = ["broker_urls", "create_app", "worker_of"]
 
 
+def worker_publisher(settings: StreamsSettings, topics: Topics) -> EventPublisher:
+    """The worker's producer (not yet started): dead letters, plan requests, plans, with
+    ``RVROTA_PRODUCER_COMPRESSION``."""
+    name = settings.producer_compression
+    return EventPublisher(
+        settings.kafka_bootstrap,
+        topics=topics,
+        linger_ms=5,
+        compression_type=None if name == "none" else name,
+    )
+
+
 def broker_urls(bootstrap: str) -> list[str]:
     """``host1:9092,host2:9092`` -> Faust broker URLs."""
     return [f"kafka://{part.strip()}" for part in bootstrap.split(",") if part.strip()]
@@ -83,7 +95,7 @@ def create_app(
         clock=clock or clock_from_settings(settings),
         engine=engine or make_engine(settings.database_url),
         metrics=metrics or create_metrics(),
-        publisher=EventPublisher(settings.kafka_bootstrap, topics=topics, linger_ms=5),
+        publisher=worker_publisher(settings, topics),
         stall=StallWatch(settings.ready_stall_seconds),
     )
     datadir = Path(tempfile.gettempdir()) / "rvrota-faust" / settings.worker_group

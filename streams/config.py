@@ -8,6 +8,7 @@ that test runs and benchmarks sharing one broker do not read each other's events
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import Field
 
@@ -39,6 +40,11 @@ class StreamsSettings(Settings):
         24.0, gt=0, description="re-plan the next week at least this often (service clock)"
     )
     plan_workers: int = Field(2, ge=1, description="solver threads per plan")
+    producer_compression: Literal["none", "lz4", "gzip", "zstd", "snappy"] = Field(
+        "lz4",
+        description="compression of what the worker produces (dead letters keep originals of "
+        "up to 512 KiB as base64: lz4 makes the broker store and move far fewer bytes)",
+    )
     ready_stall_seconds: float = Field(
         60.0,
         gt=0,

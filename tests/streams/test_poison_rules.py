@@ -149,3 +149,18 @@ def test_a_reason_quoting_a_nul_is_stored_escaped() -> None:
     letter = DeadLetter.of(b"x", None, "t", 0, 1, EventRejected("count", "got 'a\x00\ud800'"), NOW)
     assert events.text_problem(letter.reason) is None
     assert "\\x00" in letter.reason and "\\ud800" in letter.reason
+
+
+@pytest.mark.parametrize("parse", [parse_headcount_event, parse_vehicle_status_event])
+def test_a_value_over_the_size_limit_is_refused_for_its_size_before_it_is_read(
+    parse: Any,
+) -> None:
+    """The size is checked first, on the raw bytes: a huge value that is also deeply nested,
+    not UTF-8 and not JSON is refused for its size (nothing of it decoded or parsed)."""
+    huge = b"[" * 40_000 + b"\xff\xfe" + b"x" * (events.MAX_EVENT_BYTES + 1)
+    with pytest.raises(EventRejected) as caught:
+        parse(huge, NOW)
+    assert caught.value.field == "payload"
+    assert str(caught.value) == (
+        f"payload: is {len(huge)} bytes, over the {events.MAX_EVENT_BYTES}-byte limit"
+    )
