@@ -13,6 +13,7 @@ from sqlmodel import select
 from fleet.db import session_scope
 from fleet.models import User
 from tests.api.live import text_without_site_names
+from tests.api.seeding import PASSWORD
 from tests.api.test_board import Board, board, open_board, page  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
@@ -61,3 +62,34 @@ def test_switching_to_english_then_chinese(
         page.select_option("#language", "")
         expect(page.get_by_role("button", name="重新排班 Re-plan", exact=True)).to_be_visible()
     assert language_of(board, "dispatcher") is None
+
+
+@pytest.mark.parametrize(("name", "home"), [("manager", "/site"), ("driver", "/driver")])
+def test_the_site_and_driver_pages_switch_too(
+    board: Board,  # noqa: F811
+    page: Page,  # noqa: F811
+    name: str,
+    home: str,
+) -> None:
+    page.goto(f"{board.base}/login")
+    page.get_by_label("用户名 User name").fill(name)
+    page.get_by_label("密码 Password").fill(PASSWORD)
+    page.get_by_role("button", name="登录 Sign in").click()
+    page.wait_for_url(f"{board.base}{home}")
+    expect(page.locator("#who")).not_to_be_empty()
+    try:
+        page.select_option("#language", "en")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("#who")).not_to_be_empty()
+        page.wait_for_timeout(1500)  # the page's own reads (visits, next stop) drawn
+        english = text_without_site_names(page, board.engine)
+        assert not CJK.findall(english), (CJK.findall(english)[:20], english[:600])
+        page.select_option("#language", "zh")
+        expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        page.wait_for_timeout(1500)
+        chinese = text_without_site_names(page, board.engine)
+        assert "Sign out" not in chinese and "Language" not in chinese
+    finally:
+        page.select_option("#language", "")
+        expect(page.locator("header label.language")).to_contain_text("语言 Language")
+    assert language_of(board, name) is None
