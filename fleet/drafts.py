@@ -27,7 +27,7 @@ from fleet.db import DbSession, session_scope
 from fleet.domain import DomainError, WeekCalendar, plan_headcounts
 from fleet.edits import forbid_session, pin_session, plan_announcements
 from fleet.messages import BOTH_SEPARATOR, LANGUAGES, text, words
-from fleet.models import Draft, Plan, Region, Site, SiteClosure, User
+from fleet.models import Draft, Plan, Region, Site, SiteClosure, User, Vehicle
 from fleet.plan_diff import PlanDiff, diff_plans, visit_of
 from fleet.plan_history import plan_stats
 from fleet.plans import PlanOutcome, get_plan, plan_in_force, region_calendar, store_plan
@@ -296,11 +296,12 @@ def _facts(db: DbSession, draft: Draft, calendar: WeekCalendar, now: datetime, w
     """The draft's RV-out days as planned windows out of service (each day from its first
     slot's start to its last slot's end) and its headcounts as headcount reports observed
     at ``now``: the facts the next live re-plan builds its week from. Idempotent: a window
-    already kept, a report whose event id (``draft-<id>-<change>``) is kept, change nothing."""
+    already kept, a report whose event id (``draft-<id>-<change>``) is kept, change nothing;
+    a site or RV removed since the draft was made is passed over."""
     reason = f"draft {draft.id} by {who}"[:200]
     for i, change in enumerate(draft.changes):
         kind = change.get("kind")
-        if kind == "vehicle_out":
+        if kind == "vehicle_out" and db.get(Vehicle, str(change.get("vehicle"))) is not None:
             for value in change.get("dates") or []:
                 day = (date.fromisoformat(str(value)) - calendar.start_date).days
                 bounds = [calendar.bounds(day, slot) for slot in calendar.slot_ids]
@@ -311,7 +312,7 @@ def _facts(db: DbSession, draft: Draft, calendar: WeekCalendar, now: datetime, w
                     max(b for _, b in bounds),
                     reason,
                 )
-        elif kind == "headcount":
+        elif kind == "headcount" and db.get(Site, str(change.get("site"))) is not None:
             record_headcount(
                 db,
                 event_id=f"draft-{draft.id}-{i}",
