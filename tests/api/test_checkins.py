@@ -317,7 +317,7 @@ def test_service_report_counts_person_visits(harness: Harness) -> None:
 
     rows = list(csv.reader(io.StringIO(csv_answer.text.lstrip("\ufeff"))))
     assert rows[1][0] == "合计 total" and rows[1][3] == "13"
-    assert ["服务 amenity", "library", "", "3"] in rows
+    assert ["服务 amenity", "library", "图书室 library", "3"] in rows  # the name beside the id
     # a range without those days counts nothing; a reversed range is refused naming `to`
     before = (days[0] - timedelta(days=30)).isoformat()
     r = h.client.get(
