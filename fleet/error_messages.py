@@ -43,6 +43,8 @@ REASONS = (
     (re.compile(r"^holds a NUL character \(at (?P<at>\d+)\)$"), "nul"),
     (re.compile(r"^holds a lone surrogate \(at (?P<at>\d+)\)$"), "surrogate"),
     (re.compile(r"^(?P<value>\S+) is before 2000-01-01$"), "before_2000"),
+    (re.compile(r"^(?P<value>\S+) is after 2100-12-31$"), "after_2100"),
+    (re.compile(r"^is before from$"), "before_from"),
     (re.compile(r"^must carry a UTC offset"), "utc_offset"),
     (re.compile(r"^give pinned, or a move"), "pinned_or_move"),
     (re.compile(r"^pinned and a move cannot be given together$"), "pinned_and_move"),

@@ -49,6 +49,7 @@ function say(text, bad) {
 }
 
 function errorText(body, status) {
+  if (body && body.code === "offline") return W("js.offline_nothing"); // driver_sw.js
   if (body && body.message && (LANG || !Array.isArray(body.detail))) return body.message; // the caller's words
   if (body && Array.isArray(body.detail)) {
     return body.detail.map((d) => (d.loc || []).slice(1).join(".") + ": " + d.msg).join("; ");

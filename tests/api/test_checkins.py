@@ -332,6 +332,11 @@ def test_service_report_counts_person_visits(harness: Harness) -> None:
         headers=h.headers["dispatcher"],
     )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "to"
+    # dates the report's weeks cannot reach are 422 naming the field, never a 5xx
+    for query, field in (({"from": "0001-01-01", "to": "0001-01-01"}, "from"),
+                         ({"from": "2026-11-23", "to": "9999-12-31"}, "to")):  # fmt: skip
+        r = h.client.get("/api/v1/reports/service", params=query, headers=h.headers["dispatcher"])
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", field], r.text
     with session_scope(h.engine) as db:  # leave the module's database as it was
         for row in db.exec(select(Checkin).where(col(Checkin.event_id).startswith(tag))):
             db.delete(row)

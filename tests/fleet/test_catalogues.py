@@ -21,8 +21,8 @@ from fleet.reason_words import REASON_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 API = ROOT / "api"
-# every script of the pages (the vendored libraries and the offline worker aside)
-SCRIPTS = sorted(p for p in (API / "static").glob("*.js") if p.name != "driver_sw.js")
+# every script of the pages (the vendored libraries aside)
+SCRIPTS = sorted((API / "static").glob("*.js"))
 TEMPLATES = sorted((API / "templates").glob("*.html"))
 
 
