@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.page_words import page_language, t
 from api.pages import templates
 
 SWAGGER_UI_MOUNT = "/static/swagger-ui"
@@ -35,12 +36,16 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/docs", response_class=HTMLResponse)
 def docs_page(request: Request) -> HTMLResponse:
-    """Swagger UI for /openapi.json, from the app's own static files."""
-    response = templates().TemplateResponse(
-        request,
-        "docs.html",
-        {"openapi_url": request.app.openapi_url, "swagger": SWAGGER_UI_MOUNT},
-    )
+    """Swagger UI for /openapi.json, from the app's own static files (its title in the
+    page's language: the ``rvrota_lang`` cookie, else both)."""
+    lang = page_language(request)
+    context = {
+        "openapi_url": request.app.openapi_url,
+        "swagger": SWAGGER_UI_MOUNT,
+        "title": t("title.docs", lang),
+        "html_lang": {"zh": "zh-CN", "en": "en"}.get(lang or "", "zh-CN"),
+    }
+    response = templates().TemplateResponse(request, "docs.html", context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = CSP
     return response

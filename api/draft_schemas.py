@@ -19,6 +19,7 @@ from api.schemas import (
     Strict,
     Unserved,
 )
+from fleet import events
 
 Dates = Annotated[list[EditDate], Field(min_length=1, max_length=31)]
 Name = Annotated[EventText, Field(max_length=200)]
@@ -33,7 +34,7 @@ class VehicleOut(Strict):
 class HeadcountChange(Strict):
     kind: Literal["headcount"]
     site: Id
-    count: int = Field(ge=0, le=1_000_000)
+    count: int = Field(ge=0, le=events.MAX_COUNT)
 
 
 class SiteClosed(Strict):

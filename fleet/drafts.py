@@ -6,7 +6,9 @@ another user's draft is not found (it is never shown, not even as forbidden). It
 solved like a live re-plan (``fleet.scenario_io.build_scenario`` with the draft's changes,
 ``fleet.what_if``) within the live re-plan time; nothing is announced until it is
 published, in one transaction: the new version, its announcements (outbox), the sessions
-the draft added pinned and those it removed forbidden, its site closures in the registry.
+the draft added pinned and those it removed forbidden, its site closures in the registry,
+its RV-out days as planned windows out of service and its headcounts as headcount
+reports (so that the next live re-plan, built from those facts, keeps them).
 A draft made before the plan in force changed cannot be published (:class:`StaleDraft`).
 """
 
@@ -22,14 +24,15 @@ from sqlmodel import col, select
 
 from fleet import outbox
 from fleet.db import DbSession, session_scope
-from fleet.domain import DomainError, plan_headcounts
+from fleet.domain import DomainError, WeekCalendar, plan_headcounts
 from fleet.edits import forbid_session, pin_session, plan_announcements
 from fleet.messages import BOTH_SEPARATOR, LANGUAGES, text, words
-from fleet.models import Draft, Plan, Region, Site, SiteClosure, User
+from fleet.models import Draft, Plan, Region, Site, SiteClosure, User, Vehicle
 from fleet.plan_diff import PlanDiff, diff_plans, visit_of
 from fleet.plan_history import plan_stats
 from fleet.plans import PlanOutcome, get_plan, plan_in_force, region_calendar, store_plan
-from fleet.registry import UnknownReference
+from fleet.registry import UnknownReference, add_planned_unavailability
+from fleet.reports import record_headcount
 from fleet.scenario_io import build_scenario
 from fleet.what_if import apply_changes, sessions_as_pins
 from solver.load import ScenarioError, parse_scenario
@@ -169,7 +172,8 @@ def solve_draft(
         _open(draft)
         region = db.get(Region, draft.region_id)
         assert region is not None
-        start = region_calendar(region, draft.week).start_date
+        calendar = region_calendar(region, draft.week)
+        start = calendar.start_date
         live = build_scenario(db, draft.region_id, draft.week, now, apply_cancellations=False)
         resolved = _restores(db, draft, changes)
     document = apply_changes(live, resolved, start)
@@ -288,6 +292,38 @@ def _closures(db: DbSession, draft: Draft, start: date) -> None:
                 db.add(SiteClosure(site_id=site.id, day=when))
 
 
+def _facts(db: DbSession, draft: Draft, calendar: WeekCalendar, now: datetime, who: str) -> None:
+    """The draft's RV-out days as planned windows out of service (each day from its first
+    slot's start to its last slot's end) and its headcounts as headcount reports observed
+    at ``now``: the facts the next live re-plan builds its week from. Idempotent: a window
+    already kept, a report whose event id (``draft-<id>-<change>``) is kept, change nothing;
+    a site or RV removed since the draft was made is passed over."""
+    reason = f"draft {draft.id} by {who}"[:200]
+    for i, change in enumerate(draft.changes):
+        kind = change.get("kind")
+        if kind == "vehicle_out" and db.get(Vehicle, str(change.get("vehicle"))) is not None:
+            for value in change.get("dates") or []:
+                day = (date.fromisoformat(str(value)) - calendar.start_date).days
+                bounds = [calendar.bounds(day, slot) for slot in calendar.slot_ids]
+                add_planned_unavailability(
+                    db,
+                    str(change["vehicle"]),
+                    min(a for a, _ in bounds),
+                    max(b for _, b in bounds),
+                    reason,
+                )
+        elif kind == "headcount" and db.get(Site, str(change.get("site"))) is not None:
+            record_headcount(
+                db,
+                event_id=f"draft-{draft.id}-{i}",
+                site_id=str(change["site"]),
+                count=int(change["count"]),
+                observed_at=now,
+                received_at=now,
+                source="draft",
+            )
+
+
 def publish_draft(
     engine: Engine, draft_id: int, owner_id: int, now: datetime, announce_at: datetime
 ) -> Published:
@@ -307,7 +343,8 @@ def publish_draft(
         )[:200]
         region = db.get(Region, draft.region_id)
         assert region is not None and draft.plan is not None
-        start = region_calendar(region, draft.week).start_date
+        calendar = region_calendar(region, draft.week)
+        start = calendar.start_date
         document = {"format": "rvrota.plan/1", **draft.plan}
         outcome: PlanOutcome = store_plan(
             db,
@@ -325,6 +362,7 @@ def publish_draft(
             forbid_session(db, draft.region_id, draft.week, key, f"draft {draft.id} by {who}")
         if any(c.get("kind") in CLOSING_KINDS for c in draft.changes):
             _closures(db, draft, start)
+        _facts(db, draft, calendar, now, who)
         messages = plan_announcements(outcome, document)
         outbox.enqueue(db, messages, announce_at)
         draft.status = PUBLISHED

@@ -253,6 +253,29 @@ def planned_unavailability(
     return result
 
 
+def add_planned_unavailability(
+    db: DbSession, vehicle_id: str, start: datetime, end: datetime, reason: str | None = None
+) -> bool:
+    """Keep one planned window out of service; True when new, False (and no effect) when
+    the vehicle already has that very window (the use case is idempotent)."""
+    if end <= start:
+        raise DomainError(f"unavailable: window {start.isoformat()}..{end.isoformat()} is empty")
+    if db.get(Vehicle, vehicle_id) is None:
+        raise UnknownReference(f"vehicle_id: no vehicle {vehicle_id!r}")
+    exists = db.exec(
+        select(VehicleUnavailability.id).where(
+            VehicleUnavailability.vehicle_id == vehicle_id,
+            VehicleUnavailability.start == start,
+            VehicleUnavailability.end == end,
+        )
+    ).first()
+    if exists is not None:
+        return False
+    db.add(VehicleUnavailability(vehicle_id=vehicle_id, start=start, end=end, reason=reason))
+    db.flush()
+    return True
+
+
 def replace_planned_unavailability(
     db: DbSession,
     vehicle_id: str,

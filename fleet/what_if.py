@@ -10,7 +10,8 @@ A dispatcher asks "what if" with a list of changes, each a mapping with a ``kind
 - ``region_closed``: ``dates`` (every site of the region);
 - ``add``: ``vehicle``, ``site``, ``date``, ``slot`` (a session the plan must hold);
 - ``remove``: ``vehicle``, ``site``, ``date``, ``slot`` (a session it must not hold);
-- ``restore``: ``sessions`` (an earlier version's sessions, which the plan must hold).
+- ``restore``: ``sessions`` (an earlier version's sessions, which the plan must hold, but
+  for those whose RV is out or whose site is closed then).
 
 The scenario is the rotation format's (``shared/spec/rotation-format.md``): days are
 indices from the week's first date. A change naming what the week does not have is a
@@ -37,6 +38,7 @@ KINDS = (
     "restore",
 )
 MAX_CHANGES = 200
+MAX_COUNT = 100_000  # as a headcount report's (fleet.events), which publishing records
 
 
 def _day(where: str, value: object, start: date, days: int) -> int:
@@ -110,6 +112,14 @@ class _Week:
         at = (int(frozen["day"]), order.get(str(frozen["slot"]), 0))
         return (day, order.get(slot, 0)) < at
 
+    def out(self, key: tuple[str, str, int, str]) -> bool:
+        """Is the session's RV out of service then, or its site closed that day?"""
+        vehicle, site, day, slot = key
+        for entry in self.vehicles[vehicle].get("unavailable", []):
+            if entry.get("day") == day and slot in entry.get("slots", self.slots):
+                return True
+        return day in self.sites[site].get("closed_days", [])
+
     def close(self, site: dict[str, Any], days: Sequence[int]) -> None:
         site["closed_days"] = sorted({*site.get("closed_days", []), *days})
 
@@ -140,8 +150,8 @@ def _apply(week: _Week, where: str, change: Mapping[str, Any]) -> None:
     elif kind == "headcount":
         site = week.site(where, change.get("site"))
         count = change.get("count")
-        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 1_000_000:
-            raise DomainError(f"{where}.count: a whole number of workers from 0 to 1,000,000")
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_COUNT:
+            raise DomainError(f"{where}.count: a whole number of workers from 0 to {MAX_COUNT:,}")
         site["headcount"] = count
     elif kind == "site_closed":
         site = week.site(where, change.get("site"))
@@ -178,7 +188,8 @@ def _apply(week: _Week, where: str, change: Mapping[str, Any]) -> None:
             week.site(f"{where}.sessions.{i}", key[1])
             if not 0 <= key[2] < days:
                 raise DomainError(f"{where}.sessions.{i}.day: not a day of this week")
-            if not week.passed(key[2], key[3]):  # the past stays as it happened
+            # the past stays as it happened; an RV out or a site closed then cannot hold it
+            if not week.passed(key[2], key[3]) and not week.out(key):
                 week.must_hold(key)
     else:
         raise DomainError(f"{where}.kind: {kind!r} is not one of {', '.join(KINDS)}")

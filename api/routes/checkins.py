@@ -377,6 +377,7 @@ FILE_TYPES = {
 }
 
 
+EARLIEST_REPORT_DAY, LATEST_REPORT_DAY = date(2000, 1, 1), date(2100, 12, 31)
 ReportFrom = Annotated[date, Query(alias="from")]
 ReportTo = Annotated[date, Query(alias="to")]
 ReportRegion = Annotated[str | None, Query(max_length=64)]
@@ -385,6 +386,11 @@ ReportRegion = Annotated[str | None, Query(max_length=64)]
 async def _report(
     services: Services, region: str | None, date_from: date, date_to: date
 ) -> checkins.ServiceReport:
+    for name, day in (("from", date_from), ("to", date_to)):
+        if day < EARLIEST_REPORT_DAY:
+            raise unprocessable(name, f"{day.isoformat()} is before 2000-01-01")
+        if day > LATEST_REPORT_DAY:
+            raise unprocessable(name, f"{day.isoformat()} is after 2100-12-31")
     if date_to < date_from:
         raise unprocessable("to", "is before from")
     if (date_to - date_from).days > MAX_REPORT_DAYS:

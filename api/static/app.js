@@ -49,6 +49,7 @@ function say(text, bad) {
 }
 
 function errorText(body, status) {
+  if (body && body.code === "offline") return W("js.offline_nothing"); // driver_sw.js
   if (body && body.message && (LANG || !Array.isArray(body.detail))) return body.message; // the caller's words
   if (body && Array.isArray(body.detail)) {
     return body.detail.map((d) => (d.loc || []).slice(1).join(".") + ": " + d.msg).join("; ");
@@ -269,8 +270,19 @@ function drawPlan(plan) {
   document.getElementById("plan-version").textContent = plan ? W("js.version_of", { version: plan.version, status: planStatus(plan.status) }) : W("js.no_plan");
   const ul = document.getElementById("unserved");
   ul.replaceChildren();
-  for (const u of (plan ? plan.unserved : [])) ul.append(el("li", { "data-site": u.site, "data-reason": u.code || "" }, el("b", {}, u.site_name || u.site), " ", u.reason));
+  const unserved = plan ? plan.unserved : [];
+  unserved.forEach((u, i) => {
+    const item = el("li", { "data-site": u.site, "data-reason": u.code || "" }, el("b", {}, u.site_name || u.site), " ", u.reason);
+    if (i >= PRINT_UNSERVED) item.classList.add("print-hidden");
+    ul.append(item);
+  });
+  const more = document.getElementById("unserved-more");
+  more.hidden = unserved.length <= PRINT_UNSERVED;
+  more.textContent = more.hidden ? "" : W("js.unserved_more", { count: unserved.length - PRINT_UNSERVED });
 }
+
+// on paper the first unserved sites only, then "and N more": the week stays on one A4 page
+const PRINT_UNSERVED = 16;
 
 function localTime(iso, tz) {
   return new Date(iso).toLocaleString(LANG === "en" ? "en-GB" : "zh-CN", { timeZone: tz, month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
@@ -348,7 +360,7 @@ async function togglePin(s) {
 async function download(format) {
   const sched = board.schedule;
   const path = "/schedule/export?format=" + format + "&week=" + sched.week + "&region=" + encodeURIComponent(sched.region);
-  const res = await fetch(API + path, { headers: { Authorization: "Bearer " + token() } });
+  const res = await fetch(API + path, { headers: { Authorization: "Bearer " + token(), "Accept-Language": LANG || "*" } });
   if (!res.ok) throw new Error(errorText(await res.json().catch(() => null), res.status));
   const url = URL.createObjectURL(await res.blob());
   const a = el("a", { href: url, download: "rvrota-" + sched.region + "-" + sched.week + "." + format });

@@ -35,7 +35,8 @@ function kept(url, request) {
     p === "/api/v1/schedule";
 }
 
-const OFFLINE = JSON.stringify({ detail: "离线，无保存的内容 Offline, nothing saved" });
+// the page words it (app.js errorText: code "offline")
+const OFFLINE = JSON.stringify({ detail: "offline, nothing saved", code: "offline" });
 
 self.addEventListener("fetch", (ev) => {
   const url = new URL(ev.request.url);

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI
+from playwright.sync_api import Page
+from sqlalchemy.engine import Engine
 
 
 def free_port() -> int:
@@ -36,3 +38,18 @@ def live_server(app: FastAPI, timeout: float = 30.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+def text_without_site_names(shown: Page, engine: Engine) -> str:
+    """A page's visible text without the site names (a name stays as the union wrote it)
+    and without the language switch's "中文" (each language is named in its own words)."""
+    from sqlmodel import select
+
+    from fleet.db import session_scope
+    from fleet.models import Site
+
+    text = shown.locator("body").inner_text()
+    with session_scope(engine) as db:
+        for site in db.exec(select(Site)):
+            text = text.replace(site.name or "", "")
+    return text.replace("中文", "")

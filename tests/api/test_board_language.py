@@ -11,7 +11,9 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from fleet.db import session_scope
-from fleet.models import Site, User
+from fleet.models import User
+from tests.api.live import text_without_site_names
+from tests.api.seeding import PASSWORD
 from tests.api.test_board import Board, board, open_board, page  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
@@ -22,14 +24,6 @@ def language_of(live: Board, name: str) -> str | None:
     with session_scope(live.engine) as db:
         user = db.exec(select(User).where(User.name == name)).one()
         return user.language
-
-
-def visible_text_without_names(shown: Page, live: Board) -> str:
-    text = shown.locator("body").inner_text()
-    with session_scope(live.engine) as db:
-        for site in db.exec(select(Site)):
-            text = text.replace(site.name or "", "")
-    return text.replace("中文", "")  # the switch names each language in its own words
 
 
 def test_switching_to_english_then_chinese(
@@ -47,7 +41,7 @@ def test_switching_to_english_then_chinese(
         expect(page.locator("#unserved li").first).to_contain_text("workers")
         expect(page.locator("#versions li.version").first).to_contain_text("Version 2")
         assert language_of(board, "dispatcher") == "en"
-        english = visible_text_without_names(page, board)
+        english = text_without_site_names(page, board.engine)
         assert not CJK.findall(english), CJK.findall(english)[:20]
         page.screenshot(path=str(tmp_path / "board-en.png"), full_page=True)
 
@@ -56,7 +50,7 @@ def test_switching_to_english_then_chinese(
         expect(page.get_by_role("button", name="重新排班", exact=True)).to_be_visible()
         expect(page.locator("#unserved li").first).to_contain_text("名职工")
         assert language_of(board, "dispatcher") == "zh"
-        chinese = visible_text_without_names(page, board)
+        chinese = text_without_site_names(page, board.engine)
         for english_word in ("Re-plan", "Version", "Workers reached", "Unserved", "planned"):
             assert english_word not in chinese, english_word
 
@@ -68,3 +62,34 @@ def test_switching_to_english_then_chinese(
         page.select_option("#language", "")
         expect(page.get_by_role("button", name="重新排班 Re-plan", exact=True)).to_be_visible()
     assert language_of(board, "dispatcher") is None
+
+
+@pytest.mark.parametrize(("name", "home"), [("manager", "/site"), ("driver", "/driver")])
+def test_the_site_and_driver_pages_switch_too(
+    board: Board,  # noqa: F811
+    page: Page,  # noqa: F811
+    name: str,
+    home: str,
+) -> None:
+    page.goto(f"{board.base}/login")
+    page.get_by_label("用户名 User name").fill(name)
+    page.get_by_label("密码 Password").fill(PASSWORD)
+    page.get_by_role("button", name="登录 Sign in").click()
+    page.wait_for_url(f"{board.base}{home}")
+    expect(page.locator("#who")).not_to_be_empty()
+    try:
+        page.select_option("#language", "en")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("#who")).not_to_be_empty()
+        page.wait_for_timeout(1500)  # the page's own reads (visits, next stop) drawn
+        english = text_without_site_names(page, board.engine)
+        assert not CJK.findall(english), (CJK.findall(english)[:20], english[:600])
+        page.select_option("#language", "zh")
+        expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        page.wait_for_timeout(1500)
+        chinese = text_without_site_names(page, board.engine)
+        assert "Sign out" not in chinese and "Language" not in chinese
+    finally:
+        page.select_option("#language", "")
+        expect(page.locator("header label.language")).to_contain_text("语言 Language")
+    assert language_of(board, name) is None

@@ -317,7 +317,7 @@ def test_service_report_counts_person_visits(harness: Harness) -> None:
 
     rows = list(csv.reader(io.StringIO(csv_answer.text.lstrip("\ufeff"))))
     assert rows[1][0] == "合计 total" and rows[1][3] == "13"
-    assert ["服务 amenity", "library", "", "3"] in rows
+    assert ["服务 amenity", "library", "图书室 library", "3"] in rows  # the name beside the id
     # a range without those days counts nothing; a reversed range is refused naming `to`
     before = (days[0] - timedelta(days=30)).isoformat()
     r = h.client.get(
@@ -332,6 +332,11 @@ def test_service_report_counts_person_visits(harness: Harness) -> None:
         headers=h.headers["dispatcher"],
     )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "to"
+    # dates the report's weeks cannot reach are 422 naming the field, never a 5xx
+    for query, field in (({"from": "0001-01-01", "to": "0001-01-01"}, "from"),
+                         ({"from": "2026-11-23", "to": "9999-12-31"}, "to")):  # fmt: skip
+        r = h.client.get("/api/v1/reports/service", params=query, headers=h.headers["dispatcher"])
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", field], r.text
     with session_scope(h.engine) as db:  # leave the module's database as it was
         for row in db.exec(select(Checkin).where(col(Checkin.event_id).startswith(tag))):
             db.delete(row)

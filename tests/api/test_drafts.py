@@ -266,10 +266,66 @@ def test_drop_and_restore_an_earlier_version(h: Harness) -> None:
     with session_scope(h.engine) as db:
         first = db.get(Plan, h.seeded.plan_id)
         assert first is not None
-        wanted = {(s["vehicle"], s["site"], s["day"], s["slot"]) for s in first.sessions}
+        wanted = {
+            (s["vehicle"], s["site"], s["day"], s["slot"])
+            for s in first.sessions
+            # draft A, published above, put this RV out on Sunday: that is a fact now
+            if (s["vehicle"], s["day"]) != (h.seeded.other_vehicle, 6)
+        }
         from fleet.models import Draft
 
         row = db.get(Draft, restored["id"])
         assert row is not None and row.plan is not None
         got = {(s["vehicle"], s["site"], s["day"], s["slot"]) for s in row.plan["sessions"]}
     assert wanted <= got
+    assert not [k for k in got if (k[0], k[2]) == (h.seeded.other_vehicle, 6)]
+
+
+def test_a_published_drafts_rv_out_and_headcount_hold_in_the_next_live_replan(
+    h: Harness,
+) -> None:
+    """Publishing records the draft's RV-out days and headcounts as facts (planned windows
+    out of service, headcount reports), once: the live re-plan after it keeps them."""
+    from fleet import drafts
+    from fleet.models import Draft, HeadcountReport, Region, VehicleUnavailability
+    from fleet.plans import region_calendar
+    from fleet.scenario_io import build_scenario
+    from streams.planner import plan_week
+
+    plan = in_force(h)
+    vehicle = h.seeded.own_vehicle
+    out_days = sorted({s["day"] for s in plan.sessions if s["vehicle"] == vehicle})[-2:]
+    assert out_days and min(out_days) >= 1  # days still to come at NOW (Monday 08:00)
+    site = next(s["site"] for s in plan.sessions if s["site"] != h.seeded.own_site)
+    draft = new_draft(h, "RV2 in the garage, a big crew")
+    changes = [
+        {"kind": "vehicle_out", "vehicle": vehicle, "dates": [on(d) for d in out_days]},
+        {"kind": "headcount", "site": site, "count": 3456},
+    ]
+    assert change(h, draft["id"], changes).status_code == 200
+    r = h.client.post(f"/api/v1/drafts/{draft['id']}/publish", headers=d(h))
+    assert r.status_code == 201, r.text
+
+    run = plan_week(
+        h.engine, h.seeded.region, h.seeded.week, h.clock.now(), time_limit=2.0, trigger="live"
+    )
+    assert run.version > r.json()["version"]
+    kept = [s for s in run.plan["sessions"] if s["vehicle"] == vehicle and s["day"] in out_days]
+    assert not kept, kept  # the RV stays out on the draft's days
+    with session_scope(h.engine) as db:
+        week = build_scenario(db, h.seeded.region, h.seeded.week, h.clock.now())
+        row = db.get(Draft, draft["id"])
+        region = db.get(Region, h.seeded.region)
+        assert row is not None and region is not None
+        windows = len(db.exec(select(VehicleUnavailability.id)).all())
+        reports = len(db.exec(select(HeadcountReport.id)).all())
+        # recording again (a retried publish) adds nothing
+        drafts._facts(  # noqa: SLF001
+            db, row, region_calendar(region, h.seeded.week), h.clock.now(), "dispatcher"
+        )
+        assert len(db.exec(select(VehicleUnavailability.id)).all()) == windows
+        assert len(db.exec(select(HeadcountReport.id)).all()) == reports
+    (entry,) = [s for s in week["sites"] if s["id"] == site]
+    assert entry["headcount"] == 3456
+    (rv,) = [v for v in week["vehicles"] if v["id"] == vehicle]
+    assert {u["day"] for u in rv["unavailable"] if "slots" not in u} >= set(out_days)

@@ -128,3 +128,29 @@ def test_errors_carry_a_message_in_the_users_language(chosen: Harness) -> None:
     assert r.json()["message"] == "找不到工地 S404"
     r = h.client.get("/api/v1/plans", params={"week": "2026-W99"}, headers=h.headers["dispatcher"])
     assert r.status_code == 422 and r.json()["message"].startswith("周：")
+
+
+def test_a_bad_body_is_refused_in_the_users_words_with_its_limits(chosen: Harness) -> None:
+    """pydantic's reasons (by error type, with the limit) and our validators' reasons are
+    said in the user's language; ``detail`` keeps pydantic's ``type`` and ``loc``."""
+    h = chosen
+    path = f"/api/v1/sites/{h.seeded.own_site}/headcounts"
+    body = {"count": 100001, "observed_at": "2026-11-23T08:00:00", "shift": "dawn"}
+    set_language(h, "site_manager", "zh")
+    r = h.client.post(path, json=body, headers=h.headers["site_manager"])
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert {tuple(d["loc"]) for d in detail} == {
+        ("body", "count"),
+        ("body", "observed_at"),
+        ("body", "shift"),
+    }
+    assert {d["type"] for d in detail} == {"less_than_equal", "value_error", "literal_error"}
+    said = r.json()["message"]
+    assert "人数：不能大于 100000" in said
+    assert "必须带时区" in said and "'day' 或 'night'" in said
+    assert not re.search(r"[A-Za-z]{4,}", said.replace("night", "")), said
+    set_language(h, "site_manager", "en")
+    said = h.client.post(path, json=body, headers=h.headers["site_manager"]).json()["message"]
+    assert "count: must be at most 100000" in said and "must carry a UTC offset" in said
+    assert not CJK.search(said)

@@ -100,7 +100,7 @@ def test_board_lists_events_not_accepted_and_replays_one(web: Site, page: Page) 
     row.get_by_role("button", name="重放 Replay").click()
     expect(page.locator("#message")).to_contain_text("Replayed")
     expect(section.locator("tbody tr", has_text=eid)).to_contain_text("replayed ×1")
-    sent = topic_messages(web.bootstrap, events.HEADCOUNTS_TOPIC)
+    sent = topic_messages(web.bootstrap, events.HEADCOUNTS_TOPIC, web.engine)  # the outbox
     assert [(k, v) for k, v in sent if v == value] == [(b"S404", value)]
 
 

@@ -22,9 +22,9 @@ from core.clock import FixedClock
 from fleet import events, plans
 from fleet.bookings import follow_site_visit_batch
 from fleet.db import make_engine, session_scope
-from fleet.models import Booking, Plan, Session, Site, Vehicle
+from fleet.models import Booking, Plan, Session, Vehicle
 from tests.api.conftest import TAISHANG, api_settings
-from tests.api.live import live_server
+from tests.api.live import live_server, text_without_site_names
 from tests.api.seeding import NOW, Seeded, seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
@@ -151,7 +151,7 @@ def test_a_phone_books_and_sees_the_plan_move_its_booking(web: Web, phone_page: 
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(mine.first).to_contain_text("moved")
     expect(mine.first).to_contain_text(f"{day} Nov")
-    shown = visible_text_without_names(page, web)
+    shown = text_without_site_names(page, web.engine)
     assert not CJK.search(shown), CJK.findall(shown)[:20]
     mine.first.get_by_role("button", name="Cancel").click()
     expect(page.locator("#message")).to_contain_text("Cancelled")
@@ -179,12 +179,3 @@ def test_a_phone_asks_in_the_question_box_and_reads_the_answer(web: Web, phone_p
     page.goto(f"{web.base}/visits/{site}?lang=en")
     expect(item.first).to_contain_text("A: 周六下午有。 On Saturday afternoon.")
     expect(page.get_by_label("Your question")).to_be_visible()
-
-
-def visible_text_without_names(shown: Page, web: Web) -> str:
-    """The page's text without the site names (a name stays as the union wrote it)."""
-    text = shown.locator("body").inner_text()
-    with session_scope(web.engine) as db:
-        for site in db.exec(select(Site)):
-            text = text.replace(site.name or "", "")
-    return text.replace("中文", "")  # the switch names each language in its own words
