@@ -8,12 +8,15 @@ window with it, and a simulated clock (demo, tests) governs it like every other 
 
 from __future__ import annotations
 
+import functools
+
 import jwt
 
 from api.security import ALGORITHM, KeyRing
 from fleet.checkins import session_number
 
 AUDIENCE = "rvrota-checkin"
+CACHED_TOKENS = 4096
 MAX_TOKEN = 2048
 
 
@@ -29,12 +32,27 @@ def issue_checkin_token(session_id: int, keys: KeyRing) -> str:
 
 
 def read_checkin_token(token: str, keys: KeyRing) -> int:
-    """The session id a token names; ``TokenRefused`` for a bad or foreign token."""
+    """The session id a token names; ``TokenRefused`` for a bad or foreign token.
+
+    A session's phones all show the same token: a token verified against the keys accepted
+    now is remembered (``_verified``, the last ``CACHED_TOKENS``), keyed by the token and
+    those keys, so that a rotation that drops its key refuses it again at once.
+    """
     if not token or len(token) > MAX_TOKEN:
         raise TokenRefused("is empty or too long")
+    return _verified(token, tuple(sorted(keys.accepted.items(), key=_kid_order)))
+
+
+def _kid_order(item: tuple[str | None, str]) -> str:
+    return item[0] or ""
+
+
+@functools.lru_cache(maxsize=CACHED_TOKENS)
+def _verified(token: str, accepted: tuple[tuple[str | None, str], ...]) -> int:
+    keys = dict(accepted)
     try:
         kid = jwt.get_unverified_header(token).get("kid")
-        secret = keys.accepted.get(kid if isinstance(kid, str) else None)
+        secret = keys.get(kid if isinstance(kid, str) else None)
         if secret is None:
             raise TokenRefused("is signed with a key that is not (or no longer) accepted")
         claims = jwt.decode(

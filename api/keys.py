@@ -67,6 +67,15 @@ class KeySource:
             raise RuntimeError("KeySource.start() was not called")
         return self._ring
 
+    def fresh(self) -> KeyRing | None:
+        """The ring when ``ring()`` would not read the database (so the event loop may
+        take it without a thread), else None."""
+        if self._fixed is not None:
+            return self._fixed
+        if self._ring is not None and time.monotonic() - self._loaded < self._refresh:
+            return self._ring
+        return None
+
     def ring(self, *, unknown_kid: bool = False) -> KeyRing:
         """The ring, read again when stale (or when a token named an unknown key); blocking."""
         if self._fixed is not None:

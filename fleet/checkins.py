@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
+from fleet import throttle
 from fleet.attendance import Place, WeightRules, within_circle
 from fleet.db import DbSession
 from fleet.events import (
@@ -51,6 +52,56 @@ class SessionWindow:
     vehicle_id: str
     site_id: str
     window: CheckinWindow
+
+
+@dataclass(frozen=True)
+class CheckinLimits:
+    """How many check-ins one device and one session's token may send per minute."""
+
+    device_per_minute: int
+    session_per_minute: int
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """A check-in over a limit: the field to blame (``device``, ``token``) and the wait."""
+
+    field: str
+    wait: float
+
+
+def counted_window(
+    db: DbSession, device: str, session_id: int, limits: CheckinLimits, now: float
+) -> Throttled | SessionWindow | None:
+    """The first step of ``POST /checkins``, in the caller's (write) transaction: count the
+    hit against the device and then the session's token (``fleet.throttle``, every replica
+    shares the counts; ``now`` in seconds since the epoch), then read the session's window
+    in one query. Throttled, the window, or None (no session in force)."""
+    wait = throttle.hit(db, f"checkin-device:{device}", limits.device_per_minute, 60, now)
+    if wait is not None:
+        return Throttled("device", wait)
+    wait = throttle.hit(db, f"checkin-token:{session_id}", limits.session_per_minute, 60, now)
+    if wait is not None:
+        return Throttled("token", wait)
+    if not 0 < session_id <= MAX_SESSION_ID:
+        return None
+    row = db.execute(
+        sa_select(
+            col(Session.id),
+            col(Session.vehicle_id),
+            col(Session.site_id),
+            col(Session.start),
+            col(Session.end),
+            col(Vehicle.amenities),
+        )
+        .join(Vehicle, col(Vehicle.id) == col(Session.vehicle_id), isouter=True)
+        .where(col(Session.id) == session_id, col(Session.in_force).is_(True))
+    ).first()
+    if row is None:
+        return None
+    number, vehicle, site, start, end, amenities = row
+    offered = frozenset(str(a) for a in (amenities or []))
+    return SessionWindow(int(number), str(vehicle), str(site), CheckinWindow(start, end, offered))
 
 
 def session_window(db: DbSession, session_id: str | int) -> SessionWindow | None:

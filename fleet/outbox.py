@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -142,6 +144,19 @@ def enqueue(db: Connection | Session, messages: Sequence[Message], now: datetime
     """Add ``messages`` inside the caller's transaction (a write with more effects)."""
     if messages:
         db.execute(outbox.insert(), _rows(messages, now))
+
+
+def enqueue_once(db: Session, messages: Sequence[Message], now: datetime) -> int:
+    """Add ``messages`` inside the caller's transaction, skipping any whose event id the
+    outbox holds already for its topic (a retry); how many were added."""
+    if not messages:
+        return 0
+    insert_fn: Any = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    added = 0
+    for row in _rows(messages, now):
+        stmt = insert_fn(outbox).values(row).on_conflict_do_nothing().returning(outbox.c.id)
+        added += len(db.execute(stmt).all())
+    return added
 
 
 def turns_are_taken(engine: Engine) -> bool:

@@ -34,10 +34,10 @@ from api.routes.bookings import Lang, PlaceOut, place_out, worker_language
 from api.routes.events import RESPONSES, IdempotencyKey, _produce_once
 from api.schemas import DbId, EventText, Strict
 from api.store import not_found, region_or_default, unprocessable, zone_of_region
-from fleet import bookings, checkins, events, outbox, throttle, worker_messages
+from fleet import bookings, checkins, events, outbox, worker_messages
 from fleet.attendance import WeightRules
 from fleet.checkins import SessionWindow
-from fleet.db import session_scope
+from fleet.db import begin_write, session_scope
 from fleet.messages import label
 from fleet.models import Session as SessionRow
 
@@ -75,23 +75,6 @@ class CheckinToken(BaseModel):
     closes: str
     open_now: bool = Field(description="check-ins are taken now (service clock)")
     qr_svg: str = Field(description="the link as a QR code, SVG")
-
-
-def _throttled(services: Services, device: str, session_id: int) -> tuple[str, float] | None:
-    """Count the check-in against its device and its session's token, in the database (every
-    API replica shares the counts): the field to blame and the wait, or None."""
-    settings = services.settings
-    now = wall_now().timestamp()
-    with session_scope(services.engine) as db:
-        wait = throttle.hit(
-            db, f"checkin-device:{device}", settings.checkin_device_per_minute, 60, now
-        )
-        if wait is not None:
-            return "device", wait
-        wait = throttle.hit(
-            db, f"checkin-token:{session_id}", settings.checkin_session_per_minute, 60, now
-        )
-        return ("token", wait) if wait is not None else None
 
 
 def _too_many(field: str, wait: float) -> HTTPException:
@@ -163,50 +146,69 @@ async def checkin_token(
 async def post_checkin(
     services: ServicesDep, request: Request, body: CheckinCreate
 ) -> JSONResponse:
-    """Check in at a session with its QR token (no password); produced to rvrota.checkins."""
-    ring = await run_in_threadpool(services.keys.ring)
+    """Check in at a session with its QR token (no password); produced to rvrota.checkins.
+
+    One thread step and one transaction (``_accept_checkin``): the throttle's counts, the
+    session's window and the outbox row; the token's signature is checked on the event
+    loop (a session's token, once verified, is remembered: ``api.checkin_tokens``)."""
+    ring = services.keys.fresh()
+    if ring is None:
+        ring = await run_in_threadpool(services.keys.ring)
     try:
         session_id = read_checkin_token(body.token, ring)
     except TokenRefused as exc:
         raise _refused(str(exc)) from exc
-    refused = await run_in_threadpool(_throttled, services, body.device, session_id)
-    if refused is not None:
-        raise _too_many(*refused)
-    found = await run_in_threadpool(_window, services, session_id)
-    if found is None:
-        raise _refused("names no session in force")
-    now = services.clock.now()
-    if not found.window.covers(now):
-        raise _refused(
-            f"is valid only from {found.window.opens.isoformat()} to "
-            f"{found.window.closes.isoformat()} (now {now.isoformat()})"
-        )
-    event_id = str(uuid.uuid5(CHECKIN_NAMESPACE, f"{found.session_id}\n{body.device}"))
-    try:
-        event = events.CheckinEvent(
-            event_id=event_id,
-            session_id=str(found.session_id),
-            checked_in_at=now,
-            amenity=body.amenity,
-            member_no=body.member_no,
-            device=body.device,
-            source="qr",
-            count=1,
-        )
-        events.check_checkin(
-            event, found.window, now, max_future_seconds=services.settings.event_max_future_seconds
-        )
-    except events.EventRejected as exc:
-        raise unprocessable(exc.field, exc.reason, "body") from exc
-    message = outbox.Message(events.CHECKINS_TOPIC, event.session_id, event.to_bytes(), event_id)
-    await run_in_threadpool(outbox.accept, services.engine, [message], wall_now(), None)
+    outcome = await run_in_threadpool(_accept_checkin, services, body, session_id)
+    if isinstance(outcome, HTTPException):
+        raise outcome
     services.relay.notify()
-    answer: dict[str, Any] = {
-        "event_id": event_id,
-        "session_id": event.session_id,
-        "checked_in_at": now.isoformat(),
-    }
-    return JSONResponse(answer, status_code=status.HTTP_202_ACCEPTED)
+    return JSONResponse(outcome, status_code=status.HTTP_202_ACCEPTED)
+
+
+def _accept_checkin(
+    services: Services, body: CheckinCreate, session_id: int
+) -> dict[str, Any] | HTTPException:
+    """Count the hit, read the window, check the event and store it in the outbox, in one
+    transaction; the answer, or the refusal (returned, so that the counts are kept)."""
+    settings = services.settings
+    limits = checkins.CheckinLimits(
+        settings.checkin_device_per_minute, settings.checkin_session_per_minute
+    )
+    with session_scope(services.engine) as db:
+        begin_write(db)
+        found = checkins.counted_window(db, body.device, session_id, limits, wall_now().timestamp())
+        if isinstance(found, checkins.Throttled):
+            return _too_many(found.field, found.wait)
+        if found is None:
+            return _refused("names no session in force")
+        now = services.clock.now()
+        if not found.window.covers(now):
+            return _refused(
+                f"is valid only from {found.window.opens.isoformat()} to "
+                f"{found.window.closes.isoformat()} (now {now.isoformat()})"
+            )
+        event_id = str(uuid.uuid5(CHECKIN_NAMESPACE, f"{found.session_id}\n{body.device}"))
+        try:
+            event = events.CheckinEvent(
+                event_id=event_id,
+                session_id=str(found.session_id),
+                checked_in_at=now,
+                amenity=body.amenity,
+                member_no=body.member_no,
+                device=body.device,
+                source="qr",
+                count=1,
+            )
+            events.check_checkin(
+                event, found.window, now, max_future_seconds=settings.event_max_future_seconds
+            )
+        except events.EventRejected as exc:
+            return unprocessable(exc.field, exc.reason, "body")
+        message = outbox.Message(
+            events.CHECKINS_TOPIC, event.session_id, event.to_bytes(), event_id
+        )
+        outbox.enqueue_once(db, [message], wall_now())
+    return {"event_id": event_id, "session_id": event.session_id, "checked_in_at": now.isoformat()}
 
 
 @router.post(
