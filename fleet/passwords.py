@@ -42,6 +42,4 @@ def check(password: str, user_inputs: Sequence[str] = ()) -> None:
     result = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=list(user_inputs))
     if int(result["score"]) < MIN_SCORE:
         warning = str(result.get("feedback", {}).get("warning") or "too easy to guess")
-        raise WeakPassword(
-            f"password: {warning.rstrip('.').lower()}; choose a longer one"
-        )
+        raise WeakPassword(f"password: {warning.rstrip('.').lower()}; choose a longer one")

@@ -95,9 +95,7 @@ def compare(db: DbSession, plan: Plan, against: Plan | None = None) -> Compariso
     """
     other = against if against is not None else plan_in_force(db, plan.region_id, plan.week)
     if other is None:
-        raise DomainError(
-            f"against: week {plan.week} has no plan in force to compare with"
-        )
+        raise DomainError(f"against: week {plan.week} has no plan in force to compare with")
     if (other.region_id, other.week) != (plan.region_id, plan.week):
         raise DomainError(
             f"against: plan {other.id} is of {other.region_id} {other.week}, "
