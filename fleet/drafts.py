@@ -48,7 +48,7 @@ class StaleDraft(Exception):
 
     def __init__(self, version: int | None) -> None:
         self.version = version
-        super().__init__(stale_text(version, None))
+        super().__init__(stale_text(version, "en"))
 
 
 def stale_text(version: int | None, lang: str | None) -> str:
@@ -77,7 +77,7 @@ def _workers(sessions: list[dict[str, Any]], scenario: dict[str, Any] | None) ->
 def _in_force(db: DbSession, region: str, week: str) -> Plan:
     plan = plan_in_force(db, region, week)
     if plan is None:
-        raise DomainError("week: " + text("no_plan", None, week=week))
+        raise DomainError("week: " + text("no_plan", "en", week=week))
     return plan
 
 
@@ -187,7 +187,7 @@ def solve_draft(
             make_plan(scenario, PlanOptions(time_limit=left, workers=1), explain=True)
         )
     except PinConflict as exc:
-        raise DomainError("changes: " + text("draft_unsolvable", None, reason=exc.reason)) from exc
+        raise DomainError("changes: " + text("draft_unsolvable", "en", reason=exc.reason)) from exc
     plan["stats"] = {
         **dict(plan.get("stats") or {}),
         "workers_reached": _workers(list(plan.get("sessions") or []), document),

@@ -46,8 +46,8 @@ DETAILS = (
 )
 _Q = r"'[^']*'"  # a repr'd string, as the reasons quote a value
 # value errors' English reasons (our validators, domain rules: fleet's DomainError and its
-# kin, the check-in tokens) -> their message key (``error.reason.<key>``); a group named
-# ``thing`` is said with its label (``thing.<name>``)
+# kin, the check-in tokens) -> their message key (``error.reason.<key>``, or a ``text.``
+# key said elsewhere too); a group named ``thing`` is said with its label (``thing.<name>``)
 REASONS = tuple(
     (re.compile(pattern), key)
     for pattern, key in (
@@ -92,6 +92,8 @@ REASONS = tuple(
         (rf"^no site of this week is in (?P<town>{_Q})$", "no_site_in_town"),
         (r"^the version's sessions$", "versions_sessions"),
         (r"^at most (?P<n>\d+) changes in one draft$", "too_many_changes"),
+        (r"^week (?P<week>\S+) has no plan in force yet$", "text.no_plan"),
+        (r"^the draft's changes cannot all hold: (?P<reason>.+)$", "text.draft_unsolvable"),
         # the registry, users, reports
         (rf"^(?:no|unknown) (?P<thing>[a-z_]+) (?P<ident>{_Q}|\d+)$", "no_such"),
         (r"^no session (?P<ident>\d+) in force$", "no_session_in_force"),
@@ -189,8 +191,12 @@ def _reason(msg: str, lang: str) -> str:
     for pattern, key in REASONS:
         found = pattern.match(msg)
         if found:
-            return words(f"error.reason.{key}", lang).format(**_filled(found.groupdict(), lang))
+            return words(_reason_id(key), lang).format(**_filled(found.groupdict(), lang))
     return words("error.reason.other", lang).format(reason=msg)
+
+
+def _reason_id(key: str) -> str:
+    return key if key.startswith("text.") else f"error.reason.{key}"
 
 
 def _filled(groups: Mapping[str, str | None], lang: str) -> dict[str, str]:
@@ -200,13 +206,6 @@ def _filled(groups: Mapping[str, str | None], lang: str) -> dict[str, str]:
         thing = THING_ALIASES.get(values["thing"], values["thing"])
         values["thing"] = catalogue(lang).get(f"thing.{thing}") or thing
     return values
-
-
-def known_reason(msg: str) -> str | None:
-    """The message key of a value error's reason the catalogues have words for, or None."""
-    if LINE.match(msg):
-        return "line"
-    return next((key for pattern, key in REASONS if pattern.match(msg)), None)
 
 
 def _why(item: Mapping[str, object], lang: str) -> str:
