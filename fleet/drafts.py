@@ -132,11 +132,8 @@ def list_drafts(db: DbSession, owner_id: int, region: str, week: str) -> list[Dr
 
 def _open(draft: Draft) -> None:
     if draft.status != OPEN:
-        label = {x: words(f"text.draft_status.{draft.status}", x) for x in LANGUAGES}
-        both = BOTH_SEPARATOR.join(
-            words("text.draft_closed", x).format(status=label[x]) for x in LANGUAGES
-        )
-        raise DraftClosed(f"draft: {both}")
+        status = words(f"text.draft_status.{draft.status}", "en")
+        raise DraftClosed("draft: " + words("text.draft_closed", "en").format(status=status))
 
 
 def _restores(db: DbSession, draft: Draft, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -94,6 +94,31 @@ REASONS = tuple(
         (r"^at most (?P<n>\d+) changes in one draft$", "too_many_changes"),
         (r"^week (?P<week>\S+) has no plan in force yet$", "text.no_plan"),
         (r"^the draft's changes cannot all hold: (?P<reason>.+)$", "text.draft_unsolvable"),
+        (r"^this draft is already (?P<status>published|dropped)$", "text.draft_closed"),
+        (r"^(?P<value>'[^']*') is not a week of the calendar$", "not_calendar_week"),
+        (r"^the range is longer than (?P<n>\d+) days$", "range_too_long"),
+        (r"^several regions exist: name one$", "name_a_region"),
+        (r"^dispatchers cannot disable or demote themselves$", "not_yourself"),
+        (r"^dispatchers cannot disable themselves$", "not_yourself_disable"),
+        (r"^an amenity id of 1 to 64 characters$", "amenity_id"),
+        (r"^(?P<depot>\S+) is the depot of (?P<vehicles>.+); move them first$", "depot_in_use"),
+        (r"^the original \((?P<n>\d+) bytes\) was kept cut; it cannot be replayed$", "cut"),
+        # events (headcounts, statuses, check-ins, session changes)
+        (r"^nests deeper than (?P<n>\d+) levels$", "too_deep"),
+        (r"^is required with source qr$", "required_with_qr"),
+        (r"^must be 1 with source qr \(got (?P<got>-?\d+)\)$", "one_with_qr"),
+        (r"^(?P<at>\S+) is more than (?P<n>\d+) s after now \((?P<now>\S+)\)$", "in_the_future"),
+        (
+            r"^(?P<at>\S+) is outside the session's check-in window (?P<opens>\S+) \.\. "
+            r"(?P<closes>\S+)$",
+            "outside_window",
+        ),
+        (
+            r"^(?P<amenity>'[^']*') is not one of the vehicle's amenities \((?P<offered>[^)]*)\)$",
+            "not_offered",
+        ),
+        (r"^(?P<site>'[^']*') is not the message's site (?P<want>'[^']*')$", "other_site"),
+        (r"^session (?P<session>\d+) is named twice$", "named_twice"),
         # the registry, users, reports
         (rf"^(?:no|unknown) (?P<thing>[a-z_]+) (?P<ident>{_Q}|\d+)$", "no_such"),
         (r"^no session (?P<ident>\d+) in force$", "no_session_in_force"),
@@ -144,6 +169,8 @@ REASONS = tuple(
 )
 LINE = re.compile(r"^line (?P<line>\d+): (?P<why>.+)$")
 THING_ALIASES = {"RV": "vehicle"}
+# groups said with a label of the catalogues when it has one: group -> label prefix
+LABELLED = {"thing": "thing.", "status": "text.draft_status."}
 VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
 NOT_FOUND = re.compile(r"^(?P<what>[a-z][a-z ]*) (?P<ident>'[^']*'|\d+) not found$")
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -200,11 +227,12 @@ def _reason_id(key: str) -> str:
 
 
 def _filled(groups: Mapping[str, str | None], lang: str) -> dict[str, str]:
-    """A reason's values for its words: a ``thing`` by its label, a missing group blank."""
+    """A reason's values for its words: a labelled group by its label, a missing one blank."""
     values = {name: value or "" for name, value in groups.items()}
-    if values.get("thing"):
-        thing = THING_ALIASES.get(values["thing"], values["thing"])
-        values["thing"] = catalogue(lang).get(f"thing.{thing}") or thing
+    for group, prefix in LABELLED.items():
+        if values.get(group):
+            value = THING_ALIASES.get(values[group], values[group])
+            values[group] = catalogue(lang).get(f"{prefix}{value}") or value
     return values
 
 

@@ -52,7 +52,7 @@ def parse_member_csv(text: str) -> list[tuple[str, str | None]]:
     number_at = next((names.index(h) for h in NUMBER_HEADERS if h in names), None)
     if number_at is None:
         raise MemberListError(
-            1, "member_no", f"no {' or '.join(NUMBER_HEADERS)} column in the header"
+            1, "member_no", f"no {' / '.join(NUMBER_HEADERS)} column in the header"
         )
     name_at = next((names.index(h) for h in NAME_HEADERS if h in names), None)
     rows: list[tuple[str, str | None]] = []
