@@ -20,7 +20,7 @@ class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(
             status.HTTP_413_CONTENT_TOO_LARGE,
-            detail=f"request body larger than {limit} bytes · 请求内容超过 {limit} 字节",
+            detail=f"request body larger than {limit} bytes",
         )
 
 

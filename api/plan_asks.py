@@ -20,7 +20,6 @@ def askable_weeks(region: Region, now: datetime, week: str) -> list[str]:
         listed = ", ".join(weeks)
         raise unprocessable(
             "week",
-            f"只能重新安排本周和之后两周 ({listed}) · "
             f"only this week and the next two can be re-planned ({listed})",
             "body",
         )

@@ -48,7 +48,7 @@ class StaleDraft(Exception):
 
     def __init__(self, version: int | None) -> None:
         self.version = version
-        super().__init__(stale_text(version, None))
+        super().__init__(stale_text(version, "en"))
 
 
 def stale_text(version: int | None, lang: str | None) -> str:
@@ -77,7 +77,7 @@ def _workers(sessions: list[dict[str, Any]], scenario: dict[str, Any] | None) ->
 def _in_force(db: DbSession, region: str, week: str) -> Plan:
     plan = plan_in_force(db, region, week)
     if plan is None:
-        raise DomainError("week: " + text("no_plan", None, week=week))
+        raise DomainError("week: " + text("no_plan", "en", week=week))
     return plan
 
 
@@ -132,11 +132,8 @@ def list_drafts(db: DbSession, owner_id: int, region: str, week: str) -> list[Dr
 
 def _open(draft: Draft) -> None:
     if draft.status != OPEN:
-        label = {x: words(f"text.draft_status.{draft.status}", x) for x in LANGUAGES}
-        both = BOTH_SEPARATOR.join(
-            words("text.draft_closed", x).format(status=label[x]) for x in LANGUAGES
-        )
-        raise DraftClosed(f"draft: {both}")
+        status = words(f"text.draft_status.{draft.status}", "en")
+        raise DraftClosed("draft: " + words("text.draft_closed", "en").format(status=status))
 
 
 def _restores(db: DbSession, draft: Draft, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -187,7 +184,7 @@ def solve_draft(
             make_plan(scenario, PlanOptions(time_limit=left, workers=1), explain=True)
         )
     except PinConflict as exc:
-        raise DomainError("changes: " + text("draft_unsolvable", None, reason=exc.reason)) from exc
+        raise DomainError("changes: " + text("draft_unsolvable", "en", reason=exc.reason)) from exc
     plan["stats"] = {
         **dict(plan.get("stats") or {}),
         "workers_reached": _workers(list(plan.get("sessions") or []), document),

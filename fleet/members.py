@@ -51,7 +51,9 @@ def parse_member_csv(text: str) -> list[tuple[str, str | None]]:
     names = [h.strip().lower() for h in header]
     number_at = next((names.index(h) for h in NUMBER_HEADERS if h in names), None)
     if number_at is None:
-        raise MemberListError(1, "member_no", "no member_no (会员号) column in the header")
+        raise MemberListError(
+            1, "member_no", f"no {' / '.join(NUMBER_HEADERS)} column in the header"
+        )
     name_at = next((names.index(h) for h in NAME_HEADERS if h in names), None)
     rows: list[tuple[str, str | None]] = []
     seen: set[str] = set()

@@ -32,20 +32,14 @@ def _common() -> frozenset[str]:
 def check(password: str, user_inputs: Sequence[str] = ()) -> None:
     """Raise ``WeakPassword`` unless the password meets the policy."""
     if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"password: 至少 {MIN_LENGTH} 个字符 · at least {MIN_LENGTH} characters")
+        raise WeakPassword(f"password: at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
-        raise WeakPassword(f"password: 最多 {MAX_LENGTH} 个字符 · at most {MAX_LENGTH} characters")
+        raise WeakPassword(f"password: at most {MAX_LENGTH} characters")
     if password.lower() in _common():
-        raise WeakPassword(
-            "password: 这是最常见的密码之一, 请另选 · "
-            "one of the most common passwords; choose another"
-        )
+        raise WeakPassword("password: one of the most common passwords; choose another")
     from zxcvbn import zxcvbn
 
     result = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=list(user_inputs))
     if int(result["score"]) < MIN_SCORE:
         warning = str(result.get("feedback", {}).get("warning") or "too easy to guess")
-        raise WeakPassword(
-            f"password: 太容易猜到, 请选更长的密码 · {warning.rstrip('.').lower()}; "
-            "choose a longer one"
-        )
+        raise WeakPassword(f"password: {warning.rstrip('.').lower()}; choose a longer one")

@@ -95,15 +95,11 @@ def compare(db: DbSession, plan: Plan, against: Plan | None = None) -> Compariso
     """
     other = against if against is not None else plan_in_force(db, plan.region_id, plan.week)
     if other is None:
-        raise DomainError(
-            f"against: {plan.week} 周没有生效的方案可比较 · "
-            f"week {plan.week} has no plan in force to compare with"
-        )
+        raise DomainError(f"against: week {plan.week} has no plan in force to compare with")
     if (other.region_id, other.week) != (plan.region_id, plan.week):
         raise DomainError(
-            f"against: 方案 {other.id} 属于 {other.region_id} {other.week}，"
-            f"不是 {plan.region_id} {plan.week} · plan {other.id} is of "
-            f"{other.region_id} {other.week}, not {plan.region_id} {plan.week}"
+            f"against: plan {other.id} is of {other.region_id} {other.week}, "
+            f"not {plan.region_id} {plan.week}"
         )
     region = db.get(Region, plan.region_id)
     assert region is not None

@@ -74,8 +74,7 @@ def login(
     if wait is not None:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"登录失败次数过多, 请 {wait} 秒后再试 · "
-            f"too many failed sign-ins; try again in {wait} s",
+            detail=f"too many failed sign-ins; try again in {wait} s",
             headers={"Retry-After": str(wait)},
         )
     if principal is None:

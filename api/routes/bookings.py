@@ -112,8 +112,7 @@ def _throttled(services: Services, device: str) -> None:
             detail=[
                 {
                     "loc": ["body", "device"],
-                    "msg": f"too many bookings from this phone; try again in {wait:.0f} s "
-                    f"此手机预约过于频繁,请 {wait:.0f} 秒后再试",
+                    "msg": f"too many bookings from this phone; try again in {wait:.0f} s",
                     "type": "throttled",
                 }
             ],

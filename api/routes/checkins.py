@@ -83,8 +83,7 @@ def _too_many(field: str, wait: float) -> HTTPException:
         detail=[
             {
                 "loc": ["body", field],
-                "msg": f"too many check-ins for this {field}; try again in {wait:.0f} s "
-                f"此{'设备' if field == 'device' else '二维码'}签到过于频繁,请 {wait:.0f} 秒后再试",
+                "msg": f"too many check-ins for this {field}; try again in {wait:.0f} s",
                 "type": "throttled",
             }
         ],

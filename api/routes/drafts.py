@@ -157,8 +157,9 @@ def publish_draft(services: ServicesDep, me: Dispatcher, lang: Language, draft_i
             services.engine, draft_id, me.user_id, services.clock.now(), wall_now()
         )
     except drafts.StaleDraft as exc:
-        detail = drafts.stale_text(exc.version, lang)
-        return JSONResponse({"detail": detail, "message": detail}, status_code=409)
+        detail = drafts.stale_text(exc.version, "en")
+        message = drafts.stale_text(exc.version, lang)
+        return JSONResponse({"detail": detail, "message": message}, status_code=409)
     services.relay.notify()
     return ds.DraftPublished(
         draft=done.draft_id, plan=done.plan_id, version=done.version, published=done.published

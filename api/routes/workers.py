@@ -227,8 +227,7 @@ def _throttle_question(services: Services, device: str) -> None:
             detail=[
                 {
                     "loc": ["body", "device"],
-                    "msg": f"too many questions from this phone; try again in {wait / 60:.0f} min "
-                    f"此手机提问过于频繁,请 {wait / 60:.0f} 分钟后再试",
+                    "msg": f"too many questions from this phone; try again in {wait / 60:.0f} min",
                     "type": "throttled",
                 }
             ],

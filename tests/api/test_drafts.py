@@ -251,6 +251,12 @@ def test_a_draft_made_before_the_plan_changed_cannot_be_published(h: Harness) ->
     )
     assert r.status_code == 409, r.text
     assert "changed since this draft was made" in r.json()["message"]
+    r = h.client.post(
+        f"/api/v1/drafts/{second['id']}/publish", headers={**d(h), "Accept-Language": "zh"}
+    )
+    assert r.status_code == 409, r.text
+    assert "changed since this draft was made" in r.json()["detail"]  # the contract: English
+    assert "草案" in r.json()["message"] and "changed" not in r.json()["message"]
 
 
 def test_drop_and_restore_an_earlier_version(h: Harness) -> None:

@@ -297,3 +297,259 @@ def test_a_422_from_pydantic_speaks_the_users_language(lang: str) -> None:
     if lang == "zh":
         assert not re.search(r"\b(should|must|carry|offset|or)\b", said), said
     assert {e["loc"] for e in errors} == {("count",), ("observed_at",), ("shift",), ("odd",)}
+
+
+# Chinese written in the code of api/ and fleet/ (comments and docstrings aside): only these
+# names, which are data or developers' documentation, never words said to people
+CHINESE_IN_CODE = {
+    "fleet/members.py": {"会员号", "姓名"},  # the member list's accepted column headers
+    "api/schemas.py": {"高德", "百度"},  # the map apps' names in the OpenAPI description
+    "api/app.py": {"流动共享职工之家", "工地"},  # the OpenAPI description's glossary
+}
+CODE = sorted(
+    p
+    for top in ("api", "fleet")
+    for p in (ROOT / top).rglob("*.py")
+    if "locale" not in p.relative_to(ROOT).parts
+)
+
+
+def _strings_of_code(tree: ast.AST) -> list[str]:
+    """Every string constant of the module but its docstrings (f-strings' literal parts too)."""
+    docstrings: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+def chinese_in_code(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    allowed = CHINESE_IN_CODE.get(str(path.relative_to(ROOT)), set())
+    found = [
+        run for text in _strings_of_code(tree) for run in re.findall(r"[\u4e00-\u9fff]+", text)
+    ]
+    return [run for run in found if run not in allowed]
+
+
+def test_no_chinese_is_written_in_the_code_of_api_and_fleet() -> None:
+    """Words for people live in the catalogues: a detail, a reason or a throttle's text
+    written in Chinese (a "中文 · English" pair) in a .py file of api/ or fleet/ fails."""
+    assert len(CODE) > 50
+    found = {str(p.relative_to(ROOT)): chinese_in_code(p) for p in CODE}
+    assert not {p: runs for p, runs in found.items() if runs}
+
+
+def test_the_scan_for_chinese_in_code_sees_strings_not_docstrings_or_comments(
+    tmp_path: Path,
+) -> None:
+    ast_ok = ast.parse('"""模块说明"""\n# 注释\ndef f():\n    """说明"""\n    return 1\n')
+    assert not [t for t in _strings_of_code(ast_ok) if CJK.search(t)]
+    bad = ast.parse('def f(n):\n    raise ValueError(f"至少 {n} 个字符 · at least {n}")\n')
+    assert [t for t in _strings_of_code(bad) if CJK.search(t)]
+
+
+# one reason of each kind fleet's rules and the API's validators give (the values filled in
+# as the code fills them); each must have its words in both languages
+SAMPLE_REASONS = [
+    "holds a NUL character (at 3)",
+    "holds a lone surrogate (at 0)",
+    "1999-12-31 is before 2000-01-01",
+    "2101-01-01 is after 2100-12-31",
+    "is before from",
+    "must carry a UTC offset, e.g. 2026-11-23T08:05:00+08:00",
+    "give pinned, or a move (vehicle, site, date, slot)",
+    "pinned and a move cannot be given together",
+    "is too long",
+    "too many check-ins for this device; try again in 12 s",
+    "too many check-ins for this token; try again in 12 s",
+    "too many questions from this phone; try again in 3 min",
+    "too many bookings from this phone; try again in 40 s",
+    "only this week and the next two can be re-planned (2026-W48, 2026-W49, 2026-W50)",
+    "week 2026-W48 has no plan in force to compare with",
+    "plan 7 is of north 2026-W49, not south 2026-W48",
+    "region 'north' has no slots",
+    "plan 7 is published, not held",
+    "a newer version of north 2026-W48 is in force",
+    "needs vehicle, site, day and slot",
+    "'x' is not an integer",
+    "session 12 is cancelled",
+    "session 12 is done, not planned",
+    "the live state of 2026-W48 is not a valid scenario: $.sites: at least one",
+    "the week with these changes is not valid: $.sites: at least one",
+    "no slot 'brunch' in 2026-W48",
+    "no site 'S9' in this week",
+    "no RV 'RV9' in this week",
+    "no slot 'brunch' in this week",
+    "'2026-13-01' is not a date (YYYY-MM-DD)",
+    "2026-12-25 is not a day of this week",
+    "not a day of this week",
+    "name at least one date",
+    "a whole number of workers from 0 to 100,000",
+    "name the town",
+    "no site of this week is in 'Atlantis'",
+    "the version's sessions",
+    "at most 200 changes in one draft",
+    "week 2026-W48 has no plan in force yet",
+    "this draft is already published",
+    "this draft is already dropped",
+    "'2026-W60' is not a week of the calendar",
+    "the range is longer than 370 days",
+    "several regions exist: name one",
+    "dispatchers cannot disable or demote themselves",
+    "dispatchers cannot disable themselves",
+    "an amenity id of 1 to 64 characters",
+    "D1 is the depot of RV1, RV2; move them first",
+    "the original (2000000 bytes) was kept cut; it cannot be replayed",
+    "nests deeper than 32 levels",
+    "is required with source qr",
+    "must be 1 with source qr (got 3)",
+    "2026-11-23T12:00:00+08:00 is more than 300 s after now (2026-11-23T11:00:00+08:00)",
+    "2026-11-23T12:00:00+08:00 is outside the session's check-in window "
+    "2026-11-23T08:00:00+08:00 .. 2026-11-23T10:00:00+08:00",
+    "'sauna' is not one of the vehicle's amenities (chess, gym)",
+    "'S2' is not the message's site 'S1'",
+    "session 12 is named twice",
+    "the draft's changes cannot all hold: RV1 cannot be at Bridge lot 3 on Mon 23 Nov",
+    "no site 'S9'",
+    "no vehicle 'RV9'",
+    "unknown region 'x'",
+    "unknown depot 'D9'",
+    "no user 12",
+    "no region 'x'",
+    "no session 12 in force",
+    "'S1' is taken",
+    "may not be null",
+    "must not be empty",
+    "is empty",
+    "is longer than 500 characters",
+    "'fr' is not one of zh, en",
+    "'2026-48' is not an ISO week like 2026-W48",
+    "'2026-W53': 2026 has weeks 1..52",
+    "9 is not in 0..6",
+    "'Mars/Olympus' is not an IANA time zone",
+    "'8h' is not HH:MM",
+    "'24:30' is past the end of the day",
+    "0 must be >= 1",
+    "window 2026-11-23T08:00:00+08:00..2026-11-23T08:00:00+08:00 is empty",
+    "a site manager needs at least one site",
+    "only drivers are bound to a vehicle",
+    "a driver needs a vehicle",
+    "only site managers are bound to sites",
+    "a dispatcher is not bound to sites or a vehicle",
+    "a user 'ana' already exists",
+    "must be later than observed_at",
+    "'flying' is not a vehicle status",
+    "at least 10 characters",
+    "at most 128 characters",
+    "one of the most common passwords; choose another",
+    "this is similar to a commonly used password; choose a longer one",
+    "RV1 has no 'sauna'",
+    "must be 0..3 for gym",
+    "'sauna' is not bookable here (only: chess, gym)",
+    "is empty or too long",
+    "is signed with a key that is not (or no longer) accepted",
+    "is not a valid check-in token (BadSignature)",
+    "names no session",
+    "names no session in force",
+    "is valid only from 2026-11-23T08:00:00+08:00 to 2026-11-23T10:00:00+08:00 "
+    "(now 2026-11-23T11:00:00+08:00)",
+    "the file is empty",
+    "no member_no / 会员号 column in the header",
+    "more than 5000 members",
+    "is not UTF-8 text",
+    "line 4: is too long",
+]
+
+
+def _raised_reasons() -> list[str]:
+    """Reasons the rules give, got by breaking them (the pure ones: no database needed)."""
+    from fleet import domain, passwords
+
+    found: list[str] = []
+    for broken in (
+        lambda: passwords.check("short"),
+        lambda: passwords.check("x" * 1000),
+        lambda: passwords.check("password1234"),
+        lambda: passwords.check("aaaaaaaaaaaa"),
+        lambda: domain.parse_iso_week("2026-48"),
+        lambda: domain.parse_iso_week("2025-W53"),
+        lambda: domain.zone("Mars/Olympus"),
+    ):
+        with pytest.raises(domain.DomainError) as caught:
+            broken()
+        found.append(str(caught.value).partition(": ")[2])
+    return found
+
+
+def _static_rule_reasons() -> set[str]:
+    """The reasons written whole ("field: why", no values) in a rule refusal in fleet/."""
+    raisers = {"DomainError", "UnknownReference", "WeakPassword", "EditRefused"}
+    found: set[str] = set()
+    for path in (ROOT / "fleet").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in raisers
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+                and ": " in node.args[0].value
+            ):
+                found.add(node.args[0].value.partition(": ")[2])
+    return found
+
+
+def _table_key(reason: str) -> str | None:
+    return next((key for pattern, key in error_messages.REASONS if pattern.match(reason)), None)
+
+
+def test_every_rule_reason_has_words_in_both_languages() -> None:
+    """A rule's or validator's reason is said in people's words, never only in English
+    inside "不符合要求(...)"; and every reason the table knows is reached by a sample."""
+    reasons = [*SAMPLE_REASONS, *_raised_reasons(), *sorted(_static_rule_reasons())]
+    only_english = []
+    for reason in reasons:
+        item = {"loc": ["body", "name"], "msg": f"Value error, {reason}", "type": "value_error"}
+        zh = error_messages.error_message(422, [item], "zh")
+        en = error_messages.error_message(422, [item], "en")
+        if keys("zh")["error.reason.other"].format(reason=reason) in zh:
+            only_english.append(reason)
+            continue
+        assert CJK.search(zh.replace("会员号", "")), (reason, zh)
+        assert not CJK.search(en.replace("会员号", "")), (reason, en)
+        assert "{" not in zh and "{" not in en, (reason, zh, en)
+    assert not only_english, only_english
+    reached = {_table_key(r) for r in reasons}
+    table = {key for _, key in error_messages.REASONS}
+    assert not table - reached, table - reached
+    zh_keys, en_keys = keys("zh"), keys("en")
+    ids = {k if k.startswith("text.") else f"error.reason.{k}" for k in table}
+    missing = [k for k in ids if k not in zh_keys.keys() & en_keys.keys()]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_details_with_values_are_english_and_said_in_each_language(lang: str) -> None:
+    say = error_messages.error_message
+    sign_in = say(429, "too many failed sign-ins; try again in 30 s", lang)
+    large = say(413, "request body larger than 65536 bytes", lang)
+    assert "30" in sign_in and "65536" in large
+    assert bool(CJK.search(sign_in)) == (lang == "zh") == bool(CJK.search(large))
+    thing = say(
+        422, [{"loc": ["body", "site_id"], "msg": "no site 'S9'", "type": "value_error"}], lang
+    )
+    assert "S9" in thing and keys(lang)["thing.site"] in thing
+    line = say(
+        422, [{"loc": ["body", "name"], "msg": "line 4: is too long", "type": "value_error"}], lang
+    )
+    assert "4" in line and keys(lang)["error.reason.too_long"] in line
