@@ -1,11 +1,9 @@
 """The primal heuristic: greedy construction, then ruin-and-recreate over vehicle-day cells.
 
 Construction fills the cell and site of best exact gain (:class:`PlanState`) until
-nothing gains, then swaps sessions and moves single sessions to better empty cells
-(:mod:`solver.optimiser.heur_swap`) to a local optimum. The search then repeats: remove
-a handful of related sessions (near one site, on one vehicle-day, around an unserved
-site, or at random), refill greedily, swap the refilled sessions, and keep
-the result when it is not worse than the current plan
+nothing gains. The search then repeats: remove a handful of related sessions
+(near one site, on one vehicle-day, around an unserved site, or at random),
+refill greedily, and keep the result when it is not worse than the current plan
 by more than a threshold that shrinks to zero over the run (record-to-record
 travel). The best plan seen is always kept, so the heuristic is anytime.
 
@@ -25,7 +23,7 @@ import numpy as np
 
 from solver.optimiser.columns import DayRoute
 from solver.optimiser.heur_state import PlanState
-from solver.optimiser.heur_swap import relocate_search, swap_search
+from solver.optimiser.heur_swap import swap_search
 from solver.optimiser.opt_instance import Instance, IntArray
 
 _EPS = 1e-9
@@ -274,14 +272,9 @@ class Heuristic:
     # --- the loop --------------------------------------------------------------
 
     def construct(self, deadline: float | None = None) -> None:
-        """Greedy fill, then swaps and relocations to a local optimum (or the deadline)."""
+        """Greedy fill, then swap local search to a local optimum (or the deadline)."""
         self.fill(deadline=deadline)
-        for _ in range(5):
-            made = swap_search(self.state, self.rng, deadline, passes=20)
-            if not relocate_search(self.state, self.rng, deadline) and not made:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                break
+        swap_search(self.state, self.rng, deadline, passes=20)
         self._record()
 
     def search(

@@ -1,5 +1,4 @@
-"""Local search of the heuristic: exchange the sites of two sessions on different vehicle-days,
-and move one session to the best empty cell.
+"""Local search of the heuristic: exchange the sites of two sessions on different vehicle-days.
 
 For one session (cell ``c1``, site ``a``) the km change of swapping with every other
 session (cell ``c2``, site ``b``) is computed at once from the cells' neighbours
@@ -132,56 +131,6 @@ def swap_search(
                     made += 1
                     improved = True
                     break
-        if not improved:
-            break
-    return made
-
-
-def relocate_search(
-    st: PlanState,
-    rng: random.Random,
-    deadline: float | None,
-    passes: int = 3,
-    only: list[int] | None = None,
-    log: Log | None = None,
-) -> int:
-    """Move sessions, one by one in random order, to the best empty cell if that gains.
-
-    Each move is made with the state's exact moves: the session leaves its cell, the
-    gains of the site are then exact for every empty cell, and the best one takes it
-    (its own cell included, which undoes the move). ``only`` and ``log`` as in
-    :func:`swap_search`. Returns how many sessions moved.
-    """
-    made = 0
-    for _ in range(1 if only is not None else passes):
-        improved = False
-        if only is not None:
-            cells = list(dict.fromkeys(only))
-        else:
-            cells = [int(c) for c in np.flatnonzero((st.site_of >= 0) & ~st.locked)]
-        rng.shuffle(cells)
-        for c1 in cells:
-            if deadline is not None and time.monotonic() >= deadline:
-                return made
-            a = int(st.site_of[c1])
-            if a < 0 or st.locked[c1]:
-                continue
-            before = st.objective
-            if st.remove(c1) is None:
-                continue
-            open_cells = st.open_cells()
-            column = st.gain[open_cells, a]
-            i = int(np.argmax(column))
-            c2 = int(open_cells[i])
-            if c2 != c1 and st.objective + float(column[i]) > before + _EPS:
-                st.insert(c2, a)
-                if log is not None:
-                    log.extend([(0, c1, a), (1, c2, a)])
-                made += 1
-                improved = True
-                continue
-            st.insert(c1, a)
-            st.objective = before
         if not improved:
             break
     return made
