@@ -141,7 +141,10 @@ class PlanState:
 
     def _refresh_site(self, s: int) -> None:
         """Recompute column ``s`` of the site part and of the gains."""
-        ok = np.repeat(self._day_ok(s), self.n_t) & (self.load[s] < int(self.inst.capacity[s]))
+        ok = self.load[s] < int(self.inst.capacity[s])
+        days = self._day_ok(s)
+        if days is not self._every_day:
+            ok &= np.repeat(days, self.n_t)
         value: float | FloatArray = self.add_value(s)
         if self.overdue_priced:
             value = value + np.repeat(self._overdue_gain(s), self.n_t)
