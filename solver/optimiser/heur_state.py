@@ -68,6 +68,7 @@ class PlanState:
         self.site_ids = np.arange(n_s)
         self.nodes_s = np.arange(n_s)
         self.site_part = np.zeros((n_d * n_t, n_s))
+        self._every_day = np.ones(n_d, dtype=bool)  # read only: _day_ok's answer without gaps
         self.route = np.where(self.allowed, 0.0, NEG)
         self.gain = np.full((self.n_cells, n_s), NEG)
         # pins first, all at once (a part of a pinned day need not be a route on its own)
@@ -108,9 +109,11 @@ class PlanState:
     def _day_ok(self, s: int) -> np.ndarray:
         """Days on which one more session of ``s`` keeps ``min_gap_days`` (rule 8)."""
         g = int(self.inst.gap[s])
+        if g < 2:
+            return self._every_day
         visited = self.day_count[s] > 0
-        if g < 2 or not visited.any():
-            return np.ones(self.n_d, dtype=bool)
+        if not visited.any():
+            return self._every_day
         full = np.convolve(visited.astype(np.int64), np.ones(2 * g - 1, dtype=np.int64))
         near = full[g - 1 : g - 1 + self.n_d]
         return np.asarray(visited | (near == 0), dtype=bool)
@@ -138,7 +141,10 @@ class PlanState:
 
     def _refresh_site(self, s: int) -> None:
         """Recompute column ``s`` of the site part and of the gains."""
-        ok = np.repeat(self._day_ok(s), self.n_t) & (self.load[s] < int(self.inst.capacity[s]))
+        ok = self.load[s] < int(self.inst.capacity[s])
+        days = self._day_ok(s)
+        if days is not self._every_day:
+            ok &= np.repeat(days, self.n_t)
         value: float | FloatArray = self.add_value(s)
         if self.overdue_priced:
             value = value + np.repeat(self._overdue_gain(s), self.n_t)

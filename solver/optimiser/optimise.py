@@ -25,7 +25,8 @@ The reported bound is the smallest of the cheap bound, the cell-assignment LP bo
 session's depot leg; run where it takes at most a tenth of the limit, and not in a
 repair) and the column-generation bound, and never below the plan.
 
-Time: the heuristic alone uses 97% of ``time_limit`` on large instances; elsewhere it
+Time: the heuristic alone runs to ``time_limit`` less :data:`HEURISTIC_TAIL` (at most 3% of
+it) on large instances; elsewhere it
 hands over at 25% (or when it stalls), column generation runs to 60%, CP-SAT to 85%,
 the last heuristic run to 97%. With ``seed`` nothing depends on wall time: the heuristic
 runs a fixed number of iterations, column generation stops on convergence (or a round
@@ -161,6 +162,7 @@ PATIENCE = 1500  # heuristic iterations without a new best before column generat
 REPAIR_COVERAGE = 0.9  # share of the plan in force that must still fit for a repair
 REPAIR_PATIENCE = 1000  # a repair's iterations without a new best before it ends
 ASSIGN_SECONDS_PER_COLUMN = 4e-5  # the cell-assignment LP's cost per column or row (loaded)
+HEURISTIC_TAIL = 0.05  # seconds: one search iteration's overrun and the plan's extraction
 ASSIGN_SHARE = 0.1  # most of the limit the cell-assignment LP may take
 
 
@@ -183,18 +185,22 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     # column generation converges only on small instances or given time; CP-SAT over the
     # pool pays only on small ones (elsewhere the heuristic does better in the same time)
     exact = small or (size <= EXACT_SIZE and (deterministic or limit >= COLGEN_MIN_SECONDS))
-    heuristic_share = 0.25 if exact else 0.97
+    # the heuristic alone runs to the limit less one iteration's overrun and the plan's
+    # extraction (the caller keeps its own reserve for checking and writing the plan)
+    heuristic_end = deadline(0.25)
+    if not exact and not deterministic:
+        heuristic_end = started + limit - heuristic_tail(limit)
     iterations = iterations_for(limit) if deterministic else None
 
     # 1. the heuristic: construction, the plan in force as a second start, ruin and recreate
     heur = Heuristic(inst, params.seed)
-    heur.construct(deadline(heuristic_share))
+    heur.construct(heuristic_end)
     prev = previous_plan(inst) if params.warm_start else []
     repaired = False
     if prev:
         warm = Heuristic(inst, params.seed)
         placed = warm.start_from(prev)
-        warm.construct(deadline(heuristic_share))
+        warm.construct(heuristic_end)
         for _ in range(3):  # a site short by more than one visit gains one per pass
             if not warm.make_room():
                 break
@@ -203,7 +209,7 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
             # a live re-plan: repair the plan in force around what changed (a shortfall
             # it now has included), then return
             span = min(limit, params.repair_limit)
-            end = None if deterministic else min(started + span, started + limit * heuristic_share)
+            end = None if deterministic else min(started + span, heuristic_end or math.inf)
             warm.search(end, iterations_for(span) if deterministic else None, REPAIR_PATIENCE)
             repaired = True
         cold = heur.best_objective
@@ -237,7 +243,7 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
     report("heuristic")
     if not repaired:
         # where the exact machinery follows, a stalled heuristic hands over early
-        heur.search(deadline(heuristic_share), iterations, PATIENCE if exact else None)
+        heur.search(heuristic_end, iterations, PATIENCE if exact else None)
     best = heur.result().routes
     objective = objective_of(inst, best)
     report.objective = objective
@@ -394,6 +400,11 @@ def _exact(
             lp_bound = proven_bound if lp_bound is None else min(lp_bound, proven_bound)
             status = "PROVEN_OPTIMAL"
     return best, objective, status, lp_bound
+
+
+def heuristic_tail(limit: float) -> float:
+    """Seconds before the limit at which the heuristic alone stops (at most 3% of it)."""
+    return min(0.03 * limit, HEURISTIC_TAIL)
 
 
 def assignment_pays(inst: Instance, limit: float) -> bool:
