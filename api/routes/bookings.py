@@ -11,6 +11,7 @@ database (every replica shares it), never per address.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import tzinfo
 from typing import Annotated, Literal
 
@@ -98,26 +99,29 @@ def worker_language(request: Request, lang: str | None) -> str | None:
     return lang or pick_language(request.headers.get("accept-language"))
 
 
-def _throttled(services: Services, device: str) -> None:
-    limit = services.settings.booking_device_per_minute
-
-    def count() -> float | None:
-        with session_scope(services.engine) as db:
-            return throttle.hit(db, f"booking-device:{device}", limit, 60, wall_now().timestamp())
-
-    wait = count()
+def phone_throttled(
+    services: Services, key: str, limit: int, window_seconds: int, why: Callable[[float], str]
+) -> None:
+    """429 naming the phone (``body.device``) once ``key`` was counted ``limit`` times within
+    ``window_seconds``; ``why(wait)`` says it (the phones' booking and question throttles)."""
+    with session_scope(services.engine) as db:
+        wait = throttle.hit(db, key, limit, window_seconds, wall_now().timestamp())
     if wait is not None:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=[
-                {
-                    "loc": ["body", "device"],
-                    "msg": f"too many bookings from this phone; try again in {wait:.0f} s",
-                    "type": "throttled",
-                }
-            ],
+            detail=[{"loc": ["body", "device"], "msg": why(wait), "type": "throttled"}],
             headers={"Retry-After": str(max(1, round(wait)))},
         )
+
+
+def _throttled(services: Services, device: str) -> None:
+    phone_throttled(
+        services,
+        f"booking-device:{device}",
+        services.settings.booking_device_per_minute,
+        60,
+        lambda wait: f"too many bookings from this phone; try again in {wait:.0f} s",
+    )
 
 
 def _out(view: bookings.BookingView, tz: tzinfo, lang: str | None) -> BookingOut:

@@ -12,16 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import Dispatcher, Services, ServicesDep
-from api.relay import wall_now
-from api.routes.bookings import Device
+from api.routes.bookings import Device, phone_throttled
 from api.schemas import DbId, EventText, Strict
 from api.store import not_found, unprocessable
-from fleet import events, members, observed, questions, throttle, worker_messages
+from fleet import events, members, observed, questions, worker_messages
 from fleet.db import session_scope
 from fleet.models import FixedHome, Question
 
@@ -212,27 +211,13 @@ def _question_out(q: Question) -> QuestionOut:
 
 
 def _throttle_question(services: Services, device: str) -> None:
-    limit = services.settings.question_device_per_hour
-
-    def count() -> float | None:
-        with session_scope(services.engine) as db:
-            return throttle.hit(
-                db, f"question-device:{device}", limit, 3600, wall_now().timestamp()
-            )
-
-    wait = count()
-    if wait is not None:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=[
-                {
-                    "loc": ["body", "device"],
-                    "msg": f"too many questions from this phone; try again in {wait / 60:.0f} min",
-                    "type": "throttled",
-                }
-            ],
-            headers={"Retry-After": str(max(1, round(wait)))},
-        )
+    phone_throttled(
+        services,
+        f"question-device:{device}",
+        services.settings.question_device_per_hour,
+        3600,
+        lambda wait: f"too many questions from this phone; try again in {wait / 60:.0f} min",
+    )
 
 
 @router.post(
