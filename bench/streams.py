@@ -86,7 +86,7 @@ class Bench:
         self.args = args
         self.workdir = workdir
         self.anchor = time.time()
-        self.batch_means: list[tuple[str, float]] = []
+        self.batch_means: list[tuple[str, float, float]] = []
         self.clock = SimulatedClock(CLOCK_START, 1.0, self.anchor)
         self.bootstrap = args.bootstrap
         self.broker: kafka_local.BrokerConfig | None = None
@@ -291,7 +291,7 @@ class Bench:
         self.mark(prefix)
         port, _ = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
         rate = await asyncio.to_thread(self.rate_until, prefix, n, 600)
-        self.batch_means.append((prefix, mean_batch(port)))
+        self.batch_means.append((prefix, *mean_batch(port)))
         self.stop_workers()
         return rate
 
@@ -385,7 +385,7 @@ class Bench:
         try:
             port, _ = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
             rate = await asyncio.to_thread(self.rate_until, prefix, valid, 600)
-            self.batch_means.append((prefix, mean_batch(port)))
+            self.batch_means.append((prefix, *mean_batch(port)))
             letters = 0
             for _ in range(100):
                 with self.engine.connect() as conn:
@@ -760,9 +760,10 @@ async def run(args: argparse.Namespace) -> int:
                 run_ = await bench.poisoned_rate(f"WP{r}-", args.poison, args.poison_kinds)
                 cleans.append(await bench.worker_rate(f"WA{r}-"))
                 poison.add("poison", run_, cleans[-2], cleans[-1])
-            run_ = await bench.poisoned_rate("WR-", args.refused, "r")
-            cleans.append(await bench.worker_rate("WZ-"))
-            poison.add("refused", run_, cleans[-2], cleans[-1])
+            if args.refused > 0:  # --refused 0: no run of events the database refuses
+                run_ = await bench.poisoned_rate("WR-", args.refused, "r")
+                cleans.append(await bench.worker_rate("WZ-"))
+                poison.add("refused", run_, cleans[-2], cleans[-1])
             poison.cleans = cleans
         surges = await bench.surge_latency() if "surge" in parts else []
     finally:
@@ -825,8 +826,8 @@ async def run(args: argparse.Namespace) -> int:
         print(f"{name:<46} {value:>18} {target:>18}  {mark}")
     if bench_means := bench.batch_means:
         print(
-            "\n(events per transaction, mean, by run: "
-            + ", ".join(f"{prefix.rstrip('-')} {m:,.0f}" for prefix, m in bench_means)
+            "\n(events per batch, mean, and events handled, by run: "
+            + ", ".join(f"{prefix.rstrip('-')} {m:,.0f} ({n:,.0f})" for prefix, m, n in bench_means)
             + ")"
         )
     if poison.cleans:
@@ -846,21 +847,22 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def mean_batch(port: int) -> float:
-    """Mean events per ingest transaction so far, from the worker's /metrics."""
+def mean_batch(port: int) -> tuple[float, float]:
+    """(mean events per ingest batch, events handled) so far, from the worker's /metrics:
+    more handled than sent means some were read twice."""
     import httpx
 
     try:
         body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     except httpx.HTTPError:
-        return float("nan")
+        return float("nan"), float("nan")
     total = count = 0.0
     for line in body.splitlines():
         if line.startswith("rvrota_ingest_batch_events_sum"):
             total += float(line.rsplit(" ", 1)[1])
         elif line.startswith("rvrota_ingest_batch_events_count"):
             count += float(line.rsplit(" ", 1)[1])
-    return total / count if count else float("nan")
+    return (total / count if count else float("nan")), total
 
 
 def main() -> int:
@@ -898,6 +900,10 @@ def main() -> int:
     parser.add_argument("--plain-consumer", default="", help=argparse.SUPPRESS)
     parser.add_argument("--anchor", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not 0 < args.poison <= 1:
+        parser.error("--poison: a share above 0 and at most 1")
+    if not 0 <= args.refused <= 1:
+        parser.error("--refused: a share from 0 to 1 (0: no such run)")
     global SCENARIO, SITES
     SCENARIO = SCENARIO.with_name(f"{args.scenario}.json")
     SITES = [str(s["id"]) for s in json.loads(SCENARIO.read_text())["sites"]]

@@ -118,6 +118,7 @@ def create_app(
         broker_rebalance_timeout=20.0,
         stream_wait_empty=False,
         stream_buffer_maxsize=settings.stream_buffer_size,
+        consumer_max_fetch_size=settings.consumer_max_fetch_bytes,
         key_serializer="raw",
         value_serializer="raw",
     )

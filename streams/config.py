@@ -33,6 +33,13 @@ class StreamsSettings(Settings):
     stream_buffer_size: int = Field(
         16384, ge=1, description="events buffered per stream ahead of the agent (Faust)"
     )
+    consumer_max_fetch_bytes: int = Field(
+        8 * 1024**2,
+        ge=64 * 1024,
+        description="most bytes fetched per partition in one fetch (Faust's "
+        "consumer_max_fetch_size, 1 MiB there): values over the event size limit, "
+        "dead-lettered, fill a 1 MiB fetch with a few events",
+    )
     reconcile_seconds: float = Field(
         30.0, gt=0, description="real seconds between checks that every region has its plans"
     )

@@ -56,12 +56,13 @@ async def await_until(
     predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.2
 ) -> Any:
     deadline = time.monotonic() + timeout
+    value: Any = None
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         await asyncio.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {value!r})")
 
 
 def prepare_database(url: str) -> Engine:

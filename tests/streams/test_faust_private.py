@@ -106,3 +106,18 @@ def test_messages_are_delivered_through_wait_first() -> None:
     assert _params(WaitResults) == ["done", "results", "stopped"]
     source = inspect.getsource(faust_consumer)
     assert "self.wait_first(" in source and "self.suspend_flow.wait()" in source
+
+
+def test_the_fetch_size_setting_reaches_the_kafka_consumer() -> None:
+    """``RVROTA_CONSUMER_MAX_FETCH_BYTES`` is Faust's ``consumer_max_fetch_size``, which
+    the aiokafka driver hands to the consumer as ``max_partition_fetch_bytes``."""
+    from streams import app
+
+    built = app.create_app(
+        StreamsSettings(database_url="sqlite://", consumer_max_fetch_bytes=3 * 1024**2)
+    )
+    assert built.conf.consumer_max_fetch_size == 3 * 1024**2
+    default = app.create_app(StreamsSettings(database_url="sqlite://"))
+    assert default.conf.consumer_max_fetch_size == 8 * 1024**2
+    source = inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread)
+    assert "max_partition_fetch_bytes=conf.consumer_max_fetch_size" in source

@@ -134,12 +134,19 @@ async def test_checkins_kept_once_and_bad_ones_dead_lettered(
         rest = valid + again + staff + [b for b, _ in bad]  # everything, the first part again
         async with worker.publisher() as publisher:
             await publisher.send_many(topic, sendable(rest))
-        await await_until(
-            lambda: kept() == expected and len(letters.messages) >= len(bad) + 3,
-            120,
-            "every check-in kept once and every bad one dead-lettered",
-            every=0.5,
-        )
+        try:
+            await await_until(
+                lambda: kept() == expected and len(letters.messages) >= len(bad) + 3,
+                120,
+                "every check-in kept once and every bad one dead-lettered",
+                every=0.5,
+            )
+        except AssertionError as failed:
+            seen = (kept(), len(letters.messages))
+            raise AssertionError(
+                f"{failed}; kept {seen[0]} of {expected}, {seen[1]} letters on the topic;"
+                f" worker log:\n{worker.tail()}"
+            ) from None
         await asyncio.sleep(2)  # a second effect of a redelivery would land now
     finally:
         await letters.stop()
