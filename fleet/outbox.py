@@ -7,11 +7,14 @@ relay (``api.relay``) reads the unsent rows in insertion order (``pending``), pu
 them and marks them sent (``mark_sent``); sent rows are deleted after a retention
 (``prune``). On PostgreSQL one of several API replicas relays at a time
 (``take_relay_lease``, a session-level advisory lock), so that the rows of one key reach
-the topic in the order they were accepted; SQLite serves one API process.
+the topic in the order they were accepted; on a SQLite file the lease is a lock on a
+file beside it (``<database>.relay-lease``), for API processes of one machine.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -159,32 +162,69 @@ def enqueue_once(db: Session, messages: Sequence[Message], now: datetime) -> int
     return added
 
 
+LEASE_FD = "rvrota_relay_lease_fd"  # in a SQLite connection's info: the lease file held
+
+
+def _lease_file(url: URL) -> str | None:
+    """The SQLite lease's file, beside the database; None for a database in memory."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):  # a URI filename: its path, without the query
+        database = database[len("file:") :].split("?", 1)[0]
+    return os.path.abspath(database) + ".relay-lease"
+
+
 def turns_are_taken(engine: Engine) -> bool:
-    """Whether relays of several processes coordinate (PostgreSQL) or one process relays."""
-    return engine.dialect.name == "postgresql"
+    """Whether relays of several processes coordinate (PostgreSQL, a SQLite file) or one
+    process relays (SQLite in memory)."""
+    return engine.dialect.name == "postgresql" or _lease_file(engine.url) is not None
 
 
 def take_relay_lease(conn: Connection) -> bool:
     """On a connection of its own (autocommit): True when this process may relay now.
 
-    On PostgreSQL a session-level advisory lock: one replica at a time reads, publishes
-    and marks rows, so that no row is published by two replicas at once and the rows of
-    one key keep their order. The lock lasts as long as the connection (it goes when
-    its process dies) and holds no transaction open. Elsewhere always True.
+    One relay at a time reads, publishes and marks rows, so that no row is published by
+    two at once and the rows of one key keep their order. On PostgreSQL a session-level
+    advisory lock, which lasts as long as the connection (it goes when its process dies)
+    and holds no transaction open; on a SQLite file an exclusive lock (``flock``) on the
+    lease file, held by the connection until ``release_relay_lease`` (it goes when its
+    process dies). SQLite in memory: always True.
     """
-    if conn.dialect.name != "postgresql":
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RELAY_LOCK})
+        return bool(found.scalar())
+    path = _lease_file(conn.engine.url)
+    if path is None or LEASE_FD in conn.info:
         return True
-    return bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RELAY_LOCK}).scalar())
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    except BaseException:
+        os.close(fd)
+        raise
+    conn.info[LEASE_FD] = fd
+    return True
 
 
 def lease_alive(conn: Connection) -> None:
     """Raise when the connection that holds the lease is gone (and the lease with it)."""
     conn.execute(text("SELECT 1"))
+    held = LEASE_FD in conn.info
+    if conn.dialect.name == "sqlite" and _lease_file(conn.engine.url) is not None and not held:
+        raise RuntimeError("the relay lease is no longer held")
 
 
 def release_relay_lease(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RELAY_LOCK})
+        return
+    fd = conn.info.pop(LEASE_FD, None)
+    if fd is not None:
+        os.close(fd)  # the lock goes with the file's last descriptor
 
 
 def pending(conn: Connection, limit: int) -> list[Pending]:

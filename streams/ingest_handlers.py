@@ -136,7 +136,6 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> Re
         return result
 
     early = worker.letters_of(rejected)
-    sending = asyncio.ensure_future(worker.send_dead_letters(early))  # beside the database
     messages = [message for message, _ in parsed]
     parts, refused = await _apply(worker, messages, work, lambda r: r.rejected, early)
     accepted = len(items) - len(refused)
@@ -151,7 +150,7 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> Re
         site_regions.update(result.site_regions)
     # the letters of the rejected (kept in the batch's transaction) go out beside the
     # plan-request check
-    sending_late = asyncio.ensure_future(worker.send_dead_letters(late))
+    sending = asyncio.ensure_future(worker.send_dead_letters(early + late))
 
     def plan_requests() -> list[events.PlanRequest]:
         with session_scope(worker.engine) as db:
@@ -177,7 +176,7 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> Re
         marks["requested"] = time.time()
         causes = sorted({r.cause_event_id for r in requests if r.cause_event_id})
         log_timeline(log, "headcounts", causes, marks)
-    return _delivered(worker, [sending, sending_late], rejected)
+    return _delivered(worker, [sending], rejected)
 
 
 async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT]) -> Rest:
@@ -190,7 +189,6 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
         return ingest.persist_vehicle_statuses(db, items[start:end], now, now)
 
     early = worker.letters_of(rejected)
-    sending = asyncio.ensure_future(worker.send_dead_letters(early))  # beside the database
     messages = [message for message, _ in parsed]
     parts, refused = await _apply(worker, messages, work, lambda r: r.rejected, early)
     accepted = len(items) - len(refused)
@@ -199,7 +197,7 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
         rejected += [(messages[start + index], error) for index, error in result.rejected]
         late += letters
         accepted -= len(result.rejected)
-    sending_late = asyncio.ensure_future(worker.send_dead_letters(late))
+    sending = asyncio.ensure_future(worker.send_dead_letters(early + late))
 
     def plan_requests() -> list[events.PlanRequest]:
         requests: list[events.PlanRequest] = []
@@ -215,7 +213,7 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
     await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
     worker.metrics.events_accepted.labels(topic=worker.topics.vehicle_status).inc(accepted)
     await worker.request_plans(_dedupe(requests))
-    return _delivered(worker, [sending, sending_late], rejected)
+    return _delivered(worker, [sending], rejected)
 
 
 def _delivered(

@@ -213,14 +213,16 @@ def test_writes_while_the_broker_is_down_are_published_once_when_it_returns(
             assert counts == list(range(30)), "one key's events out of order"
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_two_api_replicas_publish_each_write_once_in_order(
-    tmp_path: Path, kafka_bootstrap: str
+    tmp_path: Path, kafka_bootstrap: str, kind: str
 ) -> None:
-    """Two API processes on one PostgreSQL database: one relays at a time (the lease),
-    each write reaches its topic once, one site's reports in the order they were written,
-    also when the replica that relayed stops half-way."""
+    """Two API processes on one database (PostgreSQL, or a SQLite file with ``serve
+    --workers 2``): one relays at a time (the lease), each write reaches its topic once,
+    one site's reports in the order they were written, also when the replica that
+    relayed stops half-way."""
     sites = [str(s["id"]) for s in json.loads(TAISHANG.read_text())["sites"]][:3]
-    with database("postgresql", tmp_path) as url:
+    with database(kind, tmp_path) as url:
         engine = make_engine(url)
         seed(engine, TAISHANG)
         engine.dispose()

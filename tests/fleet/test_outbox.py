@@ -87,25 +87,71 @@ def test_prune_deletes_only_rows_sent_before_the_cutoff(engine: Engine) -> None:
 
 
 def test_one_relay_lease_at_a_time(engine: Engine) -> None:
-    """PostgreSQL: a second connection cannot take the lease until the first lets go."""
+    """A second connection cannot take the lease until the first lets go (PostgreSQL: an
+    advisory lock; a SQLite file: a lock on the file beside it)."""
+    assert outbox.turns_are_taken(engine)
     a = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     b = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
         assert outbox.take_relay_lease(a)
-        if not outbox.turns_are_taken(engine):
-            assert outbox.take_relay_lease(b)  # SQLite: one process, no lease to share
-            return
         assert not outbox.take_relay_lease(b)
+        outbox.lease_alive(a)
         outbox.release_relay_lease(a)
         assert outbox.take_relay_lease(b)
         assert not outbox.take_relay_lease(a)
+        if engine.dialect.name == "sqlite":
+            with pytest.raises(RuntimeError, match="no longer held"):
+                outbox.lease_alive(a)
+            outbox.release_relay_lease(b)
+            return
         b.invalidate()  # the holder's connection dies (its process is gone): the lease goes
         deadline = time.monotonic() + 10  # once the server has noticed the closed connection
         while not outbox.take_relay_lease(a):
             assert time.monotonic() < deadline, "the lease outlived its connection"
             time.sleep(0.05)
     finally:
-        a.invalidate()
-        b.invalidate()
-        a.close()
-        b.close()
+        for conn in (a, b):
+            if engine.dialect.name == "sqlite":
+                outbox.release_relay_lease(conn)
+            conn.invalidate()
+            conn.close()
+
+
+_HOLD = """
+import sys, time
+from fleet import outbox
+from fleet.db import make_engine
+conn = make_engine(sys.argv[1]).connect().execution_options(isolation_level="AUTOCOMMIT")
+assert outbox.take_relay_lease(conn)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_sqlite_lease_goes_with_its_process(sqlite_url: str) -> None:
+    """The process holding the SQLite lease is killed: another process takes it; one in
+    memory needs none."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, sqlite_url],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        engine = make_engine(sqlite_url)
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        assert not outbox.take_relay_lease(conn)
+        holder.kill()
+        holder.wait(10)
+        assert outbox.take_relay_lease(conn)
+        outbox.release_relay_lease(conn)
+        conn.close()
+        engine.dispose()
+    finally:
+        holder.kill()
+        holder.wait(10)
+    assert not outbox.turns_are_taken(make_engine("sqlite://"))
