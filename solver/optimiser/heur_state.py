@@ -70,6 +70,18 @@ class PlanState:
         self.site_part = np.zeros((n_d * n_t, n_s))
         self._every_day = np.ones(n_d, dtype=bool)  # read only: _day_ok's answer without gaps
         self.route = np.where(self.allowed, 0.0, NEG)
+        # travel out of each node to every site and into each node from every site, as rows
+        self._km_out = inst.km[:, :n_s]
+        self._km_in = np.ascontiguousarray(inst.km[:n_s, :].T)
+        self._min_out = inst.minutes[:, :n_s]
+        self._min_in = np.ascontiguousarray(inst.minutes[:n_s, :].T)
+        self.km_t = np.ascontiguousarray(inst.km.T)  # km_t[b][a] = km[a, b], for the swaps
+        self.minutes_t = np.ascontiguousarray(inst.minutes.T)
+        self._vd_depot = np.repeat(inst.depot_node, n_d) if n_v else np.zeros(0, dtype=np.int64)
+        # minutes between the end of slot a and the start of slot b
+        self._room = [
+            [float(inst.slot_start[b] - inst.slot_end[a]) for b in range(n_t)] for a in range(n_t)
+        ]
         self.gain = np.full((self.n_cells, n_s), NEG)
         # pins first, all at once (a part of a pinned day need not be a route on its own)
         forced = inst.forced.reshape(-1)
@@ -151,52 +163,51 @@ class PlanState:
         self.site_part[:, s] = np.where(ok, value, NEG)
         self.gain[:, s] = self.route[:, s] + self.site_part[self.cell_dt, s]
 
-    def _neighbours(self, vd: int, t: int) -> tuple[int, int, int, int]:
-        """(prev node, prev slot, next node, next slot) around slot ``t``; slot -1: the depot."""
-        inst = self.inst
-        depot = int(inst.depot_node[vd // self.n_d])
-        base = vd * self.n_t
-        prev_node, prev_slot = depot, -1
-        for u in range(t - 1, -1, -1):
-            s = int(self.site_of[base + u])
-            if s >= 0:
-                prev_node, prev_slot = s, u
-                break
-        next_node, next_slot = depot, -1
-        for u in range(t + 1, self.n_t):
-            s = int(self.site_of[base + u])
-            if s >= 0:
-                next_node, next_slot = s, u
-                break
-        return prev_node, prev_slot, next_node, next_slot
-
     def _refresh_vd(self, vd: int) -> None:
-        """Recompute the route part and gains of every cell of vehicle-day ``vd``."""
+        """Recompute the neighbours, route part and gains of every cell of vehicle-day ``vd``."""
         inst = self.inst
-        n_s = self.n_s
-        limit = float(inst.drive_limit[vd // self.n_d])
-        for t in range(self.n_t):
-            c = vd * self.n_t + t
-            p, pt, q, qt = self._neighbours(vd, t)
-            self.prev_node[c], self.prev_slot[c] = p, pt
-            self.next_node[c], self.next_slot[c] = q, qt
-            if self.site_of[c] >= 0:
+        n_t = self.n_t
+        base = vd * n_t
+        depot = int(self._vd_depot[vd])
+        sites = self.site_of[base : base + n_t].tolist()
+        prev_node, prev_slot = [depot] * n_t, [-1] * n_t
+        node, slot = depot, -1
+        for t in range(n_t):
+            prev_node[t], prev_slot[t] = node, slot
+            if sites[t] >= 0:
+                node, slot = sites[t], t
+        next_node, next_slot = [depot] * n_t, [-1] * n_t
+        node, slot = depot, -1
+        for t in range(n_t - 1, -1, -1):
+            next_node[t], next_slot[t] = node, slot
+            if sites[t] >= 0:
+                node, slot = sites[t], t
+        self.prev_node[base : base + n_t] = prev_node
+        self.prev_slot[base : base + n_t] = prev_slot
+        self.next_node[base : base + n_t] = next_node
+        self.next_slot[base : base + n_t] = next_slot
+        limit = float(inst.drive_limit[vd // self.n_d]) + 1e-9
+        used = self.used[vd]
+        km_out, km_in, min_out, min_in = self._km_out, self._km_in, self._min_out, self._min_in
+        for t in range(n_t):
+            c = base + t
+            if sites[t] >= 0:
                 self.route[c] = NEG
                 self.gain[c] = NEG
                 continue
             if not self.fillable[c]:
                 continue
-            dkm = inst.km[p, :n_s] + inst.km[:n_s, q] - inst.km[p, q]
-            dmin = inst.minutes[p, :n_s] + inst.minutes[:n_s, q] - inst.minutes[p, q]
-            ok = self.allowed[c] & (self.used[vd] + dmin <= limit + 1e-9)
+            p, pt, q, qt = prev_node[t], prev_slot[t], next_node[t], next_slot[t]
+            dkm = km_out[p] + km_in[q] - inst.km[p, q]
+            dmin = min_out[p] + min_in[q] - inst.minutes[p, q]
+            ok = self.allowed[c] & (used + dmin <= limit)
             if pt >= 0:
-                room = float(inst.slot_start[t] - inst.slot_end[pt])
-                ok &= (self.nodes_s == p) | (inst.minutes[p, :n_s] + inst.setup <= room)
+                ok &= (self.nodes_s == p) | (min_out[p] + inst.setup <= self._room[pt][t])
             if qt >= 0:
-                room = float(inst.slot_start[qt] - inst.slot_end[t])
-                ok &= (self.nodes_s == q) | (inst.minutes[:n_s, q] + inst.setup <= room)
-            self.route[c] = np.where(ok, self.reward[c] - inst.km_cost * dkm, NEG)
-            self.gain[c] = self.route[c] + self.site_part[self.cell_dt[c]]
+                ok &= (self.nodes_s == q) | (min_in[q] + inst.setup <= self._room[t][qt])
+            route = np.where(ok, self.reward[c] - inst.km_cost * dkm, NEG)
+            self.route[c] = route
+            self.gain[c] = route + self.site_part[self.cell_dt[c]]
 
     # --- moves -----------------------------------------------------------------
 
@@ -205,8 +216,7 @@ class PlanState:
         delta = float(self.gain[c, s])
         inst = self.inst
         vd = int(self.cell_vd[c])
-        t = int(self.cell_t[c])
-        p, _, q, _ = self._neighbours(vd, t)
+        p, q = int(self.prev_node[c]), int(self.next_node[c])
         self.used[vd] += inst.minutes[p, s] + inst.minutes[s, q] - inst.minutes[p, q]
         self.km[vd] += inst.km[p, s] + inst.km[s, q] - inst.km[p, q]
         self.site_of[c] = s
@@ -225,8 +235,8 @@ class PlanState:
         inst = self.inst
         s = int(self.site_of[c])
         vd = int(self.cell_vd[c])
-        t = int(self.cell_t[c])
-        p, pt, q, qt = self._neighbours(vd, t)
+        p, pt = int(self.prev_node[c]), int(self.prev_slot[c])
+        q, qt = int(self.next_node[c]), int(self.next_slot[c])
         dmin = inst.minutes[p, q] - inst.minutes[p, s] - inst.minutes[s, q]
         if dmin > 0:
             limit = float(inst.drive_limit[vd // self.n_d])
@@ -248,9 +258,8 @@ class PlanState:
         inst = self.inst
         s = int(self.site_of[c])
         vd = int(self.cell_vd[c])
-        t = int(self.cell_t[c])
         self.site_of[c] = -1
-        p, _, q, _ = self._neighbours(vd, t)
+        p, q = int(self.prev_node[c]), int(self.next_node[c])
         self.used[vd] -= inst.minutes[p, s] + inst.minutes[s, q] - inst.minutes[p, q]
         self.km[vd] -= inst.km[p, s] + inst.km[s, q] - inst.km[p, q]
         self.count[s] -= 1

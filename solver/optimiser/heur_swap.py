@@ -34,10 +34,11 @@ def _swap_deltas(st: PlanState, c1: int, cands: np.ndarray) -> np.ndarray:
     pt2, qt2 = st.prev_slot[cands], st.next_slot[cands]
     t2 = st.cell_t[cands]
     vd2 = st.cell_vd[cands]
-    # c1 receives b
-    dkm1 = km[p1, b] + km[b, q1] - km[p1, a] - km[a, q1]
-    dmin1 = mins[p1, b] + mins[b, q1] - mins[p1, a] - mins[a, q1]
-    ok = st.allowed[c1, b] & (st.used[vd1] + dmin1 <= st.limit[vd1] + 1e-9)
+    # c1 receives b (rows of the matrices: 1-D gathers)
+    km_t, mins_t = st.km_t, st.minutes_t
+    dkm1 = km[p1][b] + km_t[q1][b] - km[p1, a] - km[a, q1]
+    dmin1 = mins[p1][b] + mins_t[q1][b] - mins[p1, a] - mins[a, q1]
+    ok = st.allowed[c1][b] & (st.used[vd1] + dmin1 <= st.limit[vd1] + 1e-9)
     if pt1 >= 0:
         room = inst.slot_start[t1] - inst.slot_end[pt1]
         ok &= (b == p1) | (mins[p1, b] + setup <= room)
@@ -45,8 +46,8 @@ def _swap_deltas(st: PlanState, c1: int, cands: np.ndarray) -> np.ndarray:
         room = inst.slot_start[qt1] - inst.slot_end[t1]
         ok &= (b == q1) | (mins[b, q1] + setup <= room)
     # each c2 receives a
-    dkm2 = km[p2, a] + km[a, q2] - km[p2, b] - km[b, q2]
-    dmin2 = mins[p2, a] + mins[a, q2] - mins[p2, b] - mins[b, q2]
+    dkm2 = km_t[a][p2] + km[a][q2] - km[p2, b] - km[b, q2]
+    dmin2 = mins_t[a][p2] + mins[a][q2] - mins[p2, b] - mins[b, q2]
     ok &= st.allowed[cands, a] & (st.used[vd2] + dmin2 <= st.limit[vd2] + 1e-9)
     room_p = inst.slot_start[t2] - inst.slot_end[np.maximum(pt2, 0)]
     ok &= (pt2 < 0) | (p2 == a) | (mins[p2, a] + setup <= room_p)
