@@ -68,7 +68,11 @@ class PlanState:
         self.site_ids = np.arange(n_s)
         self.nodes_s = np.arange(n_s)
         self.site_part = np.zeros((n_d * n_t, n_s))
-        self._every_day = np.ones(n_d, dtype=bool)  # read only: _day_ok's answer without gaps
+        # rule 8 by the days a site is visited (bit d: day d): see _slot_days_ok
+        self._gap = [int(g) for g in inst.gap]
+        self._capacity = [int(c) for c in inst.capacity]
+        self._visit_mask = [0] * n_s
+        self._gap_memo: dict[tuple[int, int], BoolArray] = {}
         self.route = np.where(self.allowed, 0.0, NEG)
         # travel out of each node to every site and into each node from every site, as rows
         self._km_out = inst.km[:, :n_s]
@@ -91,6 +95,7 @@ class PlanState:
             self.locked[c] = True
             self.count[s] += 1
             self.day_count[s, self.cell_d[c]] += 1
+            self._visit_mask[s] |= 1 << int(self.cell_d[c])
             self.load[s, self.cell_dt[c]] += 1
         pinned = self.routes()
         for r in pinned:
@@ -118,17 +123,22 @@ class PlanState:
 
     # --- refreshes -------------------------------------------------------------
 
-    def _day_ok(self, s: int) -> np.ndarray:
-        """Days on which one more session of ``s`` keeps ``min_gap_days`` (rule 8)."""
-        g = int(self.inst.gap[s])
-        if g < 2:
-            return self._every_day
-        visited = self.day_count[s] > 0
-        if not visited.any():
-            return self._every_day
-        full = np.convolve(visited.astype(np.int64), np.ones(2 * g - 1, dtype=np.int64))
-        near = full[g - 1 : g - 1 + self.n_d]
-        return np.asarray(visited | (near == 0), dtype=bool)
+    def _slot_days_ok(self, s: int) -> BoolArray | None:
+        """Per (day, slot): one more session of ``s`` keeps ``min_gap_days`` (rule 8);
+        None when every day does. Memoised by the gap and the site's visit days."""
+        g = self._gap[s]
+        mask = self._visit_mask[s]
+        if g < 2 or not mask:
+            return None
+        key = (g, mask)
+        found = self._gap_memo.get(key)
+        if found is None:
+            visited = np.array([(mask >> d) & 1 for d in range(self.n_d)], dtype=np.int64)
+            full = np.convolve(visited, np.ones(2 * g - 1, dtype=np.int64))
+            near = full[g - 1 : g - 1 + self.n_d]
+            found = np.repeat((visited > 0) | (near == 0), self.n_t)
+            self._gap_memo[key] = found
+        return found
 
     def _overdue_gain(self, s: int) -> FloatArray:
         """Per day: what a first session of ``s`` that day saves in overdue penalty (>= 0)."""
@@ -153,15 +163,16 @@ class PlanState:
 
     def _refresh_site(self, s: int) -> None:
         """Recompute column ``s`` of the site part and of the gains."""
-        ok = self.load[s] < int(self.inst.capacity[s])
-        days = self._day_ok(s)
-        if days is not self._every_day:
-            ok &= np.repeat(days, self.n_t)
+        ok = self.load[s] < self._capacity[s]
+        days = self._slot_days_ok(s)
+        if days is not None:
+            ok &= days
         value: float | FloatArray = self.add_value(s)
         if self.overdue_priced:
             value = value + np.repeat(self._overdue_gain(s), self.n_t)
-        self.site_part[:, s] = np.where(ok, value, NEG)
-        self.gain[:, s] = self.route[:, s] + self.site_part[self.cell_dt, s]
+        part = np.where(ok, value, NEG)
+        self.site_part[:, s] = part
+        self.gain[:, s] = self.route[:, s] + part[self.cell_dt]
 
     def _refresh_vd(self, vd: int) -> None:
         """Recompute the neighbours, route part and gains of every cell of vehicle-day ``vd``."""
@@ -221,7 +232,9 @@ class PlanState:
         self.km[vd] += inst.km[p, s] + inst.km[s, q] - inst.km[p, q]
         self.site_of[c] = s
         self.count[s] += 1
-        self.day_count[s, self.cell_d[c]] += 1
+        d = int(self.cell_d[c])
+        self.day_count[s, d] += 1
+        self._visit_mask[s] |= 1 << d
         self.load[s, self.cell_dt[c]] += 1
         self.objective += delta
         self._refresh_vd(vd)
@@ -263,7 +276,10 @@ class PlanState:
         self.used[vd] -= inst.minutes[p, s] + inst.minutes[s, q] - inst.minutes[p, q]
         self.km[vd] -= inst.km[p, s] + inst.km[s, q] - inst.km[p, q]
         self.count[s] -= 1
-        self.day_count[s, self.cell_d[c]] -= 1
+        d = int(self.cell_d[c])
+        self.day_count[s, d] -= 1
+        if not self.day_count[s, d]:
+            self._visit_mask[s] &= ~(1 << d)
         self.load[s, self.cell_dt[c]] -= 1
         self.objective += delta
         self._refresh_vd(vd)
