@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import resource
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,7 @@ class HelperAnswer:
     best: IntArray  # the best plan found: one site index (or -1) per cell
     objective: float
     iterations: int
+    peak_rss_mb: float  # the helper process's own peak resident set
 
 
 class HelperSearch:
@@ -153,7 +155,8 @@ def run_job(job: HelperJob) -> HelperAnswer:
     heur.start_from(heur.state.routes(job.start))
     heur.search(job.deadline)
     best = np.asarray(heur.best, dtype=np.int64)
-    return HelperAnswer(best, float(heur.best_objective), heur.iterations)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    return HelperAnswer(best, float(heur.best_objective), heur.iterations, rss)
 
 
 def main() -> int:
@@ -170,6 +173,8 @@ def main() -> int:
         sys.stdout.buffer.flush()
     except BrokenPipeError:  # the parent is gone or gave up: nothing to tell
         return 1
+    # the pipe's end closed now (not at interpreter exit): the parent reads the answer at once
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

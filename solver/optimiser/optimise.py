@@ -266,9 +266,11 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
             if answer is not None:
                 found = heur.state.routes(answer.best)
                 log.info(
-                    "helper search: %.1f after %d iterations (this process %.1f after %d)",
+                    "helper search: %.1f after %d iterations, peak RSS %.0f MB (this process"
+                    " %.1f after %d)",
                     objective_of(inst, found),
                     answer.iterations,
+                    answer.peak_rss_mb,
                     objective,
                     heur.iterations,
                 )
