@@ -21,6 +21,8 @@ Pinned cells are filled first and locked. No I/O, no OR-Tools: plain numpy.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from solver.optimiser.columns import DayRoute, make_route, objective_of
@@ -59,6 +61,7 @@ class PlanState:
         self.used = np.zeros(n_v * n_d)  # drive minutes per vehicle-day
         self.km = np.zeros(n_v * n_d)
         self.limit = np.repeat(inst.drive_limit, n_d) if n_v else np.zeros(0)
+        self.drive_limited = bool(np.isfinite(self.limit).any())  # else rule 7 never binds
         top = int(inst.allowed.sum(axis=(0, 1, 2)).max(initial=0)) + 2
         self.increments = np.zeros((n_s, top + 1))
         for s in range(n_s):
@@ -210,12 +213,14 @@ class PlanState:
                 continue
             p, pt, q, qt = prev_node[t], prev_slot[t], next_node[t], next_slot[t]
             dkm = km_out[p] + km_in[q] - inst.km[p, q]
-            dmin = min_out[p] + min_in[q] - inst.minutes[p, q]
-            ok = self.allowed[c] & (used + dmin <= limit)
+            ok = self.allowed[c]  # a view: combined below into new arrays only
+            if limit != math.inf:
+                dmin = min_out[p] + min_in[q] - inst.minutes[p, q]
+                ok = ok & (used + dmin <= limit)
             if pt >= 0:
-                ok &= (self.nodes_s == p) | (min_out[p] + inst.setup <= self._room[pt][t])
+                ok = ok & ((self.nodes_s == p) | (min_out[p] + inst.setup <= self._room[pt][t]))
             if qt >= 0:
-                ok &= (self.nodes_s == q) | (min_in[q] + inst.setup <= self._room[t][qt])
+                ok = ok & ((self.nodes_s == q) | (min_in[q] + inst.setup <= self._room[t][qt]))
             route = np.where(ok, self.reward[c] - inst.km_cost * dkm, NEG)
             self.route[c] = route
             self.gain[c] = route + self.site_part[self.cell_dt[c]]

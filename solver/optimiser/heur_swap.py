@@ -37,22 +37,26 @@ def _swap_deltas(st: PlanState, c1: int, cands: np.ndarray) -> np.ndarray:
     # c1 receives b (rows of the matrices: 1-D gathers)
     km_t, mins_t = st.km_t, st.minutes_t
     dkm1 = km[p1][b] + km_t[q1][b] - km[p1, a] - km[a, q1]
-    dmin1 = mins[p1][b] + mins_t[q1][b] - mins[p1, a] - mins[a, q1]
-    ok = st.allowed[c1][b] & (st.used[vd1] + dmin1 <= st.limit[vd1] + 1e-9)
+    ok = st.allowed[c1][b]
+    if st.drive_limited:
+        dmin1 = mins[p1][b] + mins_t[q1][b] - mins[p1, a] - mins[a, q1]
+        ok = ok & (st.used[vd1] + dmin1 <= st.limit[vd1] + 1e-9)
     if pt1 >= 0:
         room = inst.slot_start[t1] - inst.slot_end[pt1]
-        ok &= (b == p1) | (mins[p1, b] + setup <= room)
+        ok &= (b == p1) | (mins[p1][b] + setup <= room)
     if qt1 >= 0:
         room = inst.slot_start[qt1] - inst.slot_end[t1]
-        ok &= (b == q1) | (mins[b, q1] + setup <= room)
+        ok &= (b == q1) | (mins_t[q1][b] + setup <= room)
     # each c2 receives a
     dkm2 = km_t[a][p2] + km[a][q2] - km[p2, b] - km[b, q2]
-    dmin2 = mins_t[a][p2] + mins[a][q2] - mins[p2, b] - mins[b, q2]
-    ok &= st.allowed[cands, a] & (st.used[vd2] + dmin2 <= st.limit[vd2] + 1e-9)
+    ok &= st.allowed[cands, a]
+    if st.drive_limited:
+        dmin2 = mins_t[a][p2] + mins[a][q2] - mins[p2, b] - mins[b, q2]
+        ok &= st.used[vd2] + dmin2 <= st.limit[vd2] + 1e-9
     room_p = inst.slot_start[t2] - inst.slot_end[np.maximum(pt2, 0)]
-    ok &= (pt2 < 0) | (p2 == a) | (mins[p2, a] + setup <= room_p)
+    ok &= (pt2 < 0) | (p2 == a) | (mins_t[a][p2] + setup <= room_p)
     room_q = inst.slot_start[np.maximum(qt2, 0)] - inst.slot_end[t2]
-    ok &= (qt2 < 0) | (q2 == a) | (mins[a, q2] + setup <= room_q)
+    ok &= (qt2 < 0) | (q2 == a) | (mins[a][q2] + setup <= room_q)
     rew = st.reward
     reward = rew[c1, b] - rew[c1, a] + rew[cands, a] - rew[cands, b]
     delta = reward - inst.km_cost * (dkm1 + dkm2)
