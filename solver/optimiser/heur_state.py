@@ -85,8 +85,12 @@ class PlanState:
         self.km_t = np.ascontiguousarray(inst.km.T)  # km_t[b][a] = km[a, b], for the swaps
         self.minutes_t = np.ascontiguousarray(inst.minutes.T)
         self._vd_depot = np.repeat(inst.depot_node, n_d) if n_v else np.zeros(0, dtype=np.int64)
+        # memoised rows of _detour_cost and _reach, at most MEMO_BYTES of each
+        self._memo_rows = max(64, self.MEMO_BYTES // (8 * max(1, n_s)))
+        self._detours: dict[tuple[int, int], FloatArray] = {}
+        self._reaches: dict[tuple[int, float, bool], BoolArray] = {}
         # minutes between the end of slot a and the start of slot b
-        self._room = [
+        self.slot_room = [
             [float(inst.slot_start[b] - inst.slot_end[a]) for b in range(n_t)] for a in range(n_t)
         ]
         self.gain = np.full((self.n_cells, n_s), NEG)
@@ -202,7 +206,7 @@ class PlanState:
         self.next_slot[base : base + n_t] = next_slot
         limit = float(inst.drive_limit[vd // self.n_d]) + 1e-9
         used = self.used[vd]
-        km_out, km_in, min_out, min_in = self._km_out, self._km_in, self._min_out, self._min_in
+        min_out, min_in = self._min_out, self._min_in
         for t in range(n_t):
             c = base + t
             if sites[t] >= 0:
@@ -212,18 +216,42 @@ class PlanState:
             if not self.fillable[c]:
                 continue
             p, pt, q, qt = prev_node[t], prev_slot[t], next_node[t], next_slot[t]
-            dkm = km_out[p] + km_in[q] - inst.km[p, q]
             ok = self.allowed[c]  # a view: combined below into new arrays only
             if limit != math.inf:
                 dmin = min_out[p] + min_in[q] - inst.minutes[p, q]
                 ok = ok & (used + dmin <= limit)
             if pt >= 0:
-                ok = ok & ((self.nodes_s == p) | (min_out[p] + inst.setup <= self._room[pt][t]))
+                ok = ok & self.reach(p, self.slot_room[pt][t], True)
             if qt >= 0:
-                ok = ok & ((self.nodes_s == q) | (min_in[q] + inst.setup <= self._room[t][qt]))
-            route = np.where(ok, self.reward[c] - inst.km_cost * dkm, NEG)
+                ok = ok & self.reach(q, self.slot_room[t][qt], False)
+            route = np.where(ok, self.reward[c] - self._detour_cost(p, q), NEG)
             self.route[c] = route
             self.gain[c] = route + self.site_part[self.cell_dt[c]]
+
+    def _detour_cost(self, p: int, q: int) -> FloatArray:
+        """``km_cost`` times the extra km of visiting each site between nodes p and q."""
+        key = (p, q)
+        found = self._detours.get(key)
+        if found is None:
+            if len(self._detours) >= self._memo_rows:
+                self._detours.clear()
+            dkm = self._km_out[p] + self._km_in[q] - self.inst.km[p, q]
+            found = self.inst.km_cost * dkm
+            self._detours[key] = found
+        return found
+
+    def reach(self, node: int, room: float, out: bool) -> BoolArray:
+        """Sites reachable from ``node`` (``out``; else: from which ``node`` is reachable)
+        within ``room`` minutes less the set-up (the node itself always: no travel)."""
+        key = (node, room, out)
+        found = self._reaches.get(key)
+        if found is None:
+            if len(self._reaches) >= self._memo_rows:
+                self._reaches.clear()
+            minutes = self._min_out[node] if out else self._min_in[node]
+            found = (self.nodes_s == node) | (minutes + self.inst.setup <= room)
+            self._reaches[key] = found
+        return found
 
     # --- moves -----------------------------------------------------------------
 
@@ -294,6 +322,7 @@ class PlanState:
     # --- neighbourhoods ---------------------------------------------------------
 
     NEAR = 48  # sites kept as each site's neighbours for the swap search
+    MEMO_BYTES = 32_000_000  # per memo of rows (detour costs, reachable sites)
 
     def near_mask(self, *nodes: int) -> BoolArray:
         """Sites among the nearest of any of ``nodes`` (sites or depots); all sites if few."""

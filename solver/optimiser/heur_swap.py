@@ -42,11 +42,9 @@ def _swap_deltas(st: PlanState, c1: int, cands: np.ndarray) -> np.ndarray:
         dmin1 = mins[p1][b] + mins_t[q1][b] - mins[p1, a] - mins[a, q1]
         ok = ok & (st.used[vd1] + dmin1 <= st.limit[vd1] + 1e-9)
     if pt1 >= 0:
-        room = inst.slot_start[t1] - inst.slot_end[pt1]
-        ok &= (b == p1) | (mins[p1][b] + setup <= room)
+        ok &= st.reach(p1, st.slot_room[pt1][t1], True)[b]
     if qt1 >= 0:
-        room = inst.slot_start[qt1] - inst.slot_end[t1]
-        ok &= (b == q1) | (mins_t[q1][b] + setup <= room)
+        ok &= st.reach(q1, st.slot_room[t1][qt1], False)[b]
     # each c2 receives a
     dkm2 = km_t[a][p2] + km[a][q2] - km[p2, b] - km[b, q2]
     ok &= st.allowed[cands, a]
