@@ -89,6 +89,7 @@ class PlanState:
         self._memo_rows = max(64, self.MEMO_BYTES // (8 * max(1, n_s)))
         self._detours: dict[tuple[int, int], FloatArray] = {}
         self._reaches: dict[tuple[int, float, bool], BoolArray] = {}
+        self._near_masks: dict[tuple[int, ...], BoolArray] = {}
         # minutes between the end of slot a and the start of slot b
         self.slot_room = [
             [float(inst.slot_start[b] - inst.slot_end[a]) for b in range(n_t)] for a in range(n_t)
@@ -325,17 +326,25 @@ class PlanState:
     MEMO_BYTES = 32_000_000  # per memo of rows (detour costs, reachable sites)
 
     def near_mask(self, *nodes: int) -> BoolArray:
-        """Sites among the nearest of any of ``nodes`` (sites or depots); all sites if few."""
+        """Sites among the nearest of any of ``nodes`` (sites or depots); all sites if few.
+
+        The mask is shared (memoised): read it, never write it.
+        """
         if self.n_s <= 2 * self.NEAR:
             return np.ones(self.n_s, dtype=bool)
         if self._near is None:
             k = self.NEAR
             both = np.minimum(self.inst.km[:, : self.n_s], self.inst.km[: self.n_s, :].T)
             self._near = np.argpartition(both, k, axis=1)[:, :k]
-        mask = np.zeros(self.n_s, dtype=bool)
-        for node in nodes:
-            mask[self._near[node]] = True
-        return mask
+        found = self._near_masks.get(nodes)
+        if found is None:
+            if len(self._near_masks) >= self._memo_rows:
+                self._near_masks.clear()
+            found = np.zeros(self.n_s, dtype=bool)
+            for node in nodes:
+                found[self._near[node]] = True
+            self._near_masks[nodes] = found
+        return found
 
     # --- views -----------------------------------------------------------------
 

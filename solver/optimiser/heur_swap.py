@@ -105,12 +105,12 @@ def swap_search(
     the moves made, for undo.
     """
     made = 0
+    # swaps keep the set of occupied cells: the movable ones are fixed for the whole call
+    movable = np.flatnonzero((st.site_of >= 0) & ~st.locked)
+    movable_vd = st.cell_vd[movable]
     for _ in range(1 if only is not None else passes):
         improved = False
-        if only is not None:
-            cells = list(dict.fromkeys(only))
-        else:
-            cells = [int(c) for c in np.flatnonzero((st.site_of >= 0) & ~st.locked)]
+        cells = list(dict.fromkeys(only)) if only is not None else movable.tolist()
         rng.shuffle(cells)
         for c1 in cells:
             if deadline is not None and time.monotonic() >= deadline:
@@ -119,10 +119,8 @@ def swap_search(
                 continue
             a = int(st.site_of[c1])
             near = st.near_mask(a, int(st.prev_node[c1]), int(st.next_node[c1]))
-            movable = (st.site_of >= 0) & ~st.locked
-            cands = np.flatnonzero(movable & near[np.maximum(st.site_of, 0)])
-            keep = (st.cell_vd[cands] != st.cell_vd[c1]) & (st.site_of[cands] != a)
-            cands = cands[keep]
+            sites = st.site_of[movable]
+            cands = movable[near[sites] & (movable_vd != st.cell_vd[c1]) & (sites != a)]
             if not len(cands):
                 continue
             delta = _swap_deltas(st, c1, cands)
