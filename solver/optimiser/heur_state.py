@@ -41,6 +41,7 @@ class PlanState:
         self.n_cells = n_v * n_d * n_t
         self.allowed = inst.allowed.reshape(self.n_cells, n_s)
         self.reward = inst.prev_reward.reshape(self.n_cells, n_s)
+        self.rewarded = bool(self.reward.any())  # else every change reward is 0
         cells = np.arange(self.n_cells)
         self.cell_dt = (cells // n_t) % n_d * n_t + cells % n_t  # index into site_part rows
         self.cell_t = cells % n_t
@@ -53,6 +54,10 @@ class PlanState:
         self.next_node = depots.astype(np.int64).copy()
         self.prev_slot = np.full(self.n_cells, -1, dtype=np.int64)
         self.next_slot = np.full(self.n_cells, -1, dtype=np.int64)
+        # minutes from the previous session's end to the cell's start, and from the cell's end
+        # to the next session's start (inf: the depot, no timing rule)
+        self.room_before = np.full(self.n_cells, math.inf)
+        self.room_after = np.full(self.n_cells, math.inf)
         self.locked = np.zeros(self.n_cells, dtype=bool)
         self.fillable: BoolArray = np.asarray(self.allowed.any(axis=1), dtype=bool)
         self.count = np.zeros(n_s, dtype=np.int64)
@@ -87,7 +92,7 @@ class PlanState:
         self._vd_depot = np.repeat(inst.depot_node, n_d) if n_v else np.zeros(0, dtype=np.int64)
         # memoised rows of _detour_cost and _reach, at most MEMO_BYTES of each
         self._memo_rows = max(64, self.MEMO_BYTES // (8 * max(1, n_s)))
-        self._detours: dict[tuple[int, int], FloatArray] = {}
+        self._detours: dict[tuple[int, int, bool], FloatArray] = {}
         self._reaches: dict[tuple[int, float, bool], BoolArray] = {}
         self._near_masks: dict[tuple[int, ...], BoolArray] = {}
         # minutes between the end of slot a and the start of slot b
@@ -205,6 +210,13 @@ class PlanState:
         self.prev_slot[base : base + n_t] = prev_slot
         self.next_node[base : base + n_t] = next_node
         self.next_slot[base : base + n_t] = next_slot
+        room = self.slot_room
+        self.room_before[base : base + n_t] = [
+            room[u][t] if u >= 0 else math.inf for t, u in enumerate(prev_slot)
+        ]
+        self.room_after[base : base + n_t] = [
+            room[t][u] if u >= 0 else math.inf for t, u in enumerate(next_slot)
+        ]
         limit = float(inst.drive_limit[vd // self.n_d]) + 1e-9
         used = self.used[vd]
         min_out, min_in = self._min_out, self._min_in
@@ -225,19 +237,25 @@ class PlanState:
                 ok = ok & self.reach(p, self.slot_room[pt][t], True)
             if qt >= 0:
                 ok = ok & self.reach(q, self.slot_room[t][qt], False)
-            route = np.where(ok, self.reward[c] - self._detour_cost(p, q), NEG)
+            if self.rewarded:
+                route = np.where(ok, self.reward[c] - self._detour_cost(p, q), NEG)
+            else:  # 0 - detour, as above with no change rewards (memoised)
+                route = np.where(ok, self._detour_cost(p, q, negated=True), NEG)
             self.route[c] = route
             self.gain[c] = route + self.site_part[self.cell_dt[c]]
 
-    def _detour_cost(self, p: int, q: int) -> FloatArray:
-        """``km_cost`` times the extra km of visiting each site between nodes p and q."""
-        key = (p, q)
+    def _detour_cost(self, p: int, q: int, negated: bool = False) -> FloatArray:
+        """``km_cost`` times the extra km of visiting each site between nodes p and q
+        (``negated``: 0 less that)."""
+        key = (p, q, negated)
         found = self._detours.get(key)
         if found is None:
             if len(self._detours) >= self._memo_rows:
                 self._detours.clear()
             dkm = self._km_out[p] + self._km_in[q] - self.inst.km[p, q]
             found = self.inst.km_cost * dkm
+            if negated:
+                found = 0.0 - found
             self._detours[key] = found
         return found
 

@@ -31,8 +31,6 @@ def _swap_deltas(st: PlanState, c1: int, cands: np.ndarray) -> np.ndarray:
     t1 = int(st.cell_t[c1])
     vd1 = int(st.cell_vd[c1])
     p2, q2 = st.prev_node[cands], st.next_node[cands]
-    pt2, qt2 = st.prev_slot[cands], st.next_slot[cands]
-    t2 = st.cell_t[cands]
     vd2 = st.cell_vd[cands]
     # c1 receives b (rows of the matrices: 1-D gathers)
     km_t, mins_t = st.km_t, st.minutes_t
@@ -51,13 +49,15 @@ def _swap_deltas(st: PlanState, c1: int, cands: np.ndarray) -> np.ndarray:
     if st.drive_limited:
         dmin2 = mins_t[a][p2] + mins[a][q2] - mins[p2, b] - mins[b, q2]
         ok &= st.used[vd2] + dmin2 <= st.limit[vd2] + 1e-9
-    room_p = inst.slot_start[t2] - inst.slot_end[np.maximum(pt2, 0)]
-    ok &= (pt2 < 0) | (p2 == a) | (mins_t[a][p2] + setup <= room_p)
-    room_q = inst.slot_start[np.maximum(qt2, 0)] - inst.slot_end[t2]
-    ok &= (qt2 < 0) | (q2 == a) | (mins[a][q2] + setup <= room_q)
-    rew = st.reward
-    reward = rew[c1, b] - rew[c1, a] + rew[cands, a] - rew[cands, b]
-    delta = reward - inst.km_cost * (dkm1 + dkm2)
+    # (the room is inf where the neighbour is the depot: no timing rule there)
+    ok &= (p2 == a) | (mins_t[a][p2] + setup <= st.room_before[cands])
+    ok &= (q2 == a) | (mins[a][q2] + setup <= st.room_after[cands])
+    if st.rewarded:
+        rew = st.reward
+        reward = rew[c1, b] - rew[c1, a] + rew[cands, a] - rew[cands, b]
+        delta = reward - inst.km_cost * (dkm1 + dkm2)
+    else:
+        delta = 0.0 - inst.km_cost * (dkm1 + dkm2)
     return np.where(ok, delta, -np.inf)
 
 
