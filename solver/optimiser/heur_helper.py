@@ -16,6 +16,7 @@ only add. A parent killed outright leaves a helper that still stops at its deadl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -115,7 +116,8 @@ class HelperSearch:
         if isinstance(answer, str):
             log.warning("the helper search failed:\n%s", answer)
         elif answer is None:
-            self.proc.wait(1.0)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(1.0)  # for its exit code (close() ends it in any case)
             self._stderr.seek(0)
             tail = self._stderr.read()[-2000:].decode("utf-8", "replace")
             code = self.proc.returncode
