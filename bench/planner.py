@@ -12,6 +12,7 @@ sessions of the other vehicles moved.
     python bench/planner.py --quick    # 10 s / 30 s / 5 s
     python bench/planner.py --peers    # beside PyVRP on the *-exact files, 5 s and 30 s
     python bench/planner.py --peers --files region-1000-exact --limits 120
+    python bench/planner.py --peers --workers 1,2   # one search process, then with the helper
     python bench/planner.py --full     # full-featured files: gap to the bound, wall, RSS
     python bench/planner.py --proof    # taishang-week proven in <= 3 s wall, 5 runs
 """
@@ -228,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limits", default=None, help="comma-separated time limits (s)")
     parser.add_argument("--rounds", type=int, default=1, help="repeats of each pair of runs")
     parser.add_argument(
+        "--workers",
+        default=None,
+        help="--peers: comma-separated rvrota --workers values, each run beside PyVRP",
+    )
+    parser.add_argument(
         "--proof", action="store_true", help="taishang-week proven optimal within 3 s (wall)"
     )
     args = parser.parse_args(argv)
@@ -241,11 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         from planner_peers import compare, full_featured
 
         limits = [float(x) for x in args.limits.split(",")] if args.limits else None
+        workers = [int(x) for x in args.workers.split(",")] if args.workers else None
         if args.peers:
             files = (
                 args.files.split(",") if args.files else ["region-150-exact", "region-400-exact"]
             )
-            return 0 if compare(files, limits or [5.0, 30.0], args.rounds) else 1
+            return 0 if compare(files, limits or [5.0, 30.0], args.rounds, workers) else 1
         files = args.files.split(",") if args.files else ["region-150", "region-400", "region-1000"]
         return 0 if full_featured(files, limits) else 1
     limits = (

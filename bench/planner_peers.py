@@ -80,9 +80,12 @@ def judge(scenario: Path, plan: Path) -> dict[str, float]:
     return stats
 
 
-def run_rvrota(scenario: Path, limit: float, out: Path) -> Run:
+def run_rvrota(scenario: Path, limit: float, out: Path, workers: int | None = None) -> Run:
+    """``rvrota plan`` (``workers``: its ``--workers``, None: the command's default)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "rvrota", "plan", str(scenario), "-o", str(out)]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
     code, wall, rss, tail = _timed([*cmd, "--time-limit", str(limit)], env)
     if code != 0:
         print(f"    rvrota failed ({code}): {tail}")
@@ -136,8 +139,14 @@ def show(name: str, limit: float, run: Run, bound: float | None) -> None:
     )
 
 
-def compare(names: list[str], limits: list[float], rounds: int = 1) -> bool:
-    """rvrota and PyVRP alternately on each file and limit; True when every plan is valid."""
+def compare(
+    names: list[str], limits: list[float], rounds: int = 1, workers: list[int] | None = None
+) -> bool:
+    """rvrota and PyVRP alternately on each file and limit; True when every plan is valid.
+
+    ``workers``: rvrota runs once per value (its ``--workers``: 1 is one search process,
+    2 adds the helper search), each judged against the same PyVRP run.
+    """
     if not Path(peers_python()).exists():
         print(f"no peers environment at {peers_python()} (see {PEERS / 'README.md'})")
         return False
@@ -152,23 +161,32 @@ def compare(names: list[str], limits: list[float], rounds: int = 1) -> bool:
             scenario = SCENARIOS / f"{name}.json"
             for limit in limits:
                 for r in range(rounds):
-                    ours = run_rvrota(scenario, limit, Path(tmp) / f"rv-{name}-{limit}-{r}.json")
+                    runs: list[tuple[str, Run]] = []
+                    for w in workers or [None]:
+                        label = "rvrota" if w is None else f"rvrota --workers {w}"
+                        out = Path(tmp) / f"rv-{name}-{limit}-{r}-{w}.json"
+                        runs.append((label, run_rvrota(scenario, limit, out, w)))
                     peer = run_pyvrp(scenario, limit, Path(tmp) / f"py-{name}-{limit}-{r}.json")
-                    show(name, limit, ours, ours.bound)
-                    show(name, limit, peer, ours.bound)
-                    if ours.objective is not None and peer.objective is not None:
-                        verdict = ">=" if ours.objective >= peer.objective - 0.05 else "<"
-                        ahead = ours.objective - peer.objective
-                        valid = ours.bound is None or ours.bound >= peer.objective - 1e-6
-                        print(
-                            f"    rvrota {verdict} PyVRP by {ahead:+,.1f};"
-                            f" rvrota's bound {'holds' if valid else 'BROKEN'} against the PyVRP"
-                            f" plan; wall limit {1.1 * limit + 1:.1f} s"
-                            f" {'kept' if ours.wall <= 1.1 * limit + 1 else 'EXCEEDED'}"
-                            f" (load {os.getloadavg()[0]:.2f})"
-                        )
-                        ok &= valid
-                    ok &= ours.ok and peer.ok and not ours.errors and not peer.errors
+                    for label, ours in runs:
+                        if len(runs) > 1:
+                            print(f"  ({label})")
+                        show(name, limit, ours, ours.bound)
+                    show(name, limit, peer, runs[0][1].bound)
+                    for label, ours in runs:
+                        if ours.objective is not None and peer.objective is not None:
+                            verdict = ">=" if ours.objective >= peer.objective - 0.05 else "<"
+                            ahead = ours.objective - peer.objective
+                            valid = ours.bound is None or ours.bound >= peer.objective - 1e-6
+                            print(
+                                f"    {label} {verdict} PyVRP by {ahead:+,.1f};"
+                                f" rvrota's bound {'holds' if valid else 'BROKEN'} against the"
+                                f" PyVRP plan; wall limit {1.1 * limit + 1:.1f} s"
+                                f" {'kept' if ours.wall <= 1.1 * limit + 1 else 'EXCEEDED'}"
+                                f" (load {os.getloadavg()[0]:.2f})"
+                            )
+                            ok &= valid
+                        ok &= ours.ok and not ours.errors
+                    ok &= peer.ok and not peer.errors
     return ok
 
 

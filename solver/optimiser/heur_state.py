@@ -21,6 +21,8 @@ Pinned cells are filled first and locked. No I/O, no OR-Tools: plain numpy.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from solver.optimiser.columns import DayRoute, make_route, objective_of
@@ -39,6 +41,7 @@ class PlanState:
         self.n_cells = n_v * n_d * n_t
         self.allowed = inst.allowed.reshape(self.n_cells, n_s)
         self.reward = inst.prev_reward.reshape(self.n_cells, n_s)
+        self.rewarded = bool(self.reward.any())  # else every change reward is 0
         cells = np.arange(self.n_cells)
         self.cell_dt = (cells // n_t) % n_d * n_t + cells % n_t  # index into site_part rows
         self.cell_t = cells % n_t
@@ -51,6 +54,10 @@ class PlanState:
         self.next_node = depots.astype(np.int64).copy()
         self.prev_slot = np.full(self.n_cells, -1, dtype=np.int64)
         self.next_slot = np.full(self.n_cells, -1, dtype=np.int64)
+        # minutes from the previous session's end to the cell's start, and from the cell's end
+        # to the next session's start (inf: the depot, no timing rule)
+        self.room_before = np.full(self.n_cells, math.inf)
+        self.room_after = np.full(self.n_cells, math.inf)
         self.locked = np.zeros(self.n_cells, dtype=bool)
         self.fillable: BoolArray = np.asarray(self.allowed.any(axis=1), dtype=bool)
         self.count = np.zeros(n_s, dtype=np.int64)
@@ -59,6 +66,7 @@ class PlanState:
         self.used = np.zeros(n_v * n_d)  # drive minutes per vehicle-day
         self.km = np.zeros(n_v * n_d)
         self.limit = np.repeat(inst.drive_limit, n_d) if n_v else np.zeros(0)
+        self.drive_limited = bool(np.isfinite(self.limit).any())  # else rule 7 never binds
         top = int(inst.allowed.sum(axis=(0, 1, 2)).max(initial=0)) + 2
         self.increments = np.zeros((n_s, top + 1))
         for s in range(n_s):
@@ -68,8 +76,29 @@ class PlanState:
         self.site_ids = np.arange(n_s)
         self.nodes_s = np.arange(n_s)
         self.site_part = np.zeros((n_d * n_t, n_s))
-        self._every_day = np.ones(n_d, dtype=bool)  # read only: _day_ok's answer without gaps
+        # rule 8 by the days a site is visited (bit d: day d): see _slot_days_ok
+        self._gap = [int(g) for g in inst.gap]
+        self._capacity = [int(c) for c in inst.capacity]
+        self._visit_mask = [0] * n_s
+        self._gap_memo: dict[tuple[int, int], BoolArray] = {}
         self.route = np.where(self.allowed, 0.0, NEG)
+        # travel out of each node to every site and into each node from every site, as rows
+        self._km_out = inst.km[:, :n_s]
+        self._km_in = np.ascontiguousarray(inst.km[:n_s, :].T)
+        self._min_out = inst.minutes[:, :n_s]
+        self._min_in = np.ascontiguousarray(inst.minutes[:n_s, :].T)
+        self.km_t = np.ascontiguousarray(inst.km.T)  # km_t[b][a] = km[a, b], for the swaps
+        self.minutes_t = np.ascontiguousarray(inst.minutes.T)
+        self._vd_depot = np.repeat(inst.depot_node, n_d) if n_v else np.zeros(0, dtype=np.int64)
+        # memoised rows of _detour_cost and _reach, at most MEMO_BYTES of each
+        self._memo_rows = max(64, self.MEMO_BYTES // (8 * max(1, n_s)))
+        self._detours: dict[tuple[int, int, bool], FloatArray] = {}
+        self._reaches: dict[tuple[int, float, bool], BoolArray] = {}
+        self._near_masks: dict[tuple[int, ...], BoolArray] = {}
+        # minutes between the end of slot a and the start of slot b
+        self.slot_room = [
+            [float(inst.slot_start[b] - inst.slot_end[a]) for b in range(n_t)] for a in range(n_t)
+        ]
         self.gain = np.full((self.n_cells, n_s), NEG)
         # pins first, all at once (a part of a pinned day need not be a route on its own)
         forced = inst.forced.reshape(-1)
@@ -79,6 +108,7 @@ class PlanState:
             self.locked[c] = True
             self.count[s] += 1
             self.day_count[s, self.cell_d[c]] += 1
+            self._visit_mask[s] |= 1 << int(self.cell_d[c])
             self.load[s, self.cell_dt[c]] += 1
         pinned = self.routes()
         for r in pinned:
@@ -106,17 +136,22 @@ class PlanState:
 
     # --- refreshes -------------------------------------------------------------
 
-    def _day_ok(self, s: int) -> np.ndarray:
-        """Days on which one more session of ``s`` keeps ``min_gap_days`` (rule 8)."""
-        g = int(self.inst.gap[s])
-        if g < 2:
-            return self._every_day
-        visited = self.day_count[s] > 0
-        if not visited.any():
-            return self._every_day
-        full = np.convolve(visited.astype(np.int64), np.ones(2 * g - 1, dtype=np.int64))
-        near = full[g - 1 : g - 1 + self.n_d]
-        return np.asarray(visited | (near == 0), dtype=bool)
+    def _slot_days_ok(self, s: int) -> BoolArray | None:
+        """Per (day, slot): one more session of ``s`` keeps ``min_gap_days`` (rule 8);
+        None when every day does. Memoised by the gap and the site's visit days."""
+        g = self._gap[s]
+        mask = self._visit_mask[s]
+        if g < 2 or not mask:
+            return None
+        key = (g, mask)
+        found = self._gap_memo.get(key)
+        if found is None:
+            visited = np.array([(mask >> d) & 1 for d in range(self.n_d)], dtype=np.int64)
+            full = np.convolve(visited, np.ones(2 * g - 1, dtype=np.int64))
+            near = full[g - 1 : g - 1 + self.n_d]
+            found = np.repeat((visited > 0) | (near == 0), self.n_t)
+            self._gap_memo[key] = found
+        return found
 
     def _overdue_gain(self, s: int) -> FloatArray:
         """Per day: what a first session of ``s`` that day saves in overdue penalty (>= 0)."""
@@ -141,62 +176,101 @@ class PlanState:
 
     def _refresh_site(self, s: int) -> None:
         """Recompute column ``s`` of the site part and of the gains."""
-        ok = self.load[s] < int(self.inst.capacity[s])
-        days = self._day_ok(s)
-        if days is not self._every_day:
-            ok &= np.repeat(days, self.n_t)
+        ok = self.load[s] < self._capacity[s]
+        days = self._slot_days_ok(s)
+        if days is not None:
+            ok &= days
         value: float | FloatArray = self.add_value(s)
         if self.overdue_priced:
             value = value + np.repeat(self._overdue_gain(s), self.n_t)
-        self.site_part[:, s] = np.where(ok, value, NEG)
-        self.gain[:, s] = self.route[:, s] + self.site_part[self.cell_dt, s]
-
-    def _neighbours(self, vd: int, t: int) -> tuple[int, int, int, int]:
-        """(prev node, prev slot, next node, next slot) around slot ``t``; slot -1: the depot."""
-        inst = self.inst
-        depot = int(inst.depot_node[vd // self.n_d])
-        base = vd * self.n_t
-        prev_node, prev_slot = depot, -1
-        for u in range(t - 1, -1, -1):
-            s = int(self.site_of[base + u])
-            if s >= 0:
-                prev_node, prev_slot = s, u
-                break
-        next_node, next_slot = depot, -1
-        for u in range(t + 1, self.n_t):
-            s = int(self.site_of[base + u])
-            if s >= 0:
-                next_node, next_slot = s, u
-                break
-        return prev_node, prev_slot, next_node, next_slot
+        part = np.where(ok, value, NEG)
+        self.site_part[:, s] = part
+        self.gain[:, s] = self.route[:, s] + part[self.cell_dt]
 
     def _refresh_vd(self, vd: int) -> None:
-        """Recompute the route part and gains of every cell of vehicle-day ``vd``."""
+        """Recompute the neighbours, route part and gains of every cell of vehicle-day ``vd``."""
         inst = self.inst
-        n_s = self.n_s
-        limit = float(inst.drive_limit[vd // self.n_d])
-        for t in range(self.n_t):
-            c = vd * self.n_t + t
-            p, pt, q, qt = self._neighbours(vd, t)
-            self.prev_node[c], self.prev_slot[c] = p, pt
-            self.next_node[c], self.next_slot[c] = q, qt
-            if self.site_of[c] >= 0:
+        n_t = self.n_t
+        base = vd * n_t
+        depot = int(self._vd_depot[vd])
+        sites = self.site_of[base : base + n_t].tolist()
+        prev_node, prev_slot = [depot] * n_t, [-1] * n_t
+        node, slot = depot, -1
+        for t in range(n_t):
+            prev_node[t], prev_slot[t] = node, slot
+            if sites[t] >= 0:
+                node, slot = sites[t], t
+        next_node, next_slot = [depot] * n_t, [-1] * n_t
+        node, slot = depot, -1
+        for t in range(n_t - 1, -1, -1):
+            next_node[t], next_slot[t] = node, slot
+            if sites[t] >= 0:
+                node, slot = sites[t], t
+        self.prev_node[base : base + n_t] = prev_node
+        self.prev_slot[base : base + n_t] = prev_slot
+        self.next_node[base : base + n_t] = next_node
+        self.next_slot[base : base + n_t] = next_slot
+        room = self.slot_room
+        self.room_before[base : base + n_t] = [
+            room[u][t] if u >= 0 else math.inf for t, u in enumerate(prev_slot)
+        ]
+        self.room_after[base : base + n_t] = [
+            room[t][u] if u >= 0 else math.inf for t, u in enumerate(next_slot)
+        ]
+        limit = float(inst.drive_limit[vd // self.n_d]) + 1e-9
+        used = self.used[vd]
+        min_out, min_in = self._min_out, self._min_in
+        for t in range(n_t):
+            c = base + t
+            if sites[t] >= 0:
                 self.route[c] = NEG
                 self.gain[c] = NEG
                 continue
             if not self.fillable[c]:
                 continue
-            dkm = inst.km[p, :n_s] + inst.km[:n_s, q] - inst.km[p, q]
-            dmin = inst.minutes[p, :n_s] + inst.minutes[:n_s, q] - inst.minutes[p, q]
-            ok = self.allowed[c] & (self.used[vd] + dmin <= limit + 1e-9)
+            p, pt, q, qt = prev_node[t], prev_slot[t], next_node[t], next_slot[t]
+            ok = self.allowed[c]  # a view: combined below into new arrays only
+            if limit != math.inf:
+                dmin = min_out[p] + min_in[q] - inst.minutes[p, q]
+                ok = ok & (used + dmin <= limit)
             if pt >= 0:
-                room = float(inst.slot_start[t] - inst.slot_end[pt])
-                ok &= (self.nodes_s == p) | (inst.minutes[p, :n_s] + inst.setup <= room)
+                ok = ok & self.reach(p, self.slot_room[pt][t], True)
             if qt >= 0:
-                room = float(inst.slot_start[qt] - inst.slot_end[t])
-                ok &= (self.nodes_s == q) | (inst.minutes[:n_s, q] + inst.setup <= room)
-            self.route[c] = np.where(ok, self.reward[c] - inst.km_cost * dkm, NEG)
-            self.gain[c] = self.route[c] + self.site_part[self.cell_dt[c]]
+                ok = ok & self.reach(q, self.slot_room[t][qt], False)
+            if self.rewarded:
+                route = np.where(ok, self.reward[c] - self._detour_cost(p, q), NEG)
+            else:  # 0 - detour, as above with no change rewards (memoised)
+                route = np.where(ok, self._detour_cost(p, q, negated=True), NEG)
+            self.route[c] = route
+            self.gain[c] = route + self.site_part[self.cell_dt[c]]
+
+    def _detour_cost(self, p: int, q: int, negated: bool = False) -> FloatArray:
+        """``km_cost`` times the extra km of visiting each site between nodes p and q
+        (``negated``: 0 less that)."""
+        key = (p, q, negated)
+        found = self._detours.get(key)
+        if found is None:
+            if len(self._detours) >= self._memo_rows:
+                self._detours.clear()
+            dkm = self._km_out[p] + self._km_in[q] - self.inst.km[p, q]
+            found = self.inst.km_cost * dkm
+            if negated:
+                found = 0.0 - found
+            self._detours[key] = found
+        return found
+
+    def reach(self, node: int, room: float, out: bool) -> BoolArray:
+        """Sites reachable from ``node`` (``out``; else: from which ``node`` is reachable)
+        within ``room`` minutes less the set-up (the node itself always: no travel)."""
+        key = (node, room, out)
+        found = self._reaches.get(key)
+        if found is None:
+            if len(self._reaches) >= self._memo_rows:
+                self._reaches.clear()
+            minutes = self._min_out[node] if out else self._min_in[node]
+            found = (self.nodes_s == node) | (minutes + self.inst.setup <= room)
+            self._reaches[key] = found
+        return found
 
     # --- moves -----------------------------------------------------------------
 
@@ -205,13 +279,14 @@ class PlanState:
         delta = float(self.gain[c, s])
         inst = self.inst
         vd = int(self.cell_vd[c])
-        t = int(self.cell_t[c])
-        p, _, q, _ = self._neighbours(vd, t)
+        p, q = int(self.prev_node[c]), int(self.next_node[c])
         self.used[vd] += inst.minutes[p, s] + inst.minutes[s, q] - inst.minutes[p, q]
         self.km[vd] += inst.km[p, s] + inst.km[s, q] - inst.km[p, q]
         self.site_of[c] = s
         self.count[s] += 1
-        self.day_count[s, self.cell_d[c]] += 1
+        d = int(self.cell_d[c])
+        self.day_count[s, d] += 1
+        self._visit_mask[s] |= 1 << d
         self.load[s, self.cell_dt[c]] += 1
         self.objective += delta
         self._refresh_vd(vd)
@@ -225,8 +300,8 @@ class PlanState:
         inst = self.inst
         s = int(self.site_of[c])
         vd = int(self.cell_vd[c])
-        t = int(self.cell_t[c])
-        p, pt, q, qt = self._neighbours(vd, t)
+        p, pt = int(self.prev_node[c]), int(self.prev_slot[c])
+        q, qt = int(self.next_node[c]), int(self.next_slot[c])
         dmin = inst.minutes[p, q] - inst.minutes[p, s] - inst.minutes[s, q]
         if dmin > 0:
             limit = float(inst.drive_limit[vd // self.n_d])
@@ -248,13 +323,15 @@ class PlanState:
         inst = self.inst
         s = int(self.site_of[c])
         vd = int(self.cell_vd[c])
-        t = int(self.cell_t[c])
         self.site_of[c] = -1
-        p, _, q, _ = self._neighbours(vd, t)
+        p, q = int(self.prev_node[c]), int(self.next_node[c])
         self.used[vd] -= inst.minutes[p, s] + inst.minutes[s, q] - inst.minutes[p, q]
         self.km[vd] -= inst.km[p, s] + inst.km[s, q] - inst.km[p, q]
         self.count[s] -= 1
-        self.day_count[s, self.cell_d[c]] -= 1
+        d = int(self.cell_d[c])
+        self.day_count[s, d] -= 1
+        if not self.day_count[s, d]:
+            self._visit_mask[s] &= ~(1 << d)
         self.load[s, self.cell_dt[c]] -= 1
         self.objective += delta
         self._refresh_vd(vd)
@@ -264,19 +341,28 @@ class PlanState:
     # --- neighbourhoods ---------------------------------------------------------
 
     NEAR = 48  # sites kept as each site's neighbours for the swap search
+    MEMO_BYTES = 32_000_000  # per memo of rows (detour costs, reachable sites)
 
     def near_mask(self, *nodes: int) -> BoolArray:
-        """Sites among the nearest of any of ``nodes`` (sites or depots); all sites if few."""
+        """Sites among the nearest of any of ``nodes`` (sites or depots); all sites if few.
+
+        The mask is shared (memoised): read it, never write it.
+        """
         if self.n_s <= 2 * self.NEAR:
             return np.ones(self.n_s, dtype=bool)
         if self._near is None:
             k = self.NEAR
             both = np.minimum(self.inst.km[:, : self.n_s], self.inst.km[: self.n_s, :].T)
             self._near = np.argpartition(both, k, axis=1)[:, :k]
-        mask = np.zeros(self.n_s, dtype=bool)
-        for node in nodes:
-            mask[self._near[node]] = True
-        return mask
+        found = self._near_masks.get(nodes)
+        if found is None:
+            if len(self._near_masks) >= self._memo_rows:
+                self._near_masks.clear()
+            found = np.zeros(self.n_s, dtype=bool)
+            for node in nodes:
+                found[self._near[node]] = True
+            self._near_masks[nodes] = found
+        return found
 
     # --- views -----------------------------------------------------------------
 

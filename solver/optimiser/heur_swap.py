@@ -31,30 +31,33 @@ def _swap_deltas(st: PlanState, c1: int, cands: np.ndarray) -> np.ndarray:
     t1 = int(st.cell_t[c1])
     vd1 = int(st.cell_vd[c1])
     p2, q2 = st.prev_node[cands], st.next_node[cands]
-    pt2, qt2 = st.prev_slot[cands], st.next_slot[cands]
-    t2 = st.cell_t[cands]
     vd2 = st.cell_vd[cands]
-    # c1 receives b
-    dkm1 = km[p1, b] + km[b, q1] - km[p1, a] - km[a, q1]
-    dmin1 = mins[p1, b] + mins[b, q1] - mins[p1, a] - mins[a, q1]
-    ok = st.allowed[c1, b] & (st.used[vd1] + dmin1 <= st.limit[vd1] + 1e-9)
+    # c1 receives b (rows of the matrices: 1-D gathers)
+    km_t, mins_t = st.km_t, st.minutes_t
+    dkm1 = km[p1][b] + km_t[q1][b] - km[p1, a] - km[a, q1]
+    ok = st.allowed[c1][b]
+    if st.drive_limited:
+        dmin1 = mins[p1][b] + mins_t[q1][b] - mins[p1, a] - mins[a, q1]
+        ok = ok & (st.used[vd1] + dmin1 <= st.limit[vd1] + 1e-9)
     if pt1 >= 0:
-        room = inst.slot_start[t1] - inst.slot_end[pt1]
-        ok &= (b == p1) | (mins[p1, b] + setup <= room)
+        ok &= st.reach(p1, st.slot_room[pt1][t1], True)[b]
     if qt1 >= 0:
-        room = inst.slot_start[qt1] - inst.slot_end[t1]
-        ok &= (b == q1) | (mins[b, q1] + setup <= room)
+        ok &= st.reach(q1, st.slot_room[t1][qt1], False)[b]
     # each c2 receives a
-    dkm2 = km[p2, a] + km[a, q2] - km[p2, b] - km[b, q2]
-    dmin2 = mins[p2, a] + mins[a, q2] - mins[p2, b] - mins[b, q2]
-    ok &= st.allowed[cands, a] & (st.used[vd2] + dmin2 <= st.limit[vd2] + 1e-9)
-    room_p = inst.slot_start[t2] - inst.slot_end[np.maximum(pt2, 0)]
-    ok &= (pt2 < 0) | (p2 == a) | (mins[p2, a] + setup <= room_p)
-    room_q = inst.slot_start[np.maximum(qt2, 0)] - inst.slot_end[t2]
-    ok &= (qt2 < 0) | (q2 == a) | (mins[a, q2] + setup <= room_q)
-    rew = st.reward
-    reward = rew[c1, b] - rew[c1, a] + rew[cands, a] - rew[cands, b]
-    delta = reward - inst.km_cost * (dkm1 + dkm2)
+    dkm2 = km_t[a][p2] + km[a][q2] - km[p2, b] - km[b, q2]
+    ok &= st.allowed[cands, a]
+    if st.drive_limited:
+        dmin2 = mins_t[a][p2] + mins[a][q2] - mins[p2, b] - mins[b, q2]
+        ok &= st.used[vd2] + dmin2 <= st.limit[vd2] + 1e-9
+    # (the room is inf where the neighbour is the depot: no timing rule there)
+    ok &= (p2 == a) | (mins_t[a][p2] + setup <= st.room_before[cands])
+    ok &= (q2 == a) | (mins[a][q2] + setup <= st.room_after[cands])
+    if st.rewarded:
+        rew = st.reward
+        reward = rew[c1, b] - rew[c1, a] + rew[cands, a] - rew[cands, b]
+        delta = reward - inst.km_cost * (dkm1 + dkm2)
+    else:
+        delta = 0.0 - inst.km_cost * (dkm1 + dkm2)
     return np.where(ok, delta, -np.inf)
 
 
@@ -102,12 +105,12 @@ def swap_search(
     the moves made, for undo.
     """
     made = 0
+    # swaps keep the set of occupied cells: the movable ones are fixed for the whole call
+    movable = np.flatnonzero((st.site_of >= 0) & ~st.locked)
+    movable_vd = st.cell_vd[movable]
     for _ in range(1 if only is not None else passes):
         improved = False
-        if only is not None:
-            cells = list(dict.fromkeys(only))
-        else:
-            cells = [int(c) for c in np.flatnonzero((st.site_of >= 0) & ~st.locked)]
+        cells = list(dict.fromkeys(only)) if only is not None else movable.tolist()
         rng.shuffle(cells)
         for c1 in cells:
             if deadline is not None and time.monotonic() >= deadline:
@@ -116,10 +119,8 @@ def swap_search(
                 continue
             a = int(st.site_of[c1])
             near = st.near_mask(a, int(st.prev_node[c1]), int(st.next_node[c1]))
-            movable = (st.site_of >= 0) & ~st.locked
-            cands = np.flatnonzero(movable & near[np.maximum(st.site_of, 0)])
-            keep = (st.cell_vd[cands] != st.cell_vd[c1]) & (st.site_of[cands] != a)
-            cands = cands[keep]
+            sites = st.site_of[movable]
+            cands = movable[near[sites] & (movable_vd != st.cell_vd[c1]) & (sites != a)]
             if not len(cands):
                 continue
             delta = _swap_deltas(st, c1, cands)

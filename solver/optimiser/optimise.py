@@ -45,6 +45,7 @@ import numpy as np
 
 from solver.optimiser.bounds import cheap_bound, fixed_part, session_increments, site_session_cap
 from solver.optimiser.columns import DayRoute, objective_of, price_day
+from solver.optimiser.heur_helper import HelperJob, HelperSearch
 from solver.optimiser.heur_search import Heuristic, iterations_for
 from solver.optimiser.heur_warm import previous_plan
 from solver.optimiser.opt_colgen import (
@@ -54,7 +55,13 @@ from solver.optimiser.opt_colgen import (
     seed_routes,
     site_profits,
 )
-from solver.optimiser.opt_instance import Instance, PinConflict, TravelLike, compile_instance
+from solver.optimiser.opt_instance import (
+    Instance,
+    IntArray,
+    PinConflict,
+    TravelLike,
+    compile_instance,
+)
 from solver.optimiser.opt_polish import polish, round_lp
 from solver.optimiser.opt_proof import prove
 from solver.optimiser.ortools_backend import (
@@ -164,6 +171,9 @@ REPAIR_PATIENCE = 1000  # a repair's iterations without a new best before it end
 ASSIGN_SECONDS_PER_COLUMN = 4e-5  # the cell-assignment LP's cost per column or row (loaded)
 HEURISTIC_TAIL = 0.05  # seconds: one search iteration's overrun and the plan's extraction
 ASSIGN_SHARE = 0.1  # most of the limit the cell-assignment LP may take
+HELPER_MIN_SECONDS = 1.0  # search time left below which no helper process is started
+HELPER_SEED = 1  # the helper search's seed (this process's is 0 when none is given)
+HELPER_MARGIN = 0.1  # seconds: the helper stops this much before this process, to answer in time
 
 
 def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = None) -> SolveResult:
@@ -235,17 +245,40 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
         )
     best = heur.result().routes
     report.objective = objective_of(inst, best)
-    if not repaired and assignment_pays(inst, limit):
-        # a re-plan that repairs keeps its time; elsewhere the cell-assignment LP's bound
-        # (its solve cut off at a quarter of the limit when the machine is slow)
-        bound = min(bound, cell_bound(inst, None if deterministic else 0.25 * limit))
-        report.bound = bound
-    report("heuristic")
-    if not repaired:
-        # where the exact machinery follows, a stalled heuristic hands over early
-        heur.search(heuristic_end, iterations, PATIENCE if exact else None)
-    best = heur.result().routes
-    objective = objective_of(inst, best)
+    helper = None
+    if not repaired and not exact and params.workers >= 2 and heuristic_end is not None:
+        # the heuristic alone has the time: a second search on the other core
+        helper = _start_helper(inst, heur.best, heuristic_end)
+    try:
+        if not repaired and assignment_pays(inst, limit):
+            # a re-plan that repairs keeps its time; elsewhere the cell-assignment LP's
+            # bound (its solve cut off at a quarter of the limit when the machine is slow)
+            bound = min(bound, cell_bound(inst, None if deterministic else 0.25 * limit))
+            report.bound = bound
+        report("heuristic")
+        if not repaired:
+            # where the exact machinery follows, a stalled heuristic hands over early
+            heur.search(heuristic_end, iterations, PATIENCE if exact else None)
+        best = heur.result().routes
+        objective = objective_of(inst, best)
+        if helper is not None:
+            answer = helper.collect(started + limit)
+            if answer is not None:
+                found = heur.state.routes(answer.best)
+                log.info(
+                    "helper search: %.1f after %d iterations, peak RSS %.0f MB (this process"
+                    " %.1f after %d)",
+                    objective_of(inst, found),
+                    answer.iterations,
+                    answer.peak_rss_mb,
+                    objective,
+                    heur.iterations,
+                )
+                if objective_of(inst, found) > objective:
+                    best, objective = found, objective_of(inst, found)
+    finally:
+        if helper is not None:
+            helper.close()
     report.objective = objective
     report("heuristic")
     status = "HEURISTIC"
@@ -400,6 +433,18 @@ def _exact(
             lp_bound = proven_bound if lp_bound is None else min(lp_bound, proven_bound)
             status = "PROVEN_OPTIMAL"
     return best, objective, status, lp_bound
+
+
+def _start_helper(inst: Instance, start: IntArray, deadline: float) -> HelperSearch | None:
+    """A helper search to ``deadline`` from ``start`` when there is time for one (else None)."""
+    if deadline - time.monotonic() < HELPER_MIN_SECONDS:
+        return None
+    try:
+        job = HelperJob(inst, start, HELPER_SEED, deadline - HELPER_MARGIN)
+        return HelperSearch(job)
+    except OSError as exc:
+        log.warning("no helper search (%s): one search only", exc)
+        return None
 
 
 def heuristic_tail(limit: float) -> float:
