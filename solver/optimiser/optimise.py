@@ -265,17 +265,18 @@ def solve(scenario: Scenario, params: SolveParams, travel: TravelLike | None = N
             answer = helper.collect(started + limit)
             if answer is not None:
                 found = heur.state.routes(answer.best)
+                found_objective = objective_of(inst, found)
                 log.info(
                     "helper search: %.1f after %d iterations, peak RSS %.0f MB (this process"
                     " %.1f after %d)",
-                    objective_of(inst, found),
+                    found_objective,
                     answer.iterations,
                     answer.peak_rss_mb,
                     objective,
                     heur.iterations,
                 )
-                if objective_of(inst, found) > objective:
-                    best, objective = found, objective_of(inst, found)
+                if found_objective > objective:
+                    best, objective = found, found_objective
     finally:
         if helper is not None:
             helper.close()
