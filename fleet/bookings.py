@@ -432,7 +432,7 @@ def follow_site_visit_batch(
         try:
             done = follow_site_visits(db, visits, now, topic)
         except events.EventRejected as exc:
-            outcome.rejected.append((index, exc))
+            outcome.rejected.append((index, exc.kept()))
             continue
         outcome.moved += done.moved
         outcome.cancelled += done.cancelled

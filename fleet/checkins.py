@@ -165,7 +165,7 @@ def persist_checkins(
         try:
             check_checkin(event, found.window, now, max_future_seconds=max_future_seconds)
         except EventRejected as exc:
-            batch.rejected.append((index, exc))
+            batch.rejected.append((index, exc.kept()))
             continue
         if event.event_id in seen:
             batch.duplicates += 1

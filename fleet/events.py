@@ -87,6 +87,13 @@ class EventRejected(ValueError):
         self.field = field
         self.reason = reason
 
+    def kept(self) -> EventRejected:
+        """This error without its traceback, to be kept (for a dead letter, say): through
+        the traceback a kept error holds the frame that caught it, and so everything that
+        frame holds (a whole batch of events), in a cycle only a collection of old objects
+        would free."""
+        return self.with_traceback(None)
+
 
 def new_event_id() -> str:
     return str(uuid.uuid4())
@@ -558,8 +565,18 @@ def _decode(raw: bytes, model: type[_E], max_bytes: int) -> _E:
         # strict types, but times come as ISO strings in JSON
         return model.model_validate_json(text)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise EventRejected(_field_of(tuple(first["loc"])), _reason(first)) from exc
+        field, reason = _first_error(exc)
+    # raised here, linked to nothing of the validation: pydantic keeps a validator's
+    # ValueError (its traceback and, through the frames, the caller's locals: a whole
+    # batch of events) in the ValidationError, which the garbage collector cannot see
+    # into, so an error chained to it would keep all that alive for ever
+    raise EventRejected(field, reason)
+
+
+def _first_error(error: ValidationError) -> tuple[str, str]:
+    """(field, reason) of a validation's first error, as plain strings."""
+    first = error.errors(include_url=False)[0]
+    return _field_of(tuple(first["loc"])), _reason(first)
 
 
 def _check_future(observed_at: datetime, now: datetime, max_future_seconds: int) -> None:

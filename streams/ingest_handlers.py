@@ -53,7 +53,7 @@ async def _parse_batch(
                 max_bytes=settings.event_max_bytes,
             )
         except events.EventRejected as exc:
-            rejected.append((message, exc))
+            rejected.append((message, exc.kept()))
             continue
         except Exception as exc:  # noqa: BLE001 - a value the rules did not foresee
             reason = f"cannot be read ({isolate.describe(exc)})"
