@@ -4,10 +4,9 @@ dispatchers. Idempotent: one row per source position (topic, partition, offset).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
@@ -29,12 +28,38 @@ class NotReplayable(ValueError):
     """The letter cannot be produced again (its original was cut)."""
 
 
+_COLUMNS = (
+    "topic",
+    "partition",
+    "offset",
+    "key",
+    "original",
+    "original_size",
+    "original_sha256",
+    "truncated",
+    "field",
+    "reason",
+    "rejected_at",
+    "replays",
+)
+
+# one constant text on PostgreSQL: psycopg sends the rows in one pipeline and prepares
+# the statement once per connection (SQLAlchemy's many-values form is a new text for
+# each number of rows, parsed and planned afresh); its row count is the sum of the rows
+_PG_INSERT = (
+    "INSERT INTO dead_letter ("
+    + ", ".join(f'"{name}"' for name in _COLUMNS)
+    + ") VALUES ("
+    + ", ".join(f"%({name})s" for name in _COLUMNS)
+    + ') ON CONFLICT (topic, "partition", "offset") DO NOTHING'
+)
+
+
 def store(db: DbSession, letters: Sequence[DeadLetter]) -> int:
     """Keep each letter once (a letter already kept for its position is left as it is);
     return how many were new."""
     if not letters:
         return 0
-    table: Any = DeadLetterRecord.__table__  # type: ignore[attr-defined]
     rows = [
         {
             "topic": letter.topic,
@@ -47,18 +72,24 @@ def store(db: DbSession, letters: Sequence[DeadLetter]) -> int:
             "truncated": letter.truncated,
             "field": letter.field,
             "reason": letter.reason,
-            "rejected_at": letter.rejected_at,
+            "rejected_at": letter.rejected_at.astimezone(UTC),
             "replays": 0,
         }
         for letter in letters
     ]
-    insert_fn: Any = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert_fn(table)
-        .on_conflict_do_nothing(index_elements=["topic", "partition", "offset"])
-        .returning(table.c.id)
+    connection = db.connection()
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(_PG_INSERT, rows)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+    table: Any = DeadLetterRecord.__table__  # type: ignore[attr-defined]
+    stmt = sqlite_insert(table).on_conflict_do_nothing(
+        index_elements=["topic", "partition", "offset"]
     )
-    return len(list(db.execute(stmt, rows)))
+    return int(connection.execute(stmt, rows).rowcount)
 
 
 def list_dead_letters(

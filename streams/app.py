@@ -69,7 +69,10 @@ def worker_publisher(settings: StreamsSettings, topics: Topics) -> EventPublishe
     return EventPublisher(
         settings.kafka_bootstrap,
         topics=topics,
-        linger_ms=5,
+        # no linger: what is sent together is handed over together (``send_many``), and
+        # aiokafka's linger timer cost about 0.8 ms of CPU per send (a batch's letters:
+        # 1.4 ms with a 5 ms linger, 0.5 ms without)
+        linger_ms=0,
         compression_type=None if name == "none" else name,
     )
 
