@@ -911,7 +911,12 @@ def main() -> int:
         "--worker-env", action="append", default=[], help="NAME=VALUE for the worker (repeat)"
     )
     parser.add_argument("--poison", type=float, default=0.01, help="share of poison events")
-    parser.add_argument("--poison-rounds", type=int, default=2, help="poisoned runs")
+    parser.add_argument(
+        "--poison-rounds",
+        type=int,
+        default=8,
+        help="poisoned runs (one moves by +-10-15%% against its neighbours: 8 for a figure)",
+    )
     parser.add_argument(
         "--poison-kinds",
         default="nisdheu",
