@@ -79,12 +79,9 @@ def store(db: DbSession, letters: Sequence[DeadLetter]) -> int:
     ]
     connection = db.connection()
     if connection.dialect.name == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
             cursor.executemany(_PG_INSERT, rows)
             return int(cursor.rowcount)
-        finally:
-            cursor.close()
     table: Any = DeadLetterRecord.__table__  # type: ignore[attr-defined]
     stmt = sqlite_insert(table).on_conflict_do_nothing(
         index_elements=["topic", "partition", "offset"]

@@ -25,12 +25,13 @@ def _value(**changes: Any) -> bytes:
 
 
 POISON = {
-    # rules of the contract that pydantic runs as validators raising ValueError
+    # a rule pydantic runs as a validator raising ValueError (the kind that leaked)
     "1970": _value(observed_at="1970-01-01T00:00:00+00:00"),
+    # NUL and lone surrogates, found before pydantic runs
     "nul": _value(source="gate\x00"),
     "surrogate": _value(site_id="S\ud800"),
     "nul id": _value(event_id="e\x00"),
-    # rules pydantic checks itself, and those checked before it
+    # a rule pydantic checks itself, and those checked before it
     "count": _value(count="many"),
     "deep": b'{"event_id":"e1","count":' + b"[" * 5000,
     "huge": _value(pad="x" * (events.MAX_EVENT_BYTES + 1)),
