@@ -15,7 +15,9 @@ One run, one broker, one database, figures side by side:
 4. Ingest with 1% poison events, measured right after the clean rate of 1. by a fresh
    worker on the same kind of backlog: NUL in a string and in the event id, lone
    surrogates, deep nesting, values over the size limit (one of 900 KB), a 1970 time, an
-   unknown site. Target: poisoned rate >= 90% of the clean rate. Beside it, 0.1% of
+   unknown site, after four poisoned runs not counted (a fresh broker's JVM compiles the
+   dead-letter path in the first ones: its compiler threads' CPU is printed by kind of
+   run). Target: poisoned rate >= 90% of the clean rate. Beside it, 0.1% of
    events the database itself refuses (a trigger; each batch holding one is split down
    to it), with no target.
 
@@ -76,6 +78,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def broker_cpu(pid: int | None) -> tuple[float, float] | None:
+    """(JIT compiler threads, all other threads) CPU seconds of the broker's JVM so far,
+    from /proc; None when the broker is not a local process of this machine."""
+    if pid is None:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    jit = rest = 0.0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            stat = Path(f"/proc/{pid}/task/{task}/stat").read_text()
+        except OSError:
+            continue  # a thread that ended
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        used = (int(fields[11]) + int(fields[12])) / tick
+        if "CompilerThre" in name:
+            jit += used
+        else:
+            rest += used
+    return jit, rest
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -91,6 +119,8 @@ class Bench:
         self.anchor = time.time()
         self.batch_means: list[tuple[str, float, float]] = []
         self.warmup = float("nan")
+        # broker CPU over each worker's life: (prefix, JIT compiler s, the rest s)
+        self.broker_runs: list[tuple[str, float, float]] = []
         self.clock = SimulatedClock(CLOCK_START, 1.0, self.anchor)
         self.bootstrap = args.bootstrap
         self.broker: kafka_local.BrokerConfig | None = None
@@ -309,11 +339,21 @@ class Bench:
         await ensure_topics(self.bootstrap, topics.all(), self.args.partitions)
         await self.produce(topics.headcounts, self.backlog(prefix, n))
         self.mark(prefix)
+        before = broker_cpu(self.broker_pid())
         port, _ = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
         rate = await asyncio.to_thread(self.rate_until, prefix, n, 600)
         self.batch_means.append((prefix, *mean_batch(port)))
         self.stop_workers()
+        self.note_broker(prefix, before)
         return rate
+
+    def broker_pid(self) -> int | None:
+        return kafka_local.running_pid(self.broker) if self.broker is not None else None
+
+    def note_broker(self, prefix: str, before: tuple[float, float] | None) -> None:
+        after = broker_cpu(self.broker_pid())
+        if before is not None and after is not None:
+            self.broker_runs.append((prefix, after[0] - before[0], after[1] - before[1]))
 
     async def ingest_rates(self) -> tuple[float, float]:
         n = self.args.events
@@ -406,6 +446,7 @@ class Bench:
         refusing = "r" in kinds
         if refusing:
             self.refuse_in_database(True)
+        before = broker_cpu(self.broker_pid())
         try:
             port, _ = self.start_worker(group, {"RVROTA_RECONCILE_SECONDS": "3600", **self.extra})
             rate = await asyncio.to_thread(self.rate_until, prefix, valid, 600)
@@ -423,6 +464,7 @@ class Bench:
                     break
                 await asyncio.sleep(0.1)
             self.stop_workers()
+            self.note_broker(prefix, before)
         finally:
             if refusing:
                 self.refuse_in_database(False)
@@ -770,6 +812,13 @@ async def run(args: argparse.Namespace) -> int:
             # the first worker on an empty database ran faster than the next ones in 13 of
             # 18 runs (its table and indexes still in a few pages): not counted
             bench.warmup = await bench.worker_rate("WW-")
+        if "poison" in parts:
+            # poisoned runs not counted: a fresh broker's JVM is still compiling (its C2
+            # compiler thread took 0.3-0.75 s of CPU in the first poisoned runs, 0.1-0.2 s
+            # in clean ones), and the dead-letter path is new code to it; a broker that
+            # has run for a while has compiled it
+            for w in range(args.poison_warmups):
+                await bench.poisoned_rate(f"WQ{w}-", args.poison, args.poison_kinds)
         worker_rate, plain_rate = (
             await bench.ingest_rates() if "ingest" in parts else (float("nan"), float("nan"))
         )
@@ -866,6 +915,8 @@ async def run(args: argparse.Namespace) -> int:
             + ", ".join(f"{kind} {r:.0%}" for kind, r in poison.ratios)
             + ")"
         )
+    if broker_line := broker_summary(bench.broker_runs):
+        print(broker_line)
     print(
         f"\n(latency samples {len(latencies)}, surge samples {[round(s, 2) for s in surges]}, "
         f"plan time limit {args.plan_time_limit} s, coalescing {window:g} s, "
@@ -873,6 +924,24 @@ async def run(args: argparse.Namespace) -> int:
     )
     print_breakdown(breakdown)
     return 0
+
+
+def broker_summary(runs: list[tuple[str, float, float]]) -> str:
+    """The broker's CPU over the measured workers' lives, JIT compiler and the rest, mean
+    by kind of run (clean WB/WA, poisoned WP, warm-up poisoned WQ)."""
+    kinds = {"WB": "clean", "WA": "clean", "WP": "poisoned", "WQ": "poisoned warm-up"}
+    by: dict[str, list[tuple[float, float]]] = {}
+    for prefix, jit, rest in runs:
+        kind = kinds.get(prefix[:2])
+        if kind:
+            by.setdefault(kind, []).append((jit, rest))
+    if not by:
+        return ""
+    parts = [
+        f"{kind} {sum(j for j, _ in v) / len(v):.2f} + {sum(r for _, r in v) / len(v):.2f} s"
+        for kind, v in by.items()
+    ]
+    return "\n(broker CPU per run, mean, JIT compiler + the rest: " + "; ".join(parts) + ")"
 
 
 def mean_batch(port: int) -> tuple[float, float]:
@@ -916,6 +985,12 @@ def main() -> int:
         type=int,
         default=8,
         help="poisoned runs (one moves by +-10-15%% against its neighbours: 8 for a figure)",
+    )
+    parser.add_argument(
+        "--poison-warmups",
+        type=int,
+        default=4,
+        help="poisoned runs before the measured ones, not counted (the broker's JIT warm-up)",
     )
     parser.add_argument(
         "--poison-kinds",
