@@ -12,8 +12,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import faust
 
@@ -28,6 +29,16 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ParsedT = TypeVar("ParsedT")
+
+
+class _Rejecting(Protocol):
+    """What a batch's database step returns: at least the events it rejected (by index)."""
+
+    @property
+    def rejected(self) -> Sequence[tuple[int, events.EventRejected]]: ...
+
+
+R = TypeVar("R", bound=_Rejecting)
 
 
 async def _parse_batch(
@@ -117,6 +128,57 @@ async def _apply(
     return parts, refused
 
 
+@dataclass
+class _Outcome(Generic[R]):
+    """A batch applied: its parsed messages, each applied part's (first index, result),
+    the events the database refused (index, reason), how many took effect, and the
+    sending of all its dead letters (kept in its transaction already)."""
+
+    messages: list[Any]
+    parts: list[tuple[int, R]]
+    refused: list[tuple[int, events.EventRejected]]
+    accepted: int
+    sending: asyncio.Future[None]
+
+
+async def _apply_parsed(
+    worker: Worker,
+    parsed: Sequence[tuple[Any, Any]],
+    rejected: list[tuple[Any, events.EventRejected]],
+    run: Callable[[DbSession, int, int], R],
+) -> _Outcome[R]:
+    """The parsed events applied (``_apply``), then the letters of all the batch's
+    rejected sent; ``rejected`` gains the events a part rejected."""
+    early = worker.letters_of(rejected)
+    messages = [message for message, _ in parsed]
+    applied, refused = await _apply(worker, messages, run, lambda r: r.rejected, early)
+    accepted = len(parsed) - len(refused)
+    late: list[Letter] = []
+    for start, result, letters in applied:
+        rejected += [(messages[start + index], error) for index, error in result.rejected]
+        late += letters
+        accepted -= len(result.rejected)
+    sending = asyncio.ensure_future(worker.send_dead_letters(early + late))
+    parts = [(start, result) for start, result, _ in applied]
+    return _Outcome(messages, parts, refused, accepted, sending)
+
+
+async def _finish(
+    worker: Worker,
+    topic: str,
+    outcome: _Outcome[Any],
+    requests: Sequence[events.PlanRequest],
+    rejected: Sequence[tuple[Any, events.EventRejected]],
+) -> Rest:
+    """Letters of the refused kept, the accepted counted, the plans asked for; what is
+    left is the delivery of the batch's letters (``_delivered``)."""
+    messages = outcome.messages
+    await worker.keep_dead_letters([(messages[index], error) for index, error in outcome.refused])
+    worker.metrics.events_accepted.labels(topic=topic).inc(outcome.accepted)
+    await worker.request_plans(_dedupe(requests))
+    return _delivered(worker, [outcome.sending], rejected)
+
+
 async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> Rest:
     """One batch of headcount reports; what is left is the delivery of its dead letters
     (kept in its transaction already), which runs beside the next batch."""
@@ -135,22 +197,14 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> Re
         held.update(result.latest)  # the next part of a split batch sees this one's reports
         return result
 
-    early = worker.letters_of(rejected)
-    messages = [message for message, _ in parsed]
-    parts, refused = await _apply(worker, messages, work, lambda r: r.rejected, early)
-    accepted = len(items) - len(refused)
-    latest: dict[str, rules.Observation] = {}
-    site_regions: dict[str, str] = {}
-    late: list[Letter] = []
-    for start, result, letters in parts:
-        rejected += [(messages[start + index], error) for index, error in result.rejected]
-        late += letters
-        accepted -= len(result.rejected)
-        latest.update(result.latest)
-        site_regions.update(result.site_regions)
     # the letters of the rejected (kept in the batch's transaction) go out beside the
     # plan-request check
-    sending = asyncio.ensure_future(worker.send_dead_letters(early + late))
+    outcome = await _apply_parsed(worker, parsed, rejected, work)
+    latest: dict[str, rules.Observation] = {}
+    site_regions: dict[str, str] = {}
+    for _, result in outcome.parts:
+        latest.update(result.latest)
+        site_regions.update(result.site_regions)
 
     def plan_requests() -> list[events.PlanRequest]:
         with session_scope(worker.engine) as db:
@@ -167,16 +221,14 @@ async def handle_headcounts(worker: Worker, batch: Sequence[faust.EventT]) -> Re
     persisted = time.time()
     requests = await worker.db(plan_requests, "checking headcount plan requests") if latest else []
     checked = time.time()
-    await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
-    worker.metrics.events_accepted.labels(topic=worker.topics.headcounts).inc(accepted)
     worker.headcounts.update(generation, latest)
-    await worker.request_plans(_dedupe(requests))
+    rest = await _finish(worker, worker.topics.headcounts, outcome, requests, rejected)
     if requests:
         marks = {"received": received, "persisted": persisted, "checked": checked}
         marks["requested"] = time.time()
         causes = sorted({r.cause_event_id for r in requests if r.cause_event_id})
         log_timeline(log, "headcounts", causes, marks)
-    return _delivered(worker, [sending], rejected)
+    return rest
 
 
 async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT]) -> Rest:
@@ -188,32 +240,21 @@ async def handle_vehicle_statuses(worker: Worker, batch: Sequence[faust.EventT])
     def work(db: DbSession, start: int, end: int) -> ingest.StatusBatch:
         return ingest.persist_vehicle_statuses(db, items[start:end], now, now)
 
-    early = worker.letters_of(rejected)
-    messages = [message for message, _ in parsed]
-    parts, refused = await _apply(worker, messages, work, lambda r: r.rejected, early)
-    accepted = len(items) - len(refused)
-    late: list[Letter] = []
-    for start, result, letters in parts:
-        rejected += [(messages[start + index], error) for index, error in result.rejected]
-        late += letters
-        accepted -= len(result.rejected)
-    sending = asyncio.ensure_future(worker.send_dead_letters(early + late))
+    outcome = await _apply_parsed(worker, parsed, rejected, work)
 
     def plan_requests() -> list[events.PlanRequest]:
         requests: list[events.PlanRequest] = []
         with session_scope(worker.engine) as db:
-            for _, result, _ in parts:
+            for _, result in outcome.parts:
                 causes = {e.vehicle_id: e.event_id for e in result.new}
                 requests += ingest.vehicle_plan_requests(
                     db, result.views, result.vehicle_regions, causes, now
                 )
         return requests
 
+    parts = outcome.parts
     requests = await worker.db(plan_requests, "checking vehicle plan requests") if parts else []
-    await worker.keep_dead_letters([(messages[index], error) for index, error in refused])
-    worker.metrics.events_accepted.labels(topic=worker.topics.vehicle_status).inc(accepted)
-    await worker.request_plans(_dedupe(requests))
-    return _delivered(worker, [sending], rejected)
+    return await _finish(worker, worker.topics.vehicle_status, outcome, requests, rejected)
 
 
 def _delivered(
