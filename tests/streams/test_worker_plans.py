@@ -210,7 +210,7 @@ async def test_driver_reports_start_and_finish_the_current_session(
     """on_site starts the vehicle's current session; en_route after it marks it done."""
     from datetime import datetime
 
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from fleet.models import Session
 
@@ -227,10 +227,12 @@ async def test_driver_reports_start_and_finish_the_current_session(
 
         def first_lunch() -> Session | None:
             with session_scope(engine) as db:
+                # the plan in force (a second plan at start-up leaves the first's rows)
                 return db.exec(
-                    select(Session).where(
-                        Session.week == WEEK, Session.day == 0, Session.slot == "lunch"
-                    )
+                    select(Session)
+                    .where(Session.week == WEEK, Session.day == 0, Session.slot == "lunch")
+                    .where(col(Session.in_force).is_(True))
+                    .order_by(col(Session.start), col(Session.id))
                 ).first()
 
         session = await await_until(first_lunch, 90, "the first plan with a Monday lunch")
